@@ -1,0 +1,42 @@
+//===- CudaEmitter.h - Kernel-level attn IR to CUDA C++ --------------*- C++ -*-===//
+//
+// The emitter only prints: each `attn.kernel` becomes one struct of hook functions (its
+// regions, one C++ statement per arith/math op) and one `extern "C"` entry point that
+// instantiates the device-library template named by the kernel's attributes.
+//
+//===----------------------------------------------------------------------===//
+#ifndef ATTN_CODEGEN_CUDAEMITTER_H
+#define ATTN_CODEGEN_CUDAEMITTER_H
+
+#include "attn/Dialect/AttnOps.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <optional>
+#include <string>
+
+namespace mlir::attn {
+
+/// What the host needs to launch a generated kernel.
+struct KernelLaunchSpec {
+  std::string entryName;   // the extern "C" symbol
+  std::string elementType; // "bf16" | "f16"
+  int64_t headDim = 0, headDimV = 0;
+  int64_t blockM = 0, blockN = 0, warps = 0, stages = 0;
+  std::optional<double> scale; // pattern-given softmax scale, else 1/sqrt(headDim)
+};
+
+/// The launch description of `kernel`.
+KernelLaunchSpec getLaunchSpec(KernelOp kernel);
+
+/// Prints the CUDA C++ translation unit of one kernel.
+LogicalResult emitKernelSource(KernelOp kernel, llvm::raw_ostream &os);
+
+/// Prints every kernel of `module` into one translation unit.
+LogicalResult emitModuleSource(ModuleOp module, llvm::raw_ostream &os);
+
+/// Registers the `--attn-to-cuda` translation (attn-translate).
+void registerToCudaTranslation();
+
+} // namespace mlir::attn
+
+#endif // ATTN_CODEGEN_CUDAEMITTER_H

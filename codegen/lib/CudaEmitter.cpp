@@ -1,0 +1,129 @@
+//===- CudaEmitter.cpp - Kernel-level attn IR to CUDA C++ ---------------------===//
+//
+// Prints each attn.kernel as
+//   #include "attnc/fwd_sm80.cuh"
+//   struct <name>_hooks { kHasMask, kHasScoreMod, kvRange, tileFull, mask, scoreMod };
+//   extern "C" __global__ void attnc_<name>(const attnc::FwdParams p) { template<...>(p); }
+// The template carries the machinery; the emitter adds only the pattern's expressions.
+//
+//===----------------------------------------------------------------------===//
+#include "attn/Codegen/CudaEmitter.h"
+#include "RegionPrinter.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Tools/mlir-translate/Translation.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+
+KernelLaunchSpec mlir::attn::getLaunchSpec(KernelOp kernel) {
+  KernelLaunchSpec spec;
+  spec.entryName = ("attnc_" + kernel.getSymName()).str();
+  spec.elementType = kernel.getElementType().isBF16() ? "bf16" : "f16";
+  spec.headDim = kernel.getHeadDim();
+  spec.headDimV = kernel.getHeadDimV();
+  spec.blockM = kernel.getBlockM();
+  spec.blockN = kernel.getBlockN();
+  spec.warps = kernel.getWarps();
+  spec.stages = kernel.getStages();
+  spec.scale = kernel.getScaleValue();
+  return spec;
+}
+
+static const char *kParams = "const attnc::FwdParams &p";
+
+/// Prints `static __device__ __forceinline__ <ret> <name>(<params>) { <region> }`, or the
+/// `fallback` body when the kernel has no such hook.
+static LogicalResult printHook(Operation *hook, StringRef ret, StringRef name, StringRef params,
+                               ArrayRef<std::string> argNames,
+                               ArrayRef<std::string> resultTargets, StringRef fallback,
+                               llvm::raw_ostream &os) {
+  os << "  static __device__ __forceinline__ " << ret << " " << name << "(" << params
+     << ") {\n";
+  if (hook) {
+    if (failed(printRegionBody(hook->getRegion(0), argNames, resultTargets, os, "    ")))
+      return failure();
+  } else {
+    os << "    " << fallback << "\n";
+  }
+  os << "  }\n";
+  return success();
+}
+
+LogicalResult mlir::attn::emitKernelSource(KernelOp kernel, llvm::raw_ostream &os) {
+  KernelLaunchSpec spec = getLaunchSpec(kernel);
+  std::string hooks = (kernel.getSymName() + "_hooks").str();
+  auto mask = kernel.getUnique<MaskOp>();
+  auto scoreMod = kernel.getUnique<ScoreModOp>();
+
+  os << "// attnc kernel " << spec.entryName << ": pattern " << kernel.getPattern() << ", "
+     << spec.elementType << ", head dims " << spec.headDim << "/" << spec.headDimV << ", tile "
+     << spec.blockM << "x" << spec.blockN << ", " << spec.warps << " warps, " << spec.stages
+     << " stages, template " << stringifyTileTemplate(kernel.getKernelTemplate()) << "\n";
+  os << "#include \"attnc/fwd_sm80.cuh\"\n#include \"attnc/hooks.cuh\"\n\n";
+  os << "struct " << hooks << " {\n";
+  os << "  static constexpr bool kHasMask = " << (mask ? "true" : "false") << ";\n";
+  os << "  static constexpr bool kHasScoreMod = " << (scoreMod ? "true" : "false") << ";\n";
+
+  std::string kvParams = (Twine(kParams) + ", int b, int h, int q0, int q1, int seqlenQ, "
+                                           "int seqlenK, int &lo, int &hi")
+                             .str();
+  if (failed(printHook(kernel.getUnique<KvRangeOp>(), "void", "kvRange", kvParams,
+                       {"b", "h", "q0", "q1", "seqlenQ", "seqlenK"}, {"lo", "hi"}, "", os)))
+    return failure();
+  std::string fullParams = (Twine(kParams) + ", int b, int h, int q0, int q1, int k0, int k1, "
+                                             "int seqlenQ, int seqlenK")
+                               .str();
+  if (failed(printHook(kernel.getUnique<TileFullOp>(), "bool", "tileFull", fullParams,
+                       {"b", "h", "q0", "q1", "k0", "k1", "seqlenQ", "seqlenK"}, {"return"},
+                       "", os)))
+    return failure();
+  std::string maskParams =
+      (Twine(kParams) + ", int b, int h, int q, int k, int seqlenQ, int seqlenK").str();
+  if (failed(printHook(mask, "bool", "mask", maskParams,
+                       {"b", "h", "q", "k", "seqlenQ", "seqlenK"}, {"return"}, "return true;",
+                       os)))
+    return failure();
+  std::string scoreParams =
+      (Twine(kParams) + ", float s, int b, int h, int q, int k, int seqlenQ, int seqlenK").str();
+  if (failed(printHook(scoreMod, "float", "scoreMod", scoreParams,
+                       {"s", "b", "h", "q", "k", "seqlenQ", "seqlenK"}, {"return"},
+                       "return s;", os)))
+    return failure();
+  os << "};\n\n";
+
+  const char *elem = spec.elementType == "bf16" ? "attnc::bf16" : "attnc::half";
+  os << "extern \"C\" __global__ void __launch_bounds__(" << spec.warps * 32 << ") "
+     << spec.entryName << "(const attnc::FwdParams p) {\n";
+  os << "  attnc::fwdSm80<" << hooks << ", " << elem << ", " << spec.headDim << ", "
+     << spec.headDimV << ", " << spec.blockM << ", " << spec.blockN << ", " << spec.warps << ", "
+     << spec.stages << ">(p);\n";
+  os << "}\n";
+  return success();
+}
+
+LogicalResult mlir::attn::emitModuleSource(ModuleOp module, llvm::raw_ostream &os) {
+  bool any = false;
+  for (KernelOp kernel : module.getOps<KernelOp>()) {
+    if (any)
+      os << "\n";
+    if (failed(emitKernelSource(kernel, os)))
+      return failure();
+    any = true;
+  }
+  if (!any)
+    return module.emitError("no attn.kernel to emit (run the attn-pipeline first)");
+  return success();
+}
+
+void mlir::attn::registerToCudaTranslation() {
+  TranslateFromMLIRRegistration registration(
+      "attn-to-cuda", "Print attn.kernel ops as CUDA C++",
+      [](Operation *op, llvm::raw_ostream &os) -> LogicalResult {
+        auto module = dyn_cast<ModuleOp>(op);
+        if (!module)
+          return op->emitError("expected a builtin.module");
+        return emitModuleSource(module, os);
+      },
+      [](DialectRegistry &registry) { registerAttnDialects(registry); });
+}

@@ -1,0 +1,164 @@
+//===- RegionEvaluator.h - Interpret a hook region on the CPU -------*- C++ -*-===//
+//
+// Evaluates the single block of a mask / score_mod / kv_range / tile_full region op by op:
+// integers (index, i1, i32, i64) in int64, floats in double. Construction checks every op
+// once, so that evaluation cannot fail. Shared by the reference and the kernel simulator.
+//
+//===----------------------------------------------------------------------===//
+#ifndef ATTN_CODEGEN_REGIONEVALUATOR_H
+#define ATTN_CODEGEN_REGIONEVALUATOR_H
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/IR/Region.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+#include <cmath>
+#include <vector>
+
+namespace mlir::attn {
+
+/// One scalar of a region: ints (index, i1, i32, i64) in `i`, floats in `f`.
+struct Scalar {
+  int64_t i = 0;
+  double f = 0;
+};
+
+/// Interprets the single block of a hook region. Construction checks every op once, so that
+/// evaluation cannot fail.
+class RegionEvaluator {
+public:
+  static FailureOr<RegionEvaluator> create(Region &region) {
+    RegionEvaluator eval;
+    eval.block = &region.front();
+    unsigned slot = 0;
+    for (BlockArgument arg : eval.block->getArguments())
+      eval.slots[arg] = slot++;
+    for (Operation &op : eval.block->without_terminator()) {
+      if (!isSupported(op))
+        return op.emitOpError("is not supported by the reference evaluator");
+      eval.slots[op.getResult(0)] = slot++;
+    }
+    eval.values.resize(slot);
+    return eval;
+  }
+
+  /// Evaluates with the block arguments `args`; returns the yielded scalars.
+  llvm::SmallVector<Scalar, 2> run(llvm::ArrayRef<Scalar> args) {
+    for (auto [i, a] : llvm::enumerate(args))
+      values[i] = a;
+    for (Operation &op : block->without_terminator())
+      values[slots[op.getResult(0)]] = evaluate(op);
+    llvm::SmallVector<Scalar, 2> results;
+    for (Value v : block->getTerminator()->getOperands())
+      results.push_back(get(v));
+    return results;
+  }
+
+private:
+  static bool isSupported(Operation &op) {
+    return op.getNumResults() == 1 &&
+           isa<arith::ConstantOp, arith::AddIOp, arith::SubIOp, arith::MulIOp, arith::DivSIOp,
+               arith::RemSIOp, arith::FloorDivSIOp, arith::MinSIOp, arith::MaxSIOp,
+               arith::AndIOp, arith::OrIOp, arith::XOrIOp, arith::CmpIOp, arith::CmpFOp,
+               arith::SelectOp, arith::AddFOp, arith::SubFOp, arith::MulFOp, arith::DivFOp,
+               arith::NegFOp, arith::MinimumFOp, arith::MaximumFOp, arith::MinNumFOp,
+               arith::MaxNumFOp, arith::IndexCastOp, arith::SIToFPOp, arith::FPToSIOp,
+               math::TanhOp, math::ExpOp, math::Exp2Op, math::LogOp, math::AbsFOp,
+               math::AbsIOp, math::FloorOp, math::SqrtOp>(op);
+  }
+
+  Scalar get(Value v) { return values[slots[v]]; }
+  int64_t i(Operation &op, unsigned n) { return get(op.getOperand(n)).i; }
+  double f(Operation &op, unsigned n) { return get(op.getOperand(n)).f; }
+  static Scalar I(int64_t v) { return Scalar{v, 0}; }
+  static Scalar F(double v) { return Scalar{0, v}; }
+
+  static bool compare(arith::CmpIPredicate p, int64_t a, int64_t b) {
+    using P = arith::CmpIPredicate;
+    switch (p) {
+    case P::eq: return a == b;
+    case P::ne: return a != b;
+    case P::slt: case P::ult: return a < b;
+    case P::sle: case P::ule: return a <= b;
+    case P::sgt: case P::ugt: return a > b;
+    case P::sge: case P::uge: return a >= b;
+    }
+    return false;
+  }
+  static bool compare(arith::CmpFPredicate p, double a, double b) {
+    using P = arith::CmpFPredicate;
+    switch (p) {
+    case P::OEQ: case P::UEQ: return a == b;
+    case P::ONE: case P::UNE: return a != b;
+    case P::OLT: case P::ULT: return a < b;
+    case P::OLE: case P::ULE: return a <= b;
+    case P::OGT: case P::UGT: return a > b;
+    case P::OGE: case P::UGE: return a >= b;
+    case P::AlwaysTrue: return true;
+    default: return false;
+    }
+  }
+
+  Scalar evaluate(Operation &op) {
+    return llvm::TypeSwitch<Operation *, Scalar>(&op)
+        .Case([&](arith::ConstantOp c) {
+          if (auto fa = dyn_cast<FloatAttr>(c.getValue()))
+            return F(fa.getValueAsDouble());
+          auto ia = cast<IntegerAttr>(c.getValue());
+          return I(ia.getType().isInteger(1) ? (ia.getValue().isZero() ? 0 : 1)
+                                             : ia.getValue().getSExtValue());
+        })
+        .Case([&](arith::AddIOp) { return I(i(op, 0) + i(op, 1)); })
+        .Case([&](arith::SubIOp) { return I(i(op, 0) - i(op, 1)); })
+        .Case([&](arith::MulIOp) { return I(i(op, 0) * i(op, 1)); })
+        .Case([&](arith::DivSIOp) { return I(i(op, 1) ? i(op, 0) / i(op, 1) : 0); })
+        .Case([&](arith::RemSIOp) { return I(i(op, 1) ? i(op, 0) % i(op, 1) : 0); })
+        .Case([&](arith::FloorDivSIOp) {
+          int64_t a = i(op, 0), b = i(op, 1);
+          if (!b)
+            return I(0);
+          int64_t q = a / b;
+          return I((a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q);
+        })
+        .Case([&](arith::MinSIOp) { return I(std::min(i(op, 0), i(op, 1))); })
+        .Case([&](arith::MaxSIOp) { return I(std::max(i(op, 0), i(op, 1))); })
+        .Case([&](arith::AndIOp) { return I(i(op, 0) & i(op, 1)); })
+        .Case([&](arith::OrIOp) { return I(i(op, 0) | i(op, 1)); })
+        .Case([&](arith::XOrIOp) { return I(i(op, 0) ^ i(op, 1)); })
+        .Case([&](arith::CmpIOp c) { return I(compare(c.getPredicate(), i(op, 0), i(op, 1))); })
+        .Case([&](arith::CmpFOp c) { return I(compare(c.getPredicate(), f(op, 0), f(op, 1))); })
+        .Case([&](arith::SelectOp) { return i(op, 0) ? get(op.getOperand(1)) : get(op.getOperand(2)); })
+        .Case([&](arith::AddFOp) { return F(f(op, 0) + f(op, 1)); })
+        .Case([&](arith::SubFOp) { return F(f(op, 0) - f(op, 1)); })
+        .Case([&](arith::MulFOp) { return F(f(op, 0) * f(op, 1)); })
+        .Case([&](arith::DivFOp) { return F(f(op, 0) / f(op, 1)); })
+        .Case([&](arith::NegFOp) { return F(-f(op, 0)); })
+        .Case<arith::MinimumFOp, arith::MinNumFOp>(
+            [&](Operation *) { return F(std::fmin(f(op, 0), f(op, 1))); })
+        .Case<arith::MaximumFOp, arith::MaxNumFOp>(
+            [&](Operation *) { return F(std::fmax(f(op, 0), f(op, 1))); })
+        .Case([&](arith::IndexCastOp) { return I(i(op, 0)); })
+        .Case([&](arith::SIToFPOp) { return F(static_cast<double>(i(op, 0))); })
+        .Case([&](arith::FPToSIOp) { return I(static_cast<int64_t>(f(op, 0))); })
+        .Case([&](math::TanhOp) { return F(std::tanh(f(op, 0))); })
+        .Case([&](math::ExpOp) { return F(std::exp(f(op, 0))); })
+        .Case([&](math::Exp2Op) { return F(std::exp2(f(op, 0))); })
+        .Case([&](math::LogOp) { return F(std::log(f(op, 0))); })
+        .Case([&](math::AbsFOp) { return F(std::fabs(f(op, 0))); })
+        .Case([&](math::AbsIOp) { return I(std::llabs(i(op, 0))); })
+        .Case([&](math::FloorOp) { return F(std::floor(f(op, 0))); })
+        .Case([&](math::SqrtOp) { return F(std::sqrt(f(op, 0))); })
+        .Default([](Operation *) { return Scalar{}; });
+  }
+
+  Block *block = nullptr;
+  llvm::DenseMap<Value, unsigned> slots;
+  std::vector<Scalar> values;
+};
+
+
+} // namespace mlir::attn
+
+#endif // ATTN_CODEGEN_REGIONEVALUATOR_H

@@ -1,0 +1,196 @@
+//===- RegionPrinter.cpp - Print a region of arith/math ops as C++ ------------===//
+//
+// Hook regions are straight-line code of upstream arith/math ops over index, i1, i32/i64 and
+// f32 values, so each op prints as one C++ expression. Index values are 32-bit ints on the
+// device (sequence positions fit), floats use the device library's fast approximations
+// (attnc::fastTanh -> tanh.approx, attnc::fastExp2 -> ex2.approx).
+//
+//===----------------------------------------------------------------------===//
+#include "RegionPrinter.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/IR/Diagnostics.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/TypeSwitch.h"
+#include "llvm/Support/FormatVariadic.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::attn;
+
+FailureOr<std::string> mlir::attn::getCudaTypeName(Type type) {
+  if (type.isIndex() || type.isInteger(32))
+    return std::string("int");
+  if (type.isInteger(1))
+    return std::string("bool");
+  if (type.isInteger(64))
+    return std::string("long long");
+  if (type.isF32())
+    return std::string("float");
+  return failure();
+}
+
+/// A float literal that reads back exactly as the same f32.
+static std::string floatLiteral(double value) {
+  if (std::isinf(value))
+    return value > 0 ? "attnc::infinity()" : "attnc::negInfinity()";
+  if (std::isnan(value))
+    return "attnc::quietNaN()";
+  return llvm::formatv("{0:e9}f", value).str();
+}
+
+static const char *cmpiSpelling(arith::CmpIPredicate pred) {
+  switch (pred) {
+  case arith::CmpIPredicate::eq: return "==";
+  case arith::CmpIPredicate::ne: return "!=";
+  case arith::CmpIPredicate::slt: case arith::CmpIPredicate::ult: return "<";
+  case arith::CmpIPredicate::sle: case arith::CmpIPredicate::ule: return "<=";
+  case arith::CmpIPredicate::sgt: case arith::CmpIPredicate::ugt: return ">";
+  case arith::CmpIPredicate::sge: case arith::CmpIPredicate::uge: return ">=";
+  }
+  return "==";
+}
+
+/// Ordered float predicates only: the unordered ones have no single C++ operator.
+static const char *cmpfSpelling(arith::CmpFPredicate pred) {
+  switch (pred) {
+  case arith::CmpFPredicate::OEQ: return "==";
+  case arith::CmpFPredicate::ONE: return "!=";
+  case arith::CmpFPredicate::OLT: return "<";
+  case arith::CmpFPredicate::OLE: return "<=";
+  case arith::CmpFPredicate::OGT: return ">";
+  case arith::CmpFPredicate::OGE: return ">=";
+  default: return nullptr;
+  }
+}
+
+namespace {
+/// Prints one block; owns the value -> C++ name map.
+class BlockPrinter {
+public:
+  BlockPrinter(llvm::raw_ostream &os, StringRef indent) : os(os), indent(indent) {}
+
+  void bind(Value value, std::string name) { names[value] = std::move(name); }
+
+  LogicalResult printOp(Operation &op) {
+    FailureOr<std::string> expr = getExpression(op);
+    if (failed(expr))
+      return failure();
+    Value result = op.getResult(0);
+    FailureOr<std::string> type = getCudaTypeName(result.getType());
+    if (failed(type))
+      return op.emitOpError("result type ") << result.getType() << " has no CUDA spelling";
+    std::string name = "v" + std::to_string(counter++);
+    os << indent << "const " << *type << " " << name << " = " << *expr << ";\n";
+    bind(result, name);
+    return success();
+  }
+
+  std::string &nameOf(Value value) { return names[value]; }
+
+private:
+  std::string binary(Operation &op, StringRef spelling) {
+    return ("(" + nameOf(op.getOperand(0)) + " " + spelling + " " + nameOf(op.getOperand(1)) +
+            ")")
+        .str();
+  }
+  std::string call(Operation &op, StringRef fn) {
+    std::string s = (fn + "(").str();
+    for (auto [i, operand] : llvm::enumerate(op.getOperands()))
+      s += (i ? ", " : "") + nameOf(operand);
+    return s + ")";
+  }
+
+  FailureOr<std::string> getExpression(Operation &op) {
+    if (op.getNumResults() != 1)
+      return op.emitOpError("cannot be printed as a CUDA expression");
+    return llvm::TypeSwitch<Operation *, FailureOr<std::string>>(&op)
+        .Case([&](arith::ConstantOp c) -> FailureOr<std::string> {
+          if (auto f = dyn_cast<FloatAttr>(c.getValue()))
+            return floatLiteral(f.getValueAsDouble());
+          if (auto i = dyn_cast<IntegerAttr>(c.getValue())) {
+            if (i.getType().isInteger(1))
+              return std::string(i.getValue().isZero() ? "false" : "true");
+            return std::to_string(i.getValue().getSExtValue());
+          }
+          return c.emitOpError("constant has no CUDA spelling");
+        })
+        .Case([&](arith::AddIOp) { return binary(op, "+"); })
+        .Case([&](arith::SubIOp) { return binary(op, "-"); })
+        .Case([&](arith::MulIOp) { return binary(op, "*"); })
+        .Case([&](arith::DivSIOp) { return binary(op, "/"); })
+        .Case([&](arith::RemSIOp) { return binary(op, "%"); })
+        .Case([&](arith::FloorDivSIOp) { return call(op, "attnc::floorDiv"); })
+        .Case([&](arith::MinSIOp) { return call(op, "attnc::imin"); })
+        .Case([&](arith::MaxSIOp) { return call(op, "attnc::imax"); })
+        .Case([&](arith::AndIOp) {
+          return binary(op, op.getResult(0).getType().isInteger(1) ? "&&" : "&");
+        })
+        .Case([&](arith::OrIOp) {
+          return binary(op, op.getResult(0).getType().isInteger(1) ? "||" : "|");
+        })
+        .Case([&](arith::XOrIOp) { return binary(op, op.getResult(0).getType().isInteger(1) ? "!=" : "^"); })
+        .Case([&](arith::CmpIOp c) { return binary(op, cmpiSpelling(c.getPredicate())); })
+        .Case([&](arith::CmpFOp c) -> FailureOr<std::string> {
+          const char *spelling = cmpfSpelling(c.getPredicate());
+          if (!spelling)
+            return c.emitOpError("unordered float comparison has no CUDA spelling");
+          return binary(op, spelling);
+        })
+        .Case([&](arith::SelectOp s) {
+          return "(" + nameOf(s.getCondition()) + " ? " + nameOf(s.getTrueValue()) + " : " +
+                 nameOf(s.getFalseValue()) + ")";
+        })
+        .Case([&](arith::AddFOp) { return binary(op, "+"); })
+        .Case([&](arith::SubFOp) { return binary(op, "-"); })
+        .Case([&](arith::MulFOp) { return binary(op, "*"); })
+        .Case([&](arith::DivFOp) { return binary(op, "/"); })
+        .Case([&](arith::NegFOp) { return "(-" + nameOf(op.getOperand(0)) + ")"; })
+        .Case([&](arith::MinimumFOp) { return call(op, "fminf"); })
+        .Case([&](arith::MaximumFOp) { return call(op, "fmaxf"); })
+        .Case([&](arith::MinNumFOp) { return call(op, "fminf"); })
+        .Case([&](arith::MaxNumFOp) { return call(op, "fmaxf"); })
+        .Case([&](arith::IndexCastOp) { return "(int)" + nameOf(op.getOperand(0)); })
+        .Case([&](arith::SIToFPOp) { return "(float)" + nameOf(op.getOperand(0)); })
+        .Case([&](arith::FPToSIOp) { return "(int)" + nameOf(op.getOperand(0)); })
+        .Case([&](math::TanhOp) { return call(op, "attnc::fastTanh"); })
+        .Case([&](math::ExpOp) { return call(op, "attnc::fastExp"); })
+        .Case([&](math::Exp2Op) { return call(op, "attnc::fastExp2"); })
+        .Case([&](math::LogOp) { return call(op, "attnc::fastLog"); })
+        .Case([&](math::AbsFOp) { return call(op, "fabsf"); })
+        .Case([&](math::AbsIOp) { return call(op, "attnc::iabs"); })
+        .Case([&](math::FloorOp) { return call(op, "floorf"); })
+        .Case([&](math::SqrtOp) { return call(op, "sqrtf"); })
+        .Default([&](Operation *other) -> FailureOr<std::string> {
+          return other->emitOpError("has no CUDA spelling in attnc hooks");
+        });
+  }
+
+  llvm::raw_ostream &os;
+  StringRef indent;
+  llvm::DenseMap<Value, std::string> names;
+  unsigned counter = 0;
+};
+} // namespace
+
+LogicalResult mlir::attn::printRegionBody(Region &region, ArrayRef<std::string> argNames,
+                                          ArrayRef<std::string> resultTargets,
+                                          llvm::raw_ostream &os, StringRef indent) {
+  Block &block = region.front();
+  BlockPrinter printer(os, indent);
+  for (auto [arg, name] : llvm::zip_equal(block.getArguments(), argNames))
+    printer.bind(arg, name);
+  for (Operation &op : block.without_terminator())
+    if (failed(printer.printOp(op)))
+      return failure();
+  Operation *terminator = block.getTerminator();
+  for (auto [value, target] : llvm::zip_equal(terminator->getOperands(), resultTargets)) {
+    if (target == "return")
+      os << indent << "return " << printer.nameOf(value) << ";\n";
+    else
+      os << indent << target << " = " << printer.nameOf(value) << ";\n";
+  }
+  return success();
+}

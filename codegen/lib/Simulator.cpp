@@ -1,0 +1,123 @@
+//===- Simulator.cpp - Run a kernel's tile algorithm on the CPU ---------------===//
+//
+// Per (b, h, query tile [q0, q1)):
+//   [lo, hi) = kv_range(...); for key tiles from the last to the first inside [lo, hi):
+//     full = tile_full(...) && the tile lies inside [0, Skv)
+//     s = c * q.k (float);  t = score_mod(s);  masked / out-of-range keys -> -inf unless full
+//     m_new = max(m_old, rowmax(t));  alpha = exp(m_old - m_new);  l = alpha l + sum exp(t - m_new)
+//     acc = alpha acc + exp(t - m_new) V
+//   out = acc / l (0 when l = 0), lse = m + log l (-inf when l = 0)
+//
+//===----------------------------------------------------------------------===//
+#include "attn/Codegen/Simulator.h"
+#include "RegionEvaluator.h"
+
+#include <cmath>
+#include <limits>
+
+using namespace mlir;
+using namespace mlir::attn;
+
+static FailureOr<std::optional<RegionEvaluator>> evaluatorFor(Operation *op) {
+  if (!op)
+    return std::optional<RegionEvaluator>();
+  FailureOr<RegionEvaluator> eval = RegionEvaluator::create(op->getRegion(0));
+  if (failed(eval))
+    return failure();
+  return std::optional<RegionEvaluator>(std::move(*eval));
+}
+
+FailureOr<ReferenceResult> mlir::attn::simulateKernel(KernelOp kernel,
+                                                      const ReferenceProblem &p,
+                                                      TileCounts *counts) {
+  auto mask = evaluatorFor(kernel.getUnique<MaskOp>());
+  auto scoreMod = evaluatorFor(kernel.getUnique<ScoreModOp>());
+  auto kvRange = evaluatorFor(kernel.getUnique<KvRangeOp>());
+  auto tileFull = evaluatorFor(kernel.getUnique<TileFullOp>());
+  if (failed(mask) || failed(scoreMod) || failed(kvRange) || failed(tileFull))
+    return failure();
+  if (p.kvHeads <= 0 || p.heads % p.kvHeads != 0 || p.headDim != kernel.getHeadDim() ||
+      p.headDimV != kernel.getHeadDimV())
+    return kernel.emitError("problem shape does not match the kernel");
+
+  const int64_t B = p.batch, H = p.heads, Sq = p.seqQ, Skv = p.seqK;
+  const int64_t D = p.headDim, Dv = p.headDimV, group = H / p.kvHeads;
+  const int64_t BM = kernel.getBlockM(), BN = kernel.getBlockN();
+  const float scale = static_cast<float>(
+      p.scale ? *p.scale : kernel.getScaleValue().value_or(1.0 / std::sqrt(double(D))));
+  const float inf = std::numeric_limits<float>::infinity();
+  ReferenceResult result;
+  result.out.assign(B * Sq * H * Dv, 0.0);
+  result.lse.assign(B * H * Sq, -std::numeric_limits<double>::infinity());
+  TileCounts local;
+
+  using S = Scalar;
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t q0 = 0; q0 < Sq; q0 += BM) {
+        int64_t q1 = std::min(q0 + BM, Sq), rows = q1 - q0;
+        auto range = (*kvRange)->run({S{b}, S{h}, S{q0}, S{q0 + BM}, S{Sq}, S{Skv}});
+        int64_t lo = std::max<int64_t>(range[0].i, 0), hi = std::min(range[1].i, Skv);
+        int64_t tileLo = lo / BN, tileHi = hi > lo ? (hi + BN - 1) / BN : tileLo;
+        local.empty += ((Skv + BN - 1) / BN) - (tileHi - tileLo);
+        std::vector<float> m(rows, -inf), l(rows, 0.f), acc(rows * Dv, 0.f), t(BN);
+        for (int64_t tile = tileHi - 1; tile >= tileLo; --tile) {
+          int64_t k0 = tile * BN, k1 = k0 + BN;
+          bool full = k1 <= Skv &&
+                      (*tileFull)->run({S{b}, S{h}, S{q0}, S{q0 + BM}, S{k0}, S{k1}, S{Sq},
+                                        S{Skv}})[0].i != 0;
+          ++(full ? local.full : local.partial);
+          for (int64_t r = 0; r < rows; ++r) {
+            int64_t q = q0 + r;
+            const double *qRow = &p.q[((b * Sq + q) * H + h) * D];
+            float tileMax = -inf;
+            for (int64_t j = 0; j < BN; ++j) {
+              int64_t k = k0 + j;
+              bool keep = k < Skv && (full || !*mask ||
+                                      (*mask)->run({S{b}, S{h}, S{q}, S{k}, S{Sq}, S{Skv}})[0].i);
+              if (!keep) {
+                t[j] = -inf;
+                continue;
+              }
+              const double *kRow = &p.k[((b * Skv + k) * p.kvHeads + h / group) * D];
+              float dot = 0;
+              for (int64_t d = 0; d < D; ++d)
+                dot += float(qRow[d]) * float(kRow[d]);
+              float s = scale * dot;
+              if (*scoreMod)
+                s = float((*scoreMod)->run({S{0, s}, S{b}, S{h}, S{q}, S{k}, S{Sq}, S{Skv}})[0].f);
+              t[j] = s;
+              tileMax = std::max(tileMax, s);
+            }
+            float mNew = std::max(m[r], tileMax);
+            if (mNew == -inf)
+              continue; // nothing visible yet: the -inf rule keeps l and acc at 0
+            float alpha = std::exp(m[r] - mNew);
+            l[r] *= alpha;
+            for (int64_t d = 0; d < Dv; ++d)
+              acc[r * Dv + d] *= alpha;
+            for (int64_t j = 0; j < BN; ++j) {
+              if (t[j] == -inf)
+                continue;
+              float w = std::exp(t[j] - mNew);
+              l[r] += w;
+              const double *vRow = &p.v[((b * Skv + k0 + j) * p.kvHeads + h / group) * Dv];
+              for (int64_t d = 0; d < Dv; ++d)
+                acc[r * Dv + d] += w * float(vRow[d]);
+            }
+            m[r] = mNew;
+          }
+        }
+        for (int64_t r = 0; r < rows; ++r) {
+          if (l[r] == 0.f)
+            continue;
+          double *oRow = &result.out[((b * Sq + q0 + r) * H + h) * Dv];
+          for (int64_t d = 0; d < Dv; ++d)
+            oRow[d] = acc[r * Dv + d] / l[r];
+          result.lse[(b * H + h) * Sq + q0 + r] = double(m[r]) + std::log(double(l[r]));
+        }
+      }
+  if (counts)
+    *counts = local;
+  return result;
+}

@@ -1,0 +1,47 @@
+//===- AttnOps.h - attn dialect operations ---------------------------*- C++ -*-===//
+#ifndef ATTN_DIALECT_ATTNOPS_H
+#define ATTN_DIALECT_ATTNOPS_H
+
+#include "attn/Dialect/AttnDialect.h"
+#include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OpDefinition.h"
+#include "mlir/IR/RegionKindInterface.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/ControlFlowInterfaces.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+#include "attn/Dialect/AttnEnums.h.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "attn/Dialect/AttnAttrs.h.inc"
+
+#define GET_OP_CLASSES
+#include "attn/Dialect/AttnOps.h.inc"
+
+namespace mlir::attn {
+
+/// Number of index arguments of each region kind (see AttnOps.td).
+constexpr unsigned kMaskIndexArgs = 6;     // b h q k sq skv
+constexpr unsigned kScoreModIndexArgs = 6; // after s: b h q k sq skv
+constexpr unsigned kKvRangeArgs = 6;       // b h q0 q1 sq skv
+constexpr unsigned kTileFullArgs = 8;      // b h q0 q1 k0 k1 sq skv
+
+/// Block argument and yield types of each region op, as fixed in AttnOps.td.
+struct RegionSignature {
+  SmallVector<Type> args;
+  SmallVector<Type> results;
+};
+RegionSignature getRegionSignature(Operation *regionOp);
+
+/// Creates the entry block of `region` with the argument types of `sig`.
+Block *createRegionBlock(OpBuilder &builder, Region &region, const RegionSignature &sig,
+                         Location loc);
+
+/// Registers the attn dialect and the upstream dialects its regions use.
+void registerAttnDialects(DialectRegistry &registry);
+
+} // namespace mlir::attn
+
+#endif // ATTN_DIALECT_ATTNOPS_H

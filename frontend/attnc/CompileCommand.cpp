@@ -1,0 +1,101 @@
+//===- CompileCommand.cpp - attnc compile -------------------------------------===//
+#include "Commands.h"
+
+#include "attnc/Runtime.h"
+
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/Support/FileUtilities.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/ToolOutputFile.h"
+
+using namespace mlir;
+
+std::unique_ptr<attnc::LoadedSpec> attnc::loadSpec(const std::string &path) {
+  auto spec = std::make_unique<LoadedSpec>();
+  spec->context.disableMultithreading();
+  loadAttnDialects(spec->context);
+  auto buffer = llvm::MemoryBuffer::getFileOrSTDIN(path, /*IsText=*/true);
+  if (std::error_code ec = buffer.getError()) {
+    llvm::errs() << "attnc: cannot read '" << path << "': " << ec.message() << "\n";
+    return nullptr;
+  }
+  spec->sourceMgr.AddNewSourceBuffer(std::move(*buffer), llvm::SMLoc());
+  spec->handler =
+      std::make_unique<SourceMgrDiagnosticHandler>(spec->sourceMgr, &spec->context);
+  spec->module = parsePatterns(spec->context, spec->sourceMgr);
+  if (!spec->module)
+    return nullptr;
+  return spec;
+}
+
+int attnc::runCompileCommand(const CompileCommandOptions &o) {
+  static const char *stages[] = {"patterns", "kernels", "cuda", "ptx", "cubin"};
+  if (!llvm::is_contained(stages, o.emit)) {
+    llvm::errs() << "attnc: unknown --emit=" << o.emit
+                 << " (expected patterns, kernels, cuda, ptx or cubin)\n";
+    return 1;
+  }
+  std::unique_ptr<LoadedSpec> spec = loadSpec(o.specPath);
+  if (!spec)
+    return 1;
+
+  std::string error;
+  auto output = mlir::openOutputFile(o.outputPath, &error);
+  if (!output) {
+    llvm::errs() << "attnc: " << error << "\n";
+    return 1;
+  }
+  auto done = [&] {
+    output->keep();
+    return 0;
+  };
+  if (o.emit == "patterns") {
+    spec->module->print(output->os());
+    return done();
+  }
+  mlir::attn::KernelTarget target{o.dtype, o.headDim, 0, o.arch};
+  if (failed(lowerToKernels(*spec->module, target)))
+    return 1;
+  if (o.emit == "kernels") {
+    spec->module->print(output->os());
+    return done();
+  }
+  FailureOr<std::vector<CompiledKernel>> kernels = emitKernels(*spec->module);
+  if (failed(kernels))
+    return 1;
+  if (o.emit == "cuda") {
+    for (const CompiledKernel &k : *kernels)
+      output->os() << k.source << "\n";
+    return done();
+  }
+  // ptx / cubin: one file holds one kernel.
+  if (kernels->size() != 1 && o.outputPath != "-") {
+    llvm::errs() << "attnc: --emit=" << o.emit << " writes one kernel per file; the spec has "
+                 << kernels->size() << " patterns\n";
+    return 1;
+  }
+  for (const CompiledKernel &k : *kernels) {
+    CompileRequest request;
+    request.source = k.source;
+    request.name = k.spec.entryName + ".cu";
+    request.arch = o.arch;
+    request.options = {"--ptxas-options=-v"};
+    request.wantPtx = o.emit == "ptx";
+    StatusOr<CompileResult> result = compileWithNvrtc(request);
+    if (!result.ok()) {
+      llvm::errs() << "attnc: NVRTC failed for " << k.spec.entryName << ": "
+                   << result.status().message() << "\n";
+      return 1;
+    }
+    if (o.emit == "ptx")
+      output->os() << result->ptx;
+    else if (o.outputPath != "-")
+      output->os() << result->cubin;
+    else
+      output->os() << k.spec.entryName << ": cubin " << result->cubin.size() << " bytes for "
+                   << o.arch << "\n"
+                   << result->log;
+  }
+  return done();
+}

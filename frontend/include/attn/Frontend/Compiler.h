@@ -1,0 +1,46 @@
+//===- Compiler.h - .attn text to CUDA C++, the whole compile path ---*- C++ -*-===//
+//
+// The one pipeline every client uses (the attnc driver, tests, the C API): parse and verify a
+// .attn buffer into pattern-level IR, lower it to kernels for a target, print each kernel.
+// Diagnostics go to the context's handler; install a SourceMgrDiagnosticHandler over the same
+// SourceMgr to get file:line:col with the source line.
+//
+//===----------------------------------------------------------------------===//
+#ifndef ATTN_FRONTEND_COMPILER_H
+#define ATTN_FRONTEND_COMPILER_H
+
+#include "attn/Codegen/CudaEmitter.h"
+#include "attn/Transforms/Passes.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+#include "llvm/Support/SourceMgr.h"
+
+#include <string>
+#include <vector>
+
+namespace attnc {
+
+struct CompiledKernel {
+  std::string pattern; // the attn.pattern it came from
+  mlir::attn::KernelLaunchSpec spec;
+  std::string source; // CUDA C++ for NVRTC, includes only the device library
+};
+
+/// Loads the dialects the compile path needs into `context`.
+void loadAttnDialects(mlir::MLIRContext &context);
+
+/// Parses, builds and verifies the main buffer of `sourceMgr` into pattern-level IR. Syntax
+/// errors are printed through `sourceMgr`; verifier errors through the context. Null on error.
+mlir::OwningOpRef<mlir::ModuleOp> parsePatterns(mlir::MLIRContext &context,
+                                                llvm::SourceMgr &sourceMgr);
+
+/// Runs the default pipeline (attn-pipeline) on `module` for `target`.
+mlir::LogicalResult lowerToKernels(mlir::ModuleOp module,
+                                   const mlir::attn::KernelTarget &target);
+
+/// Prints every attn.kernel of `module`.
+mlir::FailureOr<std::vector<CompiledKernel>> emitKernels(mlir::ModuleOp module);
+
+} // namespace attnc
+
+#endif // ATTN_FRONTEND_COMPILER_H

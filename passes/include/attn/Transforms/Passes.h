@@ -1,0 +1,35 @@
+//===- Passes.h - attnc passes and the default pipeline --------------*- C++ -*-===//
+#ifndef ATTN_TRANSFORMS_PASSES_H
+#define ATTN_TRANSFORMS_PASSES_H
+
+#include "attn/Dialect/AttnOps.h"
+#include "mlir/Pass/Pass.h"
+#include "mlir/Pass/PassManager.h"
+
+#include <string>
+
+namespace mlir::attn {
+
+#define GEN_PASS_DECL
+#include "attn/Transforms/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "attn/Transforms/Passes.h.inc"
+
+/// What a pattern is compiled for.
+struct KernelTarget {
+  std::string elementType = "bf16"; // bf16 | f16
+  int64_t headDim = 128;
+  int64_t headDimV = 0; // 0: same as headDim
+  std::string arch = "sm_90a";
+};
+
+/// The default pipeline: pattern level -> kernel level for `target`.
+void buildAttnPipeline(OpPassManager &pm, const KernelTarget &target);
+
+/// Registers every attnc pass and the `attn-pipeline` pipeline (one place for all).
+void registerAttnPassesAndPipelines();
+
+} // namespace mlir::attn
+
+#endif // ATTN_TRANSFORMS_PASSES_H

@@ -1,0 +1,39 @@
+//===- Passes.td - attnc passes --------------------------------*- tablegen -*-===//
+#ifndef ATTN_TRANSFORMS_PASSES_TD
+#define ATTN_TRANSFORMS_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def AttnClassifyBlocksPass : Pass<"attn-classify-blocks", "::mlir::ModuleOp"> {
+  let summary = "Derive the tile functions kv_range and tile_full of each pattern";
+  let description = [{
+    Adds to every `attn.pattern` that lacks them an `attn.kv_range` (the keys a block of query
+    rows may see: key tiles outside it are EMPTY and never visited) and an `attn.tile_full`
+    (true when the mask keeps every pair of a tile: FULL tiles run with no mask code). Tiles
+    that are neither are PARTIAL and evaluate the mask per element.
+
+    A pattern without a mask sees every key and every in-bounds tile is FULL. For a mask the
+    analysis cannot bound, the result is the conservative pair: all keys, no tile FULL.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
+def AttnLowerToKernelPass : Pass<"attn-lower-to-kernel", "::mlir::ModuleOp"> {
+  let summary = "Create one attn.kernel per pattern for a target configuration";
+  let description = [{
+    Chooses the device-library template and its tiling (block sizes, warps, pipeline stages)
+    for the target architecture, element type and head dims, and creates an `attn.kernel`
+    holding the pattern's hooks. Patterns must have been classified first.
+  }];
+  let options = [
+    Option<"elementType", "element-type", "std::string", /*default=*/"\"bf16\"",
+           "Element type of Q, K, V and O: bf16 or f16">,
+    Option<"headDim", "head-dim", "int64_t", /*default=*/"128", "Head dim of Q and K">,
+    Option<"headDimV", "head-dim-v", "int64_t", /*default=*/"0",
+           "Head dim of V and O (0: same as head-dim)">,
+    Option<"arch", "arch", "std::string", /*default=*/"\"sm_90a\"", "Target architecture">,
+  ];
+  let dependentDialects = ["::mlir::attn::AttnDialect"];
+}
+
+#endif // ATTN_TRANSFORMS_PASSES_TD

@@ -1,0 +1,309 @@
+//===- fwd_sm80.cuh - FA2-style attention forward kernel template ----------===//
+//
+// `fwdSm80<Pattern, Elem, D, Dv, kBlockM, kBlockN, kWarps, kStages>` computes, for one q-tile
+// of kBlockM rows of one (batch, query head),
+//   t = score_mod(c * q.k) (or c * q.k),  t = -inf where masked or k >= seqlen_k,
+//   O = softmax(t) V,  LSE = ln sum_k e^t        (O = 0, LSE = -inf for a row with no key)
+// with mma.sync m16n8k16 (KERNELS.md §2.1). Launch: grid (ceil(Sq / kBlockM), Hq, B), kWarps*32
+// threads, fwdSm80SmemBytes(...) bytes of dynamic shared memory (params.cuh). Each warp owns 16
+// query rows, so softmax rows never cross warps. K/V tiles stream through a kStages-deep
+// cp.async ring in swizzled shared memory, visited from the highest key tile to the lowest. Q
+// is held in registers as mma A fragments (D <= 128; re-read from shared memory otherwise). The
+// S accumulator, packed to Elem pairs, is directly the A operand of P V.
+// Each key tile is FULL (Pattern::tileFull and entirely below seqlen_k: no mask code, no -inf
+// check unless a score mod runs) or PARTIAL (per-element mask, bounds and -inf check).
+// Assumes: 16-byte aligned rows (base pointers 16-byte aligned, row/head/batch strides multiples
+// of 8 elements, unit stride along D); D, Dv multiples of 64.
+//
+//===----------------------------------------------------------------------===//
+#ifndef ATTNC_DEVICE_FWD_SM80_CUH
+#define ATTNC_DEVICE_FWD_SM80_CUH
+
+#include "attnc/mma_sm80.cuh"
+#include "attnc/params.cuh"
+#include "attnc/softmax.cuh"
+
+namespace attnc {
+
+/// Issues cp.async copies of rows [0, kRows) of a row-major global tile (rows `rowStride`
+/// elements apart, kChunks 16-byte chunks each) into a swizzled shared tile. Rows at or past
+/// `rowsValid` are zero-filled and not read, so no garbage (NaN) from past a sequence's end can
+/// reach the MMAs.
+template <int kRows, int kChunks, int kThreads, class Elem>
+ATTNC_DEVICE void loadTileAsync(u32 smemTile, const Elem *gmem, i64 rowStride, int rowsValid,
+                                int tid) {
+  static_assert((kRows * kChunks) % kThreads == 0, "tile must split evenly over the threads");
+#pragma unroll
+  for (int i = 0; i < kRows * kChunks / kThreads; ++i) {
+    const int idx = tid + i * kThreads;
+    const int row = idx / kChunks, chunk = idx % kChunks;
+    const bool valid = row < rowsValid;
+    const Elem *src = gmem + (valid ? row * rowStride : 0) + chunk * 8;
+    cpAsync16(smemTile + swizzledOffset<kChunks>(row, chunk), src, valid);
+  }
+}
+
+template <class Pattern, class Elem, int kHeadDim, int kHeadDimV, int kBlockM, int kBlockN,
+          int kWarps, int kStages>
+__device__ void fwdSm80(const FwdParams &p) {
+  constexpr int kThreads = 32 * kWarps;
+  constexpr int kChunksQK = kHeadDim / 8; // 16-byte chunks per Q/K row
+  constexpr int kChunksV = kHeadDimV / 8; // 16-byte chunks per V/O row
+  constexpr int kTilesN = kBlockN / 8;    // n8 column tiles of S
+  constexpr int kTilesV = kHeadDimV / 8;  // n8 column tiles of O
+  constexpr int kStepsQK = kHeadDim / 16; // k16 steps of S = Q K^T
+  constexpr int kStepsPV = kBlockN / 16;  // k16 steps of O += P V
+  constexpr bool kQInRegs = kHeadDim <= 128;
+  constexpr u32 kTileBytesQ = kBlockM * kHeadDim * 2;
+  constexpr u32 kTileBytesK = kBlockN * kHeadDim * 2;
+  constexpr u32 kTileBytesV = kBlockN * kHeadDimV * 2;
+  static_assert(sizeof(Elem) == 2, "Elem is a 16-bit storage type");
+  static_assert(kBlockM == 16 * kWarps, "each warp owns 16 query rows");
+  static_assert(kHeadDim % 64 == 0 && kHeadDimV % 64 == 0, "head dims must be multiples of 64");
+  static_assert(kBlockN % 16 == 0, "kBlockN must be a multiple of 16");
+  static_assert(kStages >= 2, "the K/V ring needs at least two stages");
+  static_assert(fwdSm80SmemBytes(kHeadDim, kHeadDimV, kBlockM, kBlockN, kStages) >=
+                    int(kTileBytesQ + kStages * (kTileBytesK + kTileBytesV)),
+                "fwdSm80SmemBytes too small for this layout");
+  static_assert(kBlockM * kHeadDimV * 2 <= int(kTileBytesQ + kStages * (kTileBytesK + kTileBytesV)),
+                "the O staging tile must fit in shared memory");
+
+  // q-tiles in reverse launch order: with causal-like patterns the last tiles see the most
+  // keys, so they start first and the short ones fill the tail.
+  const int mBlock = gridDim.x - 1 - blockIdx.x, h = blockIdx.y, b = blockIdx.z;
+  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
+  const int g = lane / 4, t = lane % 4; // accumulator row g (and g+8), columns 2t, 2t+1
+
+  // Sequence b's geometry; hook indices q, k are positions inside the sequence.
+  int seqlenQ = p.seqlen_q, seqlenK = p.seqlen_k;
+  i64 qOff = b * p.q_batch_stride, oOff = b * p.o_batch_stride;
+  i64 kOff = b * p.k_batch_stride, vOff = b * p.v_batch_stride;
+  i64 lseOff = (i64(b) * p.heads + h) * p.seqlen_q; // LSE [B, Hq, Sq]
+  if (p.cu_seqlens_q) {
+    const int start = p.cu_seqlens_q[b];
+    seqlenQ = p.cu_seqlens_q[b + 1] - start;
+    qOff = start * p.q_row_stride;
+    oOff = start * p.o_row_stride;
+    lseOff = i64(h) * p.cu_seqlens_q[p.batch] + start; // LSE [Hq, total_q]
+  }
+  if (p.cu_seqlens_k) {
+    const int start = p.cu_seqlens_k[b];
+    seqlenK = p.cu_seqlens_k[b + 1] - start;
+    kOff = start * p.k_row_stride;
+    vOff = start * p.v_row_stride;
+  }
+  const int q0 = mBlock * kBlockM;
+  if (q0 >= seqlenQ)
+    return;
+  const int q1 = min(q0 + kBlockM, seqlenQ);
+  const int hk = h / (p.heads / p.kv_heads); // GQA: Hq / Hkv query heads share a KV head
+
+  const Elem *qPtr = static_cast<const Elem *>(p.q) + qOff + h * p.q_head_stride;
+  const Elem *kPtr = static_cast<const Elem *>(p.k) + kOff + hk * p.k_head_stride;
+  const Elem *vPtr = static_cast<const Elem *>(p.v) + vOff + hk * p.v_head_stride;
+  Elem *oPtr = static_cast<Elem *>(p.o) + oOff + h * p.o_head_stride;
+
+  // Key tiles [nMin, nMax) cover the keys [lo, hi) the pattern may show to rows [q0, q1).
+  int lo = 0, hi = seqlenK;
+  Pattern::kvRange(p, b, h, q0, q1, seqlenQ, seqlenK, lo, hi);
+  lo = max(lo, 0);
+  hi = min(hi, seqlenK);
+  const int nMin = lo / kBlockN;
+  const int nMax = hi > lo ? (hi + kBlockN - 1) / kBlockN : nMin;
+  const int numTiles = nMax - nMin; // visited as n = nMax-1, nMax-2, ..., nMin
+
+  // Shared memory: Q tile, then the K ring, then the V ring; all swizzled.
+  extern __shared__ __attribute__((aligned(128))) u8 attncSmem[];
+  const u32 sQ = smemAddress(attncSmem);
+  const u32 sK = sQ + kTileBytesQ;
+  const u32 sV = sK + kStages * kTileBytesK;
+
+  // Loads the K and V tiles of the i-th visited key tile into ring slot `slot`.
+  auto loadKV = [&](int i, int slot) {
+    const int k0 = (nMax - 1 - i) * kBlockN;
+    loadTileAsync<kBlockN, kChunksQK, kThreads>(sK + slot * kTileBytesK, kPtr + k0 * p.k_row_stride,
+                                                p.k_row_stride, seqlenK - k0, tid);
+    loadTileAsync<kBlockN, kChunksV, kThreads>(sV + slot * kTileBytesV, vPtr + k0 * p.v_row_stride,
+                                               p.v_row_stride, seqlenK - k0, tid);
+  };
+
+  // Prologue: group 0 = Q + key tile 0, group s = key tile s (s < kStages - 1). Every commit
+  // happens even when empty, so the group count stays uniform.
+  if (numTiles > 0) {
+    loadTileAsync<kBlockM, kChunksQK, kThreads>(sQ, qPtr + q0 * p.q_row_stride, p.q_row_stride,
+                                                seqlenQ - q0, tid);
+#pragma unroll
+    for (int s = 0; s < kStages - 1; ++s) {
+      if (s < numTiles)
+        loadKV(s, s);
+      cpAsyncCommit();
+    }
+  }
+
+  // Per-lane parts of the ldmatrix row addresses (lanes 8i..8i+7 address matrix i).
+  const int rowQ = warp * 16 + (lane & 7) + ((lane >> 3) & 1) * 8; // Q: A fragment order
+  const int chunkQ = lane >> 4;
+  const int rowK = (lane & 7) + (lane >> 4) * 8; // K: b0/b1 of n8 tile j, then of j+1
+  const int chunkK = (lane >> 3) & 1;
+  const int rowV = (lane & 7) + ((lane >> 3) & 1) * 8; // V (trans): b0/b1 of tile j, then j+1
+  const int chunkV = lane >> 4;
+
+  // Rows this thread holds, clamped so hooks never see a row past the sequence (such rows are
+  // computed but never stored).
+  int qHook[2];
+#pragma unroll
+  for (int r = 0; r < 2; ++r)
+    qHook[r] = min(q0 + warp * 16 + g + 8 * r, seqlenQ - 1);
+
+  // Softmax units: raw scores s with f = c*log2(e), or modified scores t with f = log2(e).
+  const float f = Pattern::kHasScoreMod ? kLog2e : p.scale_log2;
+
+  float acc[kTilesV][4]; // O rows g, g+8 of this warp, unnormalised
+#pragma unroll
+  for (int j = 0; j < kTilesV; ++j)
+    acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
+  OnlineSoftmax<kTilesN> softmax;
+  softmax.init();
+  u32 qFrag[kQInRegs ? kStepsQK : 1][4];
+
+  for (int i = 0; i < numTiles; ++i) {
+    // Tile i has landed (only the kStages-2 newer groups may be in flight), for every thread;
+    // and every warp is done with tile i-1, whose slot the prefetch below overwrites.
+    cpAsyncWait<kStages - 2>();
+    __syncthreads();
+    if (kQInRegs && i == 0) {
+#pragma unroll
+      for (int kk = 0; kk < kStepsQK; ++kk)
+        ldmatrixX4(qFrag[kQInRegs ? kk : 0], sQ + swizzledOffset<kChunksQK>(rowQ, 2 * kk + chunkQ));
+    }
+    if (i + kStages - 1 < numTiles)
+      loadKV(i + kStages - 1, (i + kStages - 1) % kStages);
+    cpAsyncCommit();
+
+    const int slot = i % kStages;
+    const u32 sKt = sK + slot * kTileBytesK, sVt = sV + slot * kTileBytesV;
+    const int k0 = (nMax - 1 - i) * kBlockN;
+
+    // S = Q K^T (raw dot products, fp32)
+    float s[kTilesN][4];
+#pragma unroll
+    for (int j = 0; j < kTilesN; ++j)
+      s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.f;
+#pragma unroll
+    for (int kk = 0; kk < kStepsQK; ++kk) {
+      u32 qSmem[4];
+      if constexpr (!kQInRegs)
+        ldmatrixX4(qSmem, sQ + swizzledOffset<kChunksQK>(rowQ, 2 * kk + chunkQ));
+      const u32(&a)[4] = kQInRegs ? qFrag[kQInRegs ? kk : 0] : qSmem;
+#pragma unroll
+      for (int j = 0; j < kTilesN; j += 2) {
+        u32 kf[4];
+        ldmatrixX4(kf, sKt + swizzledOffset<kChunksQK>(8 * j + rowK, 2 * kk + chunkK));
+        mmaM16n8k16<Elem>(s[j], a, kf[0], kf[1]);
+        mmaM16n8k16<Elem>(s[j + 1], a, kf[2], kf[3]);
+      }
+    }
+
+    // Classify: FULL when every pair is visible and no key passes seqlen_k.
+    bool full = k0 + kBlockN <= seqlenK;
+    if constexpr (Pattern::kHasMask)
+      full = full && Pattern::tileFull(p, b, h, q0, q1, k0, k0 + kBlockN, seqlenQ, seqlenK);
+
+    float alpha[2];
+    if (full) {
+      // Lean path: t = score_mod(c*s); no mask, no bounds.
+      if constexpr (Pattern::kHasScoreMod) {
+#pragma unroll
+        for (int j = 0; j < kTilesN; ++j)
+#pragma unroll
+          for (int e = 0; e < 4; ++e)
+            s[j][e] = Pattern::scoreMod(p, s[j][e] * p.scale, b, h, qHook[e / 2],
+                                        k0 + 8 * j + 2 * t + (e & 1), seqlenQ, seqlenK);
+      }
+      // A score mod may return -inf, so it keeps the check.
+      softmax.template update<Pattern::kHasScoreMod>(s, f, alpha);
+    } else {
+      // Per-element path, in the order score mod -> mask -> max: t = -inf where mask() is
+      // false or k >= seqlen_k. Column 8j+e of this thread is key k0 + 2t + 8j + e.
+      const int colLimit = seqlenK - k0 - 2 * t;
+#pragma unroll
+      for (int j = 0; j < kTilesN; ++j) {
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const int k = min(k0 + 8 * j + 2 * t + (e & 1), seqlenK - 1); // hooks see valid keys
+          float x = s[j][e];
+          if constexpr (Pattern::kHasScoreMod)
+            x = Pattern::scoreMod(p, x * p.scale, b, h, qHook[e / 2], k, seqlenQ, seqlenK);
+          bool keep = 8 * j + (e & 1) < colLimit;
+          if constexpr (Pattern::kHasMask)
+            keep = keep & Pattern::mask(p, b, h, qHook[e / 2], k, seqlenQ, seqlenK);
+          s[j][e] = keep ? x : negInfinity();
+        }
+      }
+      softmax.template update<true>(s, f, alpha);
+    }
+
+    // O = alpha * O + P V, with P (now in s) packed to Elem as the A operand.
+#pragma unroll
+    for (int j = 0; j < kTilesV; ++j) {
+      acc[j][0] *= alpha[0];
+      acc[j][1] *= alpha[0];
+      acc[j][2] *= alpha[1];
+      acc[j][3] *= alpha[1];
+    }
+#pragma unroll
+    for (int ks = 0; ks < kStepsPV; ++ks) {
+      const u32 a[4] = {packFloat2<Elem>(s[2 * ks][0], s[2 * ks][1]),
+                        packFloat2<Elem>(s[2 * ks][2], s[2 * ks][3]),
+                        packFloat2<Elem>(s[2 * ks + 1][0], s[2 * ks + 1][1]),
+                        packFloat2<Elem>(s[2 * ks + 1][2], s[2 * ks + 1][3])};
+#pragma unroll
+      for (int j = 0; j < kTilesV; j += 2) {
+        u32 vf[4];
+        ldmatrixX4Trans(vf, sVt + swizzledOffset<kChunksV>(16 * ks + rowV, j + chunkV));
+        mmaM16n8k16<Elem>(acc[j], a, vf[0], vf[1]);
+        mmaM16n8k16<Elem>(acc[j + 1], a, vf[2], vf[3]);
+      }
+    }
+  }
+
+  // Epilogue. All copies and all shared-memory reads are done before O is staged over them.
+  cpAsyncWait<0>();
+  __syncthreads();
+  float invSum[2], lse[2];
+  softmax.finalize(f, invSum, lse);
+
+  // O = acc / l, staged per warp through shared memory (rows 16w..16w+15, swizzled) so that the
+  // global stores are 16-byte and row-contiguous.
+  const u32 sO = sQ;
+#pragma unroll
+  for (int j = 0; j < kTilesV; ++j)
+#pragma unroll
+    for (int r = 0; r < 2; ++r)
+      stShared32(sO + swizzledOffset<kChunksV>(warp * 16 + g + 8 * r, j) + 4 * t,
+                 packFloat2<Elem>(acc[j][2 * r] * invSum[r], acc[j][2 * r + 1] * invSum[r]));
+  __syncwarp();
+  static_assert((16 * kChunksV) % 32 == 0, "O rows split evenly over a warp");
+#pragma unroll
+  for (int i = 0; i < 16 * kChunksV / 32; ++i) {
+    const int idx = lane + 32 * i;
+    const int row = idx / kChunksV, chunk = idx % kChunksV;
+    const int q = q0 + warp * 16 + row;
+    u32 v[4];
+    ldShared16(v, sO + swizzledOffset<kChunksV>(warp * 16 + row, chunk));
+    if (q < seqlenQ)
+      stGlobal16(oPtr + q * p.o_row_stride + chunk * 8, v);
+  }
+  if (p.lse && t == 0) {
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      const int q = q0 + warp * 16 + g + 8 * r;
+      if (q < seqlenQ)
+        p.lse[lseOff + q] = lse[r];
+    }
+  }
+}
+
+} // namespace attnc
+
+#endif // ATTNC_DEVICE_FWD_SM80_CUH

@@ -1,0 +1,80 @@
+//===- types.cuh - Fixed-width integers, 16-bit floats, limits -------------===//
+//
+// The scalar vocabulary of the device library. NVRTC finds no system or toolkit header
+// (no <cstdint>, no <cuda_bf16.h>), so everything is spelled here: fixed-width integer aliases,
+// the two 16-bit storage types `attnc::bf16` and `attnc::half` (bit containers; arithmetic
+// happens in fp32) with conversions through `cvt` PTX, and float limits. Only compiler
+// builtins are used (`__int_as_float`, `__uint_as_float`), which both NVRTC and nvcc provide.
+//
+//===----------------------------------------------------------------------===//
+#ifndef ATTNC_DEVICE_TYPES_CUH
+#define ATTNC_DEVICE_TYPES_CUH
+
+/// Every device helper of the library is a force-inlined device function.
+#define ATTNC_DEVICE __device__ __forceinline__
+
+namespace attnc {
+
+using i8 = signed char;
+using u8 = unsigned char;
+using i16 = short;
+using u16 = unsigned short;
+using i32 = int;
+using u32 = unsigned int;
+using i64 = long long;
+using u64 = unsigned long long;
+
+static_assert(sizeof(i16) == 2 && sizeof(i32) == 4 && sizeof(i64) == 8, "fixed-width ints");
+
+/// bfloat16 storage: sign, 8 exponent bits, 7 mantissa bits (the top half of an fp32).
+struct bf16 {
+  u16 bits;
+  static constexpr bool kIsBf16 = true;
+};
+
+/// IEEE binary16 storage.
+struct half {
+  u16 bits;
+  static constexpr bool kIsBf16 = false;
+};
+
+static_assert(sizeof(bf16) == 2 && sizeof(half) == 2, "16-bit storage types");
+
+/// +inf and -inf as fp32 (bit patterns 0x7f800000 / 0xff800000).
+ATTNC_DEVICE float infinity() { return __int_as_float(0x7f800000); }
+ATTNC_DEVICE float negInfinity() { return __int_as_float(0xff800000); }
+
+/// bf16 -> fp32 is exact: the bits become the upper half of the fp32.
+ATTNC_DEVICE float toFloat(bf16 x) { return __uint_as_float(u32(x.bits) << 16); }
+
+ATTNC_DEVICE float toFloat(half x) {
+  float f;
+  asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(x.bits));
+  return f;
+}
+
+/// fp32 -> Elem, round to nearest even.
+template <class Elem> ATTNC_DEVICE Elem fromFloat(float x) {
+  Elem r;
+  if constexpr (Elem::kIsBf16)
+    asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(r.bits) : "f"(x));
+  else
+    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(r.bits) : "f"(x));
+  return r;
+}
+
+/// Packs two fp32 into one 32-bit register of two Elem, `lo` in bits 0-15 and `hi` in bits
+/// 16-31 (the order of mma fragments: the lower column in the lower half). `cvt.rn.*x2.f32 d,
+/// a, b` puts its first source `a` in the upper half.
+template <class Elem> ATTNC_DEVICE u32 packFloat2(float lo, float hi) {
+  u32 r;
+  if constexpr (Elem::kIsBf16)
+    asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+  else
+    asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+  return r;
+}
+
+} // namespace attnc
+
+#endif // ATTNC_DEVICE_TYPES_CUH

@@ -1,0 +1,40 @@
+//===- Forward.h - Launching generated forward kernels ---------------*- C++ -*-===//
+//
+// The host side of the forward-kernel contract in runtime/device/attnc/params.cuh: launch
+// geometry and shared memory from a kernel's configuration, and host conversions of the 16-bit
+// element types (one place maps a dtype to its bits).
+//
+//===----------------------------------------------------------------------===//
+#ifndef ATTNC_FORWARD_H
+#define ATTNC_FORWARD_H
+
+#include "attnc/Runtime.h"
+#include "attnc/params.cuh"
+
+#include <cstdint>
+
+namespace attnc {
+
+/// The compile-time configuration a generated forward kernel was built with.
+struct ForwardConfig {
+  int headDim = 128, headDimV = 128;
+  int blockM = 128, blockN = 64, warps = 8, stages = 2;
+};
+
+/// Launches `kernel` over `params` on `stream` (null: default stream). Checks the shapes
+/// against the configuration first and returns an error instead of launching on a mismatch.
+Status launchForward(const Kernel &kernel, const ForwardConfig &config,
+                     const FwdParams &params, void *stream = nullptr);
+
+/// Fills the strides of `params` for contiguous [B, S, H, D] tensors (and [B, Sq, Hq, Dv] O).
+void setContiguousStrides(FwdParams &params, int headDim, int headDimV);
+
+enum class ElementType { BF16, F16 };
+
+/// Round-to-nearest-even conversions between float and the 16-bit storage types.
+uint16_t floatToBits(float value, ElementType type);
+float bitsToFloat(uint16_t bits, ElementType type);
+
+} // namespace attnc
+
+#endif // ATTNC_FORWARD_H

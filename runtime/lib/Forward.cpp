@@ -1,0 +1,107 @@
+//===- Forward.cpp - Launching generated forward kernels ----------------------===//
+#include "attnc/Forward.h"
+
+#include <cmath>
+#include <cstring>
+#include <string>
+
+using namespace attnc;
+
+void attnc::setContiguousStrides(FwdParams &p, int headDim, int headDimV) {
+  p.q_head_stride = headDim;
+  p.q_row_stride = static_cast<long long>(p.heads) * headDim;
+  p.q_batch_stride = p.q_row_stride * p.seqlen_q;
+  p.k_head_stride = headDim;
+  p.k_row_stride = static_cast<long long>(p.kv_heads) * headDim;
+  p.k_batch_stride = p.k_row_stride * p.seqlen_k;
+  p.v_head_stride = headDimV;
+  p.v_row_stride = static_cast<long long>(p.kv_heads) * headDimV;
+  p.v_batch_stride = p.v_row_stride * p.seqlen_k;
+  p.o_head_stride = headDimV;
+  p.o_row_stride = static_cast<long long>(p.heads) * headDimV;
+  p.o_batch_stride = p.o_row_stride * p.seqlen_q;
+}
+
+Status attnc::launchForward(const Kernel &kernel, const ForwardConfig &c,
+                            const FwdParams &p, void *stream) {
+  if (p.batch <= 0 || p.heads <= 0 || p.kv_heads <= 0 || p.seqlen_q < 0 ||
+      p.seqlen_k < 0)
+    return Status::error("forward launch: sizes must be positive (batch " +
+                         std::to_string(p.batch) + ", heads " +
+                         std::to_string(p.heads) + ", kv heads " +
+                         std::to_string(p.kv_heads) + ")");
+  if (p.heads % p.kv_heads != 0)
+    return Status::error("forward launch: heads (" + std::to_string(p.heads) +
+                         ") must be a multiple of kv heads (" +
+                         std::to_string(p.kv_heads) + ")");
+  if (!p.q || !p.k || !p.v || !p.o)
+    return Status::error("forward launch: q, k, v and o must be set");
+  if (p.seqlen_q == 0)
+    return Status::success(); // nothing to compute
+  Dim3 grid{static_cast<unsigned>((p.seqlen_q + c.blockM - 1) / c.blockM),
+            static_cast<unsigned>(p.heads), static_cast<unsigned>(p.batch)};
+  Dim3 block{static_cast<unsigned>(c.warps * 32), 1, 1};
+  unsigned smem = static_cast<unsigned>(
+      fwdSm80SmemBytes(c.headDim, c.headDimV, c.blockM, c.blockN, c.stages));
+  FwdParams copy = p;
+  void *args[] = {&copy};
+  return kernel.launch(grid, block, smem, stream, args);
+}
+
+uint16_t attnc::floatToBits(float value, ElementType type) {
+  uint32_t x;
+  std::memcpy(&x, &value, 4);
+  if (type == ElementType::BF16) {
+    if (std::isnan(value))
+      return 0x7fc0;
+    uint32_t rounding =
+        0x7fff + ((x >> 16) & 1); // round to nearest, ties to even
+    return static_cast<uint16_t>((x + rounding) >> 16);
+  }
+  // IEEE binary16 from binary32, round to nearest even, with subnormals and
+  // overflow to inf.
+  uint32_t sign = (x >> 16) & 0x8000;
+  uint32_t absBits = x & 0x7fffffff;
+  if (absBits >= 0x7f800000) // inf or nan
+    return static_cast<uint16_t>(sign | 0x7c00 |
+                                 (absBits > 0x7f800000 ? 0x200 : 0));
+  if (absBits >= 0x477ff000) // rounds to >= 65520: overflow
+    return static_cast<uint16_t>(sign | 0x7c00);
+  if (absBits < 0x38800000) { // subnormal half (or zero)
+    float magnitude;
+    std::memcpy(&magnitude, &absBits, 4);
+    // Multiply into the subnormal grid (2^-24 units) and round to nearest even.
+    float scaled = magnitude * 16777216.0f;
+    uint32_t units = static_cast<uint32_t>(std::nearbyint(scaled));
+    return static_cast<uint16_t>(sign | units);
+  }
+  uint32_t exponent = ((absBits >> 23) - 127 + 15) << 10;
+  uint32_t mantissa = absBits & 0x7fffff;
+  uint32_t half = exponent | (mantissa >> 13);
+  uint32_t rest = mantissa & 0x1fff;
+  if (rest > 0x1000 || (rest == 0x1000 && (half & 1)))
+    ++half; // carries into the exponent correctly
+  return static_cast<uint16_t>(sign | half);
+}
+
+float attnc::bitsToFloat(uint16_t bits, ElementType type) {
+  uint32_t x;
+  if (type == ElementType::BF16) {
+    x = static_cast<uint32_t>(bits) << 16;
+  } else {
+    uint32_t sign = (bits & 0x8000u) << 16;
+    uint32_t exponent = (bits >> 10) & 0x1f;
+    uint32_t mantissa = bits & 0x3ff;
+    if (exponent == 0) {
+      float value = std::ldexp(static_cast<float>(mantissa), -24);
+      return sign ? -value : value;
+    }
+    if (exponent == 31)
+      x = sign | 0x7f800000 | (mantissa << 13);
+    else
+      x = sign | ((exponent - 15 + 127) << 23) | (mantissa << 13);
+  }
+  float value;
+  std::memcpy(&value, &x, 4);
+  return value;
+}
