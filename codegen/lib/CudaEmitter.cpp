@@ -56,7 +56,7 @@ LogicalResult mlir::attn::emitKernelSource(KernelOp kernel, llvm::raw_ostream &o
   auto mask = kernel.getUnique<MaskOp>();
   auto scoreMod = kernel.getUnique<ScoreModOp>();
 
-  os << "// attnc kernel " << spec.entryName << ": pattern " << kernel.getPattern() << ", "
+  os << "// attnc kernel " << spec.entryName << ": pattern @" << kernel.getPattern() << ", "
      << spec.elementType << ", head dims " << spec.headDim << "/" << spec.headDimV << ", tile "
      << spec.blockM << "x" << spec.blockN << ", " << spec.warps << " warps, " << spec.stages
      << " stages, template " << stringifyTileTemplate(kernel.getKernelTemplate()) << "\n";

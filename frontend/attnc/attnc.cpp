@@ -3,7 +3,7 @@
 //   attnc compile SPEC [--emit=patterns|kernels|cuda|ptx|cubin] [--dtype=bf16|f16]
 //                      [--head-dim=N] [--arch=sm_90a] [-o FILE]
 //   attnc check SPEC   [--dtypes=bf16,f16] [--head-dims=64,128] [--gpu=auto|off|require]
-//   attnc version
+//   attnc version | devices
 // Errors in a spec are printed as file:line:col: error: ... with the source line; the exit
 // code is 1 for a user error, 0 on success.
 //
@@ -24,6 +24,8 @@ cl::SubCommand checkCmd("check",
                         "Compile a spec for every configuration, check it on the CPU and, "
                         "when a GPU is present, run it against the float64 reference");
 cl::SubCommand versionCmd("version", "Print the versions of attnc and NVRTC");
+cl::SubCommand devicesCmd("devices",
+                          "List the CUDA devices; exit code 1 when there is none");
 
 cl::opt<std::string> specPath(cl::Positional, cl::desc("<spec.attn>"), cl::Required,
                               cl::sub(compileCmd), cl::sub(checkCmd));
@@ -58,6 +60,23 @@ int main(int argc, char **argv) {
       outs() << "NVRTC: " << v.status().message() << "\n";
     return 0;
   }
+  if (devicesCmd) {
+    attnc::StatusOr<int> count = attnc::Device::count();
+    if (!count.ok() || *count == 0) {
+      outs() << "no CUDA device: "
+             << (count.ok() ? "the driver reports none" : count.status().message()) << "\n";
+      return 1;
+    }
+    for (int i = 0; i < *count; ++i) {
+      attnc::StatusOr<attnc::Device *> dev = attnc::Device::open(i);
+      if (dev.ok())
+        outs() << i << ": " << (*dev)->name() << " (" << (*dev)->arch() << ", "
+               << (*dev)->smCount() << " SMs)\n";
+      else
+        outs() << i << ": " << dev.status().message() << "\n";
+    }
+    return 0;
+  }
   if (compileCmd) {
     attnc::CompileCommandOptions options{specPath, emit, dtype, headDim, arch, outputPath};
     return attnc::runCompileCommand(options);
@@ -76,6 +95,6 @@ int main(int argc, char **argv) {
     options.printSource = printSource;
     return attnc::runCheckCommand(options);
   }
-  errs() << "attnc: expected a command (compile, check, version); see attnc --help\n";
+  errs() << "attnc: expected a command (compile, check, devices, version); see attnc --help\n";
   return 1;
 }

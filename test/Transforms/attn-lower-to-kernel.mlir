@@ -1,0 +1,35 @@
+// RUN: attn-opt %s --split-input-file --attn-classify-blocks --attn-lower-to-kernel="element-type=f16 head-dim=64" | FileCheck %s
+// RUN: not attn-opt %s --split-input-file --attn-classify-blocks --attn-lower-to-kernel="element-type=f32" 2>&1 | FileCheck %s --check-prefix=BADTYPE
+// RUN: not attn-opt %s --split-input-file --attn-classify-blocks --attn-lower-to-kernel="head-dim=96" 2>&1 | FileCheck %s --check-prefix=BADDIM
+
+// CHECK-LABEL: attn.pattern @full
+// CHECK: attn.kernel @full_f16_d64 attributes {
+// CHECK-SAME: block_m = 128 : i64
+// CHECK-SAME: element_type = f16
+// CHECK-SAME: head_dim = 64 : i64
+// CHECK-SAME: kernel_template = #attn<template sm80>
+// CHECK-SAME: pattern = @full
+// CHECK-SAME: warps = 8 : i64
+// CHECK: attn.kv_range
+// CHECK: attn.tile_full
+// CHECK-NOT: attn.mask
+// BADTYPE: unknown element type 'f32' (expected bf16 or f16)
+// BADDIM: no kernel configuration for arch sm_90a, 'bf16', head dims 96/96
+attn.pattern @full {
+  attn.normalize softmax
+}
+
+// -----
+
+// The pattern's scale is carried to the kernel, and so are its hooks.
+// CHECK-LABEL: attn.kernel @scaled_f16_d64
+// CHECK-SAME: scale = 2.500000e-01 : f64
+// CHECK: attn.score_mod
+attn.pattern @scaled {
+  attn.score_mod {
+  ^bb0(%s: f32, %b: index, %h: index, %q: index, %k: index, %sq: index, %skv: index):
+    %t = math.tanh %s : f32
+    attn.yield %t : f32
+  }
+  attn.normalize softmax {scale = 0.25 : f64}
+}
