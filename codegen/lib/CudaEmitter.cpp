@@ -35,11 +35,9 @@ static const char *kParams = "const attnc::FwdParams &p";
 /// Prints `static __device__ __forceinline__ <ret> <name>(<params>) { <region> }`, or the
 /// `fallback` body when the kernel has no such hook.
 static LogicalResult printHook(Operation *hook, StringRef ret, StringRef name, StringRef params,
-                               ArrayRef<std::string> argNames,
-                               ArrayRef<std::string> resultTargets, StringRef fallback,
-                               llvm::raw_ostream &os) {
-  os << "  static __device__ __forceinline__ " << ret << " " << name << "(" << params
-     << ") {\n";
+                               ArrayRef<std::string> argNames, ArrayRef<std::string> resultTargets,
+                               StringRef fallback, llvm::raw_ostream &os) {
+  os << "  static __device__ __forceinline__ " << ret << " " << name << "(" << params << ") {\n";
   if (hook) {
     if (failed(printRegionBody(hook->getRegion(0), argNames, resultTargets, os, "    ")))
       return failure();
@@ -75,20 +73,19 @@ LogicalResult mlir::attn::emitKernelSource(KernelOp kernel, llvm::raw_ostream &o
                                              "int seqlenQ, int seqlenK")
                                .str();
   if (failed(printHook(kernel.getUnique<TileFullOp>(), "bool", "tileFull", fullParams,
-                       {"b", "h", "q0", "q1", "k0", "k1", "seqlenQ", "seqlenK"}, {"return"},
-                       "", os)))
+                       {"b", "h", "q0", "q1", "k0", "k1", "seqlenQ", "seqlenK"}, {"return"}, "",
+                       os)))
     return failure();
   std::string maskParams =
       (Twine(kParams) + ", int b, int h, int q, int k, int seqlenQ, int seqlenK").str();
-  if (failed(printHook(mask, "bool", "mask", maskParams,
-                       {"b", "h", "q", "k", "seqlenQ", "seqlenK"}, {"return"}, "return true;",
-                       os)))
+  if (failed(printHook(mask, "bool", "mask", maskParams, {"b", "h", "q", "k", "seqlenQ", "seqlenK"},
+                       {"return"}, "return true;", os)))
     return failure();
   std::string scoreParams =
       (Twine(kParams) + ", float s, int b, int h, int q, int k, int seqlenQ, int seqlenK").str();
   if (failed(printHook(scoreMod, "float", "scoreMod", scoreParams,
-                       {"s", "b", "h", "q", "k", "seqlenQ", "seqlenK"}, {"return"},
-                       "return s;", os)))
+                       {"s", "b", "h", "q", "k", "seqlenQ", "seqlenK"}, {"return"}, "return s;",
+                       os)))
     return failure();
   os << "};\n\n";
 

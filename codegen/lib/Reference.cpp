@@ -9,13 +9,11 @@
 #include "attn/Codegen/Reference.h"
 #include "RegionEvaluator.h"
 
-
 #include <cmath>
 #include <limits>
 
 using namespace mlir;
 using namespace mlir::attn;
-
 
 FailureOr<ReferenceResult> mlir::attn::evaluateReference(PatternOp pattern,
                                                          const ReferenceProblem &p) {
@@ -34,8 +32,8 @@ FailureOr<ReferenceResult> mlir::attn::evaluateReference(PatternOp pattern,
   }
   NormalizeOp normalize = pattern.getUnique<NormalizeOp>();
   if (p.kvHeads <= 0 || p.heads % p.kvHeads != 0)
-    return pattern.emitError("heads (") << p.heads << ") must be a multiple of kv heads ("
-                                        << p.kvHeads << ")";
+    return pattern.emitError("heads (")
+           << p.heads << ") must be a multiple of kv heads (" << p.kvHeads << ")";
   double scale = 1.0 / std::sqrt(static_cast<double>(p.headDim));
   if (normalize.getScaleValue())
     scale = *normalize.getScaleValue();
@@ -58,8 +56,9 @@ FailureOr<ReferenceResult> mlir::attn::evaluateReference(PatternOp pattern,
         int64_t hk = h / group;
         double m = -inf;
         for (int64_t k = 0; k < Skv; ++k) {
-          kept[k] = !mask || mask->run({Scalar{b}, Scalar{h}, Scalar{q}, Scalar{k},
-                                         Scalar{Sq}, Scalar{Skv}})[0].i != 0;
+          kept[k] = !mask || mask->run({Scalar{b}, Scalar{h}, Scalar{q}, Scalar{k}, Scalar{Sq},
+                                        Scalar{Skv}})[0]
+                                     .i != 0;
           if (!kept[k])
             continue;
           const double *kRow = &p.k[((b * Skv + k) * Hkv + hk) * D];
@@ -68,8 +67,10 @@ FailureOr<ReferenceResult> mlir::attn::evaluateReference(PatternOp pattern,
             dot += qRow[d] * kRow[d];
           double s = scale * dot;
           if (scoreMod)
-            s = scoreMod->run({Scalar{0, s}, Scalar{b}, Scalar{h}, Scalar{q}, Scalar{k},
-                               Scalar{Sq}, Scalar{Skv}})[0].f;
+            s = scoreMod
+                    ->run({Scalar{0, s}, Scalar{b}, Scalar{h}, Scalar{q}, Scalar{k}, Scalar{Sq},
+                           Scalar{Skv}})[0]
+                    .f;
           t[k] = s;
           m = std::max(m, s);
         }

@@ -60,13 +60,13 @@ private:
   static bool isSupported(Operation &op) {
     return op.getNumResults() == 1 &&
            isa<arith::ConstantOp, arith::AddIOp, arith::SubIOp, arith::MulIOp, arith::DivSIOp,
-               arith::RemSIOp, arith::FloorDivSIOp, arith::MinSIOp, arith::MaxSIOp,
-               arith::AndIOp, arith::OrIOp, arith::XOrIOp, arith::CmpIOp, arith::CmpFOp,
-               arith::SelectOp, arith::AddFOp, arith::SubFOp, arith::MulFOp, arith::DivFOp,
-               arith::NegFOp, arith::MinimumFOp, arith::MaximumFOp, arith::MinNumFOp,
-               arith::MaxNumFOp, arith::IndexCastOp, arith::SIToFPOp, arith::FPToSIOp,
-               math::TanhOp, math::ExpOp, math::Exp2Op, math::LogOp, math::AbsFOp,
-               math::AbsIOp, math::FloorOp, math::SqrtOp>(op);
+               arith::RemSIOp, arith::FloorDivSIOp, arith::MinSIOp, arith::MaxSIOp, arith::AndIOp,
+               arith::OrIOp, arith::XOrIOp, arith::CmpIOp, arith::CmpFOp, arith::SelectOp,
+               arith::AddFOp, arith::SubFOp, arith::MulFOp, arith::DivFOp, arith::NegFOp,
+               arith::MinimumFOp, arith::MaximumFOp, arith::MinNumFOp, arith::MaxNumFOp,
+               arith::IndexCastOp, arith::SIToFPOp, arith::FPToSIOp, math::TanhOp, math::ExpOp,
+               math::Exp2Op, math::LogOp, math::AbsFOp, math::AbsIOp, math::FloorOp, math::SqrtOp>(
+               op);
   }
 
   Scalar get(Value v) { return values[slots[v]]; }
@@ -78,26 +78,50 @@ private:
   static bool compare(arith::CmpIPredicate p, int64_t a, int64_t b) {
     using P = arith::CmpIPredicate;
     switch (p) {
-    case P::eq: return a == b;
-    case P::ne: return a != b;
-    case P::slt: case P::ult: return a < b;
-    case P::sle: case P::ule: return a <= b;
-    case P::sgt: case P::ugt: return a > b;
-    case P::sge: case P::uge: return a >= b;
+    case P::eq:
+      return a == b;
+    case P::ne:
+      return a != b;
+    case P::slt:
+    case P::ult:
+      return a < b;
+    case P::sle:
+    case P::ule:
+      return a <= b;
+    case P::sgt:
+    case P::ugt:
+      return a > b;
+    case P::sge:
+    case P::uge:
+      return a >= b;
     }
     return false;
   }
   static bool compare(arith::CmpFPredicate p, double a, double b) {
     using P = arith::CmpFPredicate;
     switch (p) {
-    case P::OEQ: case P::UEQ: return a == b;
-    case P::ONE: case P::UNE: return a != b;
-    case P::OLT: case P::ULT: return a < b;
-    case P::OLE: case P::ULE: return a <= b;
-    case P::OGT: case P::UGT: return a > b;
-    case P::OGE: case P::UGE: return a >= b;
-    case P::AlwaysTrue: return true;
-    default: return false;
+    case P::OEQ:
+    case P::UEQ:
+      return a == b;
+    case P::ONE:
+    case P::UNE:
+      return a != b;
+    case P::OLT:
+    case P::ULT:
+      return a < b;
+    case P::OLE:
+    case P::ULE:
+      return a <= b;
+    case P::OGT:
+    case P::UGT:
+      return a > b;
+    case P::OGE:
+    case P::UGE:
+      return a >= b;
+    case P::AlwaysTrue:
+      return true;
+    default:
+      return false;
     }
   }
 
@@ -129,7 +153,9 @@ private:
         .Case([&](arith::XOrIOp) { return I(i(op, 0) ^ i(op, 1)); })
         .Case([&](arith::CmpIOp c) { return I(compare(c.getPredicate(), i(op, 0), i(op, 1))); })
         .Case([&](arith::CmpFOp c) { return I(compare(c.getPredicate(), f(op, 0), f(op, 1))); })
-        .Case([&](arith::SelectOp) { return i(op, 0) ? get(op.getOperand(1)) : get(op.getOperand(2)); })
+        .Case([&](arith::SelectOp) {
+          return i(op, 0) ? get(op.getOperand(1)) : get(op.getOperand(2));
+        })
         .Case([&](arith::AddFOp) { return F(f(op, 0) + f(op, 1)); })
         .Case([&](arith::SubFOp) { return F(f(op, 0) - f(op, 1)); })
         .Case([&](arith::MulFOp) { return F(f(op, 0) * f(op, 1)); })
@@ -157,7 +183,6 @@ private:
   llvm::DenseMap<Value, unsigned> slots;
   std::vector<Scalar> values;
 };
-
 
 } // namespace mlir::attn
 

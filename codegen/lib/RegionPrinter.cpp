@@ -43,12 +43,22 @@ static std::string floatLiteral(double value) {
 
 static const char *cmpiSpelling(arith::CmpIPredicate pred) {
   switch (pred) {
-  case arith::CmpIPredicate::eq: return "==";
-  case arith::CmpIPredicate::ne: return "!=";
-  case arith::CmpIPredicate::slt: case arith::CmpIPredicate::ult: return "<";
-  case arith::CmpIPredicate::sle: case arith::CmpIPredicate::ule: return "<=";
-  case arith::CmpIPredicate::sgt: case arith::CmpIPredicate::ugt: return ">";
-  case arith::CmpIPredicate::sge: case arith::CmpIPredicate::uge: return ">=";
+  case arith::CmpIPredicate::eq:
+    return "==";
+  case arith::CmpIPredicate::ne:
+    return "!=";
+  case arith::CmpIPredicate::slt:
+  case arith::CmpIPredicate::ult:
+    return "<";
+  case arith::CmpIPredicate::sle:
+  case arith::CmpIPredicate::ule:
+    return "<=";
+  case arith::CmpIPredicate::sgt:
+  case arith::CmpIPredicate::ugt:
+    return ">";
+  case arith::CmpIPredicate::sge:
+  case arith::CmpIPredicate::uge:
+    return ">=";
   }
   return "==";
 }
@@ -56,13 +66,20 @@ static const char *cmpiSpelling(arith::CmpIPredicate pred) {
 /// Ordered float predicates only: the unordered ones have no single C++ operator.
 static const char *cmpfSpelling(arith::CmpFPredicate pred) {
   switch (pred) {
-  case arith::CmpFPredicate::OEQ: return "==";
-  case arith::CmpFPredicate::ONE: return "!=";
-  case arith::CmpFPredicate::OLT: return "<";
-  case arith::CmpFPredicate::OLE: return "<=";
-  case arith::CmpFPredicate::OGT: return ">";
-  case arith::CmpFPredicate::OGE: return ">=";
-  default: return nullptr;
+  case arith::CmpFPredicate::OEQ:
+    return "==";
+  case arith::CmpFPredicate::ONE:
+    return "!=";
+  case arith::CmpFPredicate::OLT:
+    return "<";
+  case arith::CmpFPredicate::OLE:
+    return "<=";
+  case arith::CmpFPredicate::OGT:
+    return ">";
+  case arith::CmpFPredicate::OGE:
+    return ">=";
+  default:
+    return nullptr;
   }
 }
 
@@ -92,8 +109,7 @@ public:
 
 private:
   std::string binary(Operation &op, StringRef spelling) {
-    return ("(" + nameOf(op.getOperand(0)) + " " + spelling + " " + nameOf(op.getOperand(1)) +
-            ")")
+    return ("(" + nameOf(op.getOperand(0)) + " " + spelling + " " + nameOf(op.getOperand(1)) + ")")
         .str();
   }
   std::string call(Operation &op, StringRef fn) {
@@ -131,7 +147,9 @@ private:
         .Case([&](arith::OrIOp) {
           return binary(op, op.getResult(0).getType().isInteger(1) ? "||" : "|");
         })
-        .Case([&](arith::XOrIOp) { return binary(op, op.getResult(0).getType().isInteger(1) ? "!=" : "^"); })
+        .Case([&](arith::XOrIOp) {
+          return binary(op, op.getResult(0).getType().isInteger(1) ? "!=" : "^");
+        })
         .Case([&](arith::CmpIOp c) { return binary(op, cmpiSpelling(c.getPredicate())); })
         .Case([&](arith::CmpFOp c) -> FailureOr<std::string> {
           const char *spelling = cmpfSpelling(c.getPredicate());

@@ -27,8 +27,7 @@ static FailureOr<std::optional<RegionEvaluator>> evaluatorFor(Operation *op) {
   return std::optional<RegionEvaluator>(std::move(*eval));
 }
 
-FailureOr<ReferenceResult> mlir::attn::simulateKernel(KernelOp kernel,
-                                                      const ReferenceProblem &p,
+FailureOr<ReferenceResult> mlir::attn::simulateKernel(KernelOp kernel, const ReferenceProblem &p,
                                                       TileCounts *counts) {
   auto mask = evaluatorFor(kernel.getUnique<MaskOp>());
   auto scoreMod = evaluatorFor(kernel.getUnique<ScoreModOp>());
@@ -63,9 +62,10 @@ FailureOr<ReferenceResult> mlir::attn::simulateKernel(KernelOp kernel,
         std::vector<float> m(rows, -inf), l(rows, 0.f), acc(rows * Dv, 0.f), t(BN);
         for (int64_t tile = tileHi - 1; tile >= tileLo; --tile) {
           int64_t k0 = tile * BN, k1 = k0 + BN;
-          bool full = k1 <= Skv &&
-                      (*tileFull)->run({S{b}, S{h}, S{q0}, S{q0 + BM}, S{k0}, S{k1}, S{Sq},
-                                        S{Skv}})[0].i != 0;
+          bool full =
+              k1 <= Skv &&
+              (*tileFull)->run({S{b}, S{h}, S{q0}, S{q0 + BM}, S{k0}, S{k1}, S{Sq}, S{Skv}})[0].i !=
+                  0;
           ++(full ? local.full : local.partial);
           for (int64_t r = 0; r < rows; ++r) {
             int64_t q = q0 + r;

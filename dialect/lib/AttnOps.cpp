@@ -43,8 +43,8 @@ RegionSignature mlir::attn::getRegionSignature(Operation *regionOp) {
   return sig;
 }
 
-Block *mlir::attn::createRegionBlock(OpBuilder &builder, Region &region,
-                                     const RegionSignature &sig, Location loc) {
+Block *mlir::attn::createRegionBlock(OpBuilder &builder, Region &region, const RegionSignature &sig,
+                                     Location loc) {
   SmallVector<Location> locs(sig.args.size(), loc);
   return builder.createBlock(&region, region.end(), sig.args, locs);
 }
@@ -59,15 +59,14 @@ static LogicalResult verifyRegionSignature(Operation *op) {
   Block &block = region.front();
   if (block.getArgumentTypes() != TypeRange(sig.args))
     return op->emitOpError("expects ")
-           << sig.args.size() << " region arguments of types (" << TypeRange(sig.args)
-           << "), got (" << block.getArgumentTypes() << ")";
+           << sig.args.size() << " region arguments of types (" << TypeRange(sig.args) << "), got ("
+           << block.getArgumentTypes() << ")";
   auto yield = dyn_cast<YieldOp>(block.getTerminator());
   if (!yield)
     return op->emitOpError("region must end in attn.yield");
   if (yield.getValues().getTypes() != TypeRange(sig.results))
-    return yield.emitOpError("must yield (")
-           << TypeRange(sig.results) << ") in '" << op->getName() << "', got ("
-           << yield.getValues().getTypes() << ")";
+    return yield.emitOpError("must yield (") << TypeRange(sig.results) << ") in '" << op->getName()
+                                             << "', got (" << yield.getValues().getTypes() << ")";
   return success();
 }
 
@@ -86,8 +85,7 @@ static LogicalResult verifyUniqueParts(Operation *container, Block &body) {
   for (Operation &op : body) {
     auto [it, inserted] = seen.try_emplace(op.getName(), &op);
     if (!inserted)
-      return op.emitOpError("may appear only once in '")
-             << container->getName() << "'";
+      return op.emitOpError("may appear only once in '") << container->getName() << "'";
   }
   return success();
 }

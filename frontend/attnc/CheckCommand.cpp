@@ -24,6 +24,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <cmath>
+#include <cstdio>
 #include <random>
 
 using namespace mlir;
@@ -138,8 +139,8 @@ private:
     attnc::StatusOr<attnc::Device *> dev = attnc::Device::open(0);
     if (dev.ok()) {
       device = *dev;
-      outs() << "GPU: " << device->name() << " (" << device->arch() << ", "
-             << device->smCount() << " SMs)\n";
+      outs() << "GPU: " << device->name() << " (" << device->arch() << ", " << device->smCount()
+             << " SMs)\n";
     } else {
       outs() << "GPU: none (" << dev.status().message() << ")\n";
       if (options.gpuMode == "require") {
@@ -160,8 +161,7 @@ private:
       outs() << "FAIL  unknown dtype '" << dtype << "' (expected bf16 or f16)\n";
       return false;
     }
-    attnc::ElementType type =
-        dtype == "bf16" ? attnc::ElementType::BF16 : attnc::ElementType::F16;
+    attnc::ElementType type = dtype == "bf16" ? attnc::ElementType::BF16 : attnc::ElementType::F16;
     attn::KernelTarget target{dtype, d, 0, options.arch};
     if (failed(attnc::lowerToKernels(*spec.module, target)))
       return false;
@@ -180,11 +180,11 @@ private:
     return true;
   }
 
-  void checkKernel(const attnc::CompiledKernel &k, attn::KernelOp kernel,
-                   attn::PatternOp pattern, attnc::ElementType type) {
+  void checkKernel(const attnc::CompiledKernel &k, attn::KernelOp kernel, attn::PatternOp pattern,
+                   attnc::ElementType type) {
     const attn::KernelLaunchSpec &s = k.spec;
-    outs() << "\n== " << s.entryName << ": tile " << s.blockM << "x" << s.blockN << ", "
-           << s.warps << " warps, " << s.stages << " stages\n";
+    outs() << "\n== " << s.entryName << ": tile " << s.blockM << "x" << s.blockN << ", " << s.warps
+           << " warps, " << s.stages << " stages\n";
     if (options.printSource)
       outs() << k.source << "\n";
 
@@ -235,9 +235,8 @@ private:
       report(false, "gpu load", loaded.status().message());
       return;
     }
-    static const Shape shapes[] = {{2, 4, 2, 77, 201},  {1, 2, 2, 300, 300},
-                                   {2, 4, 4, 1, 513},   {1, 3, 1, 128, 128},
-                                   {2, 2, 2, 1000, 37}, {1, 8, 2, 555, 1024}};
+    static const Shape shapes[] = {{2, 4, 2, 77, 201},  {1, 2, 2, 300, 300}, {2, 4, 4, 1, 513},
+                                   {1, 3, 1, 128, 128}, {2, 2, 2, 1000, 37}, {1, 8, 2, 555, 1024}};
     unsigned seed = 1;
     for (const Shape &shape : shapes)
       runOnGpu(**loaded, s, pattern, type, shape, seed++);
@@ -286,8 +285,8 @@ private:
     attnc::setContiguousStrides(p, d, d);
     p.scale = float(s.scale.value_or(1.0 / std::sqrt(double(d))));
     p.scale_log2 = p.scale * 1.4426950408889634f;
-    attnc::ForwardConfig config{d, int(s.headDimV), int(s.blockM), int(s.blockN),
-                                int(s.warps), int(s.stages)};
+    attnc::ForwardConfig config{
+        d, int(s.headDimV), int(s.blockM), int(s.blockN), int(s.warps), int(s.stages)};
     st = attnc::launchForward(kernel, config, p);
     if (st.ok())
       st = device->synchronize();
@@ -318,24 +317,24 @@ private:
   }
 
   static std::string shapeName(const Shape &s) {
-    return llvm::formatv("B{0} H{1}/{2} Sq{3} Skv{4}", s.batch, s.heads, s.kvHeads, s.seqQ,
-                         s.seqK)
+    return llvm::formatv("B{0} H{1}/{2} Sq{3} Skv{4}", s.batch, s.heads, s.kvHeads, s.seqQ, s.seqK)
         .str();
   }
 
-  /// "N registers, M bytes spill" from the ptxas -v lines of an NVRTC log.
+  /// "N registers, S B stack, T B spill stores" from the ptxas -v lines of an NVRTC log.
   static std::string ptxasSummary(const std::string &log) {
-    std::string summary;
-    size_t used = log.find("Used ");
-    if (used != std::string::npos)
-      summary += log.substr(used, log.find('\n', used) - used);
-    size_t spill = log.find("bytes spill stores");
-    if (spill != std::string::npos) {
-      size_t start = log.rfind('\n', spill);
-      start = start == std::string::npos ? 0 : start + 1;
-      summary += (summary.empty() ? "" : "; ") + log.substr(start, log.find('\n', spill) - start);
+    int registers = -1, stack = -1, spills = -1;
+    for (llvm::StringRef line : llvm::split(log, '\n')) {
+      if (size_t at = line.find("Used "); at != llvm::StringRef::npos)
+        std::sscanf(line.data() + at, "Used %d registers", &registers);
+      if (size_t at = line.find("bytes stack frame"); at != llvm::StringRef::npos)
+        std::sscanf(line.data() + line.find_first_of("0123456789"),
+                    "%d bytes stack frame, %d bytes spill stores", &stack, &spills);
     }
-    return summary.empty() ? "no ptxas report" : summary;
+    if (registers < 0)
+      return "no ptxas report";
+    return llvm::formatv("{0} registers, {1} B stack, {2} B spill stores", registers, stack, spills)
+        .str();
   }
 
   const attnc::CheckCommandOptions &options;
@@ -345,6 +344,4 @@ private:
 
 } // namespace
 
-int attnc::runCheckCommand(const CheckCommandOptions &options) {
-  return Checker(options).run();
-}
+int attnc::runCheckCommand(const CheckCommandOptions &options) { return Checker(options).run(); }

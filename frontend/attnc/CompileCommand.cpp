@@ -21,8 +21,7 @@ std::unique_ptr<attnc::LoadedSpec> attnc::loadSpec(const std::string &path) {
     return nullptr;
   }
   spec->sourceMgr.AddNewSourceBuffer(std::move(*buffer), llvm::SMLoc());
-  spec->handler =
-      std::make_unique<SourceMgrDiagnosticHandler>(spec->sourceMgr, &spec->context);
+  spec->handler = std::make_unique<SourceMgrDiagnosticHandler>(spec->sourceMgr, &spec->context);
   spec->module = parsePatterns(spec->context, spec->sourceMgr);
   if (!spec->module)
     return nullptr;

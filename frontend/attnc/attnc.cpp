@@ -20,12 +20,10 @@ using namespace llvm;
 
 namespace {
 cl::SubCommand compileCmd("compile", "Compile a .attn spec and print or write a stage");
-cl::SubCommand checkCmd("check",
-                        "Compile a spec for every configuration, check it on the CPU and, "
-                        "when a GPU is present, run it against the float64 reference");
+cl::SubCommand checkCmd("check", "Compile a spec for every configuration, check it on the CPU and, "
+                                 "when a GPU is present, run it against the float64 reference");
 cl::SubCommand versionCmd("version", "Print the versions of attnc and NVRTC");
-cl::SubCommand devicesCmd("devices",
-                          "List the CUDA devices; exit code 1 when there is none");
+cl::SubCommand devicesCmd("devices", "List the CUDA devices; exit code 1 when there is none");
 
 cl::opt<std::string> specPath(cl::Positional, cl::desc("<spec.attn>"), cl::Required,
                               cl::sub(compileCmd), cl::sub(checkCmd));
@@ -70,8 +68,8 @@ int main(int argc, char **argv) {
     for (int i = 0; i < *count; ++i) {
       attnc::StatusOr<attnc::Device *> dev = attnc::Device::open(i);
       if (dev.ok())
-        outs() << i << ": " << (*dev)->name() << " (" << (*dev)->arch() << ", "
-               << (*dev)->smCount() << " SMs)\n";
+        outs() << i << ": " << (*dev)->name() << " (" << (*dev)->arch() << ", " << (*dev)->smCount()
+               << " SMs)\n";
       else
         outs() << i << ": " << dev.status().message() << "\n";
     }

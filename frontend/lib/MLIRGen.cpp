@@ -29,9 +29,12 @@ struct TypedValue {
 
 static const char *kindName(ValueKind kind) {
   switch (kind) {
-  case ValueKind::Int: return "int";
-  case ValueKind::Float: return "float";
-  case ValueKind::Bool: return "bool";
+  case ValueKind::Int:
+    return "int";
+  case ValueKind::Float:
+    return "float";
+  case ValueKind::Bool:
+    return "bool";
   }
   return "?";
 }
@@ -93,10 +96,9 @@ private:
       return failure();
     }
     FloatAttr scale = ast.scale ? builder.getF64FloatAttr(*ast.scale) : FloatAttr();
-    attn::NormalizeOp::create(builder, ast.normalizerLoc.isValid() ? loc(ast.normalizerLoc)
-                                                                  : loc(ast.loc),
-                              attn::NormalizerKindAttr::get(builder.getContext(), kind),
-                              scale);
+    attn::NormalizeOp::create(builder,
+                              ast.normalizerLoc.isValid() ? loc(ast.normalizerLoc) : loc(ast.loc),
+                              attn::NormalizerKindAttr::get(builder.getContext(), kind), scale);
     builder.setInsertionPointAfter(pattern);
     return success();
   }
@@ -105,8 +107,8 @@ private:
   LogicalResult genRegion(Operation *op, const ast::Expr &expr, bool hasScore, ValueKind want,
                           StringRef what) {
     OpBuilder::InsertionGuard guard(builder);
-    Block *block = attn::createRegionBlock(builder, op->getRegion(0),
-                                           attn::getRegionSignature(op), op->getLoc());
+    Block *block = attn::createRegionBlock(builder, op->getRegion(0), attn::getRegionSignature(op),
+                                           op->getLoc());
     names.clear();
     unsigned first = 0;
     if (hasScore)
@@ -145,9 +147,9 @@ private:
     switch (e.kind) {
     case ast::Expr::Kind::Number:
       if (e.isInteger)
-        return TypedValue{arith::ConstantIndexOp::create(builder, loc(e.loc),
-                                                         static_cast<int64_t>(e.number)),
-                          ValueKind::Int};
+        return TypedValue{
+            arith::ConstantIndexOp::create(builder, loc(e.loc), static_cast<int64_t>(e.number)),
+            ValueKind::Int};
       return TypedValue{arith::ConstantFloatOp::create(builder, loc(e.loc), builder.getF32Type(),
                                                        llvm::APFloat(static_cast<float>(e.number))),
                         ValueKind::Float};
@@ -156,8 +158,8 @@ private:
         return fail(e.loc, "a mask cannot read the score 's'");
       auto it = names.find(e.name);
       if (it == names.end())
-        return fail(e.loc, "unknown name '" + e.name +
-                               "' (known: b h q k Sq Skv" + (scoreAllowed ? " s" : "") + ")");
+        return fail(e.loc, "unknown name '" + e.name + "' (known: b h q k Sq Skv" +
+                               (scoreAllowed ? " s" : "") + ")");
       return it->second;
     }
     case ast::Expr::Kind::Unary:
@@ -192,8 +194,8 @@ private:
   /// Brings two numeric operands to one kind (int + float -> float).
   LogicalResult unify(TypedValue &a, TypedValue &b, const ast::Expr &e) {
     if (a.kind == ValueKind::Bool || b.kind == ValueKind::Bool) {
-      error(e.loc, "'" + e.name + "' needs numbers, got " + kindName(a.kind) + " and " +
-                       kindName(b.kind));
+      error(e.loc,
+            "'" + e.name + "' needs numbers, got " + kindName(a.kind) + " and " + kindName(b.kind));
       return failure();
     }
     if (a.kind != b.kind) {
@@ -255,12 +257,18 @@ private:
   comparison(StringRef op) {
     using I = arith::CmpIPredicate;
     using F = arith::CmpFPredicate;
-    if (op == "<") return std::make_pair(I::slt, F::OLT);
-    if (op == "<=") return std::make_pair(I::sle, F::OLE);
-    if (op == ">") return std::make_pair(I::sgt, F::OGT);
-    if (op == ">=") return std::make_pair(I::sge, F::OGE);
-    if (op == "==") return std::make_pair(I::eq, F::OEQ);
-    if (op == "!=") return std::make_pair(I::ne, F::ONE);
+    if (op == "<")
+      return std::make_pair(I::slt, F::OLT);
+    if (op == "<=")
+      return std::make_pair(I::sle, F::OLE);
+    if (op == ">")
+      return std::make_pair(I::sgt, F::OGT);
+    if (op == ">=")
+      return std::make_pair(I::sge, F::OGE);
+    if (op == "==")
+      return std::make_pair(I::eq, F::OEQ);
+    if (op == "!=")
+      return std::make_pair(I::ne, F::ONE);
     return std::nullopt;
   }
 
@@ -277,8 +285,8 @@ private:
     auto arity = [&](size_t n) -> LogicalResult {
       if (args.size() == n)
         return success();
-      error(e.loc, "'" + fn + "' takes " + Twine(n) + " argument" + (n == 1 ? "" : "s") +
-                       ", got " + Twine(args.size()));
+      error(e.loc, "'" + fn + "' takes " + Twine(n) + " argument" + (n == 1 ? "" : "s") + ", got " +
+                       Twine(args.size()));
       return failure();
     };
     if (fn == "min" || fn == "max") {
@@ -311,16 +319,22 @@ private:
         return fail(e.loc, "'" + fn + "' needs a number");
       Value x = toFloat(args[0], e.loc).value;
       Value v;
-      if (fn == "tanh") v = math::TanhOp::create(builder, l, x);
-      else if (fn == "exp") v = math::ExpOp::create(builder, l, x);
-      else if (fn == "exp2") v = math::Exp2Op::create(builder, l, x);
-      else if (fn == "log") v = math::LogOp::create(builder, l, x);
-      else if (fn == "floor") v = math::FloorOp::create(builder, l, x);
-      else v = math::SqrtOp::create(builder, l, x);
+      if (fn == "tanh")
+        v = math::TanhOp::create(builder, l, x);
+      else if (fn == "exp")
+        v = math::ExpOp::create(builder, l, x);
+      else if (fn == "exp2")
+        v = math::Exp2Op::create(builder, l, x);
+      else if (fn == "log")
+        v = math::LogOp::create(builder, l, x);
+      else if (fn == "floor")
+        v = math::FloorOp::create(builder, l, x);
+      else
+        v = math::SqrtOp::create(builder, l, x);
       return TypedValue{v, ValueKind::Float};
     }
-    return fail(e.loc, "unknown function '" + fn +
-                           "' (known: min max abs tanh exp exp2 log floor sqrt)");
+    return fail(e.loc,
+                "unknown function '" + fn + "' (known: min max abs tanh exp exp2 log floor sqrt)");
   }
 
   OpBuilder builder;

@@ -223,8 +223,8 @@ private:
                                          .Case("none", Normalizer::None)
                                          .Default(std::nullopt);
     if (tok.kind != Token::Kind::Name || !kind) {
-      error(tok.loc, "expected 'softmax', 'sigmoid' or 'none' after 'normalize', found " +
-                         describe());
+      error(tok.loc,
+            "expected 'softmax', 'sigmoid' or 'none' after 'normalize', found " + describe());
       return false;
     }
     pattern.normalizer = kind;
@@ -248,8 +248,7 @@ private:
     return expect(")", "to close the normalizer options");
   }
 
-  ExprPtr makeNode(Expr::Kind kind, SMLoc loc, std::string name,
-                   std::vector<ExprPtr> operands) {
+  ExprPtr makeNode(Expr::Kind kind, SMLoc loc, std::string name, std::vector<ExprPtr> operands) {
     auto e = std::make_unique<Expr>();
     e->kind = kind;
     e->loc = loc;
@@ -267,8 +266,7 @@ private:
     if (level == static_cast<int>(levels.size()))
       return parseUnary();
     ExprPtr lhs = parseBinary(level + 1);
-    while (lhs && tok.kind == Token::Kind::Punct &&
-           llvm::is_contained(levels[level], tok.text)) {
+    while (lhs && tok.kind == Token::Kind::Punct && llvm::is_contained(levels[level], tok.text)) {
       std::string op = tok.text.str();
       SMLoc loc = tok.loc;
       advance();

@@ -37,13 +37,11 @@ static std::string kernelName(PatternOp pattern, StringRef type, int64_t d, int6
   return name;
 }
 
-static LogicalResult lowerPattern(PatternOp pattern, const KernelTarget &target,
-                                  Type elementType) {
+static LogicalResult lowerPattern(PatternOp pattern, const KernelTarget &target, Type elementType) {
   auto normalize = pattern.getUnique<NormalizeOp>();
   if (normalize.getKind() != NormalizerKind::Softmax)
-    return normalize.emitOpError("normaliser '")
-           << stringifyNormalizerKind(normalize.getKind())
-           << "' has no kernel template yet (only softmax)";
+    return normalize.emitOpError("normaliser '") << stringifyNormalizerKind(normalize.getKind())
+                                                 << "' has no kernel template yet (only softmax)";
   if (!pattern.getUnique<KvRangeOp>() || !pattern.getUnique<TileFullOp>())
     return pattern.emitOpError("must be classified first (run attn-classify-blocks)");
 
@@ -55,8 +53,8 @@ static LogicalResult lowerPattern(PatternOp pattern, const KernelTarget &target,
            << target.arch << ", " << elementType << ", head dims " << d << "/" << dv;
 
   auto module = pattern->getParentOfType<ModuleOp>();
-  std::string name = kernelName(pattern, target.elementType == "fp16" ? "f16" : target.elementType,
-                                d, dv);
+  std::string name =
+      kernelName(pattern, target.elementType == "fp16" ? "f16" : target.elementType, d, dv);
   if (SymbolTable::lookupSymbolIn(module, name))
     return success(); // already lowered for this target
 
@@ -79,8 +77,7 @@ static LogicalResult lowerPattern(PatternOp pattern, const KernelTarget &target,
 }
 
 namespace {
-struct AttnLowerToKernelPass
-    : mlir::attn::impl::AttnLowerToKernelPassBase<AttnLowerToKernelPass> {
+struct AttnLowerToKernelPass : mlir::attn::impl::AttnLowerToKernelPassBase<AttnLowerToKernelPass> {
   using Base::Base;
 
   void runOnOperation() override {

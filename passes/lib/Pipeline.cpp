@@ -38,7 +38,7 @@ void mlir::attn::registerAttnPassesAndPipelines() {
   PassPipelineRegistration<PipelineOptions>(
       "attn-pipeline", "Lower attention patterns to kernels (the attnc default pipeline)",
       [](OpPassManager &pm, const PipelineOptions &options) {
-        buildAttnPipeline(pm, KernelTarget{options.elementType, options.headDim,
-                                           options.headDimV, options.arch});
+        buildAttnPipeline(
+            pm, KernelTarget{options.elementType, options.headDim, options.headDimV, options.arch});
       });
 }

@@ -22,18 +22,15 @@ void attnc::setContiguousStrides(FwdParams &p, int headDim, int headDimV) {
   p.o_batch_stride = p.o_row_stride * p.seqlen_q;
 }
 
-Status attnc::launchForward(const Kernel &kernel, const ForwardConfig &c,
-                            const FwdParams &p, void *stream) {
-  if (p.batch <= 0 || p.heads <= 0 || p.kv_heads <= 0 || p.seqlen_q < 0 ||
-      p.seqlen_k < 0)
+Status attnc::launchForward(const Kernel &kernel, const ForwardConfig &c, const FwdParams &p,
+                            void *stream) {
+  if (p.batch <= 0 || p.heads <= 0 || p.kv_heads <= 0 || p.seqlen_q < 0 || p.seqlen_k < 0)
     return Status::error("forward launch: sizes must be positive (batch " +
-                         std::to_string(p.batch) + ", heads " +
-                         std::to_string(p.heads) + ", kv heads " +
-                         std::to_string(p.kv_heads) + ")");
+                         std::to_string(p.batch) + ", heads " + std::to_string(p.heads) +
+                         ", kv heads " + std::to_string(p.kv_heads) + ")");
   if (p.heads % p.kv_heads != 0)
     return Status::error("forward launch: heads (" + std::to_string(p.heads) +
-                         ") must be a multiple of kv heads (" +
-                         std::to_string(p.kv_heads) + ")");
+                         ") must be a multiple of kv heads (" + std::to_string(p.kv_heads) + ")");
   if (!p.q || !p.k || !p.v || !p.o)
     return Status::error("forward launch: q, k, v and o must be set");
   if (p.seqlen_q == 0)
@@ -41,8 +38,8 @@ Status attnc::launchForward(const Kernel &kernel, const ForwardConfig &c,
   Dim3 grid{static_cast<unsigned>((p.seqlen_q + c.blockM - 1) / c.blockM),
             static_cast<unsigned>(p.heads), static_cast<unsigned>(p.batch)};
   Dim3 block{static_cast<unsigned>(c.warps * 32), 1, 1};
-  unsigned smem = static_cast<unsigned>(
-      fwdSm80SmemBytes(c.headDim, c.headDimV, c.blockM, c.blockN, c.stages));
+  unsigned smem =
+      static_cast<unsigned>(fwdSm80SmemBytes(c.headDim, c.headDimV, c.blockM, c.blockN, c.stages));
   FwdParams copy = p;
   void *args[] = {&copy};
   return kernel.launch(grid, block, smem, stream, args);
@@ -54,8 +51,7 @@ uint16_t attnc::floatToBits(float value, ElementType type) {
   if (type == ElementType::BF16) {
     if (std::isnan(value))
       return 0x7fc0;
-    uint32_t rounding =
-        0x7fff + ((x >> 16) & 1); // round to nearest, ties to even
+    uint32_t rounding = 0x7fff + ((x >> 16) & 1); // round to nearest, ties to even
     return static_cast<uint16_t>((x + rounding) >> 16);
   }
   // IEEE binary16 from binary32, round to nearest even, with subnormals and
@@ -63,8 +59,7 @@ uint16_t attnc::floatToBits(float value, ElementType type) {
   uint32_t sign = (x >> 16) & 0x8000;
   uint32_t absBits = x & 0x7fffffff;
   if (absBits >= 0x7f800000) // inf or nan
-    return static_cast<uint16_t>(sign | 0x7c00 |
-                                 (absBits > 0x7f800000 ? 0x200 : 0));
+    return static_cast<uint16_t>(sign | 0x7c00 | (absBits > 0x7f800000 ? 0x200 : 0));
   if (absBits >= 0x477ff000) // rounds to >= 65520: overflow
     return static_cast<uint16_t>(sign | 0x7c00);
   if (absBits < 0x38800000) { // subnormal half (or zero)

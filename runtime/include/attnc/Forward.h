@@ -23,8 +23,8 @@ struct ForwardConfig {
 
 /// Launches `kernel` over `params` on `stream` (null: default stream). Checks the shapes
 /// against the configuration first and returns an error instead of launching on a mismatch.
-Status launchForward(const Kernel &kernel, const ForwardConfig &config,
-                     const FwdParams &params, void *stream = nullptr);
+Status launchForward(const Kernel &kernel, const ForwardConfig &config, const FwdParams &params,
+                     void *stream = nullptr);
 
 /// Fills the strides of `params` for contiguous [B, S, H, D] tensors (and [B, Sq, Hq, Dv] O).
 void setContiguousStrides(FwdParams &params, int headDim, int headDimV);

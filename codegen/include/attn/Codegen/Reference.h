@@ -29,8 +29,7 @@ struct ReferenceResult {
 
 /// Evaluates `pattern` on `problem`. Rows that see no key give O = 0 and LSE = -inf, the
 /// kernels' convention. Fails (with a diagnostic) on an op the evaluator does not know.
-FailureOr<ReferenceResult> evaluateReference(PatternOp pattern,
-                                             const ReferenceProblem &problem);
+FailureOr<ReferenceResult> evaluateReference(PatternOp pattern, const ReferenceProblem &problem);
 
 } // namespace mlir::attn
 

@@ -20,9 +20,9 @@ struct Expr {
   enum class Kind { Number, Name, Unary, Binary, Call };
   Kind kind;
   llvm::SMLoc loc;
-  double number = 0;   // Number
+  double number = 0;      // Number
   bool isInteger = false; // Number written without '.', 'e'
-  std::string name;    // Name, Call (function), Unary/Binary (operator spelling)
+  std::string name;       // Name, Call (function), Unary/Binary (operator spelling)
   std::vector<std::unique_ptr<Expr>> operands;
 };
 using ExprPtr = std::unique_ptr<Expr>;

@@ -35,8 +35,7 @@ mlir::OwningOpRef<mlir::ModuleOp> parsePatterns(mlir::MLIRContext &context,
                                                 llvm::SourceMgr &sourceMgr);
 
 /// Runs the default pipeline (attn-pipeline) on `module` for `target`.
-mlir::LogicalResult lowerToKernels(mlir::ModuleOp module,
-                                   const mlir::attn::KernelTarget &target);
+mlir::LogicalResult lowerToKernels(mlir::ModuleOp module, const mlir::attn::KernelTarget &target);
 
 /// Prints every attn.kernel of `module`.
 mlir::FailureOr<std::vector<CompiledKernel>> emitKernels(mlir::ModuleOp module);

@@ -12,8 +12,8 @@ namespace attnc {
 /// Builds one attn.pattern per pattern of `file`. Name and type errors are printed through
 /// `sourceMgr` (file:line:col with the source line); returns null if there was any. The
 /// context must have the attn dialects loaded.
-mlir::OwningOpRef<mlir::ModuleOp> mlirGen(mlir::MLIRContext &context,
-                                          llvm::SourceMgr &sourceMgr, const ast::File &file);
+mlir::OwningOpRef<mlir::ModuleOp> mlirGen(mlir::MLIRContext &context, llvm::SourceMgr &sourceMgr,
+                                          const ast::File &file);
 
 } // namespace attnc
 
