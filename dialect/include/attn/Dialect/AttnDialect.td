@@ -36,10 +36,6 @@ def Attn_NormalizerKind : I32EnumAttr<"NormalizerKind", "how scores become weigh
     I32EnumAttrCase<"None", 2, "none">
   ]> {
   let cppNamespace = "::mlir::attn";
-  let genSpecializedAttr = 0;
-}
-def Attn_NormalizerKindAttr : EnumAttr<Attn_Dialect, Attn_NormalizerKind, "normalizer"> {
-  let assemblyFormat = "$value";
 }
 
 def Attn_TileTemplate : I32EnumAttr<"TileTemplate", "device-library kernel template", [

@@ -145,7 +145,7 @@ def Attn_NormalizeOp : Attn_Op<"normalize", [ParentOneOf<["PatternOp"]>]> {
   let description = [{
     `softmax` (with an optional `scale` c replacing 1/sqrt(D)), `sigmoid`, or `none`.
   }];
-  let arguments = (ins Attn_NormalizerKindAttr:$kind, OptionalAttr<F64Attr>:$scale);
+  let arguments = (ins Attn_NormalizerKind:$kind, OptionalAttr<F64Attr>:$scale);
   let assemblyFormat = "$kind attr-dict";
   let hasVerifier = 1;
   let extraClassDeclaration = [{
