@@ -17,6 +17,25 @@ include "mlir/IR/RegionKindInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 include "mlir/Interfaces/ControlFlowInterfaces.td"
 
+// Accessors shared by ops (one definition, several ops).
+defvar AttnGetUnique = [{
+    /// The unique op of type OpTy in the body, or null.
+    template <typename OpTy> OpTy getUnique() {
+      for (mlir::Operation &op : getBody().front())
+        if (auto typed = llvm::dyn_cast<OpTy>(op))
+          return typed;
+      return nullptr;
+    }
+}];
+defvar AttnGetScaleValue = [{
+    /// The explicit softmax scale, if any.
+    std::optional<double> getScaleValue() {
+      if (mlir::FloatAttr attr = getScaleAttr())
+        return attr.getValueAsDouble();
+      return std::nullopt;
+    }
+}];
+
 //===----------------------------------------------------------------------===//
 // Containers
 //===----------------------------------------------------------------------===//
@@ -44,15 +63,7 @@ def Attn_PatternOp : Attn_Op<"pattern", [
   let regions = (region SizedRegion<1>:$body);
   let assemblyFormat = "$sym_name attr-dict-with-keyword $body";
   let hasVerifier = 1;
-  let extraClassDeclaration = [{
-    /// The unique op of type OpTy in the body, or null.
-    template <typename OpTy> OpTy getUnique() {
-      for (mlir::Operation &op : getBody().front())
-        if (auto typed = llvm::dyn_cast<OpTy>(op))
-          return typed;
-      return nullptr;
-    }
-  }];
+  let extraClassDeclaration = AttnGetUnique;
 }
 
 def Attn_KernelOp : Attn_Op<"kernel", [
@@ -79,20 +90,7 @@ def Attn_KernelOp : Attn_Op<"kernel", [
   let regions = (region SizedRegion<1>:$body);
   let assemblyFormat = "$sym_name attr-dict-with-keyword $body";
   let hasVerifier = 1;
-  let extraClassDeclaration = [{
-    /// The explicit softmax scale, if any.
-    std::optional<double> getScaleValue() {
-      if (mlir::FloatAttr attr = getScaleAttr())
-        return attr.getValueAsDouble();
-      return std::nullopt;
-    }
-    template <typename OpTy> OpTy getUnique() {
-      for (mlir::Operation &op : getBody().front())
-        if (auto typed = llvm::dyn_cast<OpTy>(op))
-          return typed;
-      return nullptr;
-    }
-  }];
+  let extraClassDeclaration = !strconcat(AttnGetUnique, AttnGetScaleValue);
 }
 
 //===----------------------------------------------------------------------===//
@@ -148,14 +146,7 @@ def Attn_NormalizeOp : Attn_Op<"normalize", [ParentOneOf<["PatternOp"]>]> {
   let arguments = (ins Attn_NormalizerKind:$kind, OptionalAttr<F64Attr>:$scale);
   let assemblyFormat = "$kind attr-dict";
   let hasVerifier = 1;
-  let extraClassDeclaration = [{
-    /// The explicit softmax scale, if any.
-    std::optional<double> getScaleValue() {
-      if (mlir::FloatAttr attr = getScaleAttr())
-        return attr.getValueAsDouble();
-      return std::nullopt;
-    }
-  }];
+  let extraClassDeclaration = AttnGetScaleValue;
 }
 
 def Attn_YieldOp : Attn_Op<"yield", [Pure, Terminator, ReturnLike,
