@@ -172,7 +172,7 @@ private:
       if (k.spec.elementType != dtype || k.spec.headDim != d)
         continue; // emitted for another target earlier in this run
       auto kernel = SymbolTable::lookupNearestSymbolFrom<attn::KernelOp>(
-          *spec.module, StringAttr::get(&spec.context, k.spec.entryName.substr(6)));
+          *spec.module, StringAttr::get(&spec.context, k.kernel));
       auto pattern = SymbolTable::lookupNearestSymbolFrom<attn::PatternOp>(
           *spec.module, StringAttr::get(&spec.context, k.pattern));
       checkKernel(k, kernel, pattern, type);

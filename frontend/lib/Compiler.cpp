@@ -36,6 +36,7 @@ FailureOr<std::vector<attnc::CompiledKernel>> attnc::emitKernels(ModuleOp module
   for (attn::KernelOp kernel : module.getOps<attn::KernelOp>()) {
     CompiledKernel compiled;
     compiled.pattern = kernel.getPattern().str();
+    compiled.kernel = kernel.getSymName().str();
     compiled.spec = attn::getLaunchSpec(kernel);
     llvm::raw_string_ostream os(compiled.source);
     if (failed(attn::emitKernelSource(kernel, os)))

@@ -22,6 +22,7 @@ namespace attnc {
 
 struct CompiledKernel {
   std::string pattern; // the attn.pattern it came from
+  std::string kernel;  // the attn.kernel symbol
   mlir::attn::KernelLaunchSpec spec;
   std::string source; // CUDA C++ for NVRTC, includes only the device library
 };
