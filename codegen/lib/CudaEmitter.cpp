@@ -10,6 +10,7 @@
 #include "attn/Codegen/CudaEmitter.h"
 #include "RegionPrinter.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Tools/mlir-translate/Translation.h"
 
@@ -26,11 +27,39 @@ KernelLaunchSpec mlir::attn::getLaunchSpec(KernelOp kernel) {
   spec.blockN = kernel.getBlockN();
   spec.warps = kernel.getWarps();
   spec.stages = kernel.getStages();
-  spec.scale = kernel.getScaleValue();
+  spec.scale = kernel.getScale().convertToDouble();
+  spec.varlen = kernel.getVarlen();
+  for (Operation &op : kernel.getBody().front()) {
+    if (auto input = dyn_cast<InputOp>(op)) {
+      KernelLaunchSpec::Input in;
+      in.name = input.getName().str();
+      in.isFloat = input.getElementType().isF32();
+      for (Attribute dim : input.getShape())
+        in.shape.push_back(isa<IntegerAttr>(dim)
+                               ? std::to_string(cast<IntegerAttr>(dim).getInt())
+                               : cast<StringAttr>(dim).getValue().str());
+      spec.inputs.push_back(std::move(in));
+    } else if (auto scalar = dyn_cast<ScalarOp>(op)) {
+      KernelLaunchSpec::ScalarArg arg;
+      arg.name = scalar.getName().str();
+      if (FloatAttr value = scalar.getDefaultValueAttr())
+        arg.defaultValue = value.getValueAsDouble();
+      spec.scalars.push_back(std::move(arg));
+    }
+  }
   return spec;
 }
 
 static const char *kParams = "const attnc::FwdParams &p";
+
+/// Whether the kernel's tile_empty can ever be true (anything but `yield false`).
+static bool hasTileEmpty(KernelOp kernel) {
+  auto empty = kernel.getUnique<TileEmptyOp>();
+  Value answer = empty.getBody().front().getTerminator()->getOperand(0);
+  auto constant = answer.getDefiningOp<arith::ConstantOp>();
+  auto value = constant ? dyn_cast<IntegerAttr>(constant.getValue()) : IntegerAttr();
+  return !value || !value.getValue().isZero();
+}
 
 /// Prints `static __device__ __forceinline__ <ret> <name>(<params>) { <region> }`, or the
 /// `fallback` body when the kernel has no such hook.
@@ -62,6 +91,8 @@ LogicalResult mlir::attn::emitKernelSource(KernelOp kernel, llvm::raw_ostream &o
   os << "struct " << hooks << " {\n";
   os << "  static constexpr bool kHasMask = " << (mask ? "true" : "false") << ";\n";
   os << "  static constexpr bool kHasScoreMod = " << (scoreMod ? "true" : "false") << ";\n";
+  os << "  static constexpr bool kHasTileEmpty = " << (hasTileEmpty(kernel) ? "true" : "false")
+     << ";\n";
 
   std::string kvParams = (Twine(kParams) + ", int b, int h, int q0, int q1, int seqlenQ, "
                                            "int seqlenK, int &lo, int &hi")
@@ -69,10 +100,13 @@ LogicalResult mlir::attn::emitKernelSource(KernelOp kernel, llvm::raw_ostream &o
   if (failed(printHook(kernel.getUnique<KvRangeOp>(), "void", "kvRange", kvParams,
                        {"b", "h", "q0", "q1", "seqlenQ", "seqlenK"}, {"lo", "hi"}, "", os)))
     return failure();
-  std::string fullParams = (Twine(kParams) + ", int b, int h, int q0, int q1, int k0, int k1, "
+  std::string tileParams = (Twine(kParams) + ", int b, int h, int q0, int q1, int k0, int k1, "
                                              "int seqlenQ, int seqlenK")
                                .str();
-  if (failed(printHook(kernel.getUnique<TileFullOp>(), "bool", "tileFull", fullParams,
+  if (failed(printHook(kernel.getUnique<TileFullOp>(), "bool", "tileFull", tileParams,
+                       {"b", "h", "q0", "q1", "k0", "k1", "seqlenQ", "seqlenK"}, {"return"}, "",
+                       os)) ||
+      failed(printHook(kernel.getUnique<TileEmptyOp>(), "bool", "tileEmpty", tileParams,
                        {"b", "h", "q0", "q1", "k0", "k1", "seqlenQ", "seqlenK"}, {"return"}, "",
                        os)))
     return failure();

@@ -1,13 +1,16 @@
 //===- Reference.cpp - float64 CPU evaluation of attention patterns -----------===//
 //
 // For every (b, h, q) row: t_k = score_mod(c * q.k) for the keys the mask keeps, then
-//   softmax: out = sum_k exp(t_k - m) v_k / sum_k exp(t_k - m),  lse = m + log(sum exp(t_k - m))
-//   sigmoid: out = sum_k sigmoid(t_k) v_k;   none: out = sum_k t_k v_k.
-// Regions are interpreted op by op (RegionEvaluator.h) in double precision.
+//   softmax: p_k = exp(t_k - m) / sum_j exp(t_j - m),  lse = m + log(sum_j exp(t_j - m))
+//   sigmoid: p_k = sigmoid(t_k + bias);   none: p_k = t_k
+// and out = sum_k w_k p_k v_k with w the pattern's weight (1 without one). Regions are
+// interpreted op by op (RegionEvaluator.h) in double precision.
 //
 //===----------------------------------------------------------------------===//
 #include "attn/Codegen/Reference.h"
 #include "RegionEvaluator.h"
+
+#include "llvm/ADT/StringSwitch.h"
 
 #include <cmath>
 #include <limits>
@@ -15,68 +18,161 @@
 using namespace mlir;
 using namespace mlir::attn;
 
+int64_t ReferenceProblem::rowStart(int64_t b, bool keys) const {
+  if (isVarlen())
+    return (keys ? cuSeqlensK : cuSeqlensQ)[b];
+  return b * (keys ? seqK : seqQ);
+}
+
+int64_t ReferenceProblem::length(int64_t b, bool keys) const {
+  if (isVarlen()) {
+    const std::vector<int64_t> &cu = keys ? cuSeqlensK : cuSeqlensQ;
+    return cu[b + 1] - cu[b];
+  }
+  return keys ? seqK : seqQ;
+}
+
+int64_t ReferenceProblem::lseIndex(int64_t b, int64_t h, int64_t q) const {
+  if (isVarlen())
+    return h * totalQ() + cuSeqlensQ[b] + q;
+  return (b * heads + h) * seqQ + q;
+}
+
+std::vector<int64_t> mlir::attn::resolveInputShape(InputOp input, const ReferenceProblem &p) {
+  std::vector<int64_t> shape;
+  for (Attribute dim : input.getShape()) {
+    if (auto size = dyn_cast<IntegerAttr>(dim)) {
+      shape.push_back(size.getInt());
+      continue;
+    }
+    StringRef name = cast<StringAttr>(dim).getValue();
+    shape.push_back(llvm::StringSwitch<int64_t>(name)
+                        .Case("B", p.batch)
+                        .Case("H", p.heads)
+                        .Case("Hkv", p.kvHeads)
+                        .Case("Sq", p.seqQ)
+                        .Default(p.seqK));
+  }
+  return shape;
+}
+
+LogicalResult mlir::attn::verifyProblem(Operation *container, const ReferenceProblem &p) {
+  if (p.batch <= 0 || p.heads <= 0 || p.kvHeads <= 0 || p.seqQ < 0 || p.seqK < 0 ||
+      p.headDim <= 0 || p.headDimV <= 0)
+    return container->emitError("problem sizes must be positive");
+  if (p.heads % p.kvHeads != 0)
+    return container->emitError("heads (")
+           << p.heads << ") must be a multiple of kv heads (" << p.kvHeads << ")";
+  if (p.isVarlen()) {
+    if (p.cuSeqlensQ.size() != size_t(p.batch) + 1 || p.cuSeqlensK.size() != size_t(p.batch) + 1)
+      return container->emitError("varlen offsets must have batch + 1 = ")
+             << p.batch + 1 << " entries each";
+    for (int64_t b = 0; b < p.batch; ++b)
+      for (bool keys : {false, true}) {
+        int64_t len = p.length(b, keys);
+        if ((keys ? p.cuSeqlensK : p.cuSeqlensQ)[0] != 0 || len < 0 ||
+            len > (keys ? p.seqK : p.seqQ))
+          return container->emitError("varlen offsets must start at 0, increase, and give "
+                                      "lengths no longer than seqQ / seqK");
+      }
+  } else if (!p.cuSeqlensK.empty()) {
+    return container->emitError("varlen needs both query and key offsets");
+  }
+  if (p.q.size() != size_t(p.totalQ() * p.heads * p.headDim) ||
+      p.k.size() != size_t(p.totalK() * p.kvHeads * p.headDim) ||
+      p.v.size() != size_t(p.totalK() * p.kvHeads * p.headDimV))
+    return container->emitError("q, k, v sizes do not match the problem shape");
+  auto pattern = dyn_cast<PatternOp>(container);
+  if (pattern) {
+    if (pattern.getHeads() && (int64_t(*pattern.getHeads()) != p.heads ||
+                               int64_t(*pattern.getKvHeads()) != p.kvHeads))
+      return container->emitError("the pattern fixes ")
+             << *pattern.getHeads() << " query and " << *pattern.getKvHeads()
+             << " KV heads, the problem has " << p.heads << " and " << p.kvHeads;
+    if (pattern.getHeadDim() && (int64_t(*pattern.getHeadDim()) != p.headDim ||
+                                 int64_t(*pattern.getHeadDimV()) != p.headDimV))
+      return container->emitError("the pattern fixes head dims ")
+             << *pattern.getHeadDim() << "/" << *pattern.getHeadDimV() << ", the problem has "
+             << p.headDim << "/" << p.headDimV;
+  }
+  for (Operation &op : container->getRegion(0).front()) {
+    if (auto input = dyn_cast<InputOp>(op)) {
+      auto it = p.inputs.find(input.getName());
+      if (it == p.inputs.end())
+        return input.emitError("no values given for input '") << input.getName() << "'";
+      int64_t count = 1;
+      for (int64_t extent : resolveInputShape(input, p))
+        count *= extent;
+      if (int64_t(it->second.size()) != count)
+        return input.emitError("input '")
+               << input.getName() << "' needs " << count << " elements, got " << it->second.size();
+    } else if (auto scalar = dyn_cast<ScalarOp>(op)) {
+      if (!p.scalars.count(scalar.getName()) && !scalar.getDefaultValueAttr())
+        return scalar.emitError("scalar '") << scalar.getName() << "' has no value and no default";
+    }
+  }
+  return success();
+}
+
+/// An evaluator for the region of `op`, or none when `op` is null.
+static FailureOr<std::optional<RegionEvaluator>> evaluatorFor(Operation *op,
+                                                              const ReferenceProblem &p) {
+  if (!op)
+    return std::optional<RegionEvaluator>();
+  FailureOr<RegionEvaluator> eval = RegionEvaluator::create(op->getRegion(0), &p);
+  if (failed(eval))
+    return failure();
+  return std::optional<RegionEvaluator>(std::move(*eval));
+}
+
 FailureOr<ReferenceResult> mlir::attn::evaluateReference(PatternOp pattern,
                                                          const ReferenceProblem &p) {
-  std::optional<RegionEvaluator> mask, scoreMod;
-  if (auto op = pattern.getUnique<MaskOp>()) {
-    FailureOr<RegionEvaluator> eval = RegionEvaluator::create(op.getBody());
-    if (failed(eval))
-      return failure();
-    mask = std::move(*eval);
-  }
-  if (auto op = pattern.getUnique<ScoreModOp>()) {
-    FailureOr<RegionEvaluator> eval = RegionEvaluator::create(op.getBody());
-    if (failed(eval))
-      return failure();
-    scoreMod = std::move(*eval);
-  }
+  if (failed(verifyProblem(pattern, p)))
+    return failure();
+  auto mask = evaluatorFor(pattern.getUnique<MaskOp>(), p);
+  auto scoreMod = evaluatorFor(pattern.getUnique<ScoreModOp>(), p);
+  auto weight = evaluatorFor(pattern.getUnique<WeightOp>(), p);
+  if (failed(mask) || failed(scoreMod) || failed(weight))
+    return failure();
   NormalizeOp normalize = pattern.getUnique<NormalizeOp>();
-  if (p.kvHeads <= 0 || p.heads % p.kvHeads != 0)
-    return pattern.emitError("heads (")
-           << p.heads << ") must be a multiple of kv heads (" << p.kvHeads << ")";
-  double scale = 1.0 / std::sqrt(static_cast<double>(p.headDim));
-  if (normalize.getScaleValue())
-    scale = *normalize.getScaleValue();
-  if (p.scale)
-    scale = *p.scale;
+  const double scale = p.scale ? *p.scale : normalize.getEffectiveScale(p.headDim);
+  const double bias = normalize.getBiasAttr() ? normalize.getBiasAttr().getValueAsDouble() : 0.0;
+  const NormalizerKind kind = normalize.getKind();
 
-  const int64_t B = p.batch, H = p.heads, Hkv = p.kvHeads, Sq = p.seqQ, Skv = p.seqK;
-  const int64_t D = p.headDim, Dv = p.headDimV, group = H / Hkv;
+  const int64_t H = p.heads, Hkv = p.kvHeads, D = p.headDim, Dv = p.headDimV;
+  const int64_t group = H / Hkv;
   const double inf = std::numeric_limits<double>::infinity();
   ReferenceResult result;
-  result.out.assign(B * Sq * H * Dv, 0.0);
-  result.lse.assign(B * H * Sq, -inf);
-  std::vector<double> t(Skv);
-  std::vector<char> kept(Skv);
+  result.out.assign(p.totalQ() * H * Dv, 0.0);
+  result.lse.assign(p.totalQ() * H, -inf);
+  std::vector<double> t(p.seqK);
+  std::vector<char> kept(p.seqK);
+  using S = Scalar;
 
-  for (int64_t b = 0; b < B; ++b)
+  for (int64_t b = 0; b < p.batch; ++b) {
+    const int64_t Sq = p.length(b, false), Skv = p.length(b, true);
+    const int64_t qBase = p.rowStart(b, false), kBase = p.rowStart(b, true);
     for (int64_t h = 0; h < H; ++h)
       for (int64_t q = 0; q < Sq; ++q) {
-        const double *qRow = &p.q[((b * Sq + q) * H + h) * D];
+        const double *qRow = &p.q[((qBase + q) * H + h) * D];
         int64_t hk = h / group;
         double m = -inf;
         for (int64_t k = 0; k < Skv; ++k) {
-          kept[k] = !mask || mask->run({Scalar{b}, Scalar{h}, Scalar{q}, Scalar{k}, Scalar{Sq},
-                                        Scalar{Skv}})[0]
-                                     .i != 0;
+          kept[k] = !*mask || (*mask)->run({S{b}, S{h}, S{q}, S{k}, S{Sq}, S{Skv}})[0].i != 0;
           if (!kept[k])
             continue;
-          const double *kRow = &p.k[((b * Skv + k) * Hkv + hk) * D];
+          const double *kRow = &p.k[((kBase + k) * Hkv + hk) * D];
           double dot = 0;
           for (int64_t d = 0; d < D; ++d)
             dot += qRow[d] * kRow[d];
           double s = scale * dot;
-          if (scoreMod)
-            s = scoreMod
-                    ->run({Scalar{0, s}, Scalar{b}, Scalar{h}, Scalar{q}, Scalar{k}, Scalar{Sq},
-                           Scalar{Skv}})[0]
-                    .f;
+          if (*scoreMod)
+            s = (*scoreMod)->run({S{0, s}, S{b}, S{h}, S{q}, S{k}, S{Sq}, S{Skv}})[0].f;
           t[k] = s;
           m = std::max(m, s);
         }
-        // Weights per kept key, and the normaliser's denominator (1 when there is none).
+        // The softmax denominator (1 for the other normalisers).
         double denom = 1.0;
-        NormalizerKind kind = normalize.getKind();
         if (kind == NormalizerKind::Softmax) {
           if (m == -inf)
             continue; // no visible key: O = 0, LSE = -inf
@@ -84,19 +180,25 @@ FailureOr<ReferenceResult> mlir::attn::evaluateReference(PatternOp pattern,
           for (int64_t k = 0; k < Skv; ++k)
             if (kept[k])
               denom += std::exp(t[k] - m);
-          result.lse[(b * H + h) * Sq + q] = m + std::log(denom);
+          result.lse[p.lseIndex(b, h, q)] = m + std::log(denom);
         }
-        double *oRow = &result.out[((b * Sq + q) * H + h) * Dv];
+        double *oRow = &result.out[((qBase + q) * H + h) * Dv];
         for (int64_t k = 0; k < Skv; ++k) {
           if (!kept[k])
             continue;
           double w = kind == NormalizerKind::Softmax   ? std::exp(t[k] - m) / denom
-                     : kind == NormalizerKind::Sigmoid ? 1.0 / (1.0 + std::exp(-t[k]))
+                     : kind == NormalizerKind::Sigmoid ? 1.0 / (1.0 + std::exp(-(t[k] + bias)))
                                                        : t[k];
-          const double *vRow = &p.v[((b * Skv + k) * Hkv + hk) * Dv];
+          if (*weight)
+            w *= (*weight)->run({S{b}, S{h}, S{q}, S{k}, S{Sq}, S{Skv}})[0].f;
+          const double *vRow = &p.v[((kBase + k) * Hkv + hk) * Dv];
           for (int64_t d = 0; d < Dv; ++d)
             oRow[d] += w * vRow[d];
         }
       }
+  }
+  for (auto *eval : {&*mask, &*scoreMod, &*weight})
+    if (*eval && (*eval)->outOfBounds())
+      return pattern.emitError(*(*eval)->outOfBounds());
   return result;
 }

@@ -1,20 +1,26 @@
 //===- RegionEvaluator.h - Interpret a hook region on the CPU -------*- C++ -*-===//
 //
-// Evaluates the single block of a mask / score_mod / kv_range / tile_full region op by op:
-// integers (index, i1, i32, i64) in int64, floats in double. Construction checks every op
-// once, so that evaluation cannot fail. Shared by the reference and the kernel simulator.
+// Evaluates the single block of a hook region (mask, score_mod, weight, kv_range, tile_full,
+// tile_empty) op by op: integers (index, i1, i32, i64) in int64, floats in double. Construction
+// checks every op once and binds attn.load / attn.get_scalar to the problem's tensors, so that
+// evaluation cannot fail; a load past an extent is clamped and remembered (outOfBounds()).
+// Shared by the reference, the kernel simulator and the block-map tools.
 //
 //===----------------------------------------------------------------------===//
 #ifndef ATTN_CODEGEN_REGIONEVALUATOR_H
 #define ATTN_CODEGEN_REGIONEVALUATOR_H
 
+#include "attn/Codegen/Reference.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/IR/Region.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/TypeSwitch.h"
 
+#include <algorithm>
 #include <cmath>
+#include <optional>
+#include <string>
 #include <vector>
 
 namespace mlir::attn {
@@ -29,7 +35,10 @@ struct Scalar {
 /// evaluation cannot fail.
 class RegionEvaluator {
 public:
-  static FailureOr<RegionEvaluator> create(Region &region) {
+  /// `problem` provides the input tensors and scalars; it may be null for regions that read
+  /// none, and must outlive the evaluator.
+  static FailureOr<RegionEvaluator> create(Region &region,
+                                           const ReferenceProblem *problem = nullptr) {
     RegionEvaluator eval;
     eval.block = &region.front();
     unsigned slot = 0;
@@ -38,11 +47,33 @@ public:
     for (Operation &op : eval.block->without_terminator()) {
       if (!isSupported(op))
         return op.emitOpError("is not supported by the reference evaluator");
+      if (auto load = dyn_cast<LoadOp>(op)) {
+        InputOp decl = load.getDeclaration();
+        if (!decl || !problem || !problem->inputs.count(load.getInput()))
+          return op.emitOpError("input '") << load.getInput() << "' has no values";
+        BoundTensor &tensor = eval.tensors[&op];
+        tensor.shape = resolveInputShape(decl, *problem);
+        tensor.values = &problem->inputs.find(load.getInput())->second;
+      } else if (auto get = dyn_cast<GetScalarOp>(op)) {
+        ScalarOp decl = get.getDeclaration();
+        std::optional<double> value;
+        if (problem)
+          if (auto it = problem->scalars.find(get.getScalar()); it != problem->scalars.end())
+            value = it->second;
+        if (!value && decl && decl.getDefaultValueAttr())
+          value = decl.getDefaultValueAttr().getValueAsDouble();
+        if (!value)
+          return op.emitOpError("scalar '") << get.getScalar() << "' has no value and no default";
+        eval.scalarValues[&op] = *value;
+      }
       eval.slots[op.getResult(0)] = slot++;
     }
     eval.values.resize(slot);
     return eval;
   }
+
+  /// The first out-of-bounds load seen, if any ("input 'doc' index [0, 300] outside [2, 256]").
+  const std::optional<std::string> &outOfBounds() const { return oobMessage; }
 
   /// Evaluates with the block arguments `args`; returns the yielded scalars.
   llvm::SmallVector<Scalar, 2> run(llvm::ArrayRef<Scalar> args) {
@@ -65,8 +96,8 @@ private:
                arith::AddFOp, arith::SubFOp, arith::MulFOp, arith::DivFOp, arith::NegFOp,
                arith::MinimumFOp, arith::MaximumFOp, arith::MinNumFOp, arith::MaxNumFOp,
                arith::IndexCastOp, arith::SIToFPOp, arith::FPToSIOp, math::TanhOp, math::ExpOp,
-               math::Exp2Op, math::LogOp, math::AbsFOp, math::AbsIOp, math::FloorOp, math::SqrtOp>(
-               op);
+               math::Exp2Op, math::LogOp, math::Log2Op, math::AbsFOp, math::AbsIOp, math::FloorOp,
+               math::CeilOp, math::SqrtOp, math::PowFOp, LoadOp, GetScalarOp>(op);
   }
 
   Scalar get(Value v) { return values[slots[v]]; }
@@ -176,10 +207,44 @@ private:
         .Case([&](math::AbsIOp) { return I(std::llabs(i(op, 0))); })
         .Case([&](math::FloorOp) { return F(std::floor(f(op, 0))); })
         .Case([&](math::SqrtOp) { return F(std::sqrt(f(op, 0))); })
+        .Case([&](math::Log2Op) { return F(std::log2(f(op, 0))); })
+        .Case([&](math::CeilOp) { return F(std::ceil(f(op, 0))); })
+        .Case([&](math::PowFOp) { return F(std::pow(f(op, 0), f(op, 1))); })
+        .Case([&](GetScalarOp) { return F(scalarValues[&op]); })
+        .Case([&](LoadOp load) { return loadElement(load); })
         .Default([](Operation *) { return Scalar{}; });
   }
 
+  Scalar loadElement(LoadOp load) {
+    const BoundTensor &tensor = tensors[load.getOperation()];
+    int64_t linear = 0;
+    for (auto [i, extent] : llvm::enumerate(tensor.shape)) {
+      int64_t index = get(load.getIndices()[i]).i;
+      if (index < 0 || index >= extent) {
+        if (!oobMessage) {
+          std::string text;
+          llvm::raw_string_ostream os(text);
+          os << "input '" << load.getInput() << "' read at index " << index << " of dimension "
+             << i << ", whose extent is " << extent;
+          oobMessage = text;
+        }
+        index = std::clamp<int64_t>(index, 0, extent - 1);
+      }
+      linear = linear * extent + index;
+    }
+    double value = (*tensor.values)[linear];
+    return load.getType().isInteger(32) ? I(static_cast<int64_t>(value)) : F(value);
+  }
+
+  struct BoundTensor {
+    std::vector<int64_t> shape;
+    const std::vector<double> *values = nullptr;
+  };
+
   Block *block = nullptr;
+  llvm::DenseMap<Operation *, BoundTensor> tensors;
+  llvm::DenseMap<Operation *, double> scalarValues;
+  std::optional<std::string> oobMessage;
   llvm::DenseMap<Value, unsigned> slots;
   std::vector<Scalar> values;
 };

@@ -7,11 +7,13 @@
 //
 //===----------------------------------------------------------------------===//
 #include "RegionPrinter.h"
+#include "attn/Dialect/AttnOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/IR/Diagnostics.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/StringSwitch.h"
 #include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/FormatVariadic.h"
 
@@ -181,9 +183,56 @@ private:
         .Case([&](math::AbsIOp) { return call(op, "attnc::iabs"); })
         .Case([&](math::FloorOp) { return call(op, "floorf"); })
         .Case([&](math::SqrtOp) { return call(op, "sqrtf"); })
+        .Case([&](math::Log2Op) { return call(op, "attnc::fastLog2"); })
+        .Case([&](math::CeilOp) { return call(op, "ceilf"); })
+        .Case([&](math::PowFOp) { return call(op, "powf"); })
+        .Case([&](GetScalarOp get) -> FailureOr<std::string> {
+          ScalarOp decl = get.getDeclaration();
+          if (!decl)
+            return get.emitOpError("reads an undeclared scalar");
+          return "p.scalars[" + std::to_string(slotOf(decl)) + "]";
+        })
+        .Case([&](LoadOp load) { return loadExpression(load); })
         .Default([&](Operation *other) -> FailureOr<std::string> {
           return other->emitOpError("has no CUDA spelling in attnc hooks");
         });
+  }
+
+  /// Position of a declaration among those of its kind in its container.
+  template <typename DeclOp> static unsigned slotOf(DeclOp decl) {
+    unsigned slot = 0;
+    for (Operation &op : *decl->getBlock()) {
+      if (&op == decl.getOperation())
+        break;
+      slot += isa<DeclOp>(op);
+    }
+    return slot;
+  }
+
+  /// attnc::loadInput<T>(p.inputs[slot], row-major index of the clamped indices).
+  FailureOr<std::string> loadExpression(LoadOp load) {
+    InputOp decl = load.getDeclaration();
+    if (!decl)
+      return load.emitOpError("reads an undeclared input");
+    std::string index;
+    for (auto [i, dim] : llvm::enumerate(decl.getShape())) {
+      std::string extent;
+      if (auto size = dyn_cast<IntegerAttr>(dim))
+        extent = std::to_string(size.getInt());
+      else
+        extent = llvm::StringSwitch<std::string>(cast<StringAttr>(dim).getValue())
+                     .Case("B", "p.batch")
+                     .Case("H", "p.heads")
+                     .Case("Hkv", "p.kv_heads")
+                     .Case("Sq", "p.seqlen_q")
+                     .Default("p.seqlen_k");
+      std::string clamped =
+          "attnc::clampIndex(" + nameOf(load.getIndices()[i]) + ", " + extent + ")";
+      index = i == 0 ? "(long long)" + clamped : "(" + index + " * " + extent + " + " + clamped + ")";
+    }
+    const char *type = load.getType().isF32() ? "float" : "int";
+    return llvm::formatv("attnc::loadInput<{0}>(p.inputs[{1}], {2})", type, slotOf(decl), index)
+        .str();
   }
 
   llvm::raw_ostream &os;

@@ -2,11 +2,13 @@
 //
 // Per (b, h, query tile [q0, q1)):
 //   [lo, hi) = kv_range(...); for key tiles from the last to the first inside [lo, hi):
+//     skip the tile when tile_empty(...);
 //     full = tile_full(...) && the tile lies inside [0, Skv)
 //     s = c * q.k (float);  t = score_mod(s);  masked / out-of-range keys -> -inf unless full
-//     m_new = max(m_old, rowmax(t));  alpha = exp(m_old - m_new);  l = alpha l + sum exp(t - m_new)
-//     acc = alpha acc + exp(t - m_new) V
-//   out = acc / l (0 when l = 0), lse = m + log l (-inf when l = 0)
+//     softmax: m_new = max(m_old, rowmax(t));  alpha = exp(m_old - m_new);
+//              l = alpha l + sum exp(t - m_new);  acc = alpha acc + (w * exp(t - m_new)) V
+//     sigmoid: acc += (w * sigmoid(t + bias)) V;   none: acc += (w * t) V
+//   softmax: out = acc / l (0 when l = 0), lse = m + log l (-inf when l = 0); else out = acc
 //
 //===----------------------------------------------------------------------===//
 #include "attn/Codegen/Simulator.h"
@@ -18,10 +20,11 @@
 using namespace mlir;
 using namespace mlir::attn;
 
-static FailureOr<std::optional<RegionEvaluator>> evaluatorFor(Operation *op) {
+static FailureOr<std::optional<RegionEvaluator>> evaluatorFor(Operation *op,
+                                                              const ReferenceProblem &p) {
   if (!op)
     return std::optional<RegionEvaluator>();
-  FailureOr<RegionEvaluator> eval = RegionEvaluator::create(op->getRegion(0));
+  FailureOr<RegionEvaluator> eval = RegionEvaluator::create(op->getRegion(0), &p);
   if (failed(eval))
     return failure();
   return std::optional<RegionEvaluator>(std::move(*eval));
@@ -29,47 +32,57 @@ static FailureOr<std::optional<RegionEvaluator>> evaluatorFor(Operation *op) {
 
 FailureOr<ReferenceResult> mlir::attn::simulateKernel(KernelOp kernel, const ReferenceProblem &p,
                                                       TileCounts *counts) {
-  auto mask = evaluatorFor(kernel.getUnique<MaskOp>());
-  auto scoreMod = evaluatorFor(kernel.getUnique<ScoreModOp>());
-  auto kvRange = evaluatorFor(kernel.getUnique<KvRangeOp>());
-  auto tileFull = evaluatorFor(kernel.getUnique<TileFullOp>());
-  if (failed(mask) || failed(scoreMod) || failed(kvRange) || failed(tileFull))
+  if (failed(verifyProblem(kernel, p)))
     return failure();
-  if (p.kvHeads <= 0 || p.heads % p.kvHeads != 0 || p.headDim != kernel.getHeadDim() ||
-      p.headDimV != kernel.getHeadDimV())
-    return kernel.emitError("problem shape does not match the kernel");
+  if (p.headDim != kernel.getHeadDim() || p.headDimV != kernel.getHeadDimV())
+    return kernel.emitError("problem head dims do not match the kernel");
+  auto mask = evaluatorFor(kernel.getUnique<MaskOp>(), p);
+  auto scoreMod = evaluatorFor(kernel.getUnique<ScoreModOp>(), p);
+  auto weight = evaluatorFor(kernel.getUnique<WeightOp>(), p);
+  auto kvRange = evaluatorFor(kernel.getUnique<KvRangeOp>(), p);
+  auto tileFull = evaluatorFor(kernel.getUnique<TileFullOp>(), p);
+  auto tileEmpty = evaluatorFor(kernel.getUnique<TileEmptyOp>(), p);
+  if (failed(mask) || failed(scoreMod) || failed(weight) || failed(kvRange) || failed(tileFull) ||
+      failed(tileEmpty))
+    return failure();
 
-  const int64_t B = p.batch, H = p.heads, Sq = p.seqQ, Skv = p.seqK;
-  const int64_t D = p.headDim, Dv = p.headDimV, group = H / p.kvHeads;
+  const int64_t H = p.heads, D = p.headDim, Dv = p.headDimV, group = H / p.kvHeads;
   const int64_t BM = kernel.getBlockM(), BN = kernel.getBlockN();
-  const float scale = static_cast<float>(
-      p.scale ? *p.scale : kernel.getScaleValue().value_or(1.0 / std::sqrt(double(D))));
+  const NormalizerKind kind = kernel.getNormalizer();
+  const float scale =
+      static_cast<float>(p.scale ? *p.scale : kernel.getScale().convertToDouble());
+  const float bias = kernel.getBiasAttr() ? float(kernel.getBiasAttr().getValueAsDouble()) : 0.f;
   const float inf = std::numeric_limits<float>::infinity();
   ReferenceResult result;
-  result.out.assign(B * Sq * H * Dv, 0.0);
-  result.lse.assign(B * H * Sq, -std::numeric_limits<double>::infinity());
+  result.out.assign(p.totalQ() * H * Dv, 0.0);
+  result.lse.assign(p.totalQ() * H, -std::numeric_limits<double>::infinity());
   TileCounts local;
 
   using S = Scalar;
-  for (int64_t b = 0; b < B; ++b)
+  for (int64_t b = 0; b < p.batch; ++b) {
+    const int64_t Sq = p.length(b, false), Skv = p.length(b, true);
+    const int64_t qBase = p.rowStart(b, false), kBase = p.rowStart(b, true);
     for (int64_t h = 0; h < H; ++h)
       for (int64_t q0 = 0; q0 < Sq; q0 += BM) {
         int64_t q1 = std::min(q0 + BM, Sq), rows = q1 - q0;
-        auto range = (*kvRange)->run({S{b}, S{h}, S{q0}, S{q0 + BM}, S{Sq}, S{Skv}});
+        auto range = (*kvRange)->run({S{b}, S{h}, S{q0}, S{q1}, S{Sq}, S{Skv}});
         int64_t lo = std::max<int64_t>(range[0].i, 0), hi = std::min(range[1].i, Skv);
         int64_t tileLo = lo / BN, tileHi = hi > lo ? (hi + BN - 1) / BN : tileLo;
         local.empty += ((Skv + BN - 1) / BN) - (tileHi - tileLo);
         std::vector<float> m(rows, -inf), l(rows, 0.f), acc(rows * Dv, 0.f), t(BN);
         for (int64_t tile = tileHi - 1; tile >= tileLo; --tile) {
           int64_t k0 = tile * BN, k1 = k0 + BN;
+          if ((*tileEmpty)->run({S{b}, S{h}, S{q0}, S{q1}, S{k0}, S{k1}, S{Sq}, S{Skv}})[0].i) {
+            ++local.empty;
+            continue;
+          }
           bool full =
               k1 <= Skv &&
-              (*tileFull)->run({S{b}, S{h}, S{q0}, S{q0 + BM}, S{k0}, S{k1}, S{Sq}, S{Skv}})[0].i !=
-                  0;
+              (*tileFull)->run({S{b}, S{h}, S{q0}, S{q1}, S{k0}, S{k1}, S{Sq}, S{Skv}})[0].i != 0;
           ++(full ? local.full : local.partial);
           for (int64_t r = 0; r < rows; ++r) {
             int64_t q = q0 + r;
-            const double *qRow = &p.q[((b * Sq + q) * H + h) * D];
+            const double *qRow = &p.q[((qBase + q) * H + h) * D];
             float tileMax = -inf;
             for (int64_t j = 0; j < BN; ++j) {
               int64_t k = k0 + j;
@@ -79,7 +92,7 @@ FailureOr<ReferenceResult> mlir::attn::simulateKernel(KernelOp kernel, const Ref
                 t[j] = -inf;
                 continue;
               }
-              const double *kRow = &p.k[((b * Skv + k) * p.kvHeads + h / group) * D];
+              const double *kRow = &p.k[((kBase + k) * p.kvHeads + h / group) * D];
               float dot = 0;
               for (int64_t d = 0; d < D; ++d)
                 dot += float(qRow[d]) * float(kRow[d]);
@@ -89,34 +102,47 @@ FailureOr<ReferenceResult> mlir::attn::simulateKernel(KernelOp kernel, const Ref
               t[j] = s;
               tileMax = std::max(tileMax, s);
             }
-            float mNew = std::max(m[r], tileMax);
-            if (mNew == -inf)
-              continue; // nothing visible yet: the -inf rule keeps l and acc at 0
-            float alpha = std::exp(m[r] - mNew);
-            l[r] *= alpha;
-            for (int64_t d = 0; d < Dv; ++d)
-              acc[r * Dv + d] *= alpha;
+            float mNew = m[r], alpha = 1.f;
+            if (kind == NormalizerKind::Softmax) {
+              mNew = std::max(m[r], tileMax);
+              if (mNew == -inf)
+                continue; // nothing visible yet: the -inf rule keeps l and acc at 0
+              alpha = std::exp(m[r] - mNew);
+              l[r] *= alpha;
+              for (int64_t d = 0; d < Dv; ++d)
+                acc[r * Dv + d] *= alpha;
+            }
             for (int64_t j = 0; j < BN; ++j) {
               if (t[j] == -inf)
                 continue;
-              float w = std::exp(t[j] - mNew);
-              l[r] += w;
-              const double *vRow = &p.v[((b * Skv + k0 + j) * p.kvHeads + h / group) * Dv];
+              float pw = kind == NormalizerKind::Softmax   ? std::exp(t[j] - mNew)
+                         : kind == NormalizerKind::Sigmoid ? 1.f / (1.f + std::exp(-(t[j] + bias)))
+                                                           : t[j];
+              l[r] += pw;
+              if (*weight)
+                pw *= float((*weight)->run({S{b}, S{h}, S{q}, S{k0 + j}, S{Sq}, S{Skv}})[0].f);
+              const double *vRow = &p.v[((kBase + k0 + j) * p.kvHeads + h / group) * Dv];
               for (int64_t d = 0; d < Dv; ++d)
-                acc[r * Dv + d] += w * float(vRow[d]);
+                acc[r * Dv + d] += pw * float(vRow[d]);
             }
             m[r] = mNew;
           }
         }
         for (int64_t r = 0; r < rows; ++r) {
+          double *oRow = &result.out[((qBase + q0 + r) * H + h) * Dv];
+          if (kind != NormalizerKind::Softmax) {
+            for (int64_t d = 0; d < Dv; ++d)
+              oRow[d] = acc[r * Dv + d];
+            continue;
+          }
           if (l[r] == 0.f)
             continue;
-          double *oRow = &result.out[((b * Sq + q0 + r) * H + h) * Dv];
           for (int64_t d = 0; d < Dv; ++d)
             oRow[d] = acc[r * Dv + d] / l[r];
-          result.lse[(b * H + h) * Sq + q0 + r] = double(m[r]) + std::log(double(l[r]));
+          result.lse[p.lseIndex(b, h, q0 + r)] = double(m[r]) + std::log(double(l[r]));
         }
       }
+  }
   if (counts)
     *counts = local;
   return result;

@@ -9,6 +9,9 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
 #include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringMap.h"
+
+#include <cmath>
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -36,9 +39,12 @@ RegionSignature mlir::attn::getRegionSignature(Operation *regionOp) {
   } else if (isa<KvRangeOp>(regionOp)) {
     sig.args.assign(kKvRangeArgs, idx);
     sig.results = {idx, idx};
-  } else if (isa<TileFullOp>(regionOp)) {
+  } else if (isa<TileFullOp, TileEmptyOp>(regionOp)) {
     sig.args.assign(kTileFullArgs, idx);
     sig.results = {i1};
+  } else if (isa<WeightOp>(regionOp)) {
+    sig.args.assign(kMaskIndexArgs, idx);
+    sig.results = {f32};
   }
   return sig;
 }
@@ -74,19 +80,50 @@ LogicalResult MaskOp::verify() { return verifyRegionSignature(*this); }
 LogicalResult ScoreModOp::verify() { return verifyRegionSignature(*this); }
 LogicalResult KvRangeOp::verify() { return verifyRegionSignature(*this); }
 LogicalResult TileFullOp::verify() { return verifyRegionSignature(*this); }
+LogicalResult TileEmptyOp::verify() { return verifyRegionSignature(*this); }
+LogicalResult WeightOp::verify() { return verifyRegionSignature(*this); }
 
 //===----------------------------------------------------------------------===//
 // Containers
 //===----------------------------------------------------------------------===//
 
-/// At most one op of each kind in `body`; returns failure on a duplicate.
+/// At most one op of each kind in `body` (declarations aside); returns failure on a duplicate.
 static LogicalResult verifyUniqueParts(Operation *container, Block &body) {
   llvm::SmallDenseMap<OperationName, Operation *> seen;
   for (Operation &op : body) {
+    if (isa<InputOp, ScalarOp>(op))
+      continue;
     auto [it, inserted] = seen.try_emplace(op.getName(), &op);
     if (!inserted)
       return op.emitOpError("may appear only once in '") << container->getName() << "'";
   }
+  return success();
+}
+
+/// Input and scalar names are unique within a container and fit the kernel argument block.
+static LogicalResult verifyDeclarations(Operation *container, Block &body) {
+  llvm::StringMap<Operation *> names;
+  unsigned inputs = 0, scalars = 0;
+  for (Operation &op : body) {
+    StringRef name;
+    if (auto input = dyn_cast<InputOp>(op)) {
+      name = input.getName();
+      ++inputs;
+    } else if (auto scalar = dyn_cast<ScalarOp>(op)) {
+      name = scalar.getName();
+      ++scalars;
+    } else {
+      continue;
+    }
+    if (!names.try_emplace(name, &op).second)
+      return op.emitOpError("redeclares '") << name << "'";
+  }
+  if (inputs > kMaxInputs)
+    return container->emitOpError("reads ") << inputs << " input tensors, at most " << kMaxInputs
+                                            << " are supported";
+  if (scalars > kMaxScalars)
+    return container->emitOpError("takes ") << scalars << " run-time scalars, at most "
+                                            << kMaxScalars << " are supported";
   return success();
 }
 
@@ -95,10 +132,28 @@ LogicalResult PatternOp::verify() {
   if (failed(verifyUniqueParts(*this, body)))
     return failure();
   for (Operation &op : body)
-    if (!isa<MaskOp, ScoreModOp, NormalizeOp, KvRangeOp, TileFullOp>(op))
+    if (!isa<MaskOp, ScoreModOp, WeightOp, NormalizeOp, KvRangeOp, TileFullOp, TileEmptyOp,
+             InputOp, ScalarOp>(op))
       return op.emitOpError("is not a part of an attention pattern");
   if (!getUnique<NormalizeOp>())
     return emitOpError("needs an 'attn.normalize' op");
+  if (failed(verifyDeclarations(*this, body)))
+    return failure();
+  auto positive = [&](std::optional<uint64_t> v, StringRef what) -> LogicalResult {
+    if (v && static_cast<int64_t>(*v) <= 0)
+      return emitOpError(what) << " must be positive, got " << static_cast<int64_t>(*v);
+    return success();
+  };
+  if (failed(positive(getHeadDim(), "head_dim")) || failed(positive(getHeadDimV(), "head_dim_v")) ||
+      failed(positive(getHeads(), "heads")) || failed(positive(getKvHeads(), "kv_heads")))
+    return failure();
+  if (getHeadDimV() && !getHeadDim())
+    return emitOpError("head_dim_v needs head_dim");
+  if (getKvHeads() && !getHeads())
+    return emitOpError("kv_heads needs heads");
+  if (getHeads() && getKvHeads() && *getHeads() % *getKvHeads() != 0)
+    return emitOpError("heads (") << *getHeads() << ") must be a multiple of kv_heads ("
+                                  << *getKvHeads() << ")";
   return success();
 }
 
@@ -107,10 +162,13 @@ LogicalResult KernelOp::verify() {
   if (failed(verifyUniqueParts(*this, body)))
     return failure();
   for (Operation &op : body)
-    if (!isa<MaskOp, ScoreModOp, KvRangeOp, TileFullOp>(op))
+    if (!isa<MaskOp, ScoreModOp, WeightOp, KvRangeOp, TileFullOp, TileEmptyOp, InputOp, ScalarOp>(
+            op))
       return op.emitOpError("is not a kernel hook");
-  if (!getUnique<KvRangeOp>() || !getUnique<TileFullOp>())
-    return emitOpError("needs 'attn.kv_range' and 'attn.tile_full' hooks");
+  if (!getUnique<KvRangeOp>() || !getUnique<TileFullOp>() || !getUnique<TileEmptyOp>())
+    return emitOpError("needs 'attn.kv_range', 'attn.tile_full' and 'attn.tile_empty' hooks");
+  if (failed(verifyDeclarations(*this, body)))
+    return failure();
   Type elem = getElementType();
   if (!elem.isBF16() && !elem.isF16())
     return emitOpError("element type must be bf16 or f16, got ") << elem;
@@ -125,15 +183,92 @@ LogicalResult KernelOp::verify() {
     return emitOpError("block_n must be a positive multiple of 16, got ") << getBlockN();
   if (getStages() < 1 || getStages() > 4)
     return emitOpError("stages must be in [1, 4], got ") << getStages();
-  if (std::optional<double> scale = getScaleValue(); scale && !(*scale > 0.0))
-    return emitOpError("scale must be positive, got ") << *scale;
+  if (!(getScale().convertToDouble() > 0.0))
+    return emitOpError("scale must be positive, got ") << getScale().convertToDouble();
+  if (getBiasAttr() && getNormalizer() != NormalizerKind::Sigmoid)
+    return emitOpError("a bias needs the sigmoid normaliser");
   return success();
 }
 
 LogicalResult NormalizeOp::verify() {
   if (std::optional<double> scale = getScaleValue(); scale && !(*scale > 0.0))
     return emitOpError("scale must be positive, got ") << *scale;
-  if (getScaleAttr() && getKind() == NormalizerKind::None)
-    return emitOpError("a scale needs a softmax or sigmoid normaliser");
+  if (FloatAttr t = getTemperatureAttr(); t && !(t.getValueAsDouble() > 0.0))
+    return emitOpError("temperature must be positive, got ") << t.getValueAsDouble();
+  if ((getScaleAttr() || getTemperatureAttr()) && getKind() == NormalizerKind::None)
+    return emitOpError("a scale or temperature needs a softmax or sigmoid normaliser");
+  if (getBiasAttr() && getKind() != NormalizerKind::Sigmoid)
+    return emitOpError("a bias needs the sigmoid normaliser");
+  return success();
+}
+
+double NormalizeOp::getEffectiveScale(int64_t headDim) {
+  double scale = getScaleValue().value_or(1.0 / std::sqrt(static_cast<double>(headDim)));
+  if (FloatAttr t = getTemperatureAttr())
+    scale /= t.getValueAsDouble();
+  return scale;
+}
+
+//===----------------------------------------------------------------------===//
+// Inputs and scalars
+//===----------------------------------------------------------------------===//
+
+LogicalResult InputOp::verify() {
+  Type elem = getElementType();
+  if (!elem.isInteger(32) && !elem.isF32())
+    return emitOpError("element type must be i32 or f32, got ") << elem;
+  if (getShape().empty() || getShape().size() > 4)
+    return emitOpError("must have 1 to 4 dimensions, got ") << getShape().size();
+  for (Attribute dim : getShape()) {
+    if (auto name = dyn_cast<StringAttr>(dim)) {
+      if (!llvm::is_contained(kProblemSizes, name.getValue()))
+        return emitOpError("unknown size '") << name.getValue() << "' (known: B H Hkv Sq Skv)";
+    } else if (auto size = dyn_cast<IntegerAttr>(dim)) {
+      if (size.getInt() <= 0)
+        return emitOpError("dimension sizes must be positive, got ") << size.getInt();
+    } else {
+      return emitOpError("dimensions are problem sizes or integers, got ") << dim;
+    }
+  }
+  return success();
+}
+
+/// The pattern or kernel that (transitively) holds `op`.
+static Operation *getContainer(Operation *op) {
+  for (Operation *parent = op->getParentOp(); parent; parent = parent->getParentOp())
+    if (isa<PatternOp, KernelOp>(parent))
+      return parent;
+  return nullptr;
+}
+
+template <typename DeclOp> static DeclOp findDeclaration(Operation *user, StringRef name) {
+  Operation *container = getContainer(user);
+  if (!container)
+    return nullptr;
+  for (Operation &op : container->getRegion(0).front())
+    if (auto decl = dyn_cast<DeclOp>(op); decl && decl.getName() == name)
+      return decl;
+  return nullptr;
+}
+
+InputOp LoadOp::getDeclaration() { return findDeclaration<InputOp>(*this, getInput()); }
+ScalarOp GetScalarOp::getDeclaration() { return findDeclaration<ScalarOp>(*this, getScalar()); }
+
+LogicalResult LoadOp::verify() {
+  InputOp decl = getDeclaration();
+  if (!decl)
+    return emitOpError("reads undeclared input '") << getInput() << "'";
+  if (decl.getShape().size() != getIndices().size())
+    return emitOpError("input '") << getInput() << "' has " << decl.getShape().size()
+                                  << " dimensions, indexed with " << getIndices().size();
+  if (decl.getElementType() != getType())
+    return emitOpError("input '") << getInput() << "' holds " << decl.getElementType()
+                                  << ", the load yields " << getType();
+  return success();
+}
+
+LogicalResult GetScalarOp::verify() {
+  if (!getDeclaration())
+    return emitOpError("reads undeclared scalar '") << getScalar() << "'";
   return success();
 }

@@ -25,7 +25,9 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <random>
+#include <set>
 
 using namespace mlir;
 using llvm::outs;
@@ -36,10 +38,14 @@ struct Shape {
   int batch, heads, kvHeads, seqQ, seqK;
 };
 
-/// Random inputs rounded to the element type, kept both as 16-bit bits and as doubles.
-struct Inputs {
+/// A random problem rounded to the element type: q/k/v as 16-bit bits and as doubles, the
+/// extra inputs and scalars of the pattern, varlen offsets when the pattern is varlen.
+struct Problem {
+  attn::ReferenceProblem ref;
   std::vector<uint16_t> q, k, v;
   std::vector<double> qd, kd, vd;
+  std::vector<int> cuQ, cuK; // varlen offsets, as the kernel reads them
+  std::vector<std::vector<uint32_t>> inputBits; // per input slot: i32 or f32 bits
 };
 
 static void fillRandom(std::vector<uint16_t> &bits, std::vector<double> &values, size_t n,
@@ -53,27 +59,72 @@ static void fillRandom(std::vector<uint16_t> &bits, std::vector<double> &values,
   }
 }
 
-static Inputs makeInputs(const Shape &s, int d, attnc::ElementType type, unsigned seed) {
+/// Builds a problem of `shape` for `pattern` (whose fixed heads replace the shape's). Varlen
+/// patterns get `shape.batch` sequences of random lengths up to seqQ / seqK. Int inputs hold
+/// small values (0..3, so equality masks such as documents hit often), float inputs normals;
+/// scalars take their defaults, or 1 + a random fraction.
+static std::unique_ptr<Problem> makeProblem(attn::PatternOp pattern, Shape shape, int d, int dv,
+                                            attnc::ElementType type, unsigned seed) {
   std::mt19937 rng(seed);
-  Inputs in;
-  fillRandom(in.q, in.qd, size_t(s.batch) * s.seqQ * s.heads * d, type, rng);
-  fillRandom(in.k, in.kd, size_t(s.batch) * s.seqK * s.kvHeads * d, type, rng);
-  fillRandom(in.v, in.vd, size_t(s.batch) * s.seqK * s.kvHeads * d, type, rng);
-  return in;
-}
-
-static attn::ReferenceProblem problemFor(const Shape &s, int d, const Inputs &in) {
-  attn::ReferenceProblem p;
-  p.batch = s.batch;
-  p.heads = s.heads;
-  p.kvHeads = s.kvHeads;
-  p.seqQ = s.seqQ;
-  p.seqK = s.seqK;
-  p.headDim = p.headDimV = d;
-  p.q = in.qd;
-  p.k = in.kd;
-  p.v = in.vd;
-  return p;
+  auto problem = std::make_unique<Problem>();
+  attn::ReferenceProblem &p = problem->ref;
+  if (pattern.getHeads()) {
+    shape.heads = int(*pattern.getHeads());
+    shape.kvHeads = int(*pattern.getKvHeads());
+  }
+  p.batch = shape.batch;
+  p.heads = shape.heads;
+  p.kvHeads = shape.kvHeads;
+  p.seqQ = shape.seqQ;
+  p.seqK = shape.seqK;
+  p.headDim = d;
+  p.headDimV = dv;
+  if (pattern.getVarlen()) {
+    p.cuSeqlensQ = {0};
+    p.cuSeqlensK = {0};
+    for (int b = 0; b < shape.batch; ++b) {
+      // The last sequence has the full lengths, so that seqQ / seqK are the maxima.
+      int64_t lq = b + 1 == shape.batch ? shape.seqQ : rng() % (shape.seqQ + 1);
+      int64_t lk = b + 1 == shape.batch ? shape.seqK : rng() % (shape.seqK + 1);
+      p.cuSeqlensQ.push_back(p.cuSeqlensQ.back() + lq);
+      p.cuSeqlensK.push_back(p.cuSeqlensK.back() + lk);
+    }
+    problem->cuQ.assign(p.cuSeqlensQ.begin(), p.cuSeqlensQ.end());
+    problem->cuK.assign(p.cuSeqlensK.begin(), p.cuSeqlensK.end());
+  }
+  fillRandom(problem->q, problem->qd, size_t(p.totalQ()) * p.heads * d, type, rng);
+  fillRandom(problem->k, problem->kd, size_t(p.totalK()) * p.kvHeads * d, type, rng);
+  fillRandom(problem->v, problem->vd, size_t(p.totalK()) * p.kvHeads * dv, type, rng);
+  p.q = problem->qd;
+  p.k = problem->kd;
+  p.v = problem->vd;
+  std::normal_distribution<float> normal(0.f, 1.f);
+  for (Operation &op : pattern.getBody().front()) {
+    if (auto input = dyn_cast<attn::InputOp>(op)) {
+      int64_t count = 1;
+      for (int64_t extent : attn::resolveInputShape(input, p))
+        count *= extent;
+      std::vector<double> &values = p.inputs[input.getName()];
+      std::vector<uint32_t> &bits = problem->inputBits.emplace_back();
+      for (int64_t i = 0; i < count; ++i) {
+        if (input.getElementType().isF32()) {
+          float x = normal(rng);
+          values.push_back(x);
+          uint32_t u;
+          std::memcpy(&u, &x, 4);
+          bits.push_back(u);
+        } else {
+          int32_t x = int32_t(rng() % 4);
+          values.push_back(x);
+          bits.push_back(uint32_t(x));
+        }
+      }
+    } else if (auto scalar = dyn_cast<attn::ScalarOp>(op)) {
+      if (!scalar.getDefaultValueAttr())
+        p.scalars[scalar.getName()] = 1.0 + double(rng() % 1000) / 1000.0;
+    }
+  }
+  return problem;
 }
 
 /// ||a - b|| / ||b||; NaN anywhere in `a` gives +inf.
@@ -162,15 +213,23 @@ private:
       return false;
     }
     attnc::ElementType type = dtype == "bf16" ? attnc::ElementType::BF16 : attnc::ElementType::F16;
-    attn::KernelTarget target{dtype, d, 0, options.arch};
+    attn::KernelTarget target{dtype, d, 0, options.arch, /*skipUnsupported=*/true};
+    for (attn::PatternOp pattern : spec.module->getOps<attn::PatternOp>())
+      if (std::optional<std::string> reason = attn::unsupportedReason(pattern, target)) {
+        std::string key = pattern.getSymName().str() + "/" + dtype + "/" + *reason;
+        if (skipped.insert(key).second) {
+          outs() << "\nSKIP  @" << pattern.getSymName() << " (" << dtype << "): " << *reason << "\n";
+          ++skips;
+        }
+      }
     if (failed(attnc::lowerToKernels(*spec.module, target)))
       return false;
     FailureOr<std::vector<attnc::CompiledKernel>> kernels = attnc::emitKernels(*spec.module);
     if (failed(kernels))
       return false;
     for (const attnc::CompiledKernel &k : *kernels) {
-      if (k.spec.elementType != dtype || k.spec.headDim != d)
-        continue; // emitted for another target earlier in this run
+      if (!checked.insert(k.kernel).second)
+        continue; // checked for an earlier target of this run
       auto kernel = SymbolTable::lookupNearestSymbolFrom<attn::KernelOp>(
           *spec.module, StringAttr::get(&spec.context, k.kernel));
       auto pattern = SymbolTable::lookupNearestSymbolFrom<attn::PatternOp>(
@@ -184,7 +243,8 @@ private:
                    attnc::ElementType type) {
     const attn::KernelLaunchSpec &s = k.spec;
     outs() << "\n== " << s.entryName << ": tile " << s.blockM << "x" << s.blockN << ", " << s.warps
-           << " warps, " << s.stages << " stages\n";
+           << " warps, " << s.stages << " stages; mask " << pattern.getMaskClass().value_or("?")
+           << "\n";
     if (options.printSource)
       outs() << k.source << "\n";
 
@@ -204,23 +264,25 @@ private:
            std::to_string((*compiled)->cubin.size()) + " B cubin; " +
                ptxasSummary((*compiled)->log));
 
-    // 3. CPU: the kernel's tile algorithm against the float64 reference.
-    Shape cpuShape{2, 4, 2, 77, 131};
-    Inputs in = makeInputs(cpuShape, int(s.headDim), type, 1234);
-    attn::ReferenceProblem problem = problemFor(cpuShape, int(s.headDim), in);
-    FailureOr<attn::ReferenceResult> ref = attn::evaluateReference(pattern, problem);
-    attn::TileCounts counts;
-    FailureOr<attn::ReferenceResult> sim = attn::simulateKernel(kernel, problem, &counts);
-    if (failed(ref) || failed(sim)) {
-      report(false, "cpu simulate", "evaluation failed");
-      return;
+    // 3. CPU: the kernel's tile algorithm against the float64 reference, at two ragged shapes
+    // (the second long enough for tiles to be skipped by sparse masks).
+    const int d = int(s.headDim), dv = int(s.headDimV);
+    for (Shape cpuShape : {Shape{2, 4, 2, 77, 131}, Shape{1, 2, 1, 300, 520}}) {
+      std::unique_ptr<Problem> problem = makeProblem(pattern, cpuShape, d, dv, type, 1234);
+      FailureOr<attn::ReferenceResult> ref = attn::evaluateReference(pattern, problem->ref);
+      attn::TileCounts counts;
+      FailureOr<attn::ReferenceResult> sim = attn::simulateKernel(kernel, problem->ref, &counts);
+      if (failed(ref) || failed(sim)) {
+        report(false, "cpu simulate", "evaluation failed");
+        return;
+      }
+      double err = relativeError(sim->out, ref->out);
+      double lseErr = maxAbsError(sim->lse, ref->lse);
+      report(err < 1e-5 && lseErr < 1e-4, "cpu simulate " + shapeName(problem->ref),
+             llvm::formatv("rel err {0:e2}, lse err {1:e2}; tiles empty/full/partial {2}/{3}/{4}",
+                           err, lseErr, counts.empty, counts.full, counts.partial)
+                 .str());
     }
-    double err = relativeError(sim->out, ref->out);
-    double lseErr = maxAbsError(sim->lse, ref->lse);
-    report(err < 1e-5 && lseErr < 1e-4, "cpu simulate " + shapeName(cpuShape),
-           llvm::formatv("rel err {0:e2}, lse err {1:e2}; tiles empty/full/partial {2}/{3}/{4}",
-                         err, lseErr, counts.empty, counts.full, counts.partial)
-               .str());
 
     // 4. GPU.
     if (!device) {
@@ -245,62 +307,90 @@ private:
   void runOnGpu(const attnc::Kernel &kernel, const attn::KernelLaunchSpec &s,
                 attn::PatternOp pattern, attnc::ElementType type, const Shape &shape,
                 unsigned seed) {
-    int d = int(s.headDim);
-    Inputs in = makeInputs(shape, d, type, seed);
-    size_t outCount = size_t(shape.batch) * shape.seqQ * shape.heads * d;
-    size_t lseCount = size_t(shape.batch) * shape.heads * shape.seqQ;
+    const int d = int(s.headDim), dv = int(s.headDimV);
+    std::unique_ptr<Problem> problem = makeProblem(pattern, shape, d, dv, type, seed);
+    const attn::ReferenceProblem &rp = problem->ref;
+    size_t outCount = size_t(rp.totalQ()) * rp.heads * dv;
+    size_t lseCount = size_t(rp.totalQ()) * rp.heads;
     auto fail = [&](const attnc::Status &st) {
-      report(false, "gpu " + shapeName(shape), st.message());
+      report(false, "gpu " + shapeName(rp), st.message());
     };
-    auto bq = device->allocBuffer(in.q.size() * 2), bk = device->allocBuffer(in.k.size() * 2),
-         bv = device->allocBuffer(in.v.size() * 2), bo = device->allocBuffer(outCount * 2),
-         bl = device->allocBuffer(lseCount * 4);
-    for (auto *b : {&bq, &bk, &bv, &bo, &bl})
-      if (!b->ok())
-        return fail(b->status());
-    attnc::Status st = device->copyToDevice(bq->ptr(), in.q.data(), in.q.size() * 2);
-    if (st.ok())
-      st = device->copyToDevice(bk->ptr(), in.k.data(), in.k.size() * 2);
-    if (st.ok())
-      st = device->copyToDevice(bv->ptr(), in.v.data(), in.v.size() * 2);
+    std::vector<attnc::StatusOr<attnc::DeviceBuffer>> buffers;
+    auto upload = [&](const void *data, size_t bytes) -> attnc::StatusOr<uint64_t> {
+      buffers.push_back(device->allocBuffer(std::max<size_t>(bytes, 4)));
+      if (!buffers.back().ok())
+        return buffers.back().status();
+      uint64_t ptr = buffers.back()->ptr();
+      if (data && bytes) {
+        attnc::Status st = device->copyToDevice(ptr, data, bytes);
+        if (!st.ok())
+          return st;
+      }
+      return ptr;
+    };
+    attnc::FwdParams p{};
+    std::vector<uint64_t> ptrs;
+    for (auto [data, bytes] : {std::pair<const void *, size_t>{problem->q.data(), problem->q.size() * 2},
+                               {problem->k.data(), problem->k.size() * 2},
+                               {problem->v.data(), problem->v.size() * 2},
+                               {nullptr, outCount * 2},
+                               {nullptr, lseCount * 4}}) {
+      attnc::StatusOr<uint64_t> ptr = upload(data, bytes);
+      if (!ptr.ok())
+        return fail(ptr.status());
+      ptrs.push_back(*ptr);
+    }
+    p.q = reinterpret_cast<const void *>(ptrs[0]);
+    p.k = reinterpret_cast<const void *>(ptrs[1]);
+    p.v = reinterpret_cast<const void *>(ptrs[2]);
+    p.o = reinterpret_cast<void *>(ptrs[3]);
+    p.lse = reinterpret_cast<float *>(ptrs[4]);
     // Poison: 0xFF bytes are NaN in bf16, f16 and f32, so an unwritten element fails.
+    attnc::Status st = device->memset(ptrs[3], 0xff, outCount * 2);
     if (st.ok())
-      st = device->memset(bo->ptr(), 0xff, outCount * 2);
-    if (st.ok())
-      st = device->memset(bl->ptr(), 0xff, lseCount * 4);
+      st = device->memset(ptrs[4], 0xff, lseCount * 4);
     if (!st.ok())
       return fail(st);
-
-    attnc::FwdParams p{};
-    p.q = reinterpret_cast<const void *>(bq->ptr());
-    p.k = reinterpret_cast<const void *>(bk->ptr());
-    p.v = reinterpret_cast<const void *>(bv->ptr());
-    p.o = reinterpret_cast<void *>(bo->ptr());
-    p.lse = reinterpret_cast<float *>(bl->ptr());
-    p.batch = shape.batch;
-    p.heads = shape.heads;
-    p.kv_heads = shape.kvHeads;
-    p.seqlen_q = shape.seqQ;
-    p.seqlen_k = shape.seqK;
-    attnc::setContiguousStrides(p, d, d);
-    p.scale = float(s.scale.value_or(1.0 / std::sqrt(double(d))));
+    for (auto [slot, bits] : llvm::enumerate(problem->inputBits)) {
+      attnc::StatusOr<uint64_t> ptr = upload(bits.data(), bits.size() * 4);
+      if (!ptr.ok())
+        return fail(ptr.status());
+      p.inputs[slot] = reinterpret_cast<const void *>(*ptr);
+    }
+    for (auto [slot, scalar] : llvm::enumerate(s.scalars)) {
+      auto it = rp.scalars.find(scalar.name);
+      p.scalars[slot] = float(it != rp.scalars.end() ? it->second : *scalar.defaultValue);
+    }
+    p.batch = int(rp.batch);
+    p.heads = int(rp.heads);
+    p.kv_heads = int(rp.kvHeads);
+    p.seqlen_q = int(rp.seqQ);
+    p.seqlen_k = int(rp.seqK);
+    attnc::setContiguousStrides(p, d, dv);
+    if (rp.isVarlen()) {
+      attnc::StatusOr<uint64_t> cq = upload(problem->cuQ.data(), problem->cuQ.size() * 4);
+      attnc::StatusOr<uint64_t> ck = upload(problem->cuK.data(), problem->cuK.size() * 4);
+      if (!cq.ok() || !ck.ok())
+        return fail(cq.ok() ? ck.status() : cq.status());
+      p.cu_seqlens_q = reinterpret_cast<const int *>(*cq);
+      p.cu_seqlens_k = reinterpret_cast<const int *>(*ck);
+    }
+    p.scale = float(s.scale);
     p.scale_log2 = p.scale * 1.4426950408889634f;
-    attnc::ForwardConfig config{
-        d, int(s.headDimV), int(s.blockM), int(s.blockN), int(s.warps), int(s.stages)};
+    attnc::ForwardConfig config{d, dv, int(s.blockM), int(s.blockN), int(s.warps), int(s.stages)};
     st = attnc::launchForward(kernel, config, p);
     if (st.ok())
       st = device->synchronize();
     std::vector<uint16_t> outBits(outCount);
     std::vector<float> lse(lseCount);
     if (st.ok())
-      st = device->copyToHost(outBits.data(), bo->ptr(), outCount * 2);
+      st = device->copyToHost(outBits.data(), ptrs[3], outCount * 2);
     if (st.ok())
-      st = device->copyToHost(lse.data(), bl->ptr(), lseCount * 4);
+      st = device->copyToHost(lse.data(), ptrs[4], lseCount * 4);
     if (!st.ok())
       return fail(st);
 
-    FailureOr<attn::ReferenceResult> ref =
-        attn::evaluateReference(pattern, problemFor(shape, d, in));
+    FailureOr<attn::ReferenceResult> ref = attn::evaluateReference(pattern, rp);
     if (failed(ref))
       return fail(attnc::Status::error("reference failed"));
     std::vector<double> out(outCount), lseD(lseCount);
@@ -310,15 +400,17 @@ private:
       lseD[i] = lse[i];
     double err = relativeError(out, ref->out);
     double lseErr = maxAbsError(lseD, ref->lse);
-    report(err < outputTolerance(type) && lseErr < kLseTolerance, "gpu " + shapeName(shape),
+    report(err < outputTolerance(type) && lseErr < kLseTolerance, "gpu " + shapeName(rp),
            llvm::formatv("rel err {0:e2} (tol {1:e0}), lse max err {2:e2}", err,
                          outputTolerance(type), lseErr)
                .str());
   }
 
-  static std::string shapeName(const Shape &s) {
-    return llvm::formatv("B{0} H{1}/{2} Sq{3} Skv{4}", s.batch, s.heads, s.kvHeads, s.seqQ, s.seqK)
-        .str();
+  static std::string shapeName(const attn::ReferenceProblem &p) {
+    std::string name = llvm::formatv("B{0} H{1}/{2} Sq{3} Skv{4}", p.batch, p.heads, p.kvHeads,
+                                     p.seqQ, p.seqK)
+                           .str();
+    return p.isVarlen() ? name + " varlen" : name;
   }
 
   /// "N registers, S B stack, T B spill stores" from the ptxas -v lines of an NVRTC log.
@@ -340,6 +432,7 @@ private:
   const attnc::CheckCommandOptions &options;
   attnc::Device *device = nullptr;
   int passes = 0, failures = 0, skips = 0;
+  std::set<std::string> checked, skipped;
 };
 
 } // namespace

@@ -15,11 +15,12 @@ void attnc::loadAttnDialects(MLIRContext &context) {
   context.loadAllAvailableDialects();
 }
 
-OwningOpRef<ModuleOp> attnc::parsePatterns(MLIRContext &context, llvm::SourceMgr &sourceMgr) {
+OwningOpRef<ModuleOp> attnc::parsePatterns(MLIRContext &context, llvm::SourceMgr &sourceMgr,
+                                           const ParamOverrides &overrides) {
   std::optional<ast::File> file = parseAttnFile(sourceMgr);
   if (!file)
     return nullptr;
-  OwningOpRef<ModuleOp> module = mlirGen(context, sourceMgr, *file);
+  OwningOpRef<ModuleOp> module = mlirGen(context, sourceMgr, *file, overrides);
   if (!module || failed(verify(*module)))
     return nullptr;
   return module;

@@ -2,8 +2,15 @@
 //
 // Types in expressions: int (positions and sizes, `index` in the IR), float (f32) and bool
 // (i1). An int meeting a float is converted to float; `/` and `%` on ints truncate like C.
-// Names: b h q k (batch, head, query and key position), Sq Skv (the sequence's lengths), and
-// in `score` also s (the scaled dot product). A mask may not read s.
+// Names, innermost first:
+//   b h q k Sq Skv        region arguments (batch, head, query/key position, lengths);
+//   s                     the scaled dot product, in `score` only;
+//   let / mask NAME       named expressions, expanded where they are used (pattern, then file);
+//   param NAME            compile-time constants (after --param overrides, range-checked);
+//   scalar NAME           run-time f32 values (attn.get_scalar);
+//   input NAME[i, ...]    elements of extra tensors (attn.load).
+// Compile-time values (parameter values and ranges, normaliser options, input extents) are
+// constant expressions over numbers and parameters, evaluated here.
 //
 //===----------------------------------------------------------------------===//
 #include "attn/Frontend/MLIRGen.h"
@@ -12,7 +19,12 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/IR/Builders.h"
-#include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/StringSet.h"
+#include "llvm/ADT/StringSwitch.h"
+#include "llvm/Support/FormatVariadic.h"
+
+#include <cmath>
 
 using namespace attnc;
 using namespace mlir;
@@ -20,11 +32,17 @@ using llvm::SMLoc;
 
 namespace {
 
-enum class ValueKind { Int, Float, Bool };
+using ValueKind = ast::Type;
 
 struct TypedValue {
   Value value;
   ValueKind kind;
+};
+
+/// A compile-time value: ints and bools are held exactly in the double.
+struct Constant {
+  ValueKind kind;
+  double value;
 };
 
 static const char *kindName(ValueKind kind) {
@@ -39,26 +57,54 @@ static const char *kindName(ValueKind kind) {
   return "?";
 }
 
+static const char *const kRegionNames[] = {"b", "h", "q", "k", "Sq", "Skv"};
+static const char *const kFunctions =
+    "min max clamp abs select int float tanh exp exp2 log log2 floor ceil sqrt pow";
+
+/// What a name in a pattern refers to.
+struct Symbol {
+  enum class Kind { Param, Let, Scalar, Input } kind;
+  SMLoc loc;
+  const ast::Let *let = nullptr;
+  const ast::Input *input = nullptr;
+  unsigned slot = 0; // scalar / input declaration order
+  Constant constant{ValueKind::Int, 0};
+};
+
 class MLIRGenImpl {
 public:
-  MLIRGenImpl(MLIRContext &context, llvm::SourceMgr &sourceMgr)
-      : builder(&context), sourceMgr(sourceMgr) {}
+  MLIRGenImpl(MLIRContext &context, llvm::SourceMgr &sourceMgr, const ParamOverrides &overrides)
+      : builder(&context), sourceMgr(sourceMgr), overrides(overrides) {}
 
   OwningOpRef<ModuleOp> gen(const ast::File &file) {
     OwningOpRef<ModuleOp> module = ModuleOp::create(builder.getUnknownLoc());
     llvm::StringMap<SMLoc> seen;
     for (const ast::Pattern &pattern : file.patterns) {
       auto [it, inserted] = seen.try_emplace(pattern.name, pattern.loc);
-      if (!inserted)
-        return error(pattern.loc, "pattern '" + pattern.name + "' is defined twice");
+      if (!inserted) {
+        error(pattern.loc, "pattern '" + pattern.name + "' is defined twice");
+        note(it->second, "first defined here");
+        return nullptr;
+      }
       builder.setInsertionPointToEnd(module->getBody());
-      if (failed(genPattern(pattern)))
+      if (failed(genPattern(file, pattern)))
         return nullptr;
     }
+    for (const auto &entry : overrides)
+      if (!usedOverrides.contains(entry.getKey())) {
+        llvm::errs() << sourceMgr.getMemoryBuffer(sourceMgr.getMainFileID())->getBufferIdentifier()
+                     << ": error: --param " << entry.getKey() << "=" << entry.getValue()
+                     << ": the spec declares no parameter '" << entry.getKey() << "'\n";
+        return nullptr;
+      }
     return module;
   }
 
 private:
+  //===--------------------------------------------------------------------===//
+  // Diagnostics
+  //===--------------------------------------------------------------------===//
+
   Location loc(SMLoc smLoc) {
     unsigned bufferId = sourceMgr.getMainFileID();
     auto [line, col] = sourceMgr.getLineAndColumn(smLoc, bufferId);
@@ -66,15 +112,160 @@ private:
     return FileLineColLoc::get(builder.getContext(), name, line, col);
   }
 
-  std::nullptr_t error(SMLoc smLoc, const llvm::Twine &message) {
+  /// Prints an error, then one note per named expression being expanded (innermost first).
+  void error(SMLoc smLoc, const llvm::Twine &message) {
     sourceMgr.PrintMessage(smLoc, llvm::SourceMgr::DK_Error, message);
-    return nullptr;
+    for (auto it = expansion.rbegin(); it != expansion.rend(); ++it)
+      note(it->second, "in '" + it->first + "', used here");
+  }
+  void note(SMLoc smLoc, const llvm::Twine &message) {
+    sourceMgr.PrintMessage(smLoc, llvm::SourceMgr::DK_Note, message);
+  }
+  template <typename T = TypedValue> FailureOr<T> fail(SMLoc at, const llvm::Twine &message) {
+    error(at, message);
+    return failure();
   }
 
-  LogicalResult genPattern(const ast::Pattern &ast) {
+  //===--------------------------------------------------------------------===//
+  // Patterns and their declarations
+  //===--------------------------------------------------------------------===//
+
+  /// Enters `name` into the pattern's scope; fails on a clash.
+  LogicalResult declare(StringRef name, SMLoc at, Symbol symbol) {
+    if (llvm::is_contained(kRegionNames, name) || name == "s" ||
+        llvm::is_contained(mlir::attn::kProblemSizes, name))
+      return error(at, "'" + name + "' is a built-in name and cannot be redeclared"), failure();
+    auto [it, inserted] = scope.try_emplace(name, symbol);
+    if (!inserted) {
+      error(at, "'" + name + "' is already declared");
+      note(it->second.loc, "previous declaration is here");
+      return failure();
+    }
+    return success();
+  }
+
+  LogicalResult declareParams(ArrayRef<ast::Param> params) {
+    for (const ast::Param &param : params) {
+      FailureOr<Constant> value = evalParam(param);
+      if (failed(value))
+        return failure();
+      Symbol symbol{Symbol::Kind::Param, param.loc};
+      symbol.constant = *value;
+      if (failed(declare(param.name, param.loc, symbol)))
+        return failure();
+      paramValues.emplace_back(param.name, *value);
+    }
+    return success();
+  }
+
+  /// The value of a parameter: its override or default, converted to its type and range-checked.
+  FailureOr<Constant> evalParam(const ast::Param &param) {
+    FailureOr<Constant> value = evalConst(*param.value);
+    if (failed(value))
+      return failure();
+    auto override = overrides.find(param.name);
+    if (override != overrides.end()) {
+      usedOverrides.insert(param.name);
+      StringRef text = override->getValue();
+      if (text == "true" || text == "false") {
+        value = Constant{ValueKind::Bool, text == "true" ? 1.0 : 0.0};
+      } else {
+        double number = 0;
+        if (text.getAsDouble(number))
+          return fail<Constant>(param.loc, "--param " + param.name + "=" + text +
+                                               " is not a number, true or false");
+        bool integral = text.find_first_of(".eE") == StringRef::npos;
+        value = Constant{integral ? ValueKind::Int : ValueKind::Float, number};
+      }
+    }
+    if (value->kind != param.type) {
+      if (param.type == ValueKind::Float && value->kind == ValueKind::Int)
+        value->kind = ValueKind::Float;
+      else
+        return fail<Constant>(param.loc, "parameter '" + param.name + "' is " +
+                                             kindName(param.type) + ", its value is " +
+                                             kindName(value->kind) +
+                                             (override != overrides.end() ? " (from --param)" : ""));
+    }
+    if (param.type == ValueKind::Int && std::fabs(value->value) > 2147483647.0)
+      return fail<Constant>(param.loc,
+                            "parameter '" + param.name + "' does not fit in 32 bits");
+    if (param.rangeLo) {
+      FailureOr<Constant> lo = evalConst(*param.rangeLo), hi = evalConst(*param.rangeHi);
+      if (failed(lo) || failed(hi))
+        return failure();
+      if (lo->kind == ValueKind::Bool || hi->kind == ValueKind::Bool)
+        return fail<Constant>(param.rangeLo->loc, "a range needs number bounds");
+      if (lo->value > hi->value)
+        return fail<Constant>(param.rangeLo->loc, "empty range: lower bound above upper bound");
+      if (value->value < lo->value || value->value > hi->value)
+        return fail<Constant>(param.loc,
+                              llvm::formatv("parameter '{0}' = {1} is outside its range [{2}, {3}]"
+                                            "{4}",
+                                            param.name, value->value, lo->value, hi->value,
+                                            override != overrides.end() ? " (from --param)" : "")
+                                  .str());
+    }
+    return value;
+  }
+
+  LogicalResult genPattern(const ast::File &file, const ast::Pattern &ast) {
+    scope.clear();
+    paramValues.clear();
+    if (failed(declareParams(file.params)))
+      return failure();
+    for (const ast::Let &let : file.lets) {
+      Symbol symbol{Symbol::Kind::Let, let.loc};
+      symbol.let = &let;
+      if (failed(declare(let.name, let.loc, symbol)))
+        return failure();
+    }
+    if (failed(declareParams(ast.params)))
+      return failure();
+    for (const ast::Let &let : ast.lets) {
+      Symbol symbol{Symbol::Kind::Let, let.loc};
+      symbol.let = &let;
+      if (failed(declare(let.name, let.loc, symbol)))
+        return failure();
+    }
+
     auto pattern = attn::PatternOp::create(builder, loc(ast.loc), ast.name);
+    if (failed(setShapeAttributes(pattern, ast)))
+      return failure();
     Block *body = builder.createBlock(&pattern.getBody());
     builder.setInsertionPointToEnd(body);
+
+    for (auto [slot, scalar] : llvm::enumerate(ast.scalars)) {
+      Symbol symbol{Symbol::Kind::Scalar, scalar.loc};
+      symbol.slot = slot;
+      if (failed(declare(scalar.name, scalar.loc, symbol)))
+        return failure();
+      FloatAttr defaultValue;
+      if (scalar.defaultValue) {
+        FailureOr<Constant> value = evalConst(*scalar.defaultValue);
+        if (failed(value))
+          return failure();
+        if (value->kind == ValueKind::Bool)
+          return error(scalar.defaultValue->loc, "a scalar's default must be a number"), failure();
+        defaultValue = builder.getF64FloatAttr(value->value);
+      }
+      attn::ScalarOp::create(builder, loc(scalar.loc), scalar.name, defaultValue);
+    }
+    if (ast.scalars.size() > attn::kMaxScalars)
+      return error(ast.scalars[attn::kMaxScalars].loc,
+                   "at most " + Twine(attn::kMaxScalars) + " scalars per pattern"),
+             failure();
+    for (auto [slot, input] : llvm::enumerate(ast.inputs)) {
+      Symbol symbol{Symbol::Kind::Input, input.loc};
+      symbol.slot = slot;
+      symbol.input = &input;
+      if (failed(declare(input.name, input.loc, symbol)) || failed(genInput(input)))
+        return failure();
+    }
+    if (ast.inputs.size() > attn::kMaxInputs)
+      return error(ast.inputs[attn::kMaxInputs].loc,
+                   "at most " + Twine(attn::kMaxInputs) + " inputs per pattern"),
+             failure();
 
     if (ast.mask) {
       auto mask = attn::MaskOp::create(builder, loc(ast.mask->loc));
@@ -86,46 +277,278 @@ private:
       if (failed(genRegion(score, *ast.score, /*hasScore=*/true, ValueKind::Float, "a score")))
         return failure();
     }
+    if (ast.weight) {
+      auto weight = attn::WeightOp::create(builder, loc(ast.weight->loc));
+      if (failed(genRegion(weight, *ast.weight, /*hasScore=*/false, ValueKind::Float, "a weight")))
+        return failure();
+    }
+    if (failed(genNormalize(ast)))
+      return failure();
+    builder.setInsertionPointAfter(pattern);
+    return success();
+  }
+
+  LogicalResult setShapeAttributes(attn::PatternOp pattern, const ast::Pattern &ast) {
+    if (ast.heads) {
+      if (*ast.heads % *ast.kvHeads != 0)
+        return error(ast.headsLoc, "query heads (" + Twine(*ast.heads) +
+                                       ") must be a multiple of KV heads (" + Twine(*ast.kvHeads) +
+                                       ")"),
+               failure();
+      pattern.setHeadsAttr(builder.getI64IntegerAttr(*ast.heads));
+      pattern.setKvHeadsAttr(builder.getI64IntegerAttr(*ast.kvHeads));
+    }
+    if (ast.headDim) {
+      pattern.setHeadDimAttr(builder.getI64IntegerAttr(*ast.headDim));
+      pattern.setHeadDimVAttr(builder.getI64IntegerAttr(*ast.headDimV));
+    }
+    pattern.setVarlen(ast.varlen);
+    pattern.setLse(ast.lse);
+    if (!paramValues.empty()) {
+      SmallVector<NamedAttribute> params;
+      for (auto &[name, value] : paramValues) {
+        Attribute attr;
+        if (value.kind == ValueKind::Int)
+          attr = builder.getI64IntegerAttr(static_cast<int64_t>(value.value));
+        else if (value.kind == ValueKind::Bool)
+          attr = builder.getBoolAttr(value.value != 0);
+        else
+          attr = builder.getF64FloatAttr(value.value);
+        params.push_back(builder.getNamedAttr(name, attr));
+      }
+      pattern.setParamsAttr(builder.getDictionaryAttr(params));
+    }
+    return success();
+  }
+
+  LogicalResult genInput(const ast::Input &input) {
+    if (input.type == ValueKind::Bool)
+      return error(input.loc, "inputs hold int or float elements, not bool"), failure();
+    if (input.shape.size() > 4)
+      return error(input.shape[4]->loc, "inputs have at most 4 dimensions"), failure();
+    SmallVector<Attribute> shape;
+    for (const ast::ExprPtr &dim : input.shape) {
+      if (dim->kind == ast::Expr::Kind::Name &&
+          llvm::is_contained(attn::kProblemSizes, StringRef(dim->name))) {
+        shape.push_back(builder.getStringAttr(dim->name));
+        continue;
+      }
+      FailureOr<Constant> size = evalConst(*dim, " (or one of B H Hkv Sq Skv)");
+      if (failed(size))
+        return failure();
+      if (size->kind != ValueKind::Int || size->value <= 0 || size->value > (1 << 24))
+        return error(dim->loc, "an input dimension must be a positive int (at most 2^24)"),
+               failure();
+      shape.push_back(builder.getI64IntegerAttr(static_cast<int64_t>(size->value)));
+    }
+    Type elem = input.type == ValueKind::Int ? Type(builder.getI32Type()) : builder.getF32Type();
+    attn::InputOp::create(builder, loc(input.loc), input.name, elem, builder.getArrayAttr(shape));
+    return success();
+  }
+
+  LogicalResult genNormalize(const ast::Pattern &ast) {
     attn::NormalizerKind kind = attn::NormalizerKind::Softmax;
     if (ast.normalizer == ast::Normalizer::Sigmoid)
       kind = attn::NormalizerKind::Sigmoid;
     else if (ast.normalizer == ast::Normalizer::None)
       kind = attn::NormalizerKind::None;
-    if (ast.scale && kind == attn::NormalizerKind::None) {
-      error(ast.normalizerLoc, "'scale' needs a softmax or sigmoid normaliser");
-      return failure();
+    FloatAttr scale, temperature, bias;
+    for (const ast::Option &option : ast.normalizerOptions) {
+      FloatAttr *slot = llvm::StringSwitch<FloatAttr *>(option.name)
+                            .Case("scale", &scale)
+                            .Case("temperature", &temperature)
+                            .Case("bias", &bias)
+                            .Default(nullptr);
+      if (!slot)
+        return error(option.loc, "unknown normaliser option '" + option.name +
+                                     "' (known: scale, temperature, bias)"),
+               failure();
+      if (*slot)
+        return error(option.loc, "option '" + option.name + "' is given twice"), failure();
+      if (kind == attn::NormalizerKind::None)
+        return error(option.loc, "'normalize none' takes no options"), failure();
+      if (option.name == "bias" && kind != attn::NormalizerKind::Sigmoid)
+        return error(option.loc, "'bias' is an option of 'sigmoid' only"), failure();
+      FailureOr<Constant> value = evalConst(*option.value);
+      if (failed(value))
+        return failure();
+      if (value->kind == ValueKind::Bool)
+        return error(option.value->loc, "'" + option.name + "' must be a number"), failure();
+      if (option.name != "bias" && !(value->value > 0.0 && std::isfinite(value->value)))
+        return error(option.value->loc, "'" + option.name + "' must be positive"), failure();
+      if (!std::isfinite(value->value))
+        return error(option.value->loc, "'" + option.name + "' must be finite"), failure();
+      *slot = builder.getF64FloatAttr(value->value);
     }
-    FloatAttr scale = ast.scale ? builder.getF64FloatAttr(*ast.scale) : FloatAttr();
-    attn::NormalizeOp::create(builder,
-                              ast.normalizerLoc.isValid() ? loc(ast.normalizerLoc) : loc(ast.loc),
-                              attn::NormalizerKindAttr::get(builder.getContext(), kind), scale);
-    builder.setInsertionPointAfter(pattern);
+    SMLoc at = ast.normalizerLoc.isValid() ? ast.normalizerLoc : ast.loc;
+    attn::NormalizeOp::create(builder, loc(at),
+                              attn::NormalizerKindAttr::get(builder.getContext(), kind), scale,
+                              temperature, bias);
     return success();
   }
 
-  /// Fills the region of a mask or score_mod op from `expr`, yielding a value of `want`.
+  //===--------------------------------------------------------------------===//
+  // Compile-time constants
+  //===--------------------------------------------------------------------===//
+
+  FailureOr<Constant> evalConst(const ast::Expr &e, StringRef hint = "") {
+    using K = ast::Expr::Kind;
+    switch (e.kind) {
+    case K::Number:
+      return Constant{e.isInteger ? ValueKind::Int : ValueKind::Float, e.number};
+    case K::Name: {
+      if (e.name == "true" || e.name == "false")
+        return Constant{ValueKind::Bool, e.name == "true" ? 1.0 : 0.0};
+      auto it = scope.find(e.name);
+      if (it != scope.end() && it->second.kind == Symbol::Kind::Param)
+        return it->second.constant;
+      return fail<Constant>(e.loc, "'" + e.name +
+                                       "' is not a compile-time value (numbers and parameters "
+                                       "declared before this point)" +
+                                       hint);
+    }
+    case K::Unary: {
+      FailureOr<Constant> x = evalConst(*e.operands[0]);
+      if (failed(x))
+        return failure();
+      if (e.name == "!") {
+        if (x->kind != ValueKind::Bool)
+          return fail<Constant>(e.loc, "'!' needs a bool operand");
+        return Constant{ValueKind::Bool, x->value != 0 ? 0.0 : 1.0};
+      }
+      if (x->kind == ValueKind::Bool)
+        return fail<Constant>(e.loc, "'-' needs a number, got bool");
+      return Constant{x->kind, -x->value};
+    }
+    case K::Binary: {
+      FailureOr<Constant> a = evalConst(*e.operands[0]), b = evalConst(*e.operands[1]);
+      if (failed(a) || failed(b))
+        return failure();
+      StringRef op = e.name;
+      if (op == "&&" || op == "||") {
+        if (a->kind != ValueKind::Bool || b->kind != ValueKind::Bool)
+          return fail<Constant>(e.loc, "'" + op + "' needs bool operands");
+        bool v = op == "&&" ? (a->value != 0 && b->value != 0) : (a->value != 0 || b->value != 0);
+        return Constant{ValueKind::Bool, v ? 1.0 : 0.0};
+      }
+      if (a->kind == ValueKind::Bool || b->kind == ValueKind::Bool)
+        return fail<Constant>(e.loc, "'" + op + "' needs numbers");
+      ValueKind kind =
+          a->kind == ValueKind::Int && b->kind == ValueKind::Int ? ValueKind::Int : ValueKind::Float;
+      double x = a->value, y = b->value;
+      auto boolean = [](bool v) { return Constant{ValueKind::Bool, v ? 1.0 : 0.0}; };
+      if (op == "<")
+        return boolean(x < y);
+      if (op == "<=")
+        return boolean(x <= y);
+      if (op == ">")
+        return boolean(x > y);
+      if (op == ">=")
+        return boolean(x >= y);
+      if (op == "==")
+        return boolean(x == y);
+      if (op == "!=")
+        return boolean(x != y);
+      if (op == "+")
+        return Constant{kind, x + y};
+      if (op == "-")
+        return Constant{kind, x - y};
+      if (op == "*")
+        return Constant{kind, x * y};
+      if ((op == "/" || op == "%") && kind == ValueKind::Int && y == 0)
+        return fail<Constant>(e.loc, "division by zero");
+      if (op == "/")
+        return Constant{kind, kind == ValueKind::Int ? std::trunc(x / y) : x / y};
+      if (kind != ValueKind::Int)
+        return fail<Constant>(e.loc, "'%' needs int operands");
+      return Constant{kind, std::fmod(x, y)};
+    }
+    case K::Call: {
+      SmallVector<Constant> args;
+      for (const ast::ExprPtr &arg : e.operands) {
+        FailureOr<Constant> v = evalConst(*arg);
+        if (failed(v))
+          return failure();
+        if (v->kind == ValueKind::Bool)
+          return fail<Constant>(arg->loc, "'" + e.name + "' needs numbers");
+        args.push_back(*v);
+      }
+      StringRef fn = e.name;
+      auto want = [&](size_t n) -> LogicalResult {
+        if (args.size() == n)
+          return success();
+        error(e.loc, "'" + fn + "' takes " + Twine(n) + " argument" + (n == 1 ? "" : "s") +
+                         ", got " + Twine(args.size()));
+        return failure();
+      };
+      if (fn == "min" || fn == "max") {
+        if (failed(want(2)))
+          return failure();
+        ValueKind kind = args[0].kind == ValueKind::Int && args[1].kind == ValueKind::Int
+                             ? ValueKind::Int
+                             : ValueKind::Float;
+        return Constant{kind, fn == "min" ? std::min(args[0].value, args[1].value)
+                                          : std::max(args[0].value, args[1].value)};
+      }
+      if (fn == "pow") {
+        if (failed(want(2)))
+          return failure();
+        return Constant{ValueKind::Float, std::pow(args[0].value, args[1].value)};
+      }
+      using Fn = double (*)(double);
+      Fn f = llvm::StringSwitch<Fn>(fn)
+                 .Case("exp", [](double x) { return std::exp(x); })
+                 .Case("exp2", [](double x) { return std::exp2(x); })
+                 .Case("log", [](double x) { return std::log(x); })
+                 .Case("log2", [](double x) { return std::log2(x); })
+                 .Case("sqrt", [](double x) { return std::sqrt(x); })
+                 .Case("tanh", [](double x) { return std::tanh(x); })
+                 .Default(nullptr);
+      if (fn == "abs") {
+        if (failed(want(1)))
+          return failure();
+        return Constant{args[0].kind, std::fabs(args[0].value)};
+      }
+      if (!f)
+        return fail<Constant>(e.loc, "'" + fn + "' cannot be evaluated at compile time");
+      if (failed(want(1)))
+        return failure();
+      return Constant{ValueKind::Float, f(args[0].value)};
+    }
+    case K::Index:
+      return fail<Constant>(e.loc, "an input element is not a compile-time value");
+    }
+    return failure();
+  }
+
+  //===--------------------------------------------------------------------===//
+  // Regions
+  //===--------------------------------------------------------------------===//
+
+  /// Fills the region of a mask / score_mod / weight op from `expr`, yielding a `want` value.
   LogicalResult genRegion(Operation *op, const ast::Expr &expr, bool hasScore, ValueKind want,
                           StringRef what) {
     OpBuilder::InsertionGuard guard(builder);
     Block *block = attn::createRegionBlock(builder, op->getRegion(0), attn::getRegionSignature(op),
                                            op->getLoc());
-    names.clear();
+    args.clear();
+    letValues.clear();
     unsigned first = 0;
     if (hasScore)
-      names["s"] = {block->getArgument(first++), ValueKind::Float};
-    for (StringRef name : {"b", "h", "q", "k", "Sq", "Skv"})
-      names[name] = {block->getArgument(first++), ValueKind::Int};
+      args["s"] = {block->getArgument(first++), ValueKind::Float};
+    for (StringRef name : kRegionNames)
+      args[name] = {block->getArgument(first++), ValueKind::Int};
     scoreAllowed = hasScore;
+    regionWhat = what;
     FailureOr<TypedValue> result = genExpr(expr);
     if (failed(result))
       return failure();
     if (want == ValueKind::Float && result->kind == ValueKind::Int)
       result = toFloat(*result, expr.loc);
-    if (result->kind != want) {
-      error(expr.loc, what + " must be a " + kindName(want) + " expression, this is " +
-                          kindName(result->kind));
-      return failure();
-    }
+    if (result->kind != want)
+      return error(expr.loc, what + " must be a " + kindName(want) + " expression, this is " +
+                                 kindName(result->kind)),
+             failure();
     attn::YieldOp::create(builder, loc(expr.loc), ValueRange{result->value});
     return success();
   }
@@ -138,30 +561,124 @@ private:
     return {f, ValueKind::Float};
   }
 
-  FailureOr<TypedValue> fail(SMLoc at, const llvm::Twine &message) {
-    error(at, message);
+  TypedValue materialize(Constant c, SMLoc at) {
+    Location l = loc(at);
+    switch (c.kind) {
+    case ValueKind::Int:
+      return {arith::ConstantIndexOp::create(builder, l, static_cast<int64_t>(c.value)),
+              ValueKind::Int};
+    case ValueKind::Bool:
+      return {arith::ConstantIntOp::create(builder, l, c.value != 0 ? 1 : 0, 1), ValueKind::Bool};
+    case ValueKind::Float:
+      return {arith::ConstantFloatOp::create(builder, l, builder.getF32Type(),
+                                             llvm::APFloat(static_cast<float>(c.value))),
+              ValueKind::Float};
+    }
+    return {};
+  }
+
+  std::string knownNames() const {
+    std::string known = "b h q k Sq Skv";
+    if (scoreAllowed)
+      known += " s";
+    for (const auto &entry : scope)
+      if (entry.getValue().kind != Symbol::Kind::Input)
+        known += " " + entry.getKey().str();
+    return known;
+  }
+
+  FailureOr<TypedValue> genName(const ast::Expr &e) {
+    if (e.name == "s" && !scoreAllowed)
+      return fail(e.loc, Twine(regionWhat.starts_with("a w") ? "a weight" : "a mask") +
+                             " cannot read the score 's'");
+    if (auto it = args.find(e.name); it != args.end())
+      return it->second;
+    if (e.name == "true" || e.name == "false")
+      return materialize(Constant{ValueKind::Bool, e.name == "true" ? 1.0 : 0.0}, e.loc);
+    auto it = scope.find(e.name);
+    if (it == scope.end()) {
+      if (llvm::is_contained(attn::kProblemSizes, StringRef(e.name)))
+        return fail(e.loc, "'" + e.name +
+                               "' names an input dimension and has no value in expressions "
+                               "(positions: b h q k, lengths: Sq Skv)");
+      return fail(e.loc, "unknown name '" + e.name + "' (known: " + knownNames() + ")");
+    }
+    const Symbol &symbol = it->second;
+    switch (symbol.kind) {
+    case Symbol::Kind::Param:
+      return materialize(symbol.constant, e.loc);
+    case Symbol::Kind::Scalar:
+      return TypedValue{attn::GetScalarOp::create(builder, loc(e.loc), builder.getF32Type(), e.name),
+                        ValueKind::Float};
+    case Symbol::Kind::Input:
+      return fail(e.loc, "'" + e.name + "' is an input tensor; read an element with " + e.name +
+                             "[...] (" + Twine(symbol.input->shape.size()) + " indices)");
+    case Symbol::Kind::Let:
+      return genLet(*symbol.let, e);
+    }
     return failure();
+  }
+
+  FailureOr<TypedValue> genLet(const ast::Let &let, const ast::Expr &use) {
+    if (auto it = letValues.find(&let); it != letValues.end())
+      return it->second;
+    if (llvm::is_contained(activeLets, &let))
+      return fail(use.loc, "'" + let.name + "' refers to itself");
+    activeLets.push_back(&let);
+    expansion.emplace_back(let.name, use.loc);
+    FailureOr<TypedValue> value = genExpr(*let.value);
+    if (succeeded(value) && let.isMask && value->kind != ValueKind::Bool) {
+      error(let.value->loc, "mask '" + let.name + "' must be a bool expression, this is " +
+                                kindName(value->kind));
+      value = failure();
+    }
+    expansion.pop_back();
+    activeLets.pop_back();
+    if (succeeded(value))
+      letValues[&let] = *value;
+    return value;
+  }
+
+  FailureOr<TypedValue> genIndex(const ast::Expr &e) {
+    auto it = scope.find(e.name);
+    if (it == scope.end() || it->second.kind != Symbol::Kind::Input) {
+      if (it == scope.end() && !args.count(e.name))
+        return fail(e.loc, "unknown input '" + e.name + "'");
+      return fail(e.loc, "'" + e.name + "' is not an input tensor and cannot be indexed");
+    }
+    const ast::Input &input = *it->second.input;
+    if (e.operands.size() != input.shape.size())
+      return fail(e.loc, "input '" + e.name + "' has " + Twine(input.shape.size()) + " dimension" +
+                             (input.shape.size() == 1 ? "" : "s") + ", indexed with " +
+                             Twine(e.operands.size()));
+    SmallVector<Value> indices;
+    for (const ast::ExprPtr &index : e.operands) {
+      FailureOr<TypedValue> v = genExpr(*index);
+      if (failed(v))
+        return failure();
+      if (v->kind != ValueKind::Int)
+        return fail(index->loc, Twine("an index must be an int, this is ") + kindName(v->kind) +
+                                    (v->kind == ValueKind::Float ? " (convert with int(...))" : ""));
+      indices.push_back(v->value);
+    }
+    Type elem = input.type == ValueKind::Int ? Type(builder.getI32Type()) : builder.getF32Type();
+    Value element = attn::LoadOp::create(builder, loc(e.loc), elem, e.name, indices);
+    if (input.type == ValueKind::Float)
+      return TypedValue{element, ValueKind::Float};
+    return TypedValue{arith::IndexCastOp::create(builder, loc(e.loc), builder.getIndexType(), element),
+                      ValueKind::Int};
   }
 
   FailureOr<TypedValue> genExpr(const ast::Expr &e) {
     switch (e.kind) {
     case ast::Expr::Kind::Number:
       if (e.isInteger)
-        return TypedValue{
-            arith::ConstantIndexOp::create(builder, loc(e.loc), static_cast<int64_t>(e.number)),
-            ValueKind::Int};
-      return TypedValue{arith::ConstantFloatOp::create(builder, loc(e.loc), builder.getF32Type(),
-                                                       llvm::APFloat(static_cast<float>(e.number))),
-                        ValueKind::Float};
-    case ast::Expr::Kind::Name: {
-      if (e.name == "s" && !scoreAllowed)
-        return fail(e.loc, "a mask cannot read the score 's'");
-      auto it = names.find(e.name);
-      if (it == names.end())
-        return fail(e.loc, "unknown name '" + e.name + "' (known: b h q k Sq Skv" +
-                               (scoreAllowed ? " s" : "") + ")");
-      return it->second;
-    }
+        return materialize(Constant{ValueKind::Int, e.number}, e.loc);
+      return materialize(Constant{ValueKind::Float, e.number}, e.loc);
+    case ast::Expr::Kind::Name:
+      return genName(e);
+    case ast::Expr::Kind::Index:
+      return genIndex(e);
     case ast::Expr::Kind::Unary:
       return genUnary(e);
     case ast::Expr::Kind::Binary:
@@ -205,6 +722,13 @@ private:
     return success();
   }
 
+  /// Whether `v` is an integer constant equal to zero.
+  static bool isZeroConstant(Value v) {
+    auto c = v.getDefiningOp<arith::ConstantOp>();
+    auto i = c ? dyn_cast<IntegerAttr>(c.getValue()) : IntegerAttr();
+    return i && i.getValue().isZero();
+  }
+
   FailureOr<TypedValue> genBinary(const ast::Expr &e) {
     FailureOr<TypedValue> lhs = genExpr(*e.operands[0]);
     if (failed(lhs))
@@ -222,6 +746,12 @@ private:
                            : Value(arith::OrIOp::create(builder, l, lhs->value, rhs->value));
       return TypedValue{v, ValueKind::Bool};
     }
+    if ((op == "==" || op == "!=") && lhs->kind == ValueKind::Bool &&
+        rhs->kind == ValueKind::Bool) {
+      auto pred = op == "==" ? arith::CmpIPredicate::eq : arith::CmpIPredicate::ne;
+      return TypedValue{arith::CmpIOp::create(builder, l, pred, lhs->value, rhs->value),
+                        ValueKind::Bool};
+    }
     if (failed(unify(*lhs, *rhs, e)))
       return failure();
     bool isFloat = lhs->kind == ValueKind::Float;
@@ -232,6 +762,8 @@ private:
                         : arith::CmpIOp::create(builder, l, pred->first, a, b).getResult();
       return TypedValue{v, ValueKind::Bool};
     }
+    if ((op == "/" || op == "%") && !isFloat && isZeroConstant(b))
+      return fail(e.loc, "division by zero");
     Value v;
     if (op == "+")
       v = isFloat ? Value(arith::AddFOp::create(builder, l, a, b))
@@ -272,6 +804,16 @@ private:
     return std::nullopt;
   }
 
+  FailureOr<TypedValue> genMinMax(bool isMin, TypedValue a, TypedValue b, Location l) {
+    if (a.kind == ValueKind::Int)
+      return TypedValue{isMin ? Value(arith::MinSIOp::create(builder, l, a.value, b.value))
+                              : Value(arith::MaxSIOp::create(builder, l, a.value, b.value)),
+                        ValueKind::Int};
+    return TypedValue{isMin ? Value(arith::MinimumFOp::create(builder, l, a.value, b.value))
+                            : Value(arith::MaximumFOp::create(builder, l, a.value, b.value)),
+                      ValueKind::Float};
+  }
+
   FailureOr<TypedValue> genCall(const ast::Expr &e) {
     SmallVector<TypedValue> args;
     for (const ast::ExprPtr &arg : e.operands) {
@@ -289,34 +831,67 @@ private:
                        Twine(args.size()));
       return failure();
     };
+    auto number = [&](size_t i) -> LogicalResult {
+      if (args[i].kind != ValueKind::Bool)
+        return success();
+      error(e.operands[i]->loc, "'" + fn + "' needs a number, got bool");
+      return failure();
+    };
     if (fn == "min" || fn == "max") {
       if (failed(arity(2)) || failed(unify(args[0], args[1], e)))
         return failure();
-      Value a = args[0].value, b = args[1].value;
-      Value v;
-      if (args[0].kind == ValueKind::Int)
-        v = fn == "min" ? Value(arith::MinSIOp::create(builder, l, a, b))
-                        : Value(arith::MaxSIOp::create(builder, l, a, b));
-      else
-        v = fn == "min" ? Value(arith::MinimumFOp::create(builder, l, a, b))
-                        : Value(arith::MaximumFOp::create(builder, l, a, b));
-      return TypedValue{v, args[0].kind};
+      return genMinMax(fn == "min", args[0], args[1], l);
+    }
+    if (fn == "clamp") {
+      if (failed(arity(3)) || failed(unify(args[0], args[1], e)) ||
+          failed(unify(args[0], args[2], e)) || failed(unify(args[1], args[2], e)))
+        return failure();
+      FailureOr<TypedValue> low = genMinMax(false, args[0], args[1], l);
+      return genMinMax(true, *low, args[2], l);
+    }
+    if (fn == "select") {
+      if (failed(arity(3)))
+        return failure();
+      if (args[0].kind != ValueKind::Bool)
+        return fail(e.operands[0]->loc, "the condition of 'select' must be bool");
+      if (args[1].kind != args[2].kind && failed(unify(args[1], args[2], e)))
+        return failure();
+      return TypedValue{
+          arith::SelectOp::create(builder, l, args[0].value, args[1].value, args[2].value),
+          args[1].kind};
     }
     if (fn == "abs") {
-      if (failed(arity(1)))
+      if (failed(arity(1)) || failed(number(0)))
         return failure();
-      if (args[0].kind == ValueKind::Bool)
-        return fail(e.loc, "'abs' needs a number");
       if (args[0].kind == ValueKind::Int)
         return TypedValue{math::AbsIOp::create(builder, l, args[0].value), ValueKind::Int};
       return TypedValue{math::AbsFOp::create(builder, l, args[0].value), ValueKind::Float};
     }
-    static const char *unaryFloat[] = {"tanh", "exp", "exp2", "log", "floor", "sqrt"};
-    if (llvm::is_contained(unaryFloat, fn)) {
-      if (failed(arity(1)))
+    if (fn == "int") {
+      if (failed(arity(1)) || failed(number(0)))
         return failure();
-      if (args[0].kind == ValueKind::Bool)
-        return fail(e.loc, "'" + fn + "' needs a number");
+      if (args[0].kind == ValueKind::Int)
+        return args[0];
+      Value i32 = arith::FPToSIOp::create(builder, l, builder.getI32Type(), args[0].value);
+      return TypedValue{arith::IndexCastOp::create(builder, l, builder.getIndexType(), i32),
+                        ValueKind::Int};
+    }
+    if (fn == "float") {
+      if (failed(arity(1)) || failed(number(0)))
+        return failure();
+      return toFloat(args[0], e.loc);
+    }
+    if (fn == "pow") {
+      if (failed(arity(2)) || failed(number(0)) || failed(number(1)))
+        return failure();
+      Value x = toFloat(args[0], e.loc).value, y = toFloat(args[1], e.loc).value;
+      return TypedValue{math::PowFOp::create(builder, l, x, y), ValueKind::Float};
+    }
+    static const char *unaryFloat[] = {"tanh", "exp",   "exp2", "log",
+                                       "log2", "floor", "ceil", "sqrt"};
+    if (llvm::is_contained(unaryFloat, fn)) {
+      if (failed(arity(1)) || failed(number(0)))
+        return failure();
       Value x = toFloat(args[0], e.loc).value;
       Value v;
       if (fn == "tanh")
@@ -327,25 +902,41 @@ private:
         v = math::Exp2Op::create(builder, l, x);
       else if (fn == "log")
         v = math::LogOp::create(builder, l, x);
+      else if (fn == "log2")
+        v = math::Log2Op::create(builder, l, x);
       else if (fn == "floor")
         v = math::FloorOp::create(builder, l, x);
+      else if (fn == "ceil")
+        v = math::CeilOp::create(builder, l, x);
       else
         v = math::SqrtOp::create(builder, l, x);
       return TypedValue{v, ValueKind::Float};
     }
-    return fail(e.loc,
-                "unknown function '" + fn + "' (known: min max abs tanh exp exp2 log floor sqrt)");
+    if (scope.count(fn) && scope.find(fn)->second.kind == Symbol::Kind::Input)
+      return fail(e.loc, "'" + fn + "' is an input tensor; index it with " + fn + "[...], not " +
+                             fn + "(...)");
+    return fail(e.loc, "unknown function '" + fn + "' (known: " + kFunctions + ")");
   }
 
   OpBuilder builder;
   llvm::SourceMgr &sourceMgr;
-  llvm::StringMap<TypedValue> names;
+  const ParamOverrides &overrides;
+  llvm::StringSet<> usedOverrides;
+  // Per pattern.
+  llvm::StringMap<Symbol> scope;
+  SmallVector<std::pair<std::string, Constant>> paramValues;
+  // Per region.
+  llvm::StringMap<TypedValue> args;
+  llvm::DenseMap<const ast::Let *, TypedValue> letValues;
+  SmallVector<const ast::Let *> activeLets;
+  SmallVector<std::pair<std::string, SMLoc>> expansion; // named expressions being expanded
   bool scoreAllowed = false;
+  StringRef regionWhat;
 };
 
 } // namespace
 
 OwningOpRef<ModuleOp> attnc::mlirGen(MLIRContext &context, llvm::SourceMgr &sourceMgr,
-                                     const ast::File &file) {
-  return MLIRGenImpl(context, sourceMgr).gen(file);
+                                     const ast::File &file, const ParamOverrides &overrides) {
+  return MLIRGenImpl(context, sourceMgr, overrides).gen(file);
 }

@@ -1,15 +1,23 @@
 //===- Parser.cpp - Lexer and recursive-descent parser of .attn files ---------===//
 //
-//   file      := pattern*
-//   pattern   := 'attention' NAME '{' item* '}'
-//   item      := 'mask' expr | 'score' expr
-//              | 'normalize' ('softmax' | 'sigmoid' | 'none') ['(' 'scale' '=' NUMBER ')']
+//   file      := (pattern | param | let | 'mask' NAME '=' expr)*
+//   pattern   := 'attention' NAME '{' clause* '}'
+//   clause    := param | let | scalar | input
+//              | 'mask' expr | 'score' expr | 'weight' expr
+//              | 'normalize' ('softmax' | 'sigmoid' | 'none') ['(' option (',' option)* ')']
+//              | 'heads' INT [',' INT] | 'head_dim' INT [',' INT] | 'varlen' | 'output' 'lse'
+//   param     := 'param' NAME ':' type '=' expr ['in' '[' expr ',' expr ']']
+//   let       := 'let' NAME '=' expr
+//   scalar    := 'scalar' NAME ['=' expr]
+//   input     := 'input' NAME ':' type '[' expr (',' expr)* ']'
+//   option    := NAME '=' expr;    type := 'int' | 'float' | 'bool'
 //   expr      := or;  or := and ('||' and)*;  and := cmp ('&&' cmp)*
 //   cmp       := add [('<' | '<=' | '>' | '>=' | '==' | '!=') add]
 //   add       := mul (('+' | '-') mul)*;  mul := unary (('*' | '/' | '%') unary)*
 //   unary     := ('-' | '!') unary | primary
-//   primary   := NUMBER | NAME | NAME '(' [expr (',' expr)*] ')' | '(' expr ')'
-// '#' starts a comment to the end of the line. Names are checked later, by MLIRGen.
+//   primary   := NUMBER | NAME | NAME '(' [expr (',' expr)*] ')' | NAME '[' expr (',' expr)* ']'
+//              | '(' expr ')'
+// '#' starts a comment to the end of the line. Names and types are checked later, by MLIRGen.
 //
 //===----------------------------------------------------------------------===//
 #include "attn/Frontend/Parser.h"
@@ -65,7 +73,7 @@ public:
           pos = start + 2;
           break;
         }
-      if (pos == start + 1 && !StringRef("{}()+-*/%<>!,:=").contains(c))
+      if (pos == start + 1 && !StringRef("{}()[]+-*/%<>!,:=").contains(c))
         tok.kind = Token::Kind::Error;
     }
     tok.text = buffer.slice(start, pos);
@@ -120,12 +128,30 @@ public:
 
   std::optional<File> parseFile() {
     File file;
-    while (tok.kind != Token::Kind::End) {
-      std::optional<Pattern> pattern = parsePattern();
-      if (!pattern)
+    while (tok.kind != Token::Kind::End && !failed) {
+      SMLoc loc = tok.loc;
+      if (is("attention")) {
+        std::optional<Pattern> pattern = parsePattern();
+        if (!pattern)
+          return std::nullopt;
+        file.patterns.push_back(std::move(*pattern));
+      } else if (consume("param")) {
+        if (!parseParam(file.params, loc))
+          return std::nullopt;
+      } else if (consume("let")) {
+        if (!parseLet(file.lets, loc, /*isMask=*/false))
+          return std::nullopt;
+      } else if (consume("mask")) {
+        if (!parseLet(file.lets, loc, /*isMask=*/true))
+          return std::nullopt;
+      } else {
+        error(loc, "expected 'attention', 'param', 'let' or 'mask NAME = ...', found " +
+                       describe());
         return std::nullopt;
-      file.patterns.push_back(std::move(*pattern));
+      }
     }
+    if (failed)
+      return std::nullopt;
     if (file.patterns.empty()) {
       error(tok.loc, "expected 'attention NAME { ... }'");
       return std::nullopt;
@@ -165,23 +191,92 @@ private:
     failed = true;
     return std::nullopt;
   }
+  /// Reads a NAME token into `name`.
+  bool parseName(std::string &name, SMLoc &loc, StringRef what) {
+    loc = tok.loc;
+    if (tok.kind != Token::Kind::Name) {
+      error(tok.loc, "expected " + what + ", found " + describe());
+      return false;
+    }
+    name = tok.text.str();
+    advance();
+    return true;
+  }
+  bool parseType(Type &type) {
+    std::optional<Type> t = llvm::StringSwitch<std::optional<Type>>(tok.text)
+                                .Case("int", Type::Int)
+                                .Case("float", Type::Float)
+                                .Case("bool", Type::Bool)
+                                .Default(std::nullopt);
+    if (tok.kind != Token::Kind::Name || !t) {
+      error(tok.loc, "expected a type (int, float or bool), found " + describe());
+      return false;
+    }
+    type = *t;
+    advance();
+    return true;
+  }
+  /// A positive integer literal.
+  bool parseCount(int64_t &value, StringRef what) {
+    if (tok.kind != Token::Kind::Number || tok.text.find_first_of(".eE") != StringRef::npos) {
+      error(tok.loc, "expected an integer for " + what + ", found " + describe());
+      return false;
+    }
+    if (tok.text.getAsInteger(10, value) || value <= 0 || value > (1 << 20)) {
+      error(tok.loc, what + " must be in [1, 1048576], got " + tok.text);
+      return false;
+    }
+    advance();
+    return true;
+  }
+
+  bool parseParam(std::vector<Param> &params, SMLoc) {
+    Param param;
+    if (!parseName(param.name, param.loc, "a parameter name") ||
+        !expect(":", "after the parameter name") || !parseType(param.type) ||
+        !expect("=", "before the parameter's value"))
+      return false;
+    param.value = parseExpr();
+    if (!param.value)
+      return false;
+    if (consume("in")) {
+      if (!expect("[", "to open the parameter's range"))
+        return false;
+      param.rangeLo = parseExpr();
+      if (!param.rangeLo || !expect(",", "between the range's bounds"))
+        return false;
+      param.rangeHi = parseExpr();
+      if (!param.rangeHi || !expect("]", "to close the parameter's range"))
+        return false;
+    }
+    params.push_back(std::move(param));
+    return true;
+  }
+
+  bool parseLet(std::vector<Let> &lets, SMLoc, bool isMask) {
+    Let let;
+    let.isMask = isMask;
+    if (!parseName(let.name, let.loc, isMask ? "a mask name" : "a name after 'let'") ||
+        !expect("=", isMask ? "after the mask's name" : "after the name"))
+      return false;
+    let.value = parseExpr();
+    if (!let.value)
+      return false;
+    lets.push_back(std::move(let));
+    return true;
+  }
 
   std::optional<Pattern> parsePattern() {
-    if (!is("attention"))
-      return error(tok.loc, "expected 'attention', found " + describe());
-    advance();
+    advance(); // 'attention'
     Pattern pattern;
-    pattern.loc = tok.loc;
-    if (tok.kind != Token::Kind::Name)
-      return error(tok.loc, "expected a pattern name after 'attention', found " + describe());
-    pattern.name = tok.text.str();
-    advance();
+    if (!parseName(pattern.name, pattern.loc, "a pattern name after 'attention'"))
+      return std::nullopt;
     if (!expect("{", "to open the pattern body"))
       return std::nullopt;
     while (!is("}")) {
       if (tok.kind == Token::Kind::End)
         return error(tok.loc, "expected '}' to close pattern '" + pattern.name + "'");
-      if (!parseItem(pattern))
+      if (!parseClause(pattern))
         return std::nullopt;
     }
     advance();
@@ -190,32 +285,109 @@ private:
     return failed ? std::nullopt : std::optional<Pattern>(std::move(pattern));
   }
 
-  bool parseItem(Pattern &pattern) {
-    SMLoc loc = tok.loc;
-    if (consume("mask"))
-      return parseClause(pattern.mask, loc, "mask");
-    if (consume("score"))
-      return parseClause(pattern.score, loc, "score");
-    if (consume("normalize"))
-      return parseNormalize(pattern, loc);
-    error(loc, "expected 'mask', 'score' or 'normalize', found " + describe());
+  bool duplicate(SMLoc loc, StringRef what) {
+    error(loc, "pattern has more than one '" + what + "'");
     return false;
   }
 
-  bool parseClause(ExprPtr &slot, SMLoc loc, StringRef what) {
-    if (slot) {
-      error(loc, "pattern has more than one '" + what.str() + "'");
-      return false;
+  bool parseClause(Pattern &pattern) {
+    SMLoc loc = tok.loc;
+    if (consume("mask"))
+      return parseExprClause(pattern.mask, loc, "mask");
+    if (consume("score"))
+      return parseExprClause(pattern.score, loc, "score");
+    if (consume("weight"))
+      return parseExprClause(pattern.weight, loc, "weight");
+    if (consume("normalize"))
+      return parseNormalize(pattern, loc);
+    if (consume("param"))
+      return parseParam(pattern.params, loc);
+    if (consume("let"))
+      return parseLet(pattern.lets, loc, /*isMask=*/false);
+    if (consume("scalar")) {
+      Scalar scalar;
+      if (!parseName(scalar.name, scalar.loc, "a scalar name"))
+        return false;
+      if (consume("=") && !(scalar.defaultValue = parseExpr()))
+        return false;
+      pattern.scalars.push_back(std::move(scalar));
+      return true;
     }
+    if (consume("input")) {
+      Input input;
+      if (!parseName(input.name, input.loc, "an input name") ||
+          !expect(":", "after the input name") || !parseType(input.type) ||
+          !expect("[", "to open the input's shape"))
+        return false;
+      do {
+        ExprPtr dim = parseExpr();
+        if (!dim)
+          return false;
+        input.shape.push_back(std::move(dim));
+      } while (consume(","));
+      if (!expect("]", "to close the input's shape"))
+        return false;
+      pattern.inputs.push_back(std::move(input));
+      return true;
+    }
+    if (consume("heads")) {
+      if (pattern.heads)
+        return duplicate(loc, "heads");
+      pattern.headsLoc = loc;
+      int64_t heads = 0, kvHeads = 0;
+      if (!parseCount(heads, "'heads'"))
+        return false;
+      kvHeads = heads;
+      if (consume(",") && !parseCount(kvHeads, "the number of KV heads"))
+        return false;
+      pattern.heads = heads;
+      pattern.kvHeads = kvHeads;
+      return true;
+    }
+    if (consume("head_dim")) {
+      if (pattern.headDim)
+        return duplicate(loc, "head_dim");
+      pattern.headDimLoc = loc;
+      int64_t d = 0, dv = 0;
+      if (!parseCount(d, "'head_dim'"))
+        return false;
+      dv = d;
+      if (consume(",") && !parseCount(dv, "the value head dim"))
+        return false;
+      pattern.headDim = d;
+      pattern.headDimV = dv;
+      return true;
+    }
+    if (consume("varlen")) {
+      if (pattern.varlen)
+        return duplicate(loc, "varlen");
+      pattern.varlen = true;
+      return true;
+    }
+    if (consume("output")) {
+      if (!expect("lse", "after 'output' (the only side output is the log-sum-exp)"))
+        return false;
+      if (pattern.lse)
+        return duplicate(loc, "output lse");
+      pattern.lse = true;
+      return true;
+    }
+    error(loc, "expected a clause (mask, score, weight, normalize, param, let, scalar, input, "
+               "heads, head_dim, varlen, output), found " +
+                   describe());
+    return false;
+  }
+
+  bool parseExprClause(ExprPtr &slot, SMLoc loc, StringRef what) {
+    if (slot)
+      return duplicate(loc, what);
     slot = parseExpr();
     return slot != nullptr;
   }
 
   bool parseNormalize(Pattern &pattern, SMLoc loc) {
-    if (pattern.normalizer) {
-      error(loc, "pattern has more than one 'normalize'");
-      return false;
-    }
+    if (pattern.normalizer)
+      return duplicate(loc, "normalize");
     pattern.normalizerLoc = tok.loc;
     std::optional<Normalizer> kind = llvm::StringSwitch<std::optional<Normalizer>>(tok.text)
                                          .Case("softmax", Normalizer::Softmax)
@@ -231,21 +403,17 @@ private:
     advance();
     if (!consume("("))
       return true;
-    if (!expect("scale", "in normalizer options") || !expect("=", "after 'scale'"))
-      return false;
-    SMLoc numLoc = tok.loc;
-    if (tok.kind != Token::Kind::Number) {
-      error(tok.loc, "expected a number for 'scale', found " + describe());
-      return false;
-    }
-    double value = std::strtod(tok.text.str().c_str(), nullptr);
-    if (!(value > 0.0)) {
-      error(numLoc, "'scale' must be positive");
-      return false;
-    }
-    pattern.scale = value;
-    advance();
-    return expect(")", "to close the normalizer options");
+    do {
+      Option option;
+      if (!parseName(option.name, option.loc, "a normaliser option (scale, temperature, bias)") ||
+          !expect("=", "after '" + option.name + "'"))
+        return false;
+      option.value = parseExpr();
+      if (!option.value)
+        return false;
+      pattern.normalizerOptions.push_back(std::move(option));
+    } while (consume(","));
+    return expect(")", "to close the normaliser options");
   }
 
   ExprPtr makeNode(Expr::Kind kind, SMLoc loc, std::string name, std::vector<ExprPtr> operands) {
@@ -257,7 +425,15 @@ private:
     return e;
   }
 
-  ExprPtr parseExpr() { return parseBinary(0); }
+  ExprPtr parseExpr() {
+    if (++depth > kMaxDepth) {
+      error(tok.loc, "expression nests deeper than " + llvm::Twine(kMaxDepth) + " levels");
+      return nullptr;
+    }
+    ExprPtr e = parseBinary(0);
+    --depth;
+    return e;
+  }
 
   /// Precedence climbing over the binary operator levels, loosest first.
   ExprPtr parseBinary(int level) {
@@ -291,7 +467,12 @@ private:
       std::string op = tok.text.str();
       SMLoc loc = tok.loc;
       advance();
+      if (++depth > kMaxDepth) {
+        error(loc, "expression nests deeper than " + llvm::Twine(kMaxDepth) + " levels");
+        return nullptr;
+      }
       ExprPtr operand = parseUnary();
+      --depth;
       if (!operand)
         return nullptr;
       std::vector<ExprPtr> operands;
@@ -301,32 +482,51 @@ private:
     return parsePrimary();
   }
 
+  /// `(` or `[` already consumed: a comma-separated list up to `close`.
+  bool parseList(std::vector<ExprPtr> &items, StringRef close, const std::string &context) {
+    if (!is(close)) {
+      do {
+        ExprPtr item = parseExpr();
+        if (!item)
+          return false;
+        items.push_back(std::move(item));
+      } while (consume(","));
+    }
+    return expect(close, context);
+  }
+
   ExprPtr parsePrimary() {
     SMLoc loc = tok.loc;
     if (tok.kind == Token::Kind::Number) {
       auto e = makeNode(Expr::Kind::Number, loc, "", {});
       e->number = std::strtod(tok.text.str().c_str(), nullptr);
       e->isInteger = tok.text.find_first_of(".eE") == StringRef::npos;
+      if (e->isInteger && e->number > 2147483647.0) {
+        error(loc, "integer literal " + tok.text + " does not fit in 32 bits");
+        return nullptr;
+      }
       advance();
       return e;
     }
     if (tok.kind == Token::Kind::Name) {
       std::string name = tok.text.str();
       advance();
-      if (!consume("("))
-        return makeNode(Expr::Kind::Name, loc, name, {});
       std::vector<ExprPtr> args;
-      if (!is(")")) {
-        do {
-          ExprPtr arg = parseExpr();
-          if (!arg)
-            return nullptr;
-          args.push_back(std::move(arg));
-        } while (consume(","));
+      if (consume("(")) {
+        if (!parseList(args, ")", "to close the call of '" + name + "'"))
+          return nullptr;
+        return makeNode(Expr::Kind::Call, loc, name, std::move(args));
       }
-      if (!expect(")", "to close the call of '" + name + "'"))
-        return nullptr;
-      return makeNode(Expr::Kind::Call, loc, name, std::move(args));
+      if (consume("[")) {
+        if (!parseList(args, "]", "to close the index of '" + name + "'"))
+          return nullptr;
+        if (args.empty()) {
+          error(loc, "'" + name + "[]' needs at least one index");
+          return nullptr;
+        }
+        return makeNode(Expr::Kind::Index, loc, name, std::move(args));
+      }
+      return makeNode(Expr::Kind::Name, loc, name, {});
     }
     if (consume("(")) {
       ExprPtr inner = parseExpr();
@@ -338,10 +538,12 @@ private:
     return nullptr;
   }
 
+  static constexpr int kMaxDepth = 200;
   SourceMgr &sourceMgr;
   Lexer lexer;
   Token tok;
   bool failed = false;
+  int depth = 0;
 };
 
 } // namespace

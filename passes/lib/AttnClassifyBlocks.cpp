@@ -7,10 +7,14 @@
 // Everything else is PARTIAL. Both functions are built as regions of arith ops so the same IR
 // drives the kernel (printed by codegen) and the CPU tools (`attnc explain`, the reference).
 //
-// Today a pattern without a mask is dense (all keys, every tile FULL) and any mask gets the
-// conservative answer (all keys, no tile FULL), which is always correct.
+// A pattern without a mask is dense (all keys, every tile FULL, none EMPTY). For a mask,
+// MaskAnalysis builds the three functions from the mask region itself: interval analysis over
+// the tile for tile_full / tile_empty, and a closed form for kv_range from the bounds the mask
+// puts on k. What the analysis cannot bound (input tensors, floats) stays PARTIAL, which is
+// always correct. The pattern is also labelled with what its mask was recognised as.
 //
 //===----------------------------------------------------------------------===//
+#include "MaskAnalysis.h"
 #include "attn/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -24,39 +28,83 @@ namespace mlir::attn {
 using namespace mlir;
 using namespace mlir::attn;
 
-/// Appends `kv_range { yield 0, skv }` to the pattern body.
-static void buildFullKvRange(OpBuilder &builder, Location loc) {
-  auto range = KvRangeOp::create(builder, loc);
-  OpBuilder::InsertionGuard guard(builder);
-  Block *block = createRegionBlock(builder, range.getBody(), getRegionSignature(range), loc);
-  Value zero = arith::ConstantIndexOp::create(builder, loc, 0);
-  Value skv = block->getArgument(5);
-  YieldOp::create(builder, loc, ValueRange{zero, skv});
+/// The (b, h, q, k, sq, skv) intervals of a tile function's box: q in [q0, q1 - 1] and, for
+/// tile functions, k in [k0, k1 - 1]; the others are points.
+static ArgIntervals boxOf(OpBuilder &builder, Location loc, Block *block, bool hasKeys) {
+  ArgIntervals box;
+  Value one = arith::ConstantIndexOp::create(builder, loc, 1);
+  auto point = [&](unsigned slot, Value v) { box.lo[slot] = box.hi[slot] = v; };
+  point(0, block->getArgument(0));
+  point(1, block->getArgument(1));
+  box.lo[2] = block->getArgument(2);
+  box.hi[2] = arith::SubIOp::create(builder, loc, block->getArgument(3), one);
+  unsigned sizes = 4;
+  if (hasKeys) {
+    box.lo[3] = block->getArgument(4);
+    box.hi[3] = arith::SubIOp::create(builder, loc, block->getArgument(5), one);
+    sizes = 6;
+  }
+  point(4, block->getArgument(sizes));
+  point(5, block->getArgument(sizes + 1));
+  return box;
 }
 
-/// Appends `tile_full { yield <full> }` to the pattern body.
-static void buildConstantTileFull(OpBuilder &builder, Location loc, bool full) {
-  auto tileFull = TileFullOp::create(builder, loc);
-  OpBuilder::InsertionGuard guard(builder);
-  createRegionBlock(builder, tileFull.getBody(), getRegionSignature(tileFull), loc);
-  Value value = arith::ConstantIntOp::create(builder, loc, full ? 1 : 0, 1);
-  YieldOp::create(builder, loc, ValueRange{value});
+/// Appends the kv_range, tile_full and tile_empty functions of `pattern` to its body.
+static void classify(PatternOp pattern) {
+  OpBuilder builder(pattern.getContext());
+  builder.setInsertionPointToEnd(&pattern.getBody().front());
+  Location loc = pattern.getLoc();
+  MaskOp mask = pattern.getUnique<MaskOp>();
+
+  auto range = KvRangeOp::create(builder, loc);
+  {
+    OpBuilder::InsertionGuard guard(builder);
+    Block *block = createRegionBlock(builder, range.getBody(), getRegionSignature(range), loc);
+    Value skv = block->getArgument(5);
+    Value lo = arith::ConstantIndexOp::create(builder, loc, 0), hi = skv;
+    if (mask)
+      std::tie(lo, hi) =
+          buildKeyRange(builder, loc, mask, boxOf(builder, loc, block, /*hasKeys=*/false), skv);
+    YieldOp::create(builder, loc, ValueRange{lo, hi});
+  }
+  for (bool full : {true, false}) {
+    OpBuilder::InsertionGuard guard(builder);
+    Operation *op = full ? TileFullOp::create(builder, loc).getOperation()
+                         : TileEmptyOp::create(builder, loc).getOperation();
+    Block *block = createRegionBlock(builder, op->getRegion(0), getRegionSignature(op), loc);
+    Value answer;
+    if (mask) {
+      auto [must, may] =
+          buildTileTruth(builder, loc, mask, boxOf(builder, loc, block, /*hasKeys=*/true));
+      answer = full ? must
+                    : arith::XOrIOp::create(builder, loc, may,
+                                            arith::ConstantIntOp::create(builder, loc, 1, 1));
+    } else {
+      answer = arith::ConstantIntOp::create(builder, loc, full ? 1 : 0, 1);
+    }
+    YieldOp::create(builder, loc, ValueRange{answer});
+  }
+  pattern.setMaskClassAttr(builder.getStringAttr(mask ? describeMask(mask) : "full"));
 }
 
 namespace {
 struct AttnClassifyBlocksPass
     : mlir::attn::impl::AttnClassifyBlocksPassBase<AttnClassifyBlocksPass> {
   void runOnOperation() override {
-    getOperation().walk([](PatternOp pattern) {
-      if (pattern.getUnique<KvRangeOp>() || pattern.getUnique<TileFullOp>())
-        return; // already classified
-      OpBuilder builder(pattern.getContext());
-      builder.setInsertionPointToEnd(&pattern.getBody().front());
-      Location loc = pattern.getLoc();
-      bool dense = !pattern.getUnique<MaskOp>();
-      buildFullKvRange(builder, loc);
-      buildConstantTileFull(builder, loc, /*full=*/dense);
-    });
+    for (PatternOp pattern : getOperation().getOps<PatternOp>()) {
+      bool any = pattern.getUnique<KvRangeOp>() || pattern.getUnique<TileFullOp>() ||
+                 pattern.getUnique<TileEmptyOp>();
+      bool all = pattern.getUnique<KvRangeOp>() && pattern.getUnique<TileFullOp>() &&
+                 pattern.getUnique<TileEmptyOp>();
+      if (all)
+        continue; // already classified
+      if (any) {
+        pattern.emitOpError("is partly classified: it has some but not all of kv_range, "
+                            "tile_full and tile_empty");
+        return signalPassFailure();
+      }
+      classify(pattern);
+    }
   }
 };
 } // namespace

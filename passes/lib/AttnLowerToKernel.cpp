@@ -37,20 +37,44 @@ static std::string kernelName(PatternOp pattern, StringRef type, int64_t d, int6
   return name;
 }
 
-static LogicalResult lowerPattern(PatternOp pattern, const KernelTarget &target, Type elementType) {
+/// The head dims a pattern is compiled with: its own when it fixes them, else the target's.
+static std::pair<int64_t, int64_t> headDimsFor(PatternOp pattern, const KernelTarget &target) {
+  if (pattern.getHeadDim())
+    return {int64_t(*pattern.getHeadDim()), int64_t(*pattern.getHeadDimV())};
+  return {target.headDim, target.headDimV ? target.headDimV : target.headDim};
+}
+
+std::optional<std::string> mlir::attn::unsupportedReason(PatternOp pattern,
+                                                         const KernelTarget &target) {
   auto normalize = pattern.getUnique<NormalizeOp>();
   if (normalize.getKind() != NormalizerKind::Softmax)
-    return normalize.emitOpError("normaliser '") << stringifyNormalizerKind(normalize.getKind())
-                                                 << "' has no kernel template yet (only softmax)";
-  if (!pattern.getUnique<KvRangeOp>() || !pattern.getUnique<TileFullOp>())
-    return pattern.emitOpError("must be classified first (run attn-classify-blocks)");
+    return ("normaliser '" + stringifyNormalizerKind(normalize.getKind()) +
+            "' has no kernel template yet (only softmax)")
+        .str();
+  if (pattern.getUnique<WeightOp>())
+    return std::string("post-normalisation weights have no kernel template yet");
+  MLIRContext *ctx = pattern.getContext();
+  Type elementType = parseElementType(ctx, target.elementType);
+  if (!elementType)
+    return "unknown element type '" + target.elementType + "' (expected bf16 or f16)";
+  auto [d, dv] = headDimsFor(pattern, target);
+  if (failed(selectTileConfig(target.arch, elementType, d, dv)))
+    return ("no kernel configuration for arch " + target.arch + ", " + target.elementType +
+            ", head dims " + Twine(d) + "/" + Twine(dv))
+        .str();
+  return std::nullopt;
+}
 
-  int64_t d = target.headDim;
-  int64_t dv = target.headDimV ? target.headDimV : d;
-  FailureOr<TileConfig> config = selectTileConfig(target.arch, elementType, d, dv);
-  if (failed(config))
-    return pattern.emitOpError("no kernel configuration for arch ")
-           << target.arch << ", " << elementType << ", head dims " << d << "/" << dv;
+static LogicalResult lowerPattern(PatternOp pattern, const KernelTarget &target, Type elementType) {
+  if (!pattern.getUnique<KvRangeOp>() || !pattern.getUnique<TileFullOp>() ||
+      !pattern.getUnique<TileEmptyOp>())
+    return pattern.emitOpError("must be classified first (run attn-classify-blocks)");
+  if (std::optional<std::string> reason = unsupportedReason(pattern, target))
+    return pattern.emitOpError(*reason);
+
+  auto [d, dv] = headDimsFor(pattern, target);
+  TileConfig config = *selectTileConfig(target.arch, elementType, d, dv);
+  auto normalize = pattern.getUnique<NormalizeOp>();
 
   auto module = pattern->getParentOfType<ModuleOp>();
   std::string name =
@@ -65,13 +89,17 @@ static LogicalResult lowerPattern(PatternOp pattern, const KernelTarget &target,
       builder, pattern.getLoc(), builder.getStringAttr(name),
       FlatSymbolRefAttr::get(pattern.getSymNameAttr()), TypeAttr::get(elementType),
       builder.getI64IntegerAttr(d), builder.getI64IntegerAttr(dv),
-      builder.getI64IntegerAttr(config->blockM), builder.getI64IntegerAttr(config->blockN),
-      builder.getI64IntegerAttr(config->warps), builder.getI64IntegerAttr(config->stages),
-      TileTemplateAttr::get(ctx, config->kernelTemplate), normalize.getScaleAttr());
+      builder.getI64IntegerAttr(config.blockM), builder.getI64IntegerAttr(config.blockN),
+      builder.getI64IntegerAttr(config.warps), builder.getI64IntegerAttr(config.stages),
+      TileTemplateAttr::get(ctx, config.kernelTemplate),
+      NormalizerKindAttr::get(ctx, normalize.getKind()),
+      builder.getF64FloatAttr(normalize.getEffectiveScale(d)), normalize.getBiasAttr(),
+      pattern.getVarlenAttr());
   Block *body = builder.createBlock(&kernel.getBody());
   builder.setInsertionPointToEnd(body);
   for (Operation &op : pattern.getBody().front())
-    if (isa<MaskOp, ScoreModOp, KvRangeOp, TileFullOp>(op))
+    if (isa<InputOp, ScalarOp, MaskOp, ScoreModOp, WeightOp, KvRangeOp, TileFullOp, TileEmptyOp>(
+            op))
       builder.clone(op);
   return success();
 }
@@ -87,11 +115,14 @@ struct AttnLowerToKernelPass : mlir::attn::impl::AttnLowerToKernelPassBase<AttnL
           << elementType << "' (expected bf16 or f16)";
       return signalPassFailure();
     }
-    KernelTarget target{elementType, headDim, headDimV, arch};
+    KernelTarget target{elementType, headDim, headDimV, arch, skipUnsupported};
     SmallVector<PatternOp> patterns(getOperation().getOps<PatternOp>());
-    for (PatternOp pattern : patterns)
+    for (PatternOp pattern : patterns) {
+      if (skipUnsupported && unsupportedReason(pattern, target))
+        continue;
       if (failed(lowerPattern(pattern, target, elemType)))
         return signalPassFailure();
+    }
   }
 };
 } // namespace

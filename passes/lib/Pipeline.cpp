@@ -10,11 +10,13 @@ using namespace mlir::attn;
 void mlir::attn::buildAttnPipeline(OpPassManager &pm, const KernelTarget &target) {
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createAttnClassifyBlocksPass());
+  pm.addPass(createCanonicalizerPass()); // fold the tile functions
   AttnLowerToKernelPassOptions options;
   options.elementType = target.elementType;
   options.headDim = target.headDim;
   options.headDimV = target.headDimV;
   options.arch = target.arch;
+  options.skipUnsupported = target.skipUnsupported;
   pm.addPass(createAttnLowerToKernelPass(options));
   pm.addPass(createCSEPass());
 }

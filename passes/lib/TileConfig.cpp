@@ -27,8 +27,8 @@ FailureOr<TileConfig> mlir::attn::selectTileConfig(StringRef arch, Type elementT
     return failure();
   if (!elementType.isBF16() && !elementType.isF16())
     return failure();
-  if (headDim != headDimV)
-    return failure(); // the sm80 template pairs Q/K and V/O head dims
+  if (headDimV != 64 && headDimV != 128)
+    return failure();
   switch (headDim) {
   case 64:
     return TileConfig{TileTemplate::Sm80, /*blockM=*/128, /*blockN=*/64, /*warps=*/8,

@@ -110,7 +110,22 @@ __device__ void fwdSm80(const FwdParams &p) {
   hi = min(hi, seqlenK);
   const int nMin = lo / kBlockN;
   const int nMax = hi > lo ? (hi + kBlockN - 1) / kBlockN : nMin;
-  const int numTiles = nMax - nMin; // visited as n = nMax-1, nMax-2, ..., nMin
+  // Tiles are visited from nMax-1 down to nMin; those Pattern::tileEmpty declares EMPTY are
+  // skipped (the answer is uniform over the CTA). prevTile(n) is the next tile to visit below n.
+  auto prevTile = [&](int n) {
+    --n;
+    if constexpr (Pattern::kHasTileEmpty)
+      while (n >= nMin &&
+             Pattern::tileEmpty(p, b, h, q0, q1, n * kBlockN, (n + 1) * kBlockN, seqlenQ, seqlenK))
+        --n;
+    return n;
+  };
+  int numTiles = nMax - nMin;
+  if constexpr (Pattern::kHasTileEmpty) {
+    numTiles = 0;
+    for (int n = prevTile(nMax); n >= nMin; n = prevTile(n))
+      ++numTiles;
+  }
 
   // Shared memory: Q tile, then the K ring, then the V ring; all swizzled.
   extern __shared__ __attribute__((aligned(128))) u8 attncSmem[];
@@ -118,24 +133,28 @@ __device__ void fwdSm80(const FwdParams &p) {
   const u32 sK = sQ + kTileBytesQ;
   const u32 sV = sK + kStages * kTileBytesK;
 
-  // Loads the K and V tiles of the i-th visited key tile into ring slot `slot`.
-  auto loadKV = [&](int i, int slot) {
-    const int k0 = (nMax - 1 - i) * kBlockN;
+  // Loads the K and V tiles of key tile n into ring slot `slot`.
+  auto loadKV = [&](int n, int slot) {
+    const int k0 = n * kBlockN;
     loadTileAsync<kBlockN, kChunksQK, kThreads>(sK + slot * kTileBytesK, kPtr + k0 * p.k_row_stride,
                                                 p.k_row_stride, seqlenK - k0, tid);
     loadTileAsync<kBlockN, kChunksV, kThreads>(sV + slot * kTileBytesV, vPtr + k0 * p.v_row_stride,
                                                p.v_row_stride, seqlenK - k0, tid);
   };
 
-  // Prologue: group 0 = Q + key tile 0, group s = key tile s (s < kStages - 1). Every commit
-  // happens even when empty, so the group count stays uniform.
+  // Prologue: group 0 = Q + the first visited key tile, group s = the (s+1)-th (s < kStages-1).
+  // Every commit happens even when empty, so the group count stays uniform. loadN / computeN
+  // are the key tiles last loaded / computed.
+  int loadN = nMax, computeN = nMax;
   if (numTiles > 0) {
     loadTileAsync<kBlockM, kChunksQK, kThreads>(sQ, qPtr + q0 * p.q_row_stride, p.q_row_stride,
                                                 seqlenQ - q0, tid);
 #pragma unroll
     for (int s = 0; s < kStages - 1; ++s) {
-      if (s < numTiles)
-        loadKV(s, s);
+      if (s < numTiles) {
+        loadN = prevTile(loadN);
+        loadKV(loadN, s);
+      }
       cpAsyncCommit();
     }
   }
@@ -176,13 +195,16 @@ __device__ void fwdSm80(const FwdParams &p) {
       for (int kk = 0; kk < kStepsQK; ++kk)
         ldmatrixX4(qFrag[kQInRegs ? kk : 0], sQ + swizzledOffset<kChunksQK>(rowQ, 2 * kk + chunkQ));
     }
-    if (i + kStages - 1 < numTiles)
-      loadKV(i + kStages - 1, (i + kStages - 1) % kStages);
+    if (i + kStages - 1 < numTiles) {
+      loadN = prevTile(loadN);
+      loadKV(loadN, (i + kStages - 1) % kStages);
+    }
     cpAsyncCommit();
 
     const int slot = i % kStages;
     const u32 sKt = sK + slot * kTileBytesK, sVt = sV + slot * kTileBytesV;
-    const int k0 = (nMax - 1 - i) * kBlockN;
+    computeN = prevTile(computeN);
+    const int k0 = computeN * kBlockN;
 
     // S = Q K^T (raw dot products, fp32)
     float s[kTilesN][4];

@@ -32,6 +32,14 @@ ATTNC_DEVICE float fastExp2(float x) { return exp2Approx(x); }
 ATTNC_DEVICE float fastExp(float x) { return exp2Approx(x * kLog2e); }
 /// ln x = log2(x) ln 2
 ATTNC_DEVICE float fastLog(float x) { return log2Approx(x) * kLn2; }
+ATTNC_DEVICE float fastLog2(float x) { return log2Approx(x); }
+
+/// i clamped into [0, n): reads of extra inputs never leave the tensor.
+ATTNC_DEVICE int clampIndex(int i, int n) { return i < 0 ? 0 : (i >= n ? n - 1 : i); }
+/// Element `index` of an extra input tensor (read-only path).
+template <class T> ATTNC_DEVICE T loadInput(const void *base, long long index) {
+  return __ldg(static_cast<const T *>(base) + index);
+}
 
 } // namespace attnc
 

@@ -46,12 +46,14 @@ using attnc::FwdParams;
 struct PatternFull {
   static constexpr bool kHasScoreMod = false;
   static constexpr bool kHasMask = false;
+  static constexpr bool kHasTileEmpty = false;
   static constexpr const char *kName = "full";
   HOOK void kvRange(const FwdParams &, int, int, int, int, int, int sk, int &lo, int &hi) {
     lo = 0;
     hi = sk;
   }
   HOOK bool tileFull(const FwdParams &, int, int, int, int, int, int, int, int) { return true; }
+  HOOK bool tileEmpty(const FwdParams &, int, int, int, int, int, int, int, int) { return false; }
   HOOK bool mask(const FwdParams &, int, int, int, int, int, int) { return true; }
   HOOK float scoreMod(const FwdParams &, float s, int, int, int, int, int, int) { return s; }
   static bool refVisible(int, int, int, int) { return true; }
@@ -62,6 +64,7 @@ struct PatternFull {
 struct PatternCausal {
   static constexpr bool kHasScoreMod = false;
   static constexpr bool kHasMask = true;
+  static constexpr bool kHasTileEmpty = false;
   static constexpr const char *kName = "causal";
   HOOK void kvRange(const FwdParams &, int, int, int, int q1, int sq, int sk, int &lo, int &hi) {
     lo = 0;
@@ -70,6 +73,7 @@ struct PatternCausal {
   HOOK bool tileFull(const FwdParams &, int, int, int q0, int, int, int k1, int sq, int sk) {
     return k1 - 1 <= q0 + sk - sq;
   }
+  HOOK bool tileEmpty(const FwdParams &, int, int, int, int, int, int, int, int) { return false; }
   HOOK bool mask(const FwdParams &, int, int, int q, int k, int sq, int sk) {
     return k <= q + sk - sq;
   }
@@ -83,6 +87,7 @@ struct PatternCausal {
 struct PatternWindowSoftcap {
   static constexpr bool kHasScoreMod = true;
   static constexpr bool kHasMask = true;
+  static constexpr bool kHasTileEmpty = false;
   static constexpr const char *kName = "window+softcap";
   static constexpr int kLeft = 96, kRight = 24;
   HOOK void kvRange(const FwdParams &, int, int, int q0, int q1, int sq, int sk, int &lo, int &hi) {
@@ -92,6 +97,7 @@ struct PatternWindowSoftcap {
   HOOK bool tileFull(const FwdParams &, int, int, int q0, int q1, int k0, int k1, int sq, int sk) {
     return k0 >= q1 - 1 + sk - sq - kLeft && k1 - 1 <= q0 + sk - sq + kRight;
   }
+  HOOK bool tileEmpty(const FwdParams &, int, int, int, int, int, int, int, int) { return false; }
   HOOK bool mask(const FwdParams &, int, int, int q, int k, int sq, int sk) {
     const int d = q + sk - sq - k;
     return d >= -kRight && d <= kLeft;

@@ -13,6 +13,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace mlir::attn {
 
@@ -22,7 +23,22 @@ struct KernelLaunchSpec {
   std::string elementType; // "bf16" | "f16"
   int64_t headDim = 0, headDimV = 0;
   int64_t blockM = 0, blockN = 0, warps = 0, stages = 0;
-  std::optional<double> scale; // pattern-given softmax scale, else 1/sqrt(headDim)
+  double scale = 0;    // c of s = c * q.k (temperature folded in)
+  bool varlen = false; // the pattern declares packed variable-length sequences
+  /// Extra input tensors in slot order (FwdParams::inputs); shape entries are problem sizes
+  /// (B H Hkv Sq Skv) or integers.
+  struct Input {
+    std::string name;
+    bool isFloat = false; // f32, else i32
+    std::vector<std::string> shape;
+  };
+  std::vector<Input> inputs;
+  /// Run-time scalars in slot order (FwdParams::scalars).
+  struct ScalarArg {
+    std::string name;
+    std::optional<double> defaultValue;
+  };
+  std::vector<ScalarArg> scalars;
 };
 
 /// The launch description of `kernel`.

@@ -1,34 +1,62 @@
 //===- Reference.h - float64 CPU evaluation of attention patterns ----*- C++ -*-===//
 //
 // The numerical oracle of every test: evaluates a pattern-level `attn.pattern` directly
-// (mask and score regions interpreted op by op in double precision), independent of the tiling
-// and of the generated kernel.
+// (mask, score, weight regions interpreted op by op in double precision), independent of the
+// tiling and of the generated kernel.
 //
 //===----------------------------------------------------------------------===//
 #ifndef ATTN_CODEGEN_REFERENCE_H
 #define ATTN_CODEGEN_REFERENCE_H
 
 #include "attn/Dialect/AttnOps.h"
+#include "llvm/ADT/StringMap.h"
 
 #include <optional>
 #include <vector>
 
 namespace mlir::attn {
 
-/// Dense inputs, contiguous row-major: q [B, Sq, Hq, D], k [B, Skv, Hkv, D], v [B, Skv, Hkv, Dv].
+/// Inputs, contiguous row-major.
+///   dense:  q [B, Sq, Hq, D], k [B, Skv, Hkv, D], v [B, Skv, Hkv, Dv]
+///   varlen: q [total_q, Hq, D], k [total_k, Hkv, D], v [total_k, Hkv, Dv], sequence b owning
+///           rows [cuSeqlensQ[b], cuSeqlensQ[b+1]) of q and [cuSeqlensK[b], ...) of k and v;
+///           seqQ / seqK are then the longest lengths (they size inputs declared with Sq / Skv).
+/// Extra input tensors are matched by name and hold the elements of the declared shape, row-major;
+/// scalars are matched by name and fall back to their declared defaults.
 struct ReferenceProblem {
   int64_t batch = 1, heads = 1, kvHeads = 1, seqQ = 1, seqK = 1, headDim = 64, headDimV = 64;
   llvm::ArrayRef<double> q, k, v;
+  std::vector<int64_t> cuSeqlensQ, cuSeqlensK; // both empty (dense) or both batch+1 long
+  llvm::StringMap<std::vector<double>> inputs;
+  llvm::StringMap<double> scalars;
   std::optional<double> scale; // overrides the pattern's and the default 1/sqrt(D)
+
+  bool isVarlen() const { return !cuSeqlensQ.empty(); }
+  int64_t totalQ() const { return isVarlen() ? cuSeqlensQ.back() : batch * seqQ; }
+  int64_t totalK() const { return isVarlen() ? cuSeqlensK.back() : batch * seqK; }
+  /// First row and length of sequence b in q (and in k when `keys`).
+  int64_t rowStart(int64_t b, bool keys) const;
+  int64_t length(int64_t b, bool keys) const;
+  /// Index of row q of sequence b, head h in the LSE: [B, Hq, Sq] dense, [Hq, total_q] varlen.
+  int64_t lseIndex(int64_t b, int64_t h, int64_t q) const;
 };
 
 struct ReferenceResult {
-  std::vector<double> out; // [B, Sq, Hq, Dv]
-  std::vector<double> lse; // [B, Hq, Sq], natural log; -inf for rows that see no key (softmax)
+  std::vector<double> out; // like q with Dv columns
+  std::vector<double> lse; // natural log; -inf for rows that see no key (softmax only)
 };
 
+/// The extents of `input` for `problem` (problem sizes resolved).
+std::vector<int64_t> resolveInputShape(InputOp input, const ReferenceProblem &problem);
+
+/// Checks the problem against `container` (a pattern or kernel): shapes, heads, varlen offsets,
+/// that every declared input is given with the right number of elements and every scalar has a
+/// value. Emits an error on `container` and fails otherwise.
+LogicalResult verifyProblem(Operation *container, const ReferenceProblem &problem);
+
 /// Evaluates `pattern` on `problem`. Rows that see no key give O = 0 and LSE = -inf, the
-/// kernels' convention. Fails (with a diagnostic) on an op the evaluator does not know.
+/// kernels' convention. Fails (with a diagnostic) on an op the evaluator does not know, a
+/// problem that does not fit, or an input read out of bounds.
 FailureOr<ReferenceResult> evaluateReference(PatternOp pattern, const ReferenceProblem &problem);
 
 } // namespace mlir::attn

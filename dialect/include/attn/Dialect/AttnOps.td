@@ -5,6 +5,8 @@
 //   score_mod  ^bb0(s: f32, b, h, q, k, sq, skv: index)    -> f32  (s = c * q.k)
 //   kv_range   ^bb0(b, h, q0, q1, sq, skv: index)          -> (index, index)  keys [lo, hi)
 //   tile_full  ^bb0(b, h, q0, q1, k0, k1, sq, skv: index)  -> i1   (mask true on the whole tile)
+//   tile_empty ^bb0(b, h, q0, q1, k0, k1, sq, skv: index)  -> i1   (mask false on the whole tile)
+//   weight     ^bb0(b, h, q, k, sq, skv: index)            -> f32  (multiplies the normalised weight)
 // Positions are within one sequence; sq and skv are that sequence's lengths.
 //
 //===----------------------------------------------------------------------===//
@@ -44,9 +46,17 @@ def Attn_PatternOp : Attn_Op<"pattern", [
     Symbol, IsolatedFromAbove, NoTerminator, SingleBlock, HasParent<"::mlir::ModuleOp">]> {
   let summary = "an attention pattern: which pairs interact, how scores are shaped and normalised";
   let description = [{
-    The body holds exactly one normaliser (`attn.normalize`), at most one `attn.mask` and at
-    most one `attn.score_mod`. After `attn-classify-blocks` it also holds the tile functions
-    `attn.kv_range` and `attn.tile_full` derived from the mask.
+    The body holds exactly one normaliser (`attn.normalize`), at most one `attn.mask`, one
+    `attn.score_mod` and one `attn.weight`, and the declarations of the extra input tensors
+    (`attn.input`) and run-time scalars (`attn.scalar`) its regions read. After
+    `attn-classify-blocks` it also holds the tile functions `attn.kv_range`, `attn.tile_full`
+    and `attn.tile_empty` derived from the mask, and `mask_class` names what the mask was
+    recognised as.
+
+    Optional attributes fix the problem shape: `head_dim` / `head_dim_v` (D, Dv), `heads` /
+    `kv_heads` (GQA/MQA), `varlen` (packed sequences with cumulative offsets), `lse` (the
+    log-sum-exp side output is part of the pattern's interface). `params` records the
+    compile-time parameter values the regions were built with.
 
     ```mlir
     attn.pattern @causal {
@@ -59,10 +69,22 @@ def Attn_PatternOp : Attn_Op<"pattern", [
     }
     ```
   }];
-  let arguments = (ins SymbolNameAttr:$sym_name);
+  let arguments = (ins SymbolNameAttr:$sym_name,
+    OptionalAttr<I64Attr>:$head_dim,
+    OptionalAttr<I64Attr>:$head_dim_v,
+    OptionalAttr<I64Attr>:$heads,
+    OptionalAttr<I64Attr>:$kv_heads,
+    UnitAttr:$varlen,
+    UnitAttr:$lse,
+    OptionalAttr<DictionaryAttr>:$params,
+    OptionalAttr<StrAttr>:$mask_class);
   let regions = (region SizedRegion<1>:$body);
   let assemblyFormat = "$sym_name attr-dict-with-keyword $body";
   let hasVerifier = 1;
+  let builders = [OpBuilder<(ins "::llvm::StringRef":$name), [{
+    build($_builder, $_state, $_builder.getStringAttr(name), nullptr, nullptr, nullptr, nullptr,
+          false, false, nullptr, nullptr);
+  }]>];
   let extraClassDeclaration = AttnGetUnique;
 }
 
@@ -72,8 +94,10 @@ def Attn_KernelOp : Attn_Op<"kernel", [
   let description = [{
     A kernel-level op: everything the emitter prints. The attributes pick the device-library
     template and its compile-time parameters; the body holds the hooks the template calls
-    (`attn.kv_range`, `attn.tile_full`, and the pattern's `attn.mask` / `attn.score_mod` if it
-    has them). `scale`, when present, overrides the default softmax scale 1/sqrt(head_dim).
+    (`attn.kv_range`, `attn.tile_full`, `attn.tile_empty`, and the pattern's `attn.mask` /
+    `attn.score_mod` / `attn.weight` if it has them) and the pattern's input and scalar
+    declarations, whose order is their slot in the kernel's argument block. `scale` is the
+    effective scale c of s = c * q.k (temperature folded in); `bias` is the sigmoid bias.
   }];
   let arguments = (ins
     SymbolNameAttr:$sym_name,
@@ -86,11 +110,14 @@ def Attn_KernelOp : Attn_Op<"kernel", [
     I64Attr:$warps,
     I64Attr:$stages,
     Attn_TileTemplateAttr:$kernel_template,
-    OptionalAttr<F64Attr>:$scale);
+    Attn_NormalizerKind:$normalizer,
+    F64Attr:$scale,
+    OptionalAttr<F64Attr>:$bias,
+    UnitAttr:$varlen);
   let regions = (region SizedRegion<1>:$body);
   let assemblyFormat = "$sym_name attr-dict-with-keyword $body";
   let hasVerifier = 1;
-  let extraClassDeclaration = !strconcat(AttnGetUnique, AttnGetScaleValue);
+  let extraClassDeclaration = AttnGetUnique;
 }
 
 //===----------------------------------------------------------------------===//
@@ -129,6 +156,24 @@ def Attn_KvRangeOp : Attn_RegionOp<"kv_range"> {
   }];
 }
 
+def Attn_TileEmptyOp : Attn_RegionOp<"tile_empty"> {
+  let summary = "whether the mask drops every pair of a tile";
+  let description = [{
+    `^bb0(%b, %h, %q0, %q1, %k0, %k1, %sq, %skv: index)` yielding `i1`: true only if the mask
+    is false on all of [q0, q1) x [k0, k1). Such EMPTY tiles inside the kv_range are skipped.
+    Produced by `attn-classify-blocks`; `false` is always correct, only slower.
+  }];
+}
+
+def Attn_WeightOp : Attn_RegionOp<"weight"> {
+  let summary = "a factor multiplying the normalised attention weights";
+  let description = [{
+    `^bb0(%b, %h, %q, %k, %sq, %skv: index)` yielding one `f32` w: the output is
+    sum_k w(q, k) p(q, k) v_k where p is the normalised weight (RMT-style decay). A weight
+    reads indices, sizes, parameters, scalars and inputs; never the score.
+  }];
+}
+
 def Attn_TileFullOp : Attn_RegionOp<"tile_full"> {
   let summary = "whether the mask keeps every pair of a tile";
   let description = [{
@@ -141,16 +186,82 @@ def Attn_TileFullOp : Attn_RegionOp<"tile_full"> {
 def Attn_NormalizeOp : Attn_Op<"normalize", [ParentOneOf<["PatternOp"]>]> {
   let summary = "how scores become attention weights";
   let description = [{
-    `softmax` (with an optional `scale` c replacing 1/sqrt(D)), `sigmoid`, or `none`.
+    `softmax` or `sigmoid` over the (modified) score t, or `none` (the weights are t itself).
+    `scale` replaces the default c = 1/sqrt(D) of s = c * q.k; `temperature` T divides it
+    (c / T); `bias` is added before a sigmoid: sigmoid(t + bias).
   }];
-  let arguments = (ins Attn_NormalizerKind:$kind, OptionalAttr<F64Attr>:$scale);
+  let arguments = (ins Attn_NormalizerKind:$kind, OptionalAttr<F64Attr>:$scale,
+                       OptionalAttr<F64Attr>:$temperature, OptionalAttr<F64Attr>:$bias);
   let assemblyFormat = "$kind attr-dict";
   let hasVerifier = 1;
-  let extraClassDeclaration = AttnGetScaleValue;
+  let extraClassDeclaration = AttnGetScaleValue # [{
+    /// The scale c of s = c * q.k for head dim `headDim`, temperature folded in.
+    double getEffectiveScale(int64_t headDim);
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// Inputs and scalars
+//===----------------------------------------------------------------------===//
+
+def Attn_InputOp : Attn_Op<"input", [ParentOneOf<["PatternOp", "KernelOp"]>]> {
+  let summary = "declares an extra input tensor that pattern regions read";
+  let description = [{
+    A dense row-major tensor of `i32` or `f32` elements (document ids, per-head slopes, bias
+    tables, position ids). Each entry of `shape` is a problem size ("B", "H", "Hkv", "Sq",
+    "Skv") or a positive integer. Regions read it with `attn.load`; the declaration's position
+    among the inputs of its pattern is its slot in the kernel's argument block.
+
+    ```mlir
+    attn.input "doc" : i32 ["B", "Skv"]
+    ```
+  }];
+  let arguments = (ins StrAttr:$name, TypeAttr:$element_type, ArrayAttr:$shape);
+  let assemblyFormat = "$name `:` $element_type $shape attr-dict";
+  let hasVerifier = 1;
+}
+
+def Attn_ScalarOp : Attn_Op<"scalar", [ParentOneOf<["PatternOp", "KernelOp"]>]> {
+  let summary = "declares a run-time f32 scalar that pattern regions read";
+  let description = [{
+    A value passed at launch (not part of the compiled kernel), with an optional default.
+    Regions read it with `attn.get_scalar`.
+  }];
+  let arguments = (ins StrAttr:$name, OptionalAttr<F64Attr>:$default_value);
+  let assemblyFormat = "$name attr-dict";
+}
+
+def Attn_LoadOp : Attn_Op<"load", [Pure]> {
+  let summary = "reads one element of an extra input tensor";
+  let description = [{
+    `%x = attn.load "doc"[%b, %k] : i32`. Indices past an extent are an error in the reference
+    evaluator and are clamped into the tensor on the GPU.
+  }];
+  let arguments = (ins StrAttr:$input, Variadic<Index>:$indices);
+  let results = (outs AnyTypeOf<[I32, F32]>:$result);
+  let assemblyFormat = "$input `[` $indices `]` attr-dict `:` type($result)";
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The declaration this load reads, in the enclosing pattern or kernel; null if none.
+    InputOp getDeclaration();
+  }];
+}
+
+def Attn_GetScalarOp : Attn_Op<"get_scalar", [Pure]> {
+  let summary = "reads a run-time scalar";
+  let arguments = (ins StrAttr:$scalar);
+  let results = (outs F32:$result);
+  let assemblyFormat = "$scalar attr-dict `:` type($result)";
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The declaration this op reads, in the enclosing pattern or kernel; null if none.
+    ScalarOp getDeclaration();
+  }];
 }
 
 def Attn_YieldOp : Attn_Op<"yield", [Pure, Terminator, ReturnLike,
-    ParentOneOf<["MaskOp", "ScoreModOp", "KvRangeOp", "TileFullOp"]>]> {
+    ParentOneOf<["MaskOp", "ScoreModOp", "KvRangeOp", "TileFullOp", "TileEmptyOp",
+                 "WeightOp"]>]> {
   let summary = "yields the values of a pattern region";
   let arguments = (ins Variadic<AnyType>:$values);
   let assemblyFormat = "($values^ `:` type($values))? attr-dict";

@@ -17,29 +17,81 @@
 namespace attnc::ast {
 
 struct Expr {
-  enum class Kind { Number, Name, Unary, Binary, Call };
+  enum class Kind { Number, Name, Unary, Binary, Call, Index };
   Kind kind;
   llvm::SMLoc loc;
   double number = 0;      // Number
   bool isInteger = false; // Number written without '.', 'e'
-  std::string name;       // Name, Call (function), Unary/Binary (operator spelling)
+  std::string name;       // Name, Call (function), Index (input), Unary/Binary (operator)
   std::vector<std::unique_ptr<Expr>> operands;
 };
 using ExprPtr = std::unique_ptr<Expr>;
 
+enum class Type { Int, Float, Bool };
 enum class Normalizer { Softmax, Sigmoid, None };
+
+/// `param NAME: TYPE = VALUE [in [LO, HI]]`: a compile-time constant, overridable per compile.
+struct Param {
+  std::string name;
+  llvm::SMLoc loc;
+  Type type = Type::Int;
+  ExprPtr value;              // a constant expression
+  ExprPtr rangeLo, rangeHi;   // both or neither
+};
+
+/// `scalar NAME [= VALUE]`: a float passed at launch.
+struct Scalar {
+  std::string name;
+  llvm::SMLoc loc;
+  ExprPtr defaultValue; // a constant expression, or null
+};
+
+/// `input NAME: TYPE[DIM, ...]`: an extra tensor; DIM is B H Hkv Sq Skv, an int or a param.
+struct Input {
+  std::string name;
+  llvm::SMLoc loc;
+  Type type = Type::Int;
+  std::vector<ExprPtr> shape;
+};
+
+/// `let NAME = EXPR` (any type) or, at file level, `mask NAME = EXPR` (must be bool).
+struct Let {
+  std::string name;
+  llvm::SMLoc loc;
+  ExprPtr value;
+  bool isMask = false;
+};
+
+/// A normaliser option `NAME = VALUE`.
+struct Option {
+  std::string name;
+  llvm::SMLoc loc;
+  ExprPtr value; // a constant expression
+};
 
 struct Pattern {
   std::string name;
   llvm::SMLoc loc;
-  ExprPtr mask;  // null: every pair takes part
-  ExprPtr score; // null: the scaled dot product s
+  std::vector<Param> params;
+  std::vector<Scalar> scalars;
+  std::vector<Input> inputs;
+  std::vector<Let> lets;
+  ExprPtr mask;   // null: every pair takes part
+  ExprPtr score;  // null: the scaled dot product s
+  ExprPtr weight; // null: weights are not multiplied
   std::optional<Normalizer> normalizer;
   llvm::SMLoc normalizerLoc;
-  std::optional<double> scale; // normalize softmax(scale = c)
+  std::vector<Option> normalizerOptions;
+  // Problem shape, each with the location of its clause.
+  std::optional<int64_t> heads, kvHeads, headDim, headDimV;
+  llvm::SMLoc headsLoc, headDimLoc;
+  bool varlen = false;
+  bool lse = false;
 };
 
 struct File {
+  std::vector<Param> params; // shared by every pattern
+  std::vector<Let> lets;     // named expressions and masks, shared by every pattern
   std::vector<Pattern> patterns;
 };
 

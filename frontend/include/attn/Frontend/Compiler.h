@@ -10,6 +10,7 @@
 #define ATTN_FRONTEND_COMPILER_H
 
 #include "attn/Codegen/CudaEmitter.h"
+#include "attn/Frontend/MLIRGen.h"
 #include "attn/Transforms/Passes.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
@@ -32,8 +33,10 @@ void loadAttnDialects(mlir::MLIRContext &context);
 
 /// Parses, builds and verifies the main buffer of `sourceMgr` into pattern-level IR. Syntax
 /// errors are printed through `sourceMgr`; verifier errors through the context. Null on error.
+/// `overrides` replace the values of the spec's compile-time parameters.
 mlir::OwningOpRef<mlir::ModuleOp> parsePatterns(mlir::MLIRContext &context,
-                                                llvm::SourceMgr &sourceMgr);
+                                                llvm::SourceMgr &sourceMgr,
+                                                const ParamOverrides &overrides = {});
 
 /// Runs the default pipeline (attn-pipeline) on `module` for `target`.
 mlir::LogicalResult lowerToKernels(mlir::ModuleOp module, const mlir::attn::KernelTarget &target);

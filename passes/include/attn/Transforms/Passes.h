@@ -6,6 +6,7 @@
 #include "mlir/Pass/Pass.h"
 #include "mlir/Pass/PassManager.h"
 
+#include <optional>
 #include <string>
 
 namespace mlir::attn {
@@ -22,7 +23,12 @@ struct KernelTarget {
   int64_t headDim = 128;
   int64_t headDimV = 0; // 0: same as headDim
   std::string arch = "sm_90a";
+  bool skipUnsupported = false; // leave patterns with no kernel template unlowered
 };
+
+/// Why `pattern` cannot be lowered for `target` (no template for its normaliser, no tiling for
+/// its head dims, ...), or nullopt when it can.
+std::optional<std::string> unsupportedReason(PatternOp pattern, const KernelTarget &target);
 
 /// The default pipeline: pattern level -> kernel level for `target`.
 void buildAttnPipeline(OpPassManager &pm, const KernelTarget &target);
