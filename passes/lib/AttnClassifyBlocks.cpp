@@ -29,7 +29,7 @@ using namespace mlir;
 using namespace mlir::attn;
 
 /// The (b, h, q, k, sq, skv) intervals of a tile function's box: q in [q0, q1 - 1] and, for
-/// tile functions, k in [k0, k1 - 1]; the others are points.
+/// tile functions, k in [k0, min(k1, skv) - 1]; the others are points.
 static ArgIntervals boxOf(OpBuilder &builder, Location loc, Block *block, bool hasKeys) {
   ArgIntervals box;
   Value one = arith::ConstantIndexOp::create(builder, loc, 1);
@@ -40,8 +40,10 @@ static ArgIntervals boxOf(OpBuilder &builder, Location loc, Block *block, bool h
   box.hi[2] = arith::SubIOp::create(builder, loc, block->getArgument(3), one);
   unsigned sizes = 4;
   if (hasKeys) {
+    // Keys at or past Skv are never kept, so the box stops at min(k1, Skv) - 1.
+    Value k1 = arith::MinSIOp::create(builder, loc, block->getArgument(5), block->getArgument(7));
     box.lo[3] = block->getArgument(4);
-    box.hi[3] = arith::SubIOp::create(builder, loc, block->getArgument(5), one);
+    box.hi[3] = arith::SubIOp::create(builder, loc, k1, one);
     sizes = 6;
   }
   point(4, block->getArgument(sizes));

@@ -395,15 +395,24 @@ public:
   /// The interval of the k-free part of `l` over the box.
   IntAbs intervalOf(const Linear &l) {
     IntAbs r{true, index(l.constant), index(l.constant)};
+    bool first = l.constant == 0;
     for (auto [factor, term] : l.terms) {
       IntAbs t = intOf(term);
       if (!t.known)
         return {};
-      Value f = index(factor);
-      Value a = mul(t.lo, f), bb = mul(t.hi, f);
-      if (factor < 0)
-        std::swap(a, bb);
-      r = {true, add(r.lo, a), add(r.hi, bb)};
+      Value a = t.lo, bb = t.hi;
+      if (factor == -1) {
+        a = sub(index(0), t.hi);
+        bb = sub(index(0), t.lo);
+      } else if (factor != 1) {
+        Value f = index(factor);
+        a = mul(t.lo, f);
+        bb = mul(t.hi, f);
+        if (factor < 0)
+          std::swap(a, bb);
+      }
+      r = first ? IntAbs{true, a, bb} : IntAbs{true, add(r.lo, a), add(r.hi, bb)};
+      first = false;
     }
     return r;
   }
@@ -436,13 +445,12 @@ public:
     }
     if (l.coef != 1)
       return unbounded();
-    // k + g pred 0 with g in [gl, gh]: k pred -g.
+    // k + g pred 0: k pred -g, with -g in [negLo, negHi] over the box.
     l.coef = 0;
-    IntAbs g = intervalOf(l);
-    if (!g.known)
+    IntAbs negG = intervalOf(l.scaled(-1));
+    if (!negG.known)
       return unbounded();
-    Value zero = index(0);
-    Value negLo = sub(zero, g.hi), negHi = sub(zero, g.lo); // -g in [negLo, negHi]
+    Value negLo = negG.lo, negHi = negG.hi;
     Value one = index(1);
     switch (pred) {
     case P::slt:
@@ -804,9 +812,22 @@ private:
     if (auto w = window(p))
       return (w->second ? "band(" : "sliding_window(") + std::to_string(w->first) + ")";
     if (p.kind == K::And && p.parts.size() == 2) {
-      for (int i = 0; i < 2; ++i)
-        if (p.parts[i].kind == K::Block && isCausal(p.parts[1 - i]))
-          return "block_causal(" + std::to_string(p.parts[i].block) + ")";
+      for (int i = 0; i < 2; ++i) {
+        const Piece &causal = p.parts[1 - i], &other = p.parts[i];
+        if (!isCausal(causal))
+          continue;
+        if (other.kind == K::Block)
+          return "block_causal(" + std::to_string(other.block) + ")";
+        // causal && (k < sinks || k >= q - w + 1): StreamingLLM written with one causal.
+        if (other.kind == K::Or && other.parts.size() == 2)
+          for (int j = 0; j < 2; ++j) {
+            const Piece &keys = other.parts[j], &lower = other.parts[1 - j];
+            if (keys.kind == K::Upper && keys.bound.isConstant() && lower.kind == K::Lower &&
+                lower.bound.qPlus() && *lower.bound.qPlus() <= 0)
+              return "sinks(" + std::to_string(keys.bound.constant + 1) + ")+sliding_window(" +
+                     std::to_string(1 - *lower.bound.qPlus()) + ")";
+          }
+      }
     }
     if (p.kind == K::Or && p.parts.size() == 2) {
       for (int i = 0; i < 2; ++i) {

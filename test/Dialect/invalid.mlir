@@ -55,20 +55,20 @@ attn.pattern @negative_scale {
 // -----
 
 attn.pattern @scale_without_normaliser {
-  // expected-error @+1 {{a scale needs a softmax or sigmoid normaliser}}
+  // expected-error @+1 {{a scale or temperature needs a softmax or sigmoid normaliser}}
   attn.normalize none {scale = 2.0 : f64}
 }
 
 // -----
 
-// expected-error @+1 {{needs 'attn.kv_range' and 'attn.tile_full' hooks}}
-attn.kernel @no_hooks attributes {block_m = 128 : i64, block_n = 64 : i64, element_type = bf16, head_dim = 128 : i64, head_dim_v = 128 : i64, kernel_template = #attn<template sm80>, pattern = @p, stages = 2 : i64, warps = 8 : i64} {
+// expected-error @+1 {{needs 'attn.kv_range', 'attn.tile_full' and 'attn.tile_empty' hooks}}
+attn.kernel @no_hooks attributes {block_m = 128 : i64, block_n = 64 : i64, element_type = bf16, head_dim = 128 : i64, head_dim_v = 128 : i64, kernel_template = #attn<template sm80>, normalizer = 0 : i32, pattern = @p, scale = 1.0 : f64, stages = 2 : i64, warps = 8 : i64} {
 }
 
 // -----
 
 // expected-error @+1 {{element type must be bf16 or f16}}
-attn.kernel @f32 attributes {block_m = 128 : i64, block_n = 64 : i64, element_type = f32, head_dim = 128 : i64, head_dim_v = 128 : i64, kernel_template = #attn<template sm80>, pattern = @p, stages = 2 : i64, warps = 8 : i64} {
+attn.kernel @f32 attributes {block_m = 128 : i64, block_n = 64 : i64, element_type = f32, head_dim = 128 : i64, head_dim_v = 128 : i64, kernel_template = #attn<template sm80>, normalizer = 0 : i32, pattern = @p, scale = 1.0 : f64, stages = 2 : i64, warps = 8 : i64} {
   attn.kv_range {
   ^bb0(%b: index, %h: index, %q0: index, %q1: index, %sq: index, %skv: index):
     %c0 = arith.constant 0 : index
@@ -78,13 +78,18 @@ attn.kernel @f32 attributes {block_m = 128 : i64, block_n = 64 : i64, element_ty
   ^bb0(%b: index, %h: index, %q0: index, %q1: index, %k0: index, %k1: index, %sq: index, %skv: index):
     %t = arith.constant true
     attn.yield %t : i1
+  }
+  attn.tile_empty {
+  ^bb0(%b: index, %h: index, %q0: index, %q1: index, %k0: index, %k1: index, %sq: index, %skv: index):
+    %f = arith.constant false
+    attn.yield %f : i1
   }
 }
 
 // -----
 
 // expected-error @+1 {{block_m must be 16 rows per warp}}
-attn.kernel @bad_tile attributes {block_m = 100 : i64, block_n = 64 : i64, element_type = bf16, head_dim = 128 : i64, head_dim_v = 128 : i64, kernel_template = #attn<template sm80>, pattern = @p, stages = 2 : i64, warps = 8 : i64} {
+attn.kernel @bad_tile attributes {block_m = 100 : i64, block_n = 64 : i64, element_type = bf16, head_dim = 128 : i64, head_dim_v = 128 : i64, kernel_template = #attn<template sm80>, normalizer = 0 : i32, pattern = @p, scale = 1.0 : f64, stages = 2 : i64, warps = 8 : i64} {
   attn.kv_range {
   ^bb0(%b: index, %h: index, %q0: index, %q1: index, %sq: index, %skv: index):
     %c0 = arith.constant 0 : index
@@ -94,13 +99,18 @@ attn.kernel @bad_tile attributes {block_m = 100 : i64, block_n = 64 : i64, eleme
   ^bb0(%b: index, %h: index, %q0: index, %q1: index, %k0: index, %k1: index, %sq: index, %skv: index):
     %t = arith.constant true
     attn.yield %t : i1
+  }
+  attn.tile_empty {
+  ^bb0(%b: index, %h: index, %q0: index, %q1: index, %k0: index, %k1: index, %sq: index, %skv: index):
+    %f = arith.constant false
+    attn.yield %f : i1
   }
 }
 
 // -----
 
 // expected-error @+1 {{head dims must be 64, 128 or 256}}
-attn.kernel @bad_dim attributes {block_m = 128 : i64, block_n = 64 : i64, element_type = bf16, head_dim = 96 : i64, head_dim_v = 96 : i64, kernel_template = #attn<template sm80>, pattern = @p, stages = 2 : i64, warps = 8 : i64} {
+attn.kernel @bad_dim attributes {block_m = 128 : i64, block_n = 64 : i64, element_type = bf16, head_dim = 96 : i64, head_dim_v = 96 : i64, kernel_template = #attn<template sm80>, normalizer = 0 : i32, pattern = @p, scale = 1.0 : f64, stages = 2 : i64, warps = 8 : i64} {
   attn.kv_range {
   ^bb0(%b: index, %h: index, %q0: index, %q1: index, %sq: index, %skv: index):
     %c0 = arith.constant 0 : index
@@ -111,4 +121,135 @@ attn.kernel @bad_dim attributes {block_m = 128 : i64, block_n = 64 : i64, elemen
     %t = arith.constant true
     attn.yield %t : i1
   }
+  attn.tile_empty {
+  ^bb0(%b: index, %h: index, %q0: index, %q1: index, %k0: index, %k1: index, %sq: index, %skv: index):
+    %f = arith.constant false
+    attn.yield %f : i1
+  }
+}
+
+// -----
+
+attn.pattern @temperature_zero {
+  // expected-error @+1 {{temperature must be positive}}
+  attn.normalize softmax {temperature = 0.0 : f64}
+}
+
+// -----
+
+attn.pattern @bias_on_softmax {
+  // expected-error @+1 {{a bias needs the sigmoid normaliser}}
+  attn.normalize softmax {bias = 1.0 : f64}
+}
+
+// -----
+
+attn.pattern @bad_input_type {
+  // expected-error @+1 {{element type must be i32 or f32}}
+  attn.input "x" : f16 ["B"]
+  attn.normalize softmax
+}
+
+// -----
+
+attn.pattern @bad_input_size {
+  // expected-error @+1 {{unknown size 'N'}}
+  attn.input "x" : i32 ["N"]
+  attn.normalize softmax
+}
+
+// -----
+
+attn.pattern @bad_input_extent {
+  // expected-error @+1 {{dimension sizes must be positive}}
+  attn.input "x" : i32 [0]
+  attn.normalize softmax
+}
+
+// -----
+
+attn.pattern @redeclared {
+  attn.input "x" : i32 ["B"]
+  // expected-error @+1 {{redeclares 'x'}}
+  attn.scalar "x"
+  attn.normalize softmax
+}
+
+// -----
+
+attn.pattern @undeclared_input {
+  attn.mask {
+  ^bb0(%b: index, %h: index, %q: index, %k: index, %sq: index, %skv: index):
+    // expected-error @+1 {{reads undeclared input 'doc'}}
+    %d = attn.load "doc"[%k] : i32
+    %c = arith.constant 0 : i32
+    %keep = arith.cmpi eq, %d, %c : i32
+    attn.yield %keep : i1
+  }
+  attn.normalize softmax
+}
+
+// -----
+
+attn.pattern @wrong_rank {
+  attn.input "doc" : i32 ["B", "Skv"]
+  attn.mask {
+  ^bb0(%b: index, %h: index, %q: index, %k: index, %sq: index, %skv: index):
+    // expected-error @+1 {{input 'doc' has 2 dimensions, indexed with 1}}
+    %d = attn.load "doc"[%k] : i32
+    %c = arith.constant 0 : i32
+    %keep = arith.cmpi eq, %d, %c : i32
+    attn.yield %keep : i1
+  }
+  attn.normalize softmax
+}
+
+// -----
+
+attn.pattern @wrong_load_type {
+  attn.input "slopes" : f32 ["H"]
+  attn.score_mod {
+  ^bb0(%s: f32, %b: index, %h: index, %q: index, %k: index, %sq: index, %skv: index):
+    // expected-error @+1 {{input 'slopes' holds 'f32', the load yields 'i32'}}
+    %m = attn.load "slopes"[%h] : i32
+    attn.yield %s : f32
+  }
+  attn.normalize softmax
+}
+
+// -----
+
+attn.pattern @undeclared_scalar {
+  attn.score_mod {
+  ^bb0(%s: f32, %b: index, %h: index, %q: index, %k: index, %sq: index, %skv: index):
+    // expected-error @+1 {{reads undeclared scalar 't'}}
+    %t = attn.get_scalar "t" : f32
+    attn.yield %t : f32
+  }
+  attn.normalize softmax
+}
+
+// -----
+
+attn.pattern @weight_types {
+  // expected-error @+1 {{'attn.weight' op expects 6 region arguments}}
+  attn.weight {
+  ^bb0(%s: f32, %b: index, %h: index, %q: index, %k: index, %sq: index, %skv: index):
+    attn.yield %s : f32
+  }
+  attn.normalize softmax
+}
+
+// -----
+
+// expected-error @+1 {{heads (6) must be a multiple of kv_heads (4)}}
+attn.pattern @bad_heads attributes {heads = 6 : i64, kv_heads = 4 : i64} {
+  attn.normalize softmax
+}
+
+// -----
+
+// expected-error @+1 {{kv_heads needs heads}}
+attn.pattern @kv_only attributes {kv_heads = 4 : i64} {
+  attn.normalize softmax
 }

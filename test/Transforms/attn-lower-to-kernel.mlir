@@ -9,12 +9,14 @@
 // CHECK-SAME: head_dim = 64 : i64
 // CHECK-SAME: kernel_template = #attn<template sm80>
 // CHECK-SAME: pattern = @full
+// CHECK-SAME: scale = 1.250000e-01 : f64
 // CHECK-SAME: warps = 8 : i64
 // CHECK: attn.kv_range
 // CHECK: attn.tile_full
+// CHECK: attn.tile_empty
 // CHECK-NOT: attn.mask
 // BADTYPE: unknown element type 'f32' (expected bf16 or f16)
-// BADDIM: no kernel configuration for arch sm_90a, 'bf16', head dims 96/96
+// BADDIM: no kernel configuration for arch sm_90a, bf16, head dims 96/96
 attn.pattern @full {
   attn.normalize softmax
 }
@@ -32,4 +34,20 @@ attn.pattern @scaled {
     attn.yield %t : f32
   }
   attn.normalize softmax {scale = 0.25 : f64}
+}
+
+// -----
+
+// Temperature divides the scale; the pattern's head dims replace the target's; declarations are
+// cloned in slot order.
+// CHECK-LABEL: attn.kernel @fixed_f16_d128_dv64
+// CHECK-SAME: head_dim = 128 : i64
+// CHECK-SAME: head_dim_v = 64 : i64
+// CHECK-SAME: scale = 0.17677669529663687 : f64
+// CHECK: attn.input "slopes" : f32 ["H"]
+// CHECK: attn.scalar "cap"
+attn.pattern @fixed attributes {head_dim = 128 : i64, head_dim_v = 64 : i64} {
+  attn.input "slopes" : f32 ["H"]
+  attn.scalar "cap" {default_value = 30.0 : f64}
+  attn.normalize softmax {temperature = 0.5 : f64}
 }

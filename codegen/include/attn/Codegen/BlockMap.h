@@ -1,0 +1,47 @@
+//===- BlockMap.h - Tile classification of a pattern on the CPU ------*- C++ -*-===//
+//
+// The block map of one (batch, head) of a problem: for every (query tile, key tile) whether
+// the kernel skips it (EMPTY), runs it without mask code (FULL) or evaluates the mask per
+// element (PARTIAL). `classifyTiles` evaluates the pattern's tile functions (kv_range,
+// tile_full, tile_empty: what the kernel runs); `bruteForceTiles` evaluates the mask on every
+// pair (the ground truth). A classification is sound when every tile it calls EMPTY has no
+// kept pair and every tile it calls FULL has no dropped pair.
+//
+//===----------------------------------------------------------------------===//
+#ifndef ATTN_CODEGEN_BLOCKMAP_H
+#define ATTN_CODEGEN_BLOCKMAP_H
+
+#include "attn/Codegen/Reference.h"
+
+#include <string>
+#include <vector>
+
+namespace mlir::attn {
+
+enum class TileKind : uint8_t { Empty, Full, Partial };
+
+struct BlockMap {
+  int64_t blockM = 0, blockN = 0, rows = 0, cols = 0; // tiles: rows x cols
+  std::vector<TileKind> tiles;                        // row-major
+  TileKind at(int64_t r, int64_t c) const { return tiles[r * cols + c]; }
+  /// Fraction of the Sq x Skv pairs inside visited (non-EMPTY) tiles.
+  double density(int64_t seqQ, int64_t seqK) const;
+  int64_t count(TileKind kind) const;
+};
+
+/// The tile functions of a classified pattern evaluated for batch `b`, head `h` of `problem`
+/// (only sizes, inputs and scalars are read; q/k/v may be empty). Tiles past Skv are PARTIAL
+/// like in the kernel.
+FailureOr<BlockMap> classifyTiles(PatternOp pattern, const ReferenceProblem &problem, int64_t b,
+                                  int64_t h, int64_t blockM, int64_t blockN);
+
+/// The exact map from evaluating the mask on every pair.
+FailureOr<BlockMap> bruteForceTiles(PatternOp pattern, const ReferenceProblem &problem, int64_t b,
+                                    int64_t h, int64_t blockM, int64_t blockN);
+
+/// Empty when `claimed` is sound against `truth`, else a description of the first wrong tile.
+std::string checkSoundness(const BlockMap &claimed, const BlockMap &truth);
+
+} // namespace mlir::attn
+
+#endif // ATTN_CODEGEN_BLOCKMAP_H
