@@ -25,6 +25,7 @@
 #include "llvm/Support/FormatVariadic.h"
 
 #include <cmath>
+#include <cstdio>
 
 using namespace attnc;
 using namespace mlir;
@@ -158,6 +159,13 @@ private:
     return success();
   }
 
+  /// A number as the user would write it (no trailing zeros).
+  static std::string number(double v) {
+    char buffer[32];
+    std::snprintf(buffer, sizeof buffer, "%.10g", v);
+    return buffer;
+  }
+
   /// The value of a parameter: its override or default, converted to its type and range-checked.
   FailureOr<Constant> evalParam(const ast::Param &param) {
     FailureOr<Constant> value = evalConst(*param.value);
@@ -199,12 +207,11 @@ private:
       if (lo->value > hi->value)
         return fail<Constant>(param.rangeLo->loc, "empty range: lower bound above upper bound");
       if (value->value < lo->value || value->value > hi->value)
-        return fail<Constant>(param.loc,
-                              llvm::formatv("parameter '{0}' = {1} is outside its range [{2}, {3}]"
-                                            "{4}",
-                                            param.name, value->value, lo->value, hi->value,
-                                            override != overrides.end() ? " (from --param)" : "")
-                                  .str());
+        return fail<Constant>(param.loc, "parameter '" + param.name + "' = " +
+                                             number(value->value) + " is outside its range [" +
+                                             number(lo->value) + ", " + number(hi->value) + "]" +
+                                             (override != overrides.end() ? " (from --param)"
+                                                                          : ""));
     }
     return value;
   }

@@ -1,0 +1,102 @@
+//===- BuilderTest.cpp - The C++ builder produces the text's IR ---------------===//
+#include "TestUtil.h"
+
+#include "attn/Frontend/Builder.h"
+
+#include <gtest/gtest.h>
+
+using namespace attnc::dsl;
+
+namespace {
+
+std::string printIR(mlir::ModuleOp module) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  module.print(os);
+  return text;
+}
+
+std::string fromText(const std::string &spec) {
+  mlir::MLIRContext context;
+  attnc::loadAttnDialects(context);
+  llvm::SourceMgr sourceMgr;
+  sourceMgr.AddNewSourceBuffer(llvm::MemoryBuffer::getMemBufferCopy(spec, "spec.attn"),
+                               llvm::SMLoc());
+  auto module = attnc::parsePatterns(context, sourceMgr);
+  return module ? printIR(*module) : "<error>";
+}
+
+std::string fromBuilder(const Spec &spec) {
+  mlir::MLIRContext context;
+  llvm::SourceMgr sourceMgr;
+  auto module = spec.build(context, sourceMgr);
+  return module ? printIR(*module) : "<error>";
+}
+
+TEST(Builder, SameIRAsText) {
+  Spec spec;
+  Pattern &window = spec.pattern("sliding_window");
+  Expr w = window.param("window", 256, std::make_pair(1, 4096));
+  window.mask(k <= q && q - k < w);
+
+  Pattern &doc = spec.pattern("document_softcap");
+  Expr ids = doc.input("doc", ElementType::Int, {"B", "Skv"});
+  Expr cap = doc.param("cap", 30.0);
+  Expr gain = doc.scalar("gain", 1.5);
+  doc.mask(ids[{b, q}] == ids[{b, k}] && !(k > q));
+  doc.score(gain * (cap * tanh(s / cap)));
+  doc.normalize(Normalizer::Softmax, 0.125, 0.5);
+  doc.heads(8, 2).headDim(128, 64).varlen().outputLse();
+
+  Pattern &grid = spec.pattern("grid");
+  Expr dist = grid.let("dist", abs(q / 16 - k / 16) + abs(q % 16 - k % 16));
+  grid.weight(pow(0.9, toFloat(dist)));
+  grid.normalize(Normalizer::Sigmoid, std::nullopt, std::nullopt, -2.5);
+
+  std::string text = R"(
+attention sliding_window {
+  param window: int = 256 in [1, 4096]
+  mask k <= q && q - k < window
+}
+attention document_softcap {
+  input doc: int[B, Skv]
+  param cap: float = 30.0
+  scalar gain = 1.5
+  mask doc[b, q] == doc[b, k] && !(k > q)
+  score gain * (cap * tanh(s / cap))
+  normalize softmax(scale = 0.125, temperature = 0.5)
+  heads 8, 2
+  head_dim 128, 64
+  varlen
+  output lse
+}
+attention grid {
+  let dist = abs(q / 16 - k / 16) + abs(q % 16 - k % 16)
+  weight pow(0.9, float(dist))
+  normalize sigmoid(bias = -2.5)
+}
+)";
+  std::string built = fromBuilder(spec);
+  EXPECT_NE(built, "<error>") << spec.str();
+  EXPECT_EQ(built, fromText(text)) << spec.str();
+}
+
+TEST(Builder, ErrorsPointIntoTheRenderedText) {
+  Spec spec;
+  spec.pattern("bad").mask(q + k); // an int, not a bool
+  mlir::MLIRContext context;
+  llvm::SourceMgr sourceMgr;
+  std::string diagnostics;
+  sourceMgr.setDiagHandler(
+      [](const llvm::SMDiagnostic &d, void *out) {
+        llvm::raw_string_ostream os(*static_cast<std::string *>(out));
+        d.print(nullptr, os, /*ShowColors=*/false);
+      },
+      &diagnostics);
+  EXPECT_FALSE(spec.build(context, sourceMgr));
+  EXPECT_NE(diagnostics.find("<builder>:2:"), std::string::npos) << diagnostics;
+  EXPECT_NE(diagnostics.find("a mask must be a bool expression"), std::string::npos)
+      << diagnostics;
+}
+
+} // namespace
