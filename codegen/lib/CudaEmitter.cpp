@@ -13,6 +13,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Tools/mlir-translate/Translation.h"
+#include "llvm/Support/FormatVariadic.h"
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -93,6 +94,16 @@ LogicalResult mlir::attn::emitKernelSource(KernelOp kernel, llvm::raw_ostream &o
   os << "  static constexpr bool kHasScoreMod = " << (scoreMod ? "true" : "false") << ";\n";
   os << "  static constexpr bool kHasTileEmpty = " << (hasTileEmpty(kernel) ? "true" : "false")
      << ";\n";
+  auto weight = kernel.getUnique<WeightOp>();
+  os << "  static constexpr bool kHasWeight = " << (weight ? "true" : "false") << ";\n";
+  os << "  static constexpr int kNormalizer = attnc::kNormalize"
+     << (kernel.getNormalizer() == NormalizerKind::Softmax   ? "Softmax"
+         : kernel.getNormalizer() == NormalizerKind::Sigmoid ? "Sigmoid"
+                                                             : "None")
+     << ";\n";
+  os << "  static constexpr float kBias = "
+     << llvm::formatv("{0:e9}f", kernel.getBiasAttr() ? kernel.getBiasAttr().getValueAsDouble() : 0.0)
+     << ";\n";
 
   std::string kvParams = (Twine(kParams) + ", int b, int h, int q0, int q1, int seqlenQ, "
                                            "int seqlenK, int &lo, int &hi")
@@ -114,6 +125,9 @@ LogicalResult mlir::attn::emitKernelSource(KernelOp kernel, llvm::raw_ostream &o
       (Twine(kParams) + ", int b, int h, int q, int k, int seqlenQ, int seqlenK").str();
   if (failed(printHook(mask, "bool", "mask", maskParams, {"b", "h", "q", "k", "seqlenQ", "seqlenK"},
                        {"return"}, "return true;", os)))
+    return failure();
+  if (failed(printHook(weight, "float", "weight", maskParams,
+                       {"b", "h", "q", "k", "seqlenQ", "seqlenK"}, {"return"}, "return 1.f;", os)))
     return failure();
   std::string scoreParams =
       (Twine(kParams) + ", float s, int b, int h, int q, int k, int seqlenQ, int seqlenK").str();

@@ -133,8 +133,8 @@ private:
 
   /// Enters `name` into the pattern's scope; fails on a clash.
   LogicalResult declare(StringRef name, SMLoc at, Symbol symbol) {
-    if (llvm::is_contained(kRegionNames, name) || name == "s" ||
-        llvm::is_contained(mlir::attn::kProblemSizes, name))
+    if (llvm::is_contained(kRegionNames, name) || name == "s" || name == "true" ||
+        name == "false" || llvm::is_contained(mlir::attn::kProblemSizes, name))
       return error(at, "'" + name + "' is a built-in name and cannot be redeclared"), failure();
     auto [it, inserted] = scope.try_emplace(name, symbol);
     if (!inserted) {
@@ -179,9 +179,9 @@ private:
         value = Constant{ValueKind::Bool, text == "true" ? 1.0 : 0.0};
       } else {
         double number = 0;
-        if (text.getAsDouble(number))
+        if (text.getAsDouble(number) || !std::isfinite(number))
           return fail<Constant>(param.loc, "--param " + param.name + "=" + text +
-                                               " is not a number, true or false");
+                                               " is not a finite number, true or false");
         bool integral = text.find_first_of(".eE") == StringRef::npos;
         value = Constant{integral ? ValueKind::Int : ValueKind::Float, number};
       }
@@ -195,6 +195,8 @@ private:
                                              kindName(value->kind) +
                                              (override != overrides.end() ? " (from --param)" : ""));
     }
+    if (!std::isfinite(value->value))
+      return fail<Constant>(param.loc, "parameter '" + param.name + "' is not a finite number");
     if (param.type == ValueKind::Int && std::fabs(value->value) > 2147483647.0)
       return fail<Constant>(param.loc,
                             "parameter '" + param.name + "' does not fit in 32 bits");
@@ -204,6 +206,8 @@ private:
         return failure();
       if (lo->kind == ValueKind::Bool || hi->kind == ValueKind::Bool)
         return fail<Constant>(param.rangeLo->loc, "a range needs number bounds");
+      if (!std::isfinite(lo->value) || !std::isfinite(hi->value))
+        return fail<Constant>(param.rangeLo->loc, "a range needs finite bounds");
       if (lo->value > hi->value)
         return fail<Constant>(param.rangeLo->loc, "empty range: lower bound above upper bound");
       if (value->value < lo->value || value->value > hi->value)
@@ -252,8 +256,9 @@ private:
         FailureOr<Constant> value = evalConst(*scalar.defaultValue);
         if (failed(value))
           return failure();
-        if (value->kind == ValueKind::Bool)
-          return error(scalar.defaultValue->loc, "a scalar's default must be a number"), failure();
+        if (value->kind == ValueKind::Bool || !std::isfinite(value->value))
+          return error(scalar.defaultValue->loc, "a scalar's default must be a finite number"),
+                 failure();
         defaultValue = builder.getF64FloatAttr(value->value);
       }
       attn::ScalarOp::create(builder, loc(scalar.loc), scalar.name, defaultValue);
@@ -381,10 +386,10 @@ private:
         return failure();
       if (value->kind == ValueKind::Bool)
         return error(option.value->loc, "'" + option.name + "' must be a number"), failure();
-      if (option.name != "bias" && !(value->value > 0.0 && std::isfinite(value->value)))
-        return error(option.value->loc, "'" + option.name + "' must be positive"), failure();
       if (!std::isfinite(value->value))
         return error(option.value->loc, "'" + option.name + "' must be finite"), failure();
+      if (option.name != "bias" && !(value->value > 0.0))
+        return error(option.value->loc, "'" + option.name + "' must be positive"), failure();
       *slot = builder.getF64FloatAttr(value->value);
     }
     SMLoc at = ast.normalizerLoc.isValid() ? ast.normalizerLoc : ast.loc;
@@ -619,7 +624,8 @@ private:
                         ValueKind::Float};
     case Symbol::Kind::Input:
       return fail(e.loc, "'" + e.name + "' is an input tensor; read an element with " + e.name +
-                             "[...] (" + Twine(symbol.input->shape.size()) + " indices)");
+                             "[...] (" + Twine(symbol.input->shape.size()) +
+                             (symbol.input->shape.size() == 1 ? " index)" : " indices)"));
     case Symbol::Kind::Let:
       return genLet(*symbol.let, e);
     }
@@ -631,6 +637,9 @@ private:
       return it->second;
     if (llvm::is_contained(activeLets, &let))
       return fail(use.loc, "'" + let.name + "' refers to itself");
+    if (activeLets.size() >= kMaxLetNesting)
+      return fail(use.loc, "named expressions nest deeper than " + Twine(kMaxLetNesting) +
+                               " levels");
     activeLets.push_back(&let);
     expansion.emplace_back(let.name, use.loc);
     FailureOr<TypedValue> value = genExpr(*let.value);
@@ -925,6 +934,7 @@ private:
     return fail(e.loc, "unknown function '" + fn + "' (known: " + kFunctions + ")");
   }
 
+  static constexpr size_t kMaxLetNesting = 64;
   OpBuilder builder;
   llvm::SourceMgr &sourceMgr;
   const ParamOverrides &overrides;

@@ -24,7 +24,9 @@
 
 #include "llvm/ADT/StringSwitch.h"
 
+#include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <cstdlib>
 
 using namespace attnc;
@@ -73,8 +75,13 @@ public:
           pos = start + 2;
           break;
         }
-      if (pos == start + 1 && !StringRef("{}()[]+-*/%<>!,:=").contains(c))
+      if (pos == start + 1 && !StringRef("{}()[]+-*/%<>!,:=").contains(c)) {
         tok.kind = Token::Kind::Error;
+        // A multi-byte UTF-8 character is one token.
+        while ((static_cast<unsigned char>(c) & 0xC0) == 0xC0 && pos < buffer.size() &&
+               (static_cast<unsigned char>(buffer[pos]) & 0xC0) == 0x80)
+          ++pos;
+      }
     }
     tok.text = buffer.slice(start, pos);
     return tok;
@@ -163,7 +170,23 @@ private:
   void advance() {
     tok = lexer.next();
     if (tok.kind == Token::Kind::Error)
-      error(tok.loc, "unexpected character '" + tok.text.str() + "'");
+      error(tok.loc, "unexpected character " + describeCharacter(tok.text));
+  }
+  /// 'x' for a printable ASCII character, U+XXXX for other UTF-8, \xNN for other bytes.
+  static std::string describeCharacter(StringRef text) {
+    unsigned char c = text.empty() ? 0 : static_cast<unsigned char>(text[0]);
+    char buffer[32];
+    if (c >= 0x20 && c < 0x7f)
+      return "'" + text.str() + "'";
+    if (text.size() > 1) {
+      unsigned bits = c & (c >= 0xF0 ? 0x07 : c >= 0xE0 ? 0x0F : 0x1F);
+      for (char cont : text.drop_front())
+        bits = (bits << 6) | (static_cast<unsigned char>(cont) & 0x3F);
+      std::snprintf(buffer, sizeof buffer, "U+%04X", bits);
+      return buffer;
+    }
+    std::snprintf(buffer, sizeof buffer, "byte \\x%02X", c);
+    return buffer;
   }
   bool is(StringRef text) const {
     return (tok.kind == Token::Kind::Punct || tok.kind == Token::Kind::Name) && tok.text == text;
@@ -416,8 +439,20 @@ private:
     return expect(")", "to close the normaliser options");
   }
 
+  /// Depth of the tree under `e` (the consumers recurse over it).
+  static int treeDepth(const Expr &e) { return e.depth; }
+
   ExprPtr makeNode(Expr::Kind kind, SMLoc loc, std::string name, std::vector<ExprPtr> operands) {
+    int depth = 1;
+    for (const ExprPtr &operand : operands)
+      depth = std::max(depth, operand->depth + 1);
+    if (depth > kMaxTreeDepth) {
+      error(loc, "expression is too long: more than " + llvm::Twine(kMaxTreeDepth) +
+                     " nested operations (split it with 'let')");
+      return nullptr;
+    }
     auto e = std::make_unique<Expr>();
+    e->depth = depth;
     e->kind = kind;
     e->loc = loc;
     e->name = std::move(name);
@@ -453,6 +488,8 @@ private:
       operands.push_back(std::move(lhs));
       operands.push_back(std::move(rhs));
       lhs = makeNode(Expr::Kind::Binary, loc, op, std::move(operands));
+      if (!lhs)
+        return nullptr;
       if (level == 2 && tok.kind == Token::Kind::Punct &&
           llvm::is_contained(levels[level], tok.text)) {
         error(tok.loc, "comparisons do not chain; combine them with '&&'");
@@ -538,7 +575,8 @@ private:
     return nullptr;
   }
 
-  static constexpr int kMaxDepth = 200;
+  static constexpr int kMaxDepth = 200;      // parentheses, calls, unary operators
+  static constexpr int kMaxTreeDepth = 1000; // operations on the longest path of one expression
   SourceMgr &sourceMgr;
   Lexer lexer;
   Token tok;

@@ -46,13 +46,6 @@ static std::pair<int64_t, int64_t> headDimsFor(PatternOp pattern, const KernelTa
 
 std::optional<std::string> mlir::attn::unsupportedReason(PatternOp pattern,
                                                          const KernelTarget &target) {
-  auto normalize = pattern.getUnique<NormalizeOp>();
-  if (normalize.getKind() != NormalizerKind::Softmax)
-    return ("normaliser '" + stringifyNormalizerKind(normalize.getKind()) +
-            "' has no kernel template yet (only softmax)")
-        .str();
-  if (pattern.getUnique<WeightOp>())
-    return std::string("post-normalisation weights have no kernel template yet");
   MLIRContext *ctx = pattern.getContext();
   Type elementType = parseElementType(ctx, target.elementType);
   if (!elementType)

@@ -4,6 +4,8 @@
 // of kBlockM rows of one (batch, query head),
 //   t = score_mod(c * q.k) (or c * q.k),  t = -inf where masked or k >= seqlen_k,
 //   O = softmax(t) V,  LSE = ln sum_k e^t        (O = 0, LSE = -inf for a row with no key)
+// or, with Pattern::kNormalizer sigmoid / none, O = sum_k sigmoid(t + kBias) v_k / sum_k t v_k
+// (no LSE written); Pattern::weight, when kHasWeight, multiplies each weight before P V.
 // with mma.sync m16n8k16 (KERNELS.md §2.1). Launch: grid (ceil(Sq / kBlockM), Hq, B), kWarps*32
 // threads, fwdSm80SmemBytes(...) bytes of dynamic shared memory (params.cuh). Each warp owns 16
 // query rows, so softmax rows never cross warps. K/V tiles stream through a kStages-deep
@@ -24,6 +26,9 @@
 #include "attnc/softmax.cuh"
 
 namespace attnc {
+
+/// Pattern::kNormalizer values (the order of the dialect's NormalizerKind).
+constexpr int kNormalizeSoftmax = 0, kNormalizeSigmoid = 1, kNormalizeNone = 2;
 
 /// Issues cp.async copies of rows [0, kRows) of a row-major global tile (rows `rowStride`
 /// elements apart, kChunks 16-byte chunks each) into a swizzled shared tile. Rows at or past
@@ -176,6 +181,15 @@ __device__ void fwdSm80(const FwdParams &p) {
 
   // Softmax units: raw scores s with f = c*log2(e), or modified scores t with f = log2(e).
   const float f = Pattern::kHasScoreMod ? kLog2e : p.scale_log2;
+  // Sigmoid / none weights of a score x (raw c-less dot product unless a score mod ran).
+  constexpr bool kSoftmax = Pattern::kNormalizer == kNormalizeSoftmax;
+  auto unnormalizedWeight = [&](float x) {
+    const float tScore = Pattern::kHasScoreMod ? x : x * p.scale;
+    if constexpr (Pattern::kNormalizer == kNormalizeSigmoid)
+      return rcpApprox(1.f + exp2Approx(-(tScore + Pattern::kBias) * kLog2e));
+    else
+      return tScore;
+  };
 
   float acc[kTilesV][4]; // O rows g, g+8 of this warp, unnormalised
 #pragma unroll
@@ -231,7 +245,9 @@ __device__ void fwdSm80(const FwdParams &p) {
     if constexpr (Pattern::kHasMask)
       full = full && Pattern::tileFull(p, b, h, q0, q1, k0, k0 + kBlockN, seqlenQ, seqlenK);
 
-    float alpha[2];
+    // Weights p of the tile, in s. Softmax: the online softmax (alpha rescales O). Sigmoid and
+    // none: p = sigmoid(t + bias) or t, 0 where masked; no rescaling (alpha = 1).
+    float alpha[2] = {1.f, 1.f};
     if (full) {
       // Lean path: t = score_mod(c*s); no mask, no bounds.
       if constexpr (Pattern::kHasScoreMod) {
@@ -242,8 +258,16 @@ __device__ void fwdSm80(const FwdParams &p) {
             s[j][e] = Pattern::scoreMod(p, s[j][e] * p.scale, b, h, qHook[e / 2],
                                         k0 + 8 * j + 2 * t + (e & 1), seqlenQ, seqlenK);
       }
-      // A score mod may return -inf, so it keeps the check.
-      softmax.template update<Pattern::kHasScoreMod>(s, f, alpha);
+      if constexpr (kSoftmax) {
+        // A score mod may return -inf, so it keeps the check.
+        softmax.template update<Pattern::kHasScoreMod>(s, f, alpha);
+      } else {
+#pragma unroll
+        for (int j = 0; j < kTilesN; ++j)
+#pragma unroll
+          for (int e = 0; e < 4; ++e)
+            s[j][e] = unnormalizedWeight(s[j][e]);
+      }
     } else {
       // Per-element path, in the order score mod -> mask -> max: t = -inf where mask() is
       // false or k >= seqlen_k. Column 8j+e of this thread is key k0 + 2t + 8j + e.
@@ -259,10 +283,24 @@ __device__ void fwdSm80(const FwdParams &p) {
           bool keep = 8 * j + (e & 1) < colLimit;
           if constexpr (Pattern::kHasMask)
             keep = keep & Pattern::mask(p, b, h, qHook[e / 2], k, seqlenQ, seqlenK);
-          s[j][e] = keep ? x : negInfinity();
+          if constexpr (kSoftmax)
+            s[j][e] = keep ? x : negInfinity();
+          else
+            s[j][e] = keep ? unnormalizedWeight(x) : 0.f;
         }
       }
-      softmax.template update<true>(s, f, alpha);
+      if constexpr (kSoftmax)
+        softmax.template update<true>(s, f, alpha);
+    }
+    // Post-normalisation weights multiply p (the softmax row sums above stay unweighted).
+    if constexpr (Pattern::kHasWeight) {
+#pragma unroll
+      for (int j = 0; j < kTilesN; ++j)
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+          s[j][e] *= Pattern::weight(p, b, h, qHook[e / 2],
+                                     min(k0 + 8 * j + 2 * t + (e & 1), seqlenK - 1), seqlenQ,
+                                     seqlenK);
     }
 
     // O = alpha * O + P V, with P (now in s) packed to Elem as the A operand.
@@ -292,8 +330,9 @@ __device__ void fwdSm80(const FwdParams &p) {
   // Epilogue. All copies and all shared-memory reads are done before O is staged over them.
   cpAsyncWait<0>();
   __syncthreads();
-  float invSum[2], lse[2];
-  softmax.finalize(f, invSum, lse);
+  float invSum[2] = {1.f, 1.f}, lse[2];
+  if constexpr (kSoftmax)
+    softmax.finalize(f, invSum, lse);
 
   // O = acc / l, staged per warp through shared memory (rows 16w..16w+15, swizzled) so that the
   // global stores are 16-byte and row-contiguous.
@@ -316,7 +355,7 @@ __device__ void fwdSm80(const FwdParams &p) {
     if (q < seqlenQ)
       stGlobal16(oPtr + q * p.o_row_stride + chunk * 8, v);
   }
-  if (p.lse && t == 0) {
+  if (kSoftmax && p.lse && t == 0) {
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
       const int q = q0 + warp * 16 + g + 8 * r;

@@ -47,6 +47,10 @@ struct PatternFull {
   static constexpr bool kHasScoreMod = false;
   static constexpr bool kHasMask = false;
   static constexpr bool kHasTileEmpty = false;
+  static constexpr bool kHasWeight = false;
+  static constexpr int kNormalizer = attnc::kNormalizeSoftmax;
+  static constexpr float kBias = 0.f;
+  HOOK float weight(const FwdParams &, int, int, int, int, int, int) { return 1.f; }
   static constexpr const char *kName = "full";
   HOOK void kvRange(const FwdParams &, int, int, int, int, int, int sk, int &lo, int &hi) {
     lo = 0;
@@ -65,6 +69,10 @@ struct PatternCausal {
   static constexpr bool kHasScoreMod = false;
   static constexpr bool kHasMask = true;
   static constexpr bool kHasTileEmpty = false;
+  static constexpr bool kHasWeight = false;
+  static constexpr int kNormalizer = attnc::kNormalizeSoftmax;
+  static constexpr float kBias = 0.f;
+  HOOK float weight(const FwdParams &, int, int, int, int, int, int) { return 1.f; }
   static constexpr const char *kName = "causal";
   HOOK void kvRange(const FwdParams &, int, int, int, int q1, int sq, int sk, int &lo, int &hi) {
     lo = 0;
@@ -88,6 +96,10 @@ struct PatternWindowSoftcap {
   static constexpr bool kHasScoreMod = true;
   static constexpr bool kHasMask = true;
   static constexpr bool kHasTileEmpty = false;
+  static constexpr bool kHasWeight = false;
+  static constexpr int kNormalizer = attnc::kNormalizeSoftmax;
+  static constexpr float kBias = 0.f;
+  HOOK float weight(const FwdParams &, int, int, int, int, int, int) { return 1.f; }
   static constexpr const char *kName = "window+softcap";
   static constexpr int kLeft = 96, kRight = 24;
   HOOK void kvRange(const FwdParams &, int, int, int q0, int q1, int sq, int sk, int &lo, int &hi) {

@@ -24,6 +24,7 @@ struct Expr {
   bool isInteger = false; // Number written without '.', 'e'
   std::string name;       // Name, Call (function), Index (input), Unary/Binary (operator)
   std::vector<std::unique_ptr<Expr>> operands;
+  int depth = 1; // of the tree under this node (the parser bounds it)
 };
 using ExprPtr = std::unique_ptr<Expr>;
 
