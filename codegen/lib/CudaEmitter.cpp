@@ -138,7 +138,7 @@ LogicalResult mlir::attn::emitKernelSource(KernelOp kernel, llvm::raw_ostream &o
   os << "};\n\n";
 
   const char *elem = spec.elementType == "bf16" ? "attnc::bf16" : "attnc::half";
-  os << "extern \"C\" __global__ void __launch_bounds__(" << spec.warps * 32 << ") "
+  os << "extern \"C\" __global__ void __launch_bounds__(" << spec.warps * 32 << ", 1) "
      << spec.entryName << "(const attnc::FwdParams p) {\n";
   os << "  attnc::fwdSm80<" << hooks << ", " << elem << ", " << spec.headDim << ", "
      << spec.headDimV << ", " << spec.blockM << ", " << spec.blockN << ", " << spec.warps << ", "

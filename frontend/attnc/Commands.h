@@ -2,11 +2,14 @@
 #ifndef ATTNC_DRIVER_COMMANDS_H
 #define ATTNC_DRIVER_COMMANDS_H
 
+#include "attn/Codegen/Reference.h"
 #include "attn/Frontend/Compiler.h"
 
 #include "mlir/IR/MLIRContext.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/Support/SourceMgr.h"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,18 +19,42 @@ struct CompileCommandOptions {
   std::string specPath, emit, dtype;
   int headDim;
   std::string arch, outputPath;
+  std::vector<std::string> params; // NAME=VALUE
 };
 int runCompileCommand(const CompileCommandOptions &options);
 
 struct CheckCommandOptions {
-  std::string specPath;
+  std::vector<std::string> specPaths; // checked one after the other, one summary
   std::vector<std::string> dtypes;
   std::vector<int> headDims;
   std::string gpuMode = "auto";
   std::string arch = "sm_90a";
   bool printSource = false;
+  std::vector<std::string> params; // NAME=VALUE
 };
 int runCheckCommand(const CheckCommandOptions &options);
+
+/// attnc ref: the float64 reference of one pattern on q, k, v (and inputs) read from .npy files.
+struct RefCommandOptions {
+  std::string specPath, patternName;
+  std::string qPath, kPath, vPath, cuSeqlensQPath, cuSeqlensKPath;
+  std::vector<std::string> inputs, scalars, params; // NAME=FILE, NAME=VALUE, NAME=VALUE
+  std::optional<double> scale;
+  std::string outputPath, lsePath;
+};
+int runRefCommand(const RefCommandOptions &options);
+
+/// attnc explain: the block classification of each pattern for one problem size, against the
+/// mask evaluated on every pair, as numbers, a character map and optionally a PNG.
+struct ExplainCommandOptions {
+  std::string specPath, patternName;
+  int64_t seqQ = 4096, seqK = 4096, tileM = 128, tileN = 128;
+  int64_t batch = 1, heads = 0, head = 0; // heads 0: the pattern's, else 1
+  std::vector<std::string> inputs, scalars, params;
+  std::string pngPath;
+  bool pngCompress = true;
+};
+int runExplainCommand(const ExplainCommandOptions &options);
 
 /// A spec loaded into a context with file:line:col diagnostics for everything after.
 struct LoadedSpec {
@@ -36,8 +63,37 @@ struct LoadedSpec {
   std::unique_ptr<mlir::SourceMgrDiagnosticHandler> handler;
   mlir::OwningOpRef<mlir::ModuleOp> module;
 };
-/// Reads and parses `path` into pattern-level IR; null (after printing why) on error.
-std::unique_ptr<LoadedSpec> loadSpec(const std::string &path);
+/// Reads and parses `path` into pattern-level IR with `overrides` for its parameters; null
+/// (after printing why) on error.
+std::unique_ptr<LoadedSpec> loadSpec(const std::string &path, const ParamOverrides &overrides = {});
+
+/// Splits `--OPTION NAME=VALUE` items into `out`; prints an error and returns false for an item
+/// without '=' or a name, or a name given twice.
+bool parseAssignments(llvm::ArrayRef<std::string> items, llvm::StringRef option,
+                      llvm::StringMap<std::string> &out);
+
+/// The pattern `name` of `module`, or its only pattern when `name` is empty; prints an error
+/// listing the patterns and returns null otherwise.
+mlir::attn::PatternOp selectPattern(mlir::ModuleOp module, llvm::StringRef name);
+
+/// Checks that every name of `inputs` / `scalars` is declared by one of `patterns`; prints an
+/// error listing the declared names and returns false otherwise.
+bool checkDeclared(llvm::ArrayRef<mlir::attn::PatternOp> patterns,
+                   const llvm::StringMap<std::string> &inputs,
+                   const llvm::StringMap<std::string> &scalars);
+
+/// Reads the files of the inputs `pattern` declares (`inputFiles`: name -> .npy path) into
+/// `problem.inputs` and the values of its scalars into `problem.scalars`, checking each file's
+/// shape against the declaration resolved for the problem's sizes and that int inputs hold
+/// 32-bit integers. Scalars without a value keep their defaults. Prints an error and returns
+/// false on a missing input or scalar, an unreadable file, a wrong shape or a bad value.
+/// `needed` (null: all) names the inputs and scalars that must have a value; the others are
+/// bound only when given.
+bool bindInputsAndScalars(mlir::attn::PatternOp pattern,
+                          const llvm::StringMap<std::string> &inputFiles,
+                          const llvm::StringMap<std::string> &scalarValues,
+                          mlir::attn::ReferenceProblem &problem,
+                          const llvm::StringSet<> *needed = nullptr);
 
 } // namespace attnc
 

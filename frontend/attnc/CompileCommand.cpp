@@ -11,9 +11,11 @@
 
 using namespace mlir;
 
-std::unique_ptr<attnc::LoadedSpec> attnc::loadSpec(const std::string &path) {
+std::unique_ptr<attnc::LoadedSpec> attnc::loadSpec(const std::string &path,
+                                                   const ParamOverrides &overrides) {
   auto spec = std::make_unique<LoadedSpec>();
   spec->context.disableMultithreading();
+  spec->context.printOpOnDiagnostic(false); // the source line is what a spec author needs
   loadAttnDialects(spec->context);
   auto buffer = llvm::MemoryBuffer::getFileOrSTDIN(path, /*IsText=*/true);
   if (std::error_code ec = buffer.getError()) {
@@ -22,10 +24,44 @@ std::unique_ptr<attnc::LoadedSpec> attnc::loadSpec(const std::string &path) {
   }
   spec->sourceMgr.AddNewSourceBuffer(std::move(*buffer), llvm::SMLoc());
   spec->handler = std::make_unique<SourceMgrDiagnosticHandler>(spec->sourceMgr, &spec->context);
-  spec->module = parsePatterns(spec->context, spec->sourceMgr);
+  spec->module = parsePatterns(spec->context, spec->sourceMgr, overrides);
   if (!spec->module)
     return nullptr;
   return spec;
+}
+
+bool attnc::parseAssignments(llvm::ArrayRef<std::string> items, llvm::StringRef option,
+                             llvm::StringMap<std::string> &out) {
+  for (llvm::StringRef item : items) {
+    auto [name, value] = item.split('=');
+    if (!item.contains('=') || name.empty()) {
+      llvm::errs() << "attnc: --" << option << " " << item << ": expected NAME=VALUE\n";
+      return false;
+    }
+    if (!out.try_emplace(name, value.str()).second) {
+      llvm::errs() << "attnc: --" << option << " " << name << " is given twice\n";
+      return false;
+    }
+  }
+  return true;
+}
+
+attn::PatternOp attnc::selectPattern(ModuleOp module, llvm::StringRef name) {
+  llvm::SmallVector<attn::PatternOp> patterns(module.getOps<attn::PatternOp>());
+  if (name.empty() && patterns.size() == 1)
+    return patterns.front();
+  std::string names;
+  for (attn::PatternOp pattern : patterns) {
+    if (!name.empty() && pattern.getSymName() == name)
+      return pattern;
+    names += (names.empty() ? "" : ", ") + pattern.getSymName().str();
+  }
+  if (name.empty())
+    llvm::errs() << "attnc: the spec has several patterns (" << names
+                 << "): choose one with --pattern NAME\n";
+  else
+    llvm::errs() << "attnc: the spec has no pattern '" << name << "' (it has " << names << ")\n";
+  return nullptr;
 }
 
 int attnc::runCompileCommand(const CompileCommandOptions &o) {
@@ -35,7 +71,10 @@ int attnc::runCompileCommand(const CompileCommandOptions &o) {
                  << " (expected patterns, kernels, cuda, ptx or cubin)\n";
     return 1;
   }
-  std::unique_ptr<LoadedSpec> spec = loadSpec(o.specPath);
+  ParamOverrides params;
+  if (!parseAssignments(o.params, "param", params))
+    return 1;
+  std::unique_ptr<LoadedSpec> spec = loadSpec(o.specPath, params);
   if (!spec)
     return 1;
 

@@ -3,7 +3,14 @@
 //   attnc compile SPEC [--emit=patterns|kernels|cuda|ptx|cubin] [--dtype=bf16|f16]
 //                      [--head-dim=N] [--arch=sm_90a] [-o FILE]
 //   attnc check SPEC   [--dtypes=bf16,f16] [--head-dims=64,128] [--gpu=auto|off|require]
+//   attnc ref SPEC     [--pattern NAME] --q Q.npy --k K.npy --v V.npy [--input NAME=FILE.npy]...
+//                      [--scalar NAME=VALUE]... [--cu-seqlens-q F.npy --cu-seqlens-k F.npy]
+//                      [--scale X] -o OUT.npy [--lse LSE.npy]
+//   attnc explain SPEC [--pattern NAME] [--seq N] [--seq-k N] [--tile M] [--tile-n N]
+//                      [--batch B] [--heads H] [--head H] [--input NAME=FILE.npy]...
+//                      [--scalar NAME=VALUE]... [--png OUT.png]
 //   attnc version | devices
+// compile, check, ref and explain take --param NAME=VALUE (repeatable) for the spec's params.
 // Errors in a spec are printed as file:line:col: error: ... with the source line; the exit
 // code is 1 for a user error, 0 on success.
 //
@@ -22,11 +29,19 @@ namespace {
 cl::SubCommand compileCmd("compile", "Compile a .attn spec and print or write a stage");
 cl::SubCommand checkCmd("check", "Compile a spec for every configuration, check it on the CPU and, "
                                  "when a GPU is present, run it against the float64 reference");
+cl::SubCommand refCmd("ref", "Evaluate the float64 reference of a pattern on .npy tensors");
+cl::SubCommand explainCmd("explain", "Show the block classification of each pattern: tile "
+                                     "counts, densities, soundness and the block map");
 cl::SubCommand versionCmd("version", "Print the versions of attnc and NVRTC");
 cl::SubCommand devicesCmd("devices", "List the CUDA devices; exit code 1 when there is none");
 
 cl::opt<std::string> specPath(cl::Positional, cl::desc("<spec.attn>"), cl::Required,
-                              cl::sub(compileCmd), cl::sub(checkCmd));
+                              cl::sub(compileCmd), cl::sub(refCmd), cl::sub(explainCmd));
+cl::list<std::string> checkSpecs(cl::Positional, cl::desc("<spec.attn>..."), cl::OneOrMore,
+                                 cl::sub(checkCmd));
+cl::list<std::string> params("param", cl::desc("value of a parameter of the spec"),
+                             cl::value_desc("NAME=VALUE"), cl::sub(compileCmd), cl::sub(checkCmd),
+                             cl::sub(refCmd), cl::sub(explainCmd));
 cl::opt<std::string> emit("emit", cl::desc("patterns | kernels | cuda | ptx | cubin"),
                           cl::init("cuda"), cl::sub(compileCmd));
 cl::opt<std::string> dtype("dtype", cl::desc("element type: bf16 or f16"), cl::init("bf16"),
@@ -34,8 +49,9 @@ cl::opt<std::string> dtype("dtype", cl::desc("element type: bf16 or f16"), cl::i
 cl::opt<int> headDim("head-dim", cl::desc("head dim"), cl::init(128), cl::sub(compileCmd));
 cl::opt<std::string> arch("arch", cl::desc("target architecture"), cl::init("sm_90a"),
                           cl::sub(compileCmd), cl::sub(checkCmd));
-cl::opt<std::string> outputPath("o", cl::desc("output file (default: stdout)"), cl::init("-"),
-                                cl::sub(compileCmd));
+cl::opt<std::string> outputPath("o", cl::desc("output file (compile: default stdout)"),
+                                cl::value_desc("FILE"), cl::init("-"), cl::sub(compileCmd),
+                                cl::sub(refCmd));
 cl::list<std::string> dtypes("dtypes", cl::desc("element types to check"), cl::CommaSeparated,
                              cl::sub(checkCmd));
 cl::list<int> headDims("head-dims", cl::desc("head dims to check"), cl::CommaSeparated,
@@ -44,6 +60,53 @@ cl::opt<std::string> gpuMode("gpu", cl::desc("auto | off | require"), cl::init("
                              cl::sub(checkCmd));
 cl::opt<bool> printSource("print-source", cl::desc("print the generated CUDA of each kernel"),
                           cl::init(false), cl::sub(checkCmd));
+
+// ref and explain.
+cl::opt<std::string> patternName("pattern", cl::desc("the pattern (needed when there are several)"),
+                                 cl::value_desc("NAME"), cl::sub(refCmd), cl::sub(explainCmd));
+cl::list<std::string> inputs("input", cl::desc("an input tensor the pattern declares"),
+                             cl::value_desc("NAME=FILE.npy"), cl::sub(refCmd), cl::sub(explainCmd));
+cl::list<std::string> scalars("scalar", cl::desc("a run-time scalar (default: its declared one)"),
+                              cl::value_desc("NAME=VALUE"), cl::sub(refCmd), cl::sub(explainCmd));
+
+// ref.
+cl::opt<std::string> qPath("q", cl::desc("queries [B, Sq, Hq, D] (varlen: [total_q, Hq, D])"),
+                           cl::value_desc("Q.npy"), cl::Required, cl::sub(refCmd));
+cl::opt<std::string> kPath("k", cl::desc("keys [B, Skv, Hkv, D] (varlen: [total_k, Hkv, D])"),
+                           cl::value_desc("K.npy"), cl::Required, cl::sub(refCmd));
+cl::opt<std::string> vPath("v", cl::desc("values [B, Skv, Hkv, Dv] (varlen: [total_k, Hkv, Dv])"),
+                           cl::value_desc("V.npy"), cl::Required, cl::sub(refCmd));
+cl::opt<std::string> cuSeqlensQ("cu-seqlens-q", cl::desc("varlen: B + 1 query offsets"),
+                                cl::value_desc("F.npy"), cl::sub(refCmd));
+cl::opt<std::string> cuSeqlensK("cu-seqlens-k", cl::desc("varlen: B + 1 key offsets"),
+                                cl::value_desc("F.npy"), cl::sub(refCmd));
+cl::opt<double> scale("scale", cl::desc("the scale c of s = c * q.k (default: the pattern's)"),
+                      cl::value_desc("X"), cl::sub(refCmd));
+cl::opt<std::string> lsePath("lse",
+                             cl::desc("also write the LSE, [B, Hq, Sq] (varlen: [Hq, "
+                                      "total_q])"),
+                             cl::value_desc("LSE.npy"), cl::sub(refCmd));
+
+// explain.
+cl::opt<int64_t> seqQ("seq", cl::desc("query length Sq"), cl::init(4096), cl::value_desc("N"),
+                      cl::sub(explainCmd));
+cl::opt<int64_t> seqK("seq-k", cl::desc("key length Skv (default: --seq)"), cl::value_desc("N"),
+                      cl::sub(explainCmd));
+cl::opt<int64_t> tileM("tile", cl::desc("query rows a tile"), cl::init(128), cl::value_desc("M"),
+                       cl::sub(explainCmd));
+cl::opt<int64_t> tileN("tile-n", cl::desc("keys a tile (default: --tile)"), cl::value_desc("N"),
+                       cl::sub(explainCmd));
+cl::opt<int64_t> batch("batch", cl::desc("batch size B (sizes the inputs)"), cl::init(1),
+                       cl::value_desc("B"), cl::sub(explainCmd));
+cl::opt<int64_t> heads("heads", cl::desc("query heads H (default: the pattern's, or 1)"),
+                       cl::value_desc("H"), cl::sub(explainCmd));
+cl::opt<int64_t> head("head", cl::desc("the head whose map is shown"), cl::init(0),
+                      cl::value_desc("H"), cl::sub(explainCmd));
+cl::opt<std::string> pngPath("png", cl::desc("draw the block map, one pixel a tile"),
+                             cl::value_desc("OUT.png"), cl::sub(explainCmd));
+cl::opt<bool> pngUncompressed("png-uncompressed",
+                              cl::desc("write stored deflate blocks (tests the fall-back)"),
+                              cl::Hidden, cl::sub(explainCmd));
 } // namespace
 
 int main(int argc, char **argv) {
@@ -77,11 +140,12 @@ int main(int argc, char **argv) {
   }
   if (compileCmd) {
     attnc::CompileCommandOptions options{specPath, emit, dtype, headDim, arch, outputPath};
+    options.params.assign(params.begin(), params.end());
     return attnc::runCompileCommand(options);
   }
   if (checkCmd) {
     attnc::CheckCommandOptions options;
-    options.specPath = specPath;
+    options.specPaths.assign(checkSpecs.begin(), checkSpecs.end());
     options.dtypes.assign(dtypes.begin(), dtypes.end());
     if (options.dtypes.empty())
       options.dtypes = {"bf16", "f16"};
@@ -91,8 +155,46 @@ int main(int argc, char **argv) {
     options.gpuMode = gpuMode;
     options.arch = arch;
     options.printSource = printSource;
+    options.params.assign(params.begin(), params.end());
     return attnc::runCheckCommand(options);
   }
-  errs() << "attnc: expected a command (compile, check, devices, version); see attnc --help\n";
+  if (refCmd) {
+    attnc::RefCommandOptions options;
+    options.specPath = specPath;
+    options.patternName = patternName;
+    options.qPath = qPath;
+    options.kPath = kPath;
+    options.vPath = vPath;
+    options.cuSeqlensQPath = cuSeqlensQ;
+    options.cuSeqlensKPath = cuSeqlensK;
+    options.inputs.assign(inputs.begin(), inputs.end());
+    options.scalars.assign(scalars.begin(), scalars.end());
+    options.params.assign(params.begin(), params.end());
+    if (scale.getNumOccurrences())
+      options.scale = scale;
+    options.outputPath = outputPath.getNumOccurrences() ? outputPath.getValue() : "";
+    options.lsePath = lsePath;
+    return attnc::runRefCommand(options);
+  }
+  if (explainCmd) {
+    attnc::ExplainCommandOptions options;
+    options.specPath = specPath;
+    options.patternName = patternName;
+    options.seqQ = seqQ;
+    options.seqK = seqK.getNumOccurrences() ? seqK.getValue() : seqQ.getValue();
+    options.tileM = tileM;
+    options.tileN = tileN.getNumOccurrences() ? tileN.getValue() : tileM.getValue();
+    options.batch = batch;
+    options.heads = heads;
+    options.head = head;
+    options.inputs.assign(inputs.begin(), inputs.end());
+    options.scalars.assign(scalars.begin(), scalars.end());
+    options.params.assign(params.begin(), params.end());
+    options.pngPath = pngPath;
+    options.pngCompress = !pngUncompressed;
+    return attnc::runExplainCommand(options);
+  }
+  errs() << "attnc: expected a command (compile, check, ref, explain, devices, version); see "
+            "attnc --help\n";
   return 1;
 }

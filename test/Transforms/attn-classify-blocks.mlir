@@ -29,7 +29,8 @@ attn.pattern @dense {
 // CHECK: attn.yield %{{.+}}, %{{.+}} : index, index
 // CHECK: attn.tile_full {
 // CHECK-NEXT: ^bb0(%{{.+}}: index, %{{.+}}: index, %[[FQ0:.+]]: index, %{{.+}}: index, %{{.+}}: index, %[[FK1:.+]]: index, %{{.+}}: index, %{{.+}}: index):
-// CHECK: %[[LASTK:.+]] = arith.subi %[[FK1]], %{{.+}} : index
+// CHECK: %[[END:.+]] = arith.minsi %[[FK1]], %{{.+}} : index
+// CHECK: %[[LASTK:.+]] = arith.subi %[[END]], %{{.+}} : index
 // CHECK: %[[FULL:.+]] = arith.cmpi sge, %[[FQ0]], %[[LASTK]] : index
 // CHECK: attn.yield %[[FULL]] : i1
 // CHECK: attn.tile_empty {

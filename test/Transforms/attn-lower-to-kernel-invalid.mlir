@@ -1,19 +1,20 @@
 // RUN: attn-opt %s --split-input-file --attn-classify-blocks --attn-lower-to-kernel --verify-diagnostics
+// RUN: attn-opt %s --split-input-file --attn-classify-blocks --attn-lower-to-kernel=skip-unsupported | FileCheck %s
 
-// expected-error @+1 {{normaliser 'sigmoid' has no kernel template yet}}
-attn.pattern @sigmoid {
-  attn.normalize sigmoid
+// A pattern that fixes a head dim the templates have no tiling for is an error, or left
+// unlowered with skip-unsupported.
+// CHECK-LABEL: attn.pattern @wide
+// CHECK-NOT: attn.kernel
+// expected-error @+1 {{no kernel configuration for arch sm_90a, bf16, head dims 256/256}}
+attn.pattern @wide attributes {head_dim = 256 : i64, head_dim_v = 256 : i64} {
+  attn.normalize softmax
 }
-
 
 // -----
 
-// expected-error @+1 {{post-normalisation weights have no kernel template yet}}
-attn.pattern @weighted {
-  attn.weight {
-  ^bb0(%b: index, %h: index, %q: index, %k: index, %sq: index, %skv: index):
-    %w = arith.constant 0.5 : f32
-    attn.yield %w : f32
-  }
-  attn.normalize softmax
+// CHECK-LABEL: attn.pattern @odd_values
+// CHECK-NOT: attn.kernel
+// expected-error @+1 {{no kernel configuration for arch sm_90a, bf16, head dims 128/96}}
+attn.pattern @odd_values attributes {head_dim = 128 : i64, head_dim_v = 96 : i64} {
+  attn.normalize sigmoid
 }

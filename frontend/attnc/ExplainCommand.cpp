@@ -1,0 +1,323 @@
+//===- ExplainCommand.cpp - attnc explain -------------------------------------===//
+//
+// Shows what the block classification made of each pattern's mask, for one problem size:
+//   1. runs the front of the pipeline (canonicalize, attn-classify-blocks, canonicalize);
+//   2. evaluates the tile functions for batch 0 and the chosen head (classifyTiles: the map
+//      the kernel runs) and the mask on every pair (the exact map, and the pairs it keeps);
+//   3. prints mask_class, the tile counts, the tile density (pairs inside visited tiles), the
+//      pair density (pairs the mask keeps), whether the map is exact and sound, and the map as
+//      characters (grouped to at most 64 x 64), followed by the exact map when they differ;
+//      --png draws the map with one pixel a tile.
+// The brute force takes a while for long sequences (about 7 s for 8192 x 8192 causal): it
+// reports its progress on stderr every 10% of the query rows beyond 2^25 pairs.
+// An unsound map (a tile called EMPTY that holds a kept pair, or FULL that holds a dropped one)
+// is a compiler bug: it is reported and the exit code is 1.
+//
+//===----------------------------------------------------------------------===//
+#include "Commands.h"
+#include "Png.h"
+
+#include "RegionEvaluator.h" // codegen/lib: the mask interpreter shared by the CPU tools
+#include "attn/Codegen/BlockMap.h"
+#include "attn/Transforms/Passes.h"
+
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Transforms/Passes.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <algorithm>
+
+using namespace mlir;
+using namespace mlir::attn;
+using llvm::errs;
+using llvm::outs;
+
+namespace {
+
+/// Problems with at least this many pairs report the progress of the brute force on stderr.
+constexpr int64_t kProgressPairs = int64_t(1) << 25;
+
+/// At most this many characters a row and rows in the printed map.
+constexpr int64_t kMaxMapChars = 64;
+
+/// The longest side, in tiles, of a block map --png draws.
+constexpr int64_t kMaxPngTiles = 8192;
+
+/// The exact block map and the number of pairs the mask keeps.
+struct ExactMap {
+  BlockMap map;
+  int64_t keptPairs = 0;
+};
+
+/// The map of bruteForceTiles (every pair of batch `b`, head `h` evaluated), counting the kept
+/// pairs, one query row at a time so that long problems can report progress.
+FailureOr<ExactMap> evaluateEveryPair(PatternOp pattern, const ReferenceProblem &p, int64_t b,
+                                      int64_t h, int64_t blockM, int64_t blockN) {
+  const int64_t sq = p.length(b, false), skv = p.length(b, true);
+  ExactMap exact;
+  BlockMap &map = exact.map;
+  map.blockM = blockM;
+  map.blockN = blockN;
+  map.rows = (sq + blockM - 1) / blockM;
+  map.cols = (skv + blockN - 1) / blockN;
+  map.tiles.assign(map.rows * map.cols, TileKind::Full);
+  auto maskOp = pattern.getUnique<MaskOp>();
+  if (!maskOp) {
+    exact.keptPairs = sq * skv;
+    return exact;
+  }
+  FailureOr<RegionEvaluator> mask = RegionEvaluator::create(maskOp.getBody(), &p);
+  if (failed(mask))
+    return failure();
+
+  const bool progress = sq * skv >= kProgressPairs;
+  int64_t nextDecile = 1;
+  std::vector<int64_t> kept(map.cols);
+  using S = Scalar;
+  for (int64_t r = 0; r < map.rows; ++r) {
+    const int64_t q0 = r * blockM, q1 = std::min(q0 + blockM, sq);
+    std::fill(kept.begin(), kept.end(), 0);
+    for (int64_t q = q0; q < q1; ++q) {
+      for (int64_t c = 0; c < map.cols; ++c)
+        for (int64_t k = c * blockN, k1 = std::min(k + blockN, skv); k < k1; ++k)
+          kept[c] += mask->run({S{b}, S{h}, S{q}, S{k}, S{sq}, S{skv}})[0].i != 0;
+      for (; progress && nextDecile < 10 && (q + 1) * 10 >= nextDecile * sq; ++nextDecile)
+        errs() << llvm::formatv("attnc explain: @{0}: mask evaluated on {1}0% of the query "
+                                "rows ({2} of {3})\n",
+                                pattern.getSymName(), nextDecile, q + 1, sq);
+    }
+    for (int64_t c = 0; c < map.cols; ++c) {
+      int64_t area = (q1 - q0) * (std::min((c + 1) * blockN, skv) - c * blockN);
+      map.tiles[r * map.cols + c] = kept[c] == 0      ? TileKind::Empty
+                                    : kept[c] == area ? TileKind::Full
+                                                      : TileKind::Partial;
+      exact.keptPairs += kept[c];
+    }
+  }
+  if (const std::optional<std::string> &oob = mask->outOfBounds())
+    return pattern.emitError("the mask reads out of bounds: ") << *oob;
+  return exact;
+}
+
+/// The character of the tiles [r0, r1) x [c0, c1): '#' all FULL, '.' all EMPTY, '+' otherwise.
+char cellChar(const BlockMap &map, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+  bool allFull = true, allEmpty = true;
+  for (int64_t r = r0; r < r1; ++r)
+    for (int64_t c = c0; c < c1; ++c) {
+      allFull &= map.at(r, c) == TileKind::Full;
+      allEmpty &= map.at(r, c) == TileKind::Empty;
+    }
+  return allFull ? '#' : allEmpty ? '.' : '+';
+}
+
+void printMap(llvm::raw_ostream &os, const BlockMap &map, llvm::StringRef title) {
+  const int64_t factor =
+      std::max<int64_t>(1, (std::max(map.rows, map.cols) + kMaxMapChars - 1) / kMaxMapChars);
+  os << "  " << title << " (rows: query tiles, columns: key tiles; # FULL, + PARTIAL, . EMPTY)";
+  if (factor > 1)
+    os << llvm::formatv(",\n  grouped {0} x {0}: a character is {0} x {0} tiles, # if all are "
+                        "FULL, . if all are EMPTY, + otherwise",
+                        factor);
+  os << ":\n";
+  for (int64_t r = 0; r < map.rows; r += factor) {
+    os << "    ";
+    for (int64_t c = 0; c < map.cols; c += factor)
+      os << cellChar(map, r, std::min(r + factor, map.rows), c, std::min(c + factor, map.cols));
+    os << "\n";
+  }
+}
+
+/// Draws `map` with one pixel a tile, scaled up so that a small map is about 512 pixels on its
+/// long side: EMPTY white, FULL dark blue, PARTIAL light blue.
+bool drawMap(const BlockMap &map, const std::string &path, bool compress) {
+  if (std::max(map.rows, map.cols) > kMaxPngTiles) {
+    errs() << llvm::formatv("attnc: the block map has {0} x {1} tiles, too many to draw (at "
+                            "most {2} a side): use a larger --tile\n",
+                            map.rows, map.cols, kMaxPngTiles);
+    return false;
+  }
+  const int64_t scale =
+      std::max<int64_t>(1, (512 + std::max(map.rows, map.cols) - 1) / std::max(map.rows, map.cols));
+  const int64_t width = map.cols * scale, height = map.rows * scale;
+  std::vector<uint8_t> rgb(size_t(width) * height * 3);
+  for (int64_t y = 0; y < height; ++y)
+    for (int64_t x = 0; x < width; ++x) {
+      static const uint8_t colours[3][3] = {{255, 255, 255}, {31, 58, 147}, {158, 197, 240}};
+      const uint8_t *colour = colours[static_cast<int>(map.at(y / scale, x / scale))];
+      std::copy(colour, colour + 3, &rgb[(size_t(y) * width + x) * 3]);
+    }
+  if (llvm::Error error = attnc::writePng(path, uint32_t(width), uint32_t(height), rgb, compress)) {
+    errs() << "attnc: " << llvm::toString(std::move(error)) << "\n";
+    return false;
+  }
+  outs() << llvm::formatv("  wrote {0} ({1} x {2} pixels, {3} a tile)\n", path, width, height,
+                          scale);
+  return true;
+}
+
+/// `path` with "-NAME" before its extension: map.png -> map-causal.png.
+std::string pathFor(llvm::StringRef path, llvm::StringRef name) {
+  llvm::StringRef extension = llvm::sys::path::extension(path);
+  return (path.drop_back(extension.size()) + "-" + name + extension).str();
+}
+
+/// Explains one classified pattern; returns the exit code (1 for an error or an unsound map).
+int explainPattern(PatternOp pattern, const attnc::ExplainCommandOptions &o,
+                   const llvm::StringMap<std::string> &inputFiles,
+                   const llvm::StringMap<std::string> &scalarValues, const std::string &pngPath) {
+  ReferenceProblem p;
+  p.batch = o.batch;
+  p.heads = o.heads ? o.heads : 1;
+  p.kvHeads = p.heads;
+  if (pattern.getHeads()) {
+    if (o.heads && o.heads != int64_t(*pattern.getHeads())) {
+      errs() << llvm::formatv("attnc: pattern '{0}' fixes {1} query heads, --heads is {2}\n",
+                              pattern.getSymName(), *pattern.getHeads(), o.heads);
+      return 1;
+    }
+    p.heads = int64_t(*pattern.getHeads());
+    p.kvHeads = int64_t(*pattern.getKvHeads());
+  }
+  if (o.head >= p.heads) {
+    errs() << llvm::formatv("attnc: --head {0} is not below the {1} heads of the problem\n", o.head,
+                            p.heads);
+    return 1;
+  }
+  p.seqQ = o.seqQ;
+  p.seqK = o.seqK;
+  if (pattern.getVarlen())
+    for (int64_t b = 0; b <= p.batch; ++b) {
+      p.cuSeqlensQ.push_back(b * p.seqQ);
+      p.cuSeqlensK.push_back(b * p.seqK);
+    }
+  // Only what the mask reads is needed (the tile functions are derived from it).
+  llvm::StringSet<> needed;
+  if (auto mask = pattern.getUnique<MaskOp>())
+    mask.walk([&](Operation *op) {
+      if (auto load = dyn_cast<LoadOp>(op))
+        needed.insert(load.getInput());
+      else if (auto get = dyn_cast<GetScalarOp>(op))
+        needed.insert(get.getScalar());
+    });
+  if (!attnc::bindInputsAndScalars(pattern, inputFiles, scalarValues, p, &needed))
+    return 1;
+
+  const int64_t b = 0, h = o.head;
+  FailureOr<BlockMap> claimed = classifyTiles(pattern, p, b, h, o.tileM, o.tileN);
+  if (failed(claimed))
+    return 1;
+  FailureOr<ExactMap> exact = evaluateEveryPair(pattern, p, b, h, o.tileM, o.tileN);
+  if (failed(exact))
+    return 1;
+  const BlockMap &map = *claimed, &truth = exact->map;
+  std::string unsound = checkSoundness(map, truth);
+  // Tiles the analysis left PARTIAL that are EMPTY or FULL (the cost of a sound approximation).
+  // Key tiles that cross Skv are never FULL: the kernel needs the bounds check there.
+  int64_t partialEmpty = 0, partialFull = 0, raggedFull = 0;
+  if (map.rows == truth.rows && map.cols == truth.cols)
+    for (int64_t r = 0; r < map.rows; ++r)
+      for (int64_t c = 0; c < map.cols; ++c)
+        if (map.at(r, c) == TileKind::Partial) {
+          partialEmpty += truth.at(r, c) == TileKind::Empty;
+          partialFull += truth.at(r, c) == TileKind::Full;
+          raggedFull += truth.at(r, c) == TileKind::Full && (c + 1) * o.tileN > o.seqK;
+        }
+  const double pairs = double(o.seqQ) * double(o.seqK);
+
+  outs() << "@" << pattern.getSymName() << "\n";
+  outs() << "  mask_class: " << pattern.getMaskClass().value_or("(none)") << "\n";
+  outs() << llvm::formatv("  problem: Sq {0}, Skv {1}{2}; batch 0 of {3}, head {4} of {5}; "
+                          "tiles {6} x {7}: a map of {8} x {9}\n",
+                          o.seqQ, o.seqK, pattern.getVarlen() ? " (varlen)" : "", p.batch, h,
+                          p.heads, o.tileM, o.tileN, map.rows, map.cols);
+  outs() << llvm::formatv("  tiles: EMPTY {0}, FULL {1}, PARTIAL {2}\n", map.count(TileKind::Empty),
+                          map.count(TileKind::Full), map.count(TileKind::Partial));
+  outs() << llvm::formatv("  density: {0:F4} (pairs inside visited tiles)\n",
+                          map.density(o.seqQ, o.seqK));
+  outs() << llvm::formatv("  pair density: {0:F4} (pairs the mask keeps)\n",
+                          pairs > 0 ? double(exact->keptPairs) / pairs : 0.0);
+  outs() << "  classification: ";
+  if (!unsound.empty())
+    outs() << "UNSOUND: " << unsound << "\n";
+  else if (map.tiles == truth.tiles)
+    outs() << "exact, sound\n";
+  else
+    outs() << llvm::formatv("sound, not exact: of the PARTIAL tiles {0} are EMPTY and {1} FULL "
+                            "(pair by pair){2}\n",
+                            partialEmpty, partialFull,
+                            raggedFull ? llvm::formatv("; {0} of the FULL cross Skv, where the "
+                                                       "kernel checks bounds",
+                                                       raggedFull)
+                                             .str()
+                                       : "");
+  printMap(outs(), map, "block map");
+  if (map.tiles != truth.tiles)
+    printMap(outs(), truth, "exact map");
+  if (!pngPath.empty() && !drawMap(map, pngPath, o.pngCompress))
+    return 1;
+  if (!unsound.empty()) {
+    outs().flush();
+    errs() << "attnc: error: the block classification of '" << pattern.getSymName()
+           << "' is unsound (a compiler bug): " << unsound << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+} // namespace
+
+int attnc::runExplainCommand(const ExplainCommandOptions &o) {
+  ParamOverrides params;
+  llvm::StringMap<std::string> inputFiles, scalarValues;
+  if (!parseAssignments(o.params, "param", params) ||
+      !parseAssignments(o.inputs, "input", inputFiles) ||
+      !parseAssignments(o.scalars, "scalar", scalarValues))
+    return 1;
+  for (auto [value, name] : {std::pair<int64_t, const char *>{o.seqQ, "seq"},
+                             {o.seqK, "seq-k"},
+                             {o.tileM, "tile"},
+                             {o.tileN, "tile-n"},
+                             {o.batch, "batch"}})
+    if (value < 1) {
+      errs() << "attnc: --" << name << " must be positive, not " << value << "\n";
+      return 1;
+    }
+  if (o.heads < 0 || o.head < 0) {
+    errs() << "attnc: --heads and --head cannot be negative\n";
+    return 1;
+  }
+
+  std::unique_ptr<LoadedSpec> spec = loadSpec(o.specPath, params);
+  if (!spec)
+    return 1;
+  PassManager pm(&spec->context);
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createAttnClassifyBlocksPass());
+  pm.addPass(createCanonicalizerPass()); // fold the tile functions, as the pipeline does
+  if (failed(pm.run(*spec->module)))
+    return 1;
+
+  llvm::SmallVector<PatternOp> patterns;
+  if (o.patternName.empty()) {
+    llvm::append_range(patterns, spec->module->getOps<PatternOp>());
+  } else if (PatternOp pattern = selectPattern(*spec->module, o.patternName)) {
+    patterns.push_back(pattern);
+  } else {
+    return 1;
+  }
+  if (!checkDeclared(patterns, inputFiles, scalarValues))
+    return 1;
+
+  for (auto [i, pattern] : llvm::enumerate(patterns)) {
+    if (i)
+      outs() << "\n";
+    std::string pngPath = o.pngPath;
+    if (!pngPath.empty() && patterns.size() > 1)
+      pngPath = pathFor(o.pngPath, pattern.getSymName());
+    if (int code = explainPattern(pattern, o, inputFiles, scalarValues, pngPath))
+      return code;
+  }
+  return 0;
+}
