@@ -114,24 +114,14 @@ LogicalResult mlir::attn::verifyProblem(Operation *container, const ReferencePro
   return success();
 }
 
-/// An evaluator for the region of `op`, or none when `op` is null.
-static FailureOr<std::optional<RegionEvaluator>> evaluatorFor(Operation *op,
-                                                              const ReferenceProblem &p) {
-  if (!op)
-    return std::optional<RegionEvaluator>();
-  FailureOr<RegionEvaluator> eval = RegionEvaluator::create(op->getRegion(0), &p);
-  if (failed(eval))
-    return failure();
-  return std::optional<RegionEvaluator>(std::move(*eval));
-}
 
 FailureOr<ReferenceResult> mlir::attn::evaluateReference(PatternOp pattern,
                                                          const ReferenceProblem &p) {
   if (failed(verifyProblem(pattern, p)))
     return failure();
-  auto mask = evaluatorFor(pattern.getUnique<MaskOp>(), p);
-  auto scoreMod = evaluatorFor(pattern.getUnique<ScoreModOp>(), p);
-  auto weight = evaluatorFor(pattern.getUnique<WeightOp>(), p);
+  auto mask = RegionEvaluator::createFor(pattern.getUnique<MaskOp>(), p);
+  auto scoreMod = RegionEvaluator::createFor(pattern.getUnique<ScoreModOp>(), p);
+  auto weight = RegionEvaluator::createFor(pattern.getUnique<WeightOp>(), p);
   if (failed(mask) || failed(scoreMod) || failed(weight))
     return failure();
   NormalizeOp normalize = pattern.getUnique<NormalizeOp>();

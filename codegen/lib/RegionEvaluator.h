@@ -72,6 +72,17 @@ public:
     return eval;
   }
 
+  /// An evaluator for the region of `op`, or none when `op` is null (an absent hook).
+  static FailureOr<std::optional<RegionEvaluator>> createFor(Operation *op,
+                                                             const ReferenceProblem &problem) {
+    if (!op)
+      return std::optional<RegionEvaluator>();
+    FailureOr<RegionEvaluator> eval = create(op->getRegion(0), &problem);
+    if (failed(eval))
+      return failure();
+    return std::optional<RegionEvaluator>(std::move(*eval));
+  }
+
   /// The first out-of-bounds load seen, if any ("input 'doc' index [0, 300] outside [2, 256]").
   const std::optional<std::string> &outOfBounds() const { return oobMessage; }
 

@@ -20,15 +20,6 @@
 using namespace mlir;
 using namespace mlir::attn;
 
-static FailureOr<std::optional<RegionEvaluator>> evaluatorFor(Operation *op,
-                                                              const ReferenceProblem &p) {
-  if (!op)
-    return std::optional<RegionEvaluator>();
-  FailureOr<RegionEvaluator> eval = RegionEvaluator::create(op->getRegion(0), &p);
-  if (failed(eval))
-    return failure();
-  return std::optional<RegionEvaluator>(std::move(*eval));
-}
 
 FailureOr<ReferenceResult> mlir::attn::simulateKernel(KernelOp kernel, const ReferenceProblem &p,
                                                       TileCounts *counts) {
@@ -36,12 +27,12 @@ FailureOr<ReferenceResult> mlir::attn::simulateKernel(KernelOp kernel, const Ref
     return failure();
   if (p.headDim != kernel.getHeadDim() || p.headDimV != kernel.getHeadDimV())
     return kernel.emitError("problem head dims do not match the kernel");
-  auto mask = evaluatorFor(kernel.getUnique<MaskOp>(), p);
-  auto scoreMod = evaluatorFor(kernel.getUnique<ScoreModOp>(), p);
-  auto weight = evaluatorFor(kernel.getUnique<WeightOp>(), p);
-  auto kvRange = evaluatorFor(kernel.getUnique<KvRangeOp>(), p);
-  auto tileFull = evaluatorFor(kernel.getUnique<TileFullOp>(), p);
-  auto tileEmpty = evaluatorFor(kernel.getUnique<TileEmptyOp>(), p);
+  auto mask = RegionEvaluator::createFor(kernel.getUnique<MaskOp>(), p);
+  auto scoreMod = RegionEvaluator::createFor(kernel.getUnique<ScoreModOp>(), p);
+  auto weight = RegionEvaluator::createFor(kernel.getUnique<WeightOp>(), p);
+  auto kvRange = RegionEvaluator::createFor(kernel.getUnique<KvRangeOp>(), p);
+  auto tileFull = RegionEvaluator::createFor(kernel.getUnique<TileFullOp>(), p);
+  auto tileEmpty = RegionEvaluator::createFor(kernel.getUnique<TileEmptyOp>(), p);
   if (failed(mask) || failed(scoreMod) || failed(weight) || failed(kvRange) || failed(tileFull) ||
       failed(tileEmpty))
     return failure();

@@ -387,16 +387,9 @@ std::vector<uint8_t> attnc::encodeNpyFloat32(ArrayRef<int64_t> shape, ArrayRef<d
 
 Error attnc::writeNpyFloat32(StringRef path, ArrayRef<int64_t> shape, ArrayRef<double> values) {
   std::vector<uint8_t> bytes = encodeNpyFloat32(shape, values);
-  std::error_code ec;
-  raw_fd_ostream os(path, ec, sys::fs::OF_None);
-  if (ec)
-    return createStringError(ec, "cannot write '" + path + "': " + ec.message());
-  os.write(reinterpret_cast<const char *>(bytes.data()), bytes.size());
-  os.close();
-  if (os.has_error()) {
-    ec = os.error();
-    os.clear_error();
-    return createStringError(ec, "cannot write '" + path + "': " + ec.message());
-  }
-  return Error::success();
+  // writeToOutput writes a temporary file and renames it: no half-written output on error.
+  return writeToOutput(path, [&](raw_ostream &os) {
+    os.write(reinterpret_cast<const char *>(bytes.data()), bytes.size());
+    return Error::success();
+  });
 }

@@ -106,16 +106,9 @@ std::vector<uint8_t> attnc::encodePng(uint32_t width, uint32_t height, ArrayRef<
 Error attnc::writePng(StringRef path, uint32_t width, uint32_t height, ArrayRef<uint8_t> rgb,
                       bool compress) {
   std::vector<uint8_t> png = encodePng(width, height, rgb, compress);
-  std::error_code ec;
-  raw_fd_ostream os(path, ec, sys::fs::OF_None);
-  if (ec)
-    return createStringError(ec, "cannot write '" + path + "': " + ec.message());
-  os.write(reinterpret_cast<const char *>(png.data()), png.size());
-  os.close();
-  if (os.has_error()) {
-    ec = os.error();
-    os.clear_error();
-    return createStringError(ec, "cannot write '" + path + "': " + ec.message());
-  }
-  return Error::success();
+  // writeToOutput writes a temporary file and renames it: no half-written output on error.
+  return writeToOutput(path, [&](raw_ostream &os) {
+    os.write(reinterpret_cast<const char *>(png.data()), png.size());
+    return Error::success();
+  });
 }
