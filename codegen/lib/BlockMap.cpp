@@ -36,6 +36,17 @@ static BlockMap emptyMap(int64_t sq, int64_t skv, int64_t blockM, int64_t blockN
 FailureOr<BlockMap> mlir::attn::classifyTiles(PatternOp pattern, const ReferenceProblem &p,
                                               int64_t b, int64_t h, int64_t blockM,
                                               int64_t blockN) {
+  if (pattern.getBlockMap()) {
+    // The kernel reads the map its builder computes from the mask: the exact map, except
+    // that a tile crossing Skv is never FULL (the kernel checks its bounds).
+    FailureOr<BlockMap> map = bruteForceTiles(pattern, p, b, h, blockM, blockN);
+    if (succeeded(map))
+      for (int64_t r = 0; r < map->rows; ++r)
+        for (int64_t c = 0; c < map->cols; ++c)
+          if ((c + 1) * blockN > p.length(b, true) && map->at(r, c) == TileKind::Full)
+            map->tiles[r * map->cols + c] = TileKind::Partial;
+    return map;
+  }
   auto rangeOp = pattern.getUnique<KvRangeOp>();
   auto fullOp = pattern.getUnique<TileFullOp>();
   auto emptyOp = pattern.getUnique<TileEmptyOp>();

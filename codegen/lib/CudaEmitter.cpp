@@ -30,6 +30,11 @@ KernelLaunchSpec mlir::attn::getLaunchSpec(KernelOp kernel) {
   spec.stages = kernel.getStages();
   spec.scale = kernel.getScale().convertToDouble();
   spec.varlen = kernel.getVarlen();
+  if (kernel.getBlockMap()) {
+    spec.blockMapEntry = spec.entryName + "_blockmap";
+    auto mask = kernel.getUnique<MaskOp>();
+    spec.blockMapPerHead = mask && !mask.getBody().getArgument(1).use_empty();
+  }
   for (Operation &op : kernel.getBody().front()) {
     if (auto input = dyn_cast<InputOp>(op)) {
       KernelLaunchSpec::Input in;
@@ -88,12 +93,16 @@ LogicalResult mlir::attn::emitKernelSource(KernelOp kernel, llvm::raw_ostream &o
      << spec.elementType << ", head dims " << spec.headDim << "/" << spec.headDimV << ", tile "
      << spec.blockM << "x" << spec.blockN << ", " << spec.warps << " warps, " << spec.stages
      << " stages, template " << stringifyTileTemplate(kernel.getKernelTemplate()) << "\n";
-  os << "#include \"attnc/fwd_sm80.cuh\"\n#include \"attnc/hooks.cuh\"\n\n";
+  os << "#include \"attnc/fwd_sm80.cuh\"\n#include \"attnc/hooks.cuh\"\n";
+  if (kernel.getBlockMap())
+    os << "#include \"attnc/blockmap.cuh\"\n";
+  os << "\n";
   os << "struct " << hooks << " {\n";
   os << "  static constexpr bool kHasMask = " << (mask ? "true" : "false") << ";\n";
   os << "  static constexpr bool kHasScoreMod = " << (scoreMod ? "true" : "false") << ";\n";
-  os << "  static constexpr bool kHasTileEmpty = " << (hasTileEmpty(kernel) ? "true" : "false")
-     << ";\n";
+  const bool blockMap = kernel.getBlockMap();
+  os << "  static constexpr bool kHasTileEmpty = "
+     << (blockMap || hasTileEmpty(kernel) ? "true" : "false") << ";\n";
   auto weight = kernel.getUnique<WeightOp>();
   os << "  static constexpr bool kHasWeight = " << (weight ? "true" : "false") << ";\n";
   os << "  static constexpr int kNormalizer = attnc::kNormalize"
@@ -114,13 +123,23 @@ LogicalResult mlir::attn::emitKernelSource(KernelOp kernel, llvm::raw_ostream &o
   std::string tileParams = (Twine(kParams) + ", int b, int h, int q0, int q1, int k0, int k1, "
                                              "int seqlenQ, int seqlenK")
                                .str();
-  if (failed(printHook(kernel.getUnique<TileFullOp>(), "bool", "tileFull", tileParams,
-                       {"b", "h", "q0", "q1", "k0", "k1", "seqlenQ", "seqlenK"}, {"return"}, "",
-                       os)) ||
-      failed(printHook(kernel.getUnique<TileEmptyOp>(), "bool", "tileEmpty", tileParams,
-                       {"b", "h", "q0", "q1", "k0", "k1", "seqlenQ", "seqlenK"}, {"return"}, "",
-                       os)))
+  if (blockMap) {
+    // The tile functions read the map built at run time by the builder entry point below.
+    std::string at = llvm::formatv("attnc::blockMapAt<{0}, {1}>(p, b, h, q0, k0)", spec.blockM,
+                                   spec.blockN)
+                         .str();
+    os << "  static __device__ __forceinline__ bool tileFull(" << tileParams << ") {\n    return "
+       << at << " == attnc::kTileFull;\n  }\n";
+    os << "  static __device__ __forceinline__ bool tileEmpty(" << tileParams << ") {\n    return "
+       << at << " == attnc::kTileEmpty;\n  }\n";
+  } else if (failed(printHook(kernel.getUnique<TileFullOp>(), "bool", "tileFull", tileParams,
+                              {"b", "h", "q0", "q1", "k0", "k1", "seqlenQ", "seqlenK"},
+                              {"return"}, "", os)) ||
+             failed(printHook(kernel.getUnique<TileEmptyOp>(), "bool", "tileEmpty", tileParams,
+                              {"b", "h", "q0", "q1", "k0", "k1", "seqlenQ", "seqlenK"},
+                              {"return"}, "", os))) {
     return failure();
+  }
   std::string maskParams =
       (Twine(kParams) + ", int b, int h, int q, int k, int seqlenQ, int seqlenK").str();
   if (failed(printHook(mask, "bool", "mask", maskParams, {"b", "h", "q", "k", "seqlenQ", "seqlenK"},
@@ -144,6 +163,13 @@ LogicalResult mlir::attn::emitKernelSource(KernelOp kernel, llvm::raw_ostream &o
      << spec.headDimV << ", " << spec.blockM << ", " << spec.blockN << ", " << spec.warps << ", "
      << spec.stages << ">(p);\n";
   os << "}\n";
+  if (blockMap) {
+    os << "\nextern \"C\" __global__ void __launch_bounds__(attnc::kBlockMapThreads) "
+       << spec.blockMapEntry << "(const attnc::FwdParams p, unsigned char *map) {\n";
+    os << "  attnc::buildBlockMap<" << hooks << ", " << spec.blockM << ", " << spec.blockN
+       << ">(p, map);\n";
+    os << "}\n";
+  }
   return success();
 }
 

@@ -4,6 +4,7 @@
 //   [lo, hi) = kv_range(...); for key tiles from the last to the first inside [lo, hi):
 //     skip the tile when tile_empty(...);
 //     full = tile_full(...) && the tile lies inside [0, Skv)
+//     (with a run-time block map, EMPTY / FULL come from the mask on every pair of the tile)
 //     s = c * q.k (float);  t = score_mod(s);  masked / out-of-range keys -> -inf unless full
 //     softmax: m_new = max(m_old, rowmax(t));  alpha = exp(m_old - m_new);
 //              l = alpha l + sum exp(t - m_new);  acc = alpha acc + (w * exp(t - m_new)) V
@@ -40,6 +41,7 @@ FailureOr<ReferenceResult> mlir::attn::simulateKernel(KernelOp kernel, const Ref
   const int64_t H = p.heads, D = p.headDim, Dv = p.headDimV, group = H / p.kvHeads;
   const int64_t BM = kernel.getBlockM(), BN = kernel.getBlockN();
   const NormalizerKind kind = kernel.getNormalizer();
+  const bool blockMap = kernel.getBlockMap() && *mask;
   const float scale =
       static_cast<float>(p.scale ? *p.scale : kernel.getScale().convertToDouble());
   const float bias = kernel.getBiasAttr() ? float(kernel.getBiasAttr().getValueAsDouble()) : 0.f;
@@ -63,13 +65,27 @@ FailureOr<ReferenceResult> mlir::attn::simulateKernel(KernelOp kernel, const Ref
         std::vector<float> m(rows, -inf), l(rows, 0.f), acc(rows * Dv, 0.f), t(BN);
         for (int64_t tile = tileHi - 1; tile >= tileLo; --tile) {
           int64_t k0 = tile * BN, k1 = k0 + BN;
-          if ((*tileEmpty)->run({S{b}, S{h}, S{q0}, S{q1}, S{k0}, S{k1}, S{Sq}, S{Skv}})[0].i) {
+          bool empty, full;
+          if (blockMap) {
+            // The run-time builder: the mask on every in-bounds pair of the tile.
+            bool any = false, all = true;
+            for (int64_t q = q0; q < q1; ++q)
+              for (int64_t k = k0; k < std::min(k1, Skv); ++k) {
+                bool keep = (*mask)->run({S{b}, S{h}, S{q}, S{k}, S{Sq}, S{Skv}})[0].i != 0;
+                any |= keep;
+                all &= keep;
+              }
+            empty = !any;
+            full = all && k1 <= Skv;
+          } else {
+            std::vector<S> box = {S{b}, S{h}, S{q0}, S{q1}, S{k0}, S{k1}, S{Sq}, S{Skv}};
+            empty = (*tileEmpty)->run(box)[0].i != 0;
+            full = k1 <= Skv && (*tileFull)->run(box)[0].i != 0;
+          }
+          if (empty) {
             ++local.empty;
             continue;
           }
-          bool full =
-              k1 <= Skv &&
-              (*tileFull)->run({S{b}, S{h}, S{q0}, S{q1}, S{k0}, S{k1}, S{Sq}, S{Skv}})[0].i != 0;
           ++(full ? local.full : local.partial);
           for (int64_t r = 0; r < rows; ++r) {
             int64_t q = q0 + r;

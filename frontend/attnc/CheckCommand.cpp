@@ -309,6 +309,16 @@ private:
       report(false, "gpu load", loaded.status().message());
       return;
     }
+    builder = nullptr;
+    if (!s.blockMapEntry.empty()) {
+      attnc::StatusOr<std::shared_ptr<attnc::Kernel>> built =
+          attnc::jitKernel(k.source, s.blockMapEntry, {}, jit);
+      if (!built.ok()) {
+        report(false, "gpu load", built.status().message());
+        return;
+      }
+      builder = *built;
+    }
     static const Shape shapes[] = {{2, 4, 2, 77, 201},  {1, 2, 2, 300, 300}, {2, 4, 4, 1, 513},
                                    {1, 3, 1, 128, 128}, {2, 2, 2, 1000, 37}, {1, 8, 2, 555, 1024}};
     unsigned seed = 1;
@@ -390,6 +400,22 @@ private:
     p.scale = float(s.scale);
     p.scale_log2 = p.scale * 1.4426950408889634f;
     attnc::ForwardConfig config{d, dv, int(s.blockM), int(s.blockN), int(s.warps), int(s.stages)};
+    if (builder) {
+      // The run-time block map of a tensor-dependent mask, cleared to EMPTY first so that a
+      // tile the builder missed is skipped and fails the check.
+      p.block_map_heads = s.blockMapPerHead ? p.heads : 1;
+      size_t bytes = size_t(attnc::blockMapBytes(p.batch, p.block_map_heads, p.seqlen_q,
+                                                 p.seqlen_k, int(s.blockM), int(s.blockN)));
+      attnc::StatusOr<uint64_t> map = upload(nullptr, bytes);
+      if (!map.ok())
+        return fail(map.status());
+      st = device->memset(*map, attnc::kTileEmpty, std::max<size_t>(bytes, 4));
+      if (st.ok())
+        st = attnc::launchBlockMap(*builder, config, p, reinterpret_cast<void *>(*map));
+      if (!st.ok())
+        return fail(st);
+      p.block_map = reinterpret_cast<const unsigned char *>(*map);
+    }
     st = attnc::launchForward(kernel, config, p);
     if (st.ok())
       st = device->synchronize();
@@ -447,6 +473,7 @@ private:
   const attnc::CheckCommandOptions &options;
   attnc::Device *device = nullptr;
   int passes = 0, failures = 0, skips = 0;
+  std::shared_ptr<attnc::Kernel> builder; // the current kernel's block-map builder, if any
   std::set<std::string> checked, skipped;
 };
 

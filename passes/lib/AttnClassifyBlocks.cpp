@@ -11,7 +11,9 @@
 // MaskAnalysis builds the three functions from the mask region itself: interval analysis over
 // the tile for tile_full / tile_empty, and a closed form for kv_range from the bounds the mask
 // puts on k. What the analysis cannot bound (input tensors, floats) stays PARTIAL, which is
-// always correct. The pattern is also labelled with what its mask was recognised as.
+// always correct. The pattern is also labelled with what its mask was recognised as, and a
+// mask that reads input tensors or scalars gets `block_map`: the kernel then classifies tiles
+// from a map built at run time by evaluating the same mask region on every pair.
 //
 //===----------------------------------------------------------------------===//
 #include "MaskAnalysis.h"
@@ -87,6 +89,12 @@ static void classify(PatternOp pattern) {
     YieldOp::create(builder, loc, ValueRange{answer});
   }
   pattern.setMaskClassAttr(builder.getStringAttr(mask ? describeMask(mask) : "full"));
+  // A mask that reads tensors or run-time scalars cannot be bounded at compile time: the
+  // kernels classify tiles from a map built at run time from the same mask region.
+  bool readsData = false;
+  if (mask)
+    mask.walk([&](Operation *op) { readsData |= isa<LoadOp, GetScalarOp>(op); });
+  pattern.setBlockMap(readsData);
 }
 
 namespace {

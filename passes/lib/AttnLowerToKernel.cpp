@@ -87,7 +87,7 @@ static LogicalResult lowerPattern(PatternOp pattern, const KernelTarget &target,
       TileTemplateAttr::get(ctx, config.kernelTemplate),
       NormalizerKindAttr::get(ctx, normalize.getKind()),
       builder.getF64FloatAttr(normalize.getEffectiveScale(d)), normalize.getBiasAttr(),
-      pattern.getVarlenAttr());
+      pattern.getVarlenAttr(), pattern.getBlockMapAttr());
   Block *body = builder.createBlock(&kernel.getBody());
   builder.setInsertionPointToEnd(body);
   for (Operation &op : pattern.getBody().front())

@@ -45,6 +45,25 @@ Status attnc::launchForward(const Kernel &kernel, const ForwardConfig &c, const 
   return kernel.launch(grid, block, smem, stream, args);
 }
 
+Status attnc::launchBlockMap(const Kernel &builder, const ForwardConfig &c, const FwdParams &p,
+                             void *map, void *stream) {
+  if (!map)
+    return Status::error("block map launch: no map buffer");
+  if (p.block_map_heads != 1 && p.block_map_heads != p.heads)
+    return Status::error("block map launch: block_map_heads must be 1 or heads (" +
+                         std::to_string(p.heads) + "), got " + std::to_string(p.block_map_heads));
+  if (p.batch <= 0 || p.seqlen_q <= 0 || p.seqlen_k <= 0)
+    return Status::success(); // no tile
+  Dim3 grid{static_cast<unsigned>((p.seqlen_k + c.blockN - 1) / c.blockN),
+            static_cast<unsigned>((p.seqlen_q + c.blockM - 1) / c.blockM),
+            static_cast<unsigned>(p.batch * p.block_map_heads)};
+  Dim3 block{static_cast<unsigned>(kBlockMapThreads), 1, 1};
+  FwdParams copy = p;
+  void *mapArg = map;
+  void *args[] = {&copy, &mapArg};
+  return builder.launch(grid, block, 0, stream, args);
+}
+
 uint16_t attnc::floatToBits(float value, ElementType type) {
   uint32_t x;
   std::memcpy(&x, &value, 4);

@@ -60,7 +60,36 @@ struct FwdParams {
 
   const void *inputs[kMaxExtraInputs];  // extra input tensors, in declaration order
   float scalars[kMaxRuntimeScalars];    // run-time scalars, in declaration order
+
+  // Run-time block map (patterns whose mask reads tensors): one byte per (batch, map head,
+  // query tile, key tile), kTileEmpty / kTileFull / kTilePartial, written by the pattern's
+  // block-map builder kernel before the forward kernel runs. block_map_heads is Hq when the
+  // mask depends on the head, else 1. Null for patterns without one.
+  const unsigned char *block_map;
+  int block_map_heads;
 };
+
+/// Entries of a block map.
+constexpr unsigned char kTileEmpty = 0, kTileFull = 1, kTilePartial = 2;
+/// Threads per block of the block-map builder (blockmap.cuh).
+constexpr int kBlockMapThreads = 128;
+
+/// Index of tile (mTile, nTile) of (b, h) in a block map over tiles of blockM x blockN, sized
+/// by the longest sequences (seqlen_q, seqlen_k).
+ATTNC_HD inline long long blockMapIndex(const FwdParams &p, int b, int h, int mTile, int nTile,
+                                        int blockM, int blockN) {
+  const long long rows = (p.seqlen_q + blockM - 1) / blockM;
+  const long long cols = (p.seqlen_k + blockN - 1) / blockN;
+  const int mapHead = p.block_map_heads > 1 ? h : 0;
+  return ((static_cast<long long>(b) * p.block_map_heads + mapHead) * rows + mTile) * cols + nTile;
+}
+
+/// Bytes of the block map of a problem.
+ATTNC_HD inline long long blockMapBytes(int batch, int mapHeads, int seqlenQ, int seqlenK,
+                                        int blockM, int blockN) {
+  return static_cast<long long>(batch) * mapHeads * ((seqlenQ + blockM - 1) / blockM) *
+         ((seqlenK + blockN - 1) / blockN);
+}
 
 /// Shared memory bytes of the mma.sync forward kernel (fwd_sm80.cuh): one Q tile plus `stages`
 /// K and V tiles, 2-byte elements. Above 48 KiB the host must raise the kernel's

@@ -26,6 +26,13 @@ struct ForwardConfig {
 Status launchForward(const Kernel &kernel, const ForwardConfig &config, const FwdParams &params,
                      void *stream = nullptr);
 
+/// Launches a pattern's block-map builder (the `_blockmap` entry point the emitter adds for
+/// masks that read tensors) to fill `map` (blockMapBytes(batch, params.block_map_heads,
+/// seqlen_q, seqlen_k, blockM, blockN) bytes of device memory) for `params`; the forward kernel
+/// then runs with params.block_map = map. params.block_map_heads must be 1 or params.heads.
+Status launchBlockMap(const Kernel &builder, const ForwardConfig &config, const FwdParams &params,
+                      void *map, void *stream = nullptr);
+
 /// Fills the strides of `params` for contiguous [B, S, H, D] tensors (and [B, Sq, Hq, Dv] O).
 void setContiguousStrides(FwdParams &params, int headDim, int headDimV);
 

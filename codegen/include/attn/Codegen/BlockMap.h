@@ -30,8 +30,8 @@ struct BlockMap {
 };
 
 /// The tile functions of a classified pattern evaluated for batch `b`, head `h` of `problem`
-/// (only sizes, inputs and scalars are read; q/k/v may be empty). Tiles past Skv are PARTIAL
-/// like in the kernel.
+/// (only sizes, inputs and scalars are read; q/k/v may be empty), or for a `block_map` pattern
+/// the map its run-time builder makes. Tiles past Skv are PARTIAL like in the kernel.
 FailureOr<BlockMap> classifyTiles(PatternOp pattern, const ReferenceProblem &problem, int64_t b,
                                   int64_t h, int64_t blockM, int64_t blockN);
 

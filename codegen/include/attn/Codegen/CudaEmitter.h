@@ -25,6 +25,10 @@ struct KernelLaunchSpec {
   int64_t blockM = 0, blockN = 0, warps = 0, stages = 0;
   double scale = 0;    // c of s = c * q.k (temperature folded in)
   bool varlen = false; // the pattern declares packed variable-length sequences
+  /// The block-map builder entry point (`(const FwdParams, unsigned char *map)`), empty when
+  /// the kernel classifies tiles at compile time; its map has one head when !blockMapPerHead.
+  std::string blockMapEntry;
+  bool blockMapPerHead = false;
   /// Extra input tensors in slot order (FwdParams::inputs); shape entries are problem sizes
   /// (B H Hkv Sq Skv) or integers.
   struct Input {

@@ -56,7 +56,9 @@ def Attn_PatternOp : Attn_Op<"pattern", [
     Optional attributes fix the problem shape: `head_dim` / `head_dim_v` (D, Dv), `heads` /
     `kv_heads` (GQA/MQA), `varlen` (packed sequences with cumulative offsets), `lse` (the
     log-sum-exp side output is part of the pattern's interface). `params` records the
-    compile-time parameter values the regions were built with.
+    compile-time parameter values the regions were built with. `block_map` (set by
+    `attn-classify-blocks` for masks that read input tensors or scalars) means the kernels
+    classify tiles from a block map built at run time from the mask region.
 
     ```mlir
     attn.pattern @causal {
@@ -77,13 +79,14 @@ def Attn_PatternOp : Attn_Op<"pattern", [
     UnitAttr:$varlen,
     UnitAttr:$lse,
     OptionalAttr<DictionaryAttr>:$params,
-    OptionalAttr<StrAttr>:$mask_class);
+    OptionalAttr<StrAttr>:$mask_class,
+    UnitAttr:$block_map);
   let regions = (region SizedRegion<1>:$body);
   let assemblyFormat = "$sym_name attr-dict-with-keyword $body";
   let hasVerifier = 1;
   let builders = [OpBuilder<(ins "::llvm::StringRef":$name), [{
     build($_builder, $_state, $_builder.getStringAttr(name), nullptr, nullptr, nullptr, nullptr,
-          false, false, nullptr, nullptr);
+          false, false, nullptr, nullptr, false);
   }]>];
   let extraClassDeclaration = AttnGetUnique;
 }
@@ -98,6 +101,8 @@ def Attn_KernelOp : Attn_Op<"kernel", [
     `attn.score_mod` / `attn.weight` if it has them) and the pattern's input and scalar
     declarations, whose order is their slot in the kernel's argument block. `scale` is the
     effective scale c of s = c * q.k (temperature folded in); `bias` is the sigmoid bias.
+    With `block_map`, the emitter adds a block-map builder entry point (the mask evaluated on
+    every pair of every tile) and the kernel's tile_full / tile_empty read its map.
   }];
   let arguments = (ins
     SymbolNameAttr:$sym_name,
@@ -113,7 +118,8 @@ def Attn_KernelOp : Attn_Op<"kernel", [
     Attn_NormalizerKind:$normalizer,
     F64Attr:$scale,
     OptionalAttr<F64Attr>:$bias,
-    UnitAttr:$varlen);
+    UnitAttr:$varlen,
+    UnitAttr:$block_map);
   let regions = (region SizedRegion<1>:$body);
   let assemblyFormat = "$sym_name attr-dict-with-keyword $body";
   let hasVerifier = 1;
