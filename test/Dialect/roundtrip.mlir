@@ -30,3 +30,63 @@ attn.pattern @causal_scaled {
   }
   attn.normalize softmax {scale = 0.125 : f64}
 }
+
+// -----
+
+// Declarations, loads, scalars, weights, the tile functions and the shape attributes.
+// CHECK-LABEL: attn.pattern @everything
+// CHECK-SAME: block_map
+// CHECK-SAME: head_dim = 128 : i64, head_dim_v = 64 : i64, heads = 8 : i64, kv_heads = 2 : i64, lse
+// CHECK-SAME: mask_class = "general"
+// CHECK-SAME: params = {window = 64 : i64}
+// CHECK-SAME: varlen
+// CHECK: attn.input "doc" : i32 ["B", "Skv"]
+// CHECK: attn.input "table" : f32 ["H", 32]
+// CHECK: attn.scalar "gain" {default_value = 1.500000e+00 : f64}
+// CHECK: %{{.+}} = attn.load "doc"[%{{.+}}, %{{.+}}] : i32
+// CHECK: %{{.+}} = attn.get_scalar "gain" : f32
+// CHECK: attn.weight {
+// CHECK: attn.normalize sigmoid {bias = -2.000000e+00 : f64, temperature = 5.000000e-01 : f64}
+// CHECK: attn.tile_empty {
+attn.pattern @everything attributes {block_map, head_dim = 128 : i64, head_dim_v = 64 : i64, heads = 8 : i64, kv_heads = 2 : i64, lse, mask_class = "general", params = {window = 64 : i64}, varlen} {
+  attn.input "doc" : i32 ["B", "Skv"]
+  attn.input "table" : f32 ["H", 32]
+  attn.scalar "gain" {default_value = 1.5 : f64}
+  attn.mask {
+  ^bb0(%b: index, %h: index, %q: index, %k: index, %sq: index, %skv: index):
+    %dq = attn.load "doc"[%b, %q] : i32
+    %dk = attn.load "doc"[%b, %k] : i32
+    %same = arith.cmpi eq, %dq, %dk : i32
+    attn.yield %same : i1
+  }
+  attn.score_mod {
+  ^bb0(%s: f32, %b: index, %h: index, %q: index, %k: index, %sq: index, %skv: index):
+    %g = attn.get_scalar "gain" : f32
+    %c3 = arith.constant 3 : index
+    %t = attn.load "table"[%h, %c3] : f32
+    %x = arith.mulf %s, %g : f32
+    %y = arith.addf %x, %t : f32
+    attn.yield %y : f32
+  }
+  attn.weight {
+  ^bb0(%b: index, %h: index, %q: index, %k: index, %sq: index, %skv: index):
+    %w = arith.constant 0.5 : f32
+    attn.yield %w : f32
+  }
+  attn.normalize sigmoid {bias = -2.0 : f64, temperature = 0.5 : f64}
+  attn.kv_range {
+  ^bb0(%b: index, %h: index, %q0: index, %q1: index, %sq: index, %skv: index):
+    %c0 = arith.constant 0 : index
+    attn.yield %c0, %skv : index, index
+  }
+  attn.tile_full {
+  ^bb0(%b: index, %h: index, %q0: index, %q1: index, %k0: index, %k1: index, %sq: index, %skv: index):
+    %f = arith.constant false
+    attn.yield %f : i1
+  }
+  attn.tile_empty {
+  ^bb0(%b: index, %h: index, %q0: index, %q1: index, %k0: index, %k1: index, %sq: index, %skv: index):
+    %f = arith.constant false
+    attn.yield %f : i1
+  }
+}
