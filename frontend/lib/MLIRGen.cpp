@@ -223,6 +223,7 @@ private:
   LogicalResult genPattern(const ast::File &file, const ast::Pattern &ast) {
     scope.clear();
     paramValues.clear();
+    usedParams.clear();
     if (failed(declareParams(file.params)))
       return failure();
     for (const ast::Let &let : file.lets) {
@@ -296,8 +297,29 @@ private:
     }
     if (failed(genNormalize(ast)))
       return failure();
+    setParamsAttribute(pattern, ast);
     builder.setInsertionPointAfter(pattern);
     return success();
+  }
+
+  /// Records the values of the pattern's own parameters and of the file-level ones it used.
+  void setParamsAttribute(attn::PatternOp pattern, const ast::Pattern &ast) {
+    SmallVector<NamedAttribute> params;
+    for (auto &[name, value] : paramValues) {
+      bool own = llvm::any_of(ast.params, [&](const ast::Param &p) { return p.name == name; });
+      if (!own && !usedParams.contains(name))
+        continue;
+      Attribute attr;
+      if (value.kind == ValueKind::Int)
+        attr = builder.getI64IntegerAttr(static_cast<int64_t>(value.value));
+      else if (value.kind == ValueKind::Bool)
+        attr = builder.getBoolAttr(value.value != 0);
+      else
+        attr = builder.getF64FloatAttr(value.value);
+      params.push_back(builder.getNamedAttr(name, attr));
+    }
+    if (!params.empty())
+      pattern.setParamsAttr(builder.getDictionaryAttr(params));
   }
 
   LogicalResult setShapeAttributes(attn::PatternOp pattern, const ast::Pattern &ast) {
@@ -316,20 +338,6 @@ private:
     }
     pattern.setVarlen(ast.varlen);
     pattern.setLse(ast.lse);
-    if (!paramValues.empty()) {
-      SmallVector<NamedAttribute> params;
-      for (auto &[name, value] : paramValues) {
-        Attribute attr;
-        if (value.kind == ValueKind::Int)
-          attr = builder.getI64IntegerAttr(static_cast<int64_t>(value.value));
-        else if (value.kind == ValueKind::Bool)
-          attr = builder.getBoolAttr(value.value != 0);
-        else
-          attr = builder.getF64FloatAttr(value.value);
-        params.push_back(builder.getNamedAttr(name, attr));
-      }
-      pattern.setParamsAttr(builder.getDictionaryAttr(params));
-    }
     return success();
   }
 
@@ -412,8 +420,10 @@ private:
       if (e.name == "true" || e.name == "false")
         return Constant{ValueKind::Bool, e.name == "true" ? 1.0 : 0.0};
       auto it = scope.find(e.name);
-      if (it != scope.end() && it->second.kind == Symbol::Kind::Param)
+      if (it != scope.end() && it->second.kind == Symbol::Kind::Param) {
+        usedParams.insert(e.name);
         return it->second.constant;
+      }
       return fail<Constant>(e.loc, "'" + e.name +
                                        "' is not a compile-time value (numbers and parameters "
                                        "declared before this point)" +
@@ -618,6 +628,7 @@ private:
     const Symbol &symbol = it->second;
     switch (symbol.kind) {
     case Symbol::Kind::Param:
+      usedParams.insert(e.name);
       return materialize(symbol.constant, e.loc);
     case Symbol::Kind::Scalar:
       return TypedValue{attn::GetScalarOp::create(builder, loc(e.loc), builder.getF32Type(), e.name),
@@ -942,6 +953,7 @@ private:
   // Per pattern.
   llvm::StringMap<Symbol> scope;
   SmallVector<std::pair<std::string, Constant>> paramValues;
+  llvm::StringSet<> usedParams;
   // Per region.
   llvm::StringMap<TypedValue> args;
   llvm::DenseMap<const ast::Let *, TypedValue> letValues;
