@@ -4,6 +4,8 @@
 // tile_empty) op by op: integers (index, i1, i32, i64) in int64, floats in double. Construction
 // checks every op once and binds attn.load / attn.get_scalar to the problem's tensors, so that
 // evaluation cannot fail; a load past an extent is clamped and remembered (outOfBounds()).
+// Integer semantics are the GPU's: 32-bit two's complement that wraps, float -> int saturates,
+// and (unlike the GPU, where it is undefined) division by zero gives 0.
 // Shared by the reference, the kernel simulator and the block-map tools.
 //
 //===----------------------------------------------------------------------===//
@@ -114,7 +116,17 @@ private:
   Scalar get(Value v) { return values[slots[v]]; }
   int64_t i(Operation &op, unsigned n) { return get(op.getOperand(n)).i; }
   double f(Operation &op, unsigned n) { return get(op.getOperand(n)).f; }
-  static Scalar I(int64_t v) { return Scalar{v, 0}; }
+  /// Ints are 32-bit like on the GPU: every int result wraps to int32 (two's complement).
+  /// Operands are int32 values held in int64, so the int64 arithmetic below cannot overflow.
+  static Scalar I(int64_t v) {
+    return Scalar{static_cast<int64_t>(static_cast<int32_t>(static_cast<uint32_t>(v))), 0};
+  }
+  /// float -> int32 the way cvt.rzi.s32.f32 does it: truncate, saturate, NaN -> 0.
+  static Scalar saturatingInt(double x) {
+    if (std::isnan(x))
+      return I(0);
+    return I(static_cast<int64_t>(std::clamp(std::trunc(x), -2147483648.0, 2147483647.0)));
+  }
   static Scalar F(double v) { return Scalar{0, v}; }
 
   static bool compare(arith::CmpIPredicate p, int64_t a, int64_t b) {
@@ -209,13 +221,13 @@ private:
             [&](Operation *) { return F(std::fmax(f(op, 0), f(op, 1))); })
         .Case([&](arith::IndexCastOp) { return I(i(op, 0)); })
         .Case([&](arith::SIToFPOp) { return F(static_cast<double>(i(op, 0))); })
-        .Case([&](arith::FPToSIOp) { return I(static_cast<int64_t>(f(op, 0))); })
+        .Case([&](arith::FPToSIOp) { return saturatingInt(f(op, 0)); })
         .Case([&](math::TanhOp) { return F(std::tanh(f(op, 0))); })
         .Case([&](math::ExpOp) { return F(std::exp(f(op, 0))); })
         .Case([&](math::Exp2Op) { return F(std::exp2(f(op, 0))); })
         .Case([&](math::LogOp) { return F(std::log(f(op, 0))); })
         .Case([&](math::AbsFOp) { return F(std::fabs(f(op, 0))); })
-        .Case([&](math::AbsIOp) { return I(std::llabs(i(op, 0))); })
+        .Case([&](math::AbsIOp) { return I(i(op, 0) < 0 ? -i(op, 0) : i(op, 0)); })
         .Case([&](math::FloorOp) { return F(std::floor(f(op, 0))); })
         .Case([&](math::SqrtOp) { return F(std::sqrt(f(op, 0))); })
         .Case([&](math::Log2Op) { return F(std::log2(f(op, 0))); })
@@ -244,7 +256,7 @@ private:
       linear = linear * extent + index;
     }
     double value = (*tensor.values)[linear];
-    return load.getType().isInteger(32) ? I(static_cast<int64_t>(value)) : F(value);
+    return load.getType().isInteger(32) ? saturatingInt(value) : F(value);
   }
 
   struct BoundTensor {

@@ -131,7 +131,14 @@ private:
           if (auto i = dyn_cast<IntegerAttr>(c.getValue())) {
             if (i.getType().isInteger(1))
               return std::string(i.getValue().isZero() ? "false" : "true");
-            return std::to_string(i.getValue().getSExtValue());
+            if (i.getType().isInteger(64))
+              return std::to_string(i.getValue().getSExtValue()) + "LL";
+            // index and i32 are 32-bit ints on the device: print the wrapped value.
+            int32_t wrapped =
+                static_cast<int32_t>(static_cast<uint32_t>(i.getValue().getSExtValue()));
+            if (wrapped == INT32_MIN)
+              return std::string("(-2147483647 - 1)");
+            return std::to_string(wrapped);
           }
           return c.emitOpError("constant has no CUDA spelling");
         })

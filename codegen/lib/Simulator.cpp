@@ -26,7 +26,7 @@ FailureOr<ReferenceResult> mlir::attn::simulateKernel(KernelOp kernel, const Ref
                                                       TileCounts *counts) {
   if (failed(verifyProblem(kernel, p)))
     return failure();
-  if (p.headDim != kernel.getHeadDim() || p.headDimV != kernel.getHeadDimV())
+  if (p.headDim != int64_t(kernel.getHeadDim()) || p.headDimV != int64_t(kernel.getHeadDimV()))
     return kernel.emitError("problem head dims do not match the kernel");
   auto mask = RegionEvaluator::createFor(kernel.getUnique<MaskOp>(), p);
   auto scoreMod = RegionEvaluator::createFor(kernel.getUnique<ScoreModOp>(), p);

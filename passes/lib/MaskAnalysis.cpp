@@ -13,6 +13,7 @@
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/TypeSwitch.h"
+#include "llvm/Support/MathExtras.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <map>
@@ -97,26 +98,56 @@ struct BoolAbs {
   Value must, may;
 };
 
+/// a * b and a + b, or nullopt when the int64 result would overflow (the analysis then gives
+/// up on that form, which is always sound).
+std::optional<int64_t> checkedMul(int64_t a, int64_t b) {
+  int64_t r;
+  if (llvm::MulOverflow(a, b, r))
+    return std::nullopt;
+  return r;
+}
+std::optional<int64_t> checkedAdd(int64_t a, int64_t b) {
+  int64_t r;
+  if (llvm::AddOverflow(a, b, r))
+    return std::nullopt;
+  return r;
+}
+
 /// c0 * k + sum(factor_i * term_i) + constant, where the terms do not depend on k.
 struct Linear {
   int64_t coef = 0;
   SmallVector<std::pair<int64_t, Value>> terms;
   int64_t constant = 0;
 
-  Linear scaled(int64_t f) const {
+  std::optional<Linear> scaled(int64_t f) const {
     Linear r = *this;
-    r.coef *= f;
-    r.constant *= f;
-    for (auto &term : r.terms)
-      term.first *= f;
+    auto coef = checkedMul(r.coef, f), constant = checkedMul(r.constant, f);
+    if (!coef || !constant)
+      return std::nullopt;
+    r.coef = *coef;
+    r.constant = *constant;
+    for (auto &term : r.terms) {
+      auto factor = checkedMul(term.first, f);
+      if (!factor)
+        return std::nullopt;
+      term.first = *factor;
+    }
     return r;
   }
-  Linear plus(const Linear &o) const {
+  std::optional<Linear> plus(const Linear &o) const {
     Linear r = *this;
-    r.coef += o.coef;
-    r.constant += o.constant;
+    auto coef = checkedAdd(r.coef, o.coef), constant = checkedAdd(r.constant, o.constant);
+    if (!coef || !constant)
+      return std::nullopt;
+    r.coef = *coef;
+    r.constant = *constant;
     r.terms.append(o.terms.begin(), o.terms.end());
     return r;
+  }
+  /// this - o
+  std::optional<Linear> minus(const Linear &o) const {
+    std::optional<Linear> negated = o.scaled(-1);
+    return negated ? plus(*negated) : std::nullopt;
   }
 };
 
@@ -237,7 +268,7 @@ public:
         .Case([&](arith::RemSIOp r) -> IntAbs {
           IntAbs x = operand(0);
           std::optional<int64_t> c = constantInt(r.getRhs());
-          if (!x.known || !c || *c == 0)
+          if (!x.known || !c || *c == 0 || *c == INT64_MIN)
             return {};
           int64_t m = *c > 0 ? *c : -*c;
           Value f = index(m);
@@ -375,7 +406,7 @@ public:
       std::optional<Linear> x = decompose(op->getOperand(0)), y = decompose(op->getOperand(1));
       if (!x || !y)
         return std::nullopt;
-      return x->plus(isa<arith::SubIOp>(op) ? y->scaled(-1) : *y);
+      return isa<arith::SubIOp>(op) ? x->minus(*y) : x->plus(*y);
     }
     if (isa<arith::MulIOp>(op)) {
       std::optional<int64_t> cx = constantInt(op->getOperand(0)),
@@ -440,14 +471,20 @@ public:
     using P = arith::CmpIPredicate;
     pred = signedPredicate(pred);
     if (l.coef == -1) {
-      l = l.scaled(-1);
+      std::optional<Linear> negated = l.scaled(-1);
+      if (!negated)
+        return unbounded();
+      l = *negated;
       pred = swapSides(pred);
     }
     if (l.coef != 1)
       return unbounded();
     // k + g pred 0: k pred -g, with -g in [negLo, negHi] over the box.
     l.coef = 0;
-    IntAbs negG = intervalOf(l.scaled(-1));
+    std::optional<Linear> negG0 = l.scaled(-1);
+    if (!negG0)
+      return unbounded();
+    IntAbs negG = intervalOf(*negG0);
     if (!negG.known)
       return unbounded();
     Value negLo = negG.lo, negHi = negG.hi;
@@ -484,7 +521,7 @@ public:
       return std::nullopt;
     // floor: k + g in [C e, C e + C - 1]; truncation also reaches C e - (C - 1) for negative
     // dividends, except when the dividend is k itself (k >= 0).
-    bool exact = isa<arith::FloorDivSIOp>(div) || g.terms.empty() && g.constant == 0;
+    bool exact = isa<arith::FloorDivSIOp>(div) || (g.terms.empty() && g.constant == 0);
     Value cv = index(*c);
     Value lo = sub(sub(mul(e.lo, cv), index(exact ? 0 : *c - 1)), gi.hi);
     Value hi = sub(add(mul(e.hi, cv), cv), gi.lo);
@@ -504,8 +541,11 @@ public:
       std::optional<Linear> u = decompose(abs.getOperand()), v = decompose(bound);
       if (!u || !v)
         return std::nullopt;
-      return intersect(solveLinear(p, u->plus(v->scaled(-1))),
-                       solveLinear(p, u->scaled(-1).plus(v->scaled(-1))));
+      std::optional<Linear> negU = u->scaled(-1);
+      std::optional<Linear> upper = u->minus(*v), lower = negU ? negU->minus(*v) : std::nullopt;
+      if (!upper || !lower)
+        return std::nullopt;
+      return intersect(solveLinear(p, *upper), solveLinear(p, *lower));
     };
     if (auto r = absBand(x, y, pred))
       return *r;
@@ -518,9 +558,10 @@ public:
         return *r;
     }
     std::optional<Linear> lx = decompose(x), ly = decompose(y);
-    if (!lx || !ly)
+    std::optional<Linear> difference = lx && ly ? lx->minus(*ly) : std::nullopt;
+    if (!difference)
       return unbounded();
-    return solveLinear(pred, lx->plus(ly->scaled(-1)));
+    return solveLinear(pred, *difference);
   }
 
   /// Keys where `v == positive` can hold for some row of the box.
@@ -594,27 +635,39 @@ struct SymLinear {
 
   SymLinear scaled(int64_t f) const {
     SymLinear r = *this;
-    r.constant *= f;
-    for (auto &[name, c] : r.coefs)
-      c *= f;
+    auto constant = checkedMul(r.constant, f);
+    r.ok = r.ok && constant;
+    r.constant = constant.value_or(0);
+    for (auto &[name, c] : r.coefs) {
+      auto scaledCoef = checkedMul(c, f);
+      r.ok = r.ok && scaledCoef;
+      c = scaledCoef.value_or(0);
+    }
     return r;
   }
   SymLinear plus(const SymLinear &o) const {
     SymLinear r = *this;
-    r.ok = ok && o.ok;
-    r.constant += o.constant;
-    for (auto &[name, c] : o.coefs)
-      if ((r.coefs[name] += c) == 0)
+    auto constant = checkedAdd(r.constant, o.constant);
+    r.ok = ok && o.ok && constant;
+    r.constant = constant.value_or(0);
+    for (auto &[name, c] : o.coefs) {
+      auto sum = checkedAdd(r.coefs[name], c);
+      r.ok = r.ok && sum;
+      if ((r.coefs[name] = sum.value_or(0)) == 0)
         r.coefs.erase(name);
+    }
     return r;
   }
+  /// Constants this large are not a window or a prefix anyone writes; keeping names to
+  /// smaller ones also keeps the arithmetic of naming (w + 1, ...) far from overflow.
+  bool small() const { return constant > -(int64_t(1) << 40) && constant < (int64_t(1) << 40); }
   /// Whether this is exactly `q + c` (returns c).
   std::optional<int64_t> qPlus() const {
-    if (ok && coefs.size() == 1 && coefs.count("q") && coefs.at("q") == 1)
+    if (ok && small() && coefs.size() == 1 && coefs.count("q") && coefs.at("q") == 1)
       return constant;
     return std::nullopt;
   }
-  bool isConstant() const { return ok && coefs.empty(); }
+  bool isConstant() const { return ok && small() && coefs.empty(); }
   bool isBottomRightDiagonal() const {
     return ok && constant == 0 && coefs.size() == 3 && coefs.count("q") && coefs.at("q") == 1 &&
            coefs.count("Skv") && coefs.at("Skv") == 1 && coefs.count("Sq") && coefs.at("Sq") == -1;
@@ -654,13 +707,20 @@ private:
       auto [cx, x] = linear(op->getOperand(0));
       auto [cy, y] = linear(op->getOperand(1));
       int64_t sign = isa<arith::SubIOp>(op) ? -1 : 1;
-      return {cx + sign * cy, x.plus(y.scaled(sign))};
+      std::optional<int64_t> signedCy = checkedMul(cy, sign);
+      std::optional<int64_t> coef = signedCy ? checkedAdd(cx, *signedCy) : std::nullopt;
+      SymLinear rest = x.plus(y.scaled(sign));
+      rest.ok = rest.ok && coef;
+      return {coef.value_or(0), rest};
     }
     if (isa<arith::MulIOp>(op)) {
       for (unsigned i = 0; i < 2; ++i)
         if (std::optional<int64_t> c = constantInt(op->getOperand(i))) {
           auto [co, rest] = linear(op->getOperand(1 - i));
-          return {co * *c, rest.scaled(*c)};
+          std::optional<int64_t> coef = checkedMul(co, *c);
+          SymLinear scaledRest = rest.scaled(*c);
+          scaledRest.ok = scaledRest.ok && coef;
+          return {coef.value_or(0), scaledRest};
         }
     }
     if (isa<arith::IndexCastOp>(op))
@@ -700,6 +760,8 @@ private:
           return {};
         Piece both;
         both.kind = Piece::Kind::And;
+        if (cu == INT64_MIN)
+          return {};
         both.parts.push_back(bound(p, cu, u.plus(v.scaled(-1))));
         both.parts.push_back(bound(p, -cu, u.scaled(-1).plus(v.scaled(-1))));
         return both;
@@ -707,7 +769,11 @@ private:
     }
     auto [cx, lx] = linear(x);
     auto [cy, ly] = linear(y);
-    return bound(pred, cx - cy, lx.plus(ly.scaled(-1)));
+    std::optional<int64_t> negCy = checkedMul(cy, -1);
+    std::optional<int64_t> coef = negCy ? checkedAdd(cx, *negCy) : std::nullopt;
+    if (!coef)
+      return {};
+    return bound(pred, *coef, lx.plus(ly.scaled(-1)));
   }
 
   /// coef * k + g pred 0.
