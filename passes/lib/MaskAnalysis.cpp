@@ -24,7 +24,7 @@ using namespace mlir::attn;
 
 namespace {
 
-constexpr unsigned kArgQ = 2, kArgK = 3;
+constexpr unsigned kArgK = 3; // the key position among the mask's arguments (b h q k sq skv)
 constexpr int64_t kBig = int64_t(1) << 30; // "no bound" for a dynamically empty key range
 
 std::optional<int64_t> constantInt(Value v) {
