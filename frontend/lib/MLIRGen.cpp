@@ -305,7 +305,8 @@ private:
   /// Records the values of the pattern's own parameters and of the file-level ones it used.
   void setParamsAttribute(attn::PatternOp pattern, const ast::Pattern &ast) {
     SmallVector<NamedAttribute> params;
-    for (auto &[name, value] : paramValues) {
+    for (auto &[paramName, value] : paramValues) {
+      StringRef name = paramName;
       bool own = llvm::any_of(ast.params, [&](const ast::Param &p) { return p.name == name; });
       if (!own && !usedParams.contains(name))
         continue;
