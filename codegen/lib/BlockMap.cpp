@@ -121,3 +121,33 @@ std::string mlir::attn::checkSoundness(const BlockMap &claimed, const BlockMap &
     }
   return "";
 }
+
+FailureOr<double> mlir::attn::keptFraction(PatternOp pattern, const ReferenceProblem &p,
+                                           int64_t rowStep, llvm::function_ref<void(double)> progress) {
+  auto maskOp = pattern.getUnique<MaskOp>();
+  if (!maskOp)
+    return 1.0;
+  auto mask = RegionEvaluator::create(maskOp.getBody(), &p);
+  if (failed(mask))
+    return failure();
+  rowStep = std::max<int64_t>(rowStep, 1);
+  int64_t kept = 0, total = 0, done = 0, work = p.batch * p.heads;
+  using S = Scalar;
+  for (int64_t b = 0; b < p.batch; ++b) {
+    const int64_t sq = p.length(b, false), skv = p.length(b, true);
+    for (int64_t h = 0; h < p.heads; ++h, ++done) {
+      // Rows at the middle of each stride, so that sampling is unbiased for masks that vary
+      // linearly with q (causal: every row 0, S, 2S, ... would undercount).
+      for (int64_t q = std::min(rowStep / 2, sq - 1); q >= 0 && q < sq; q += rowStep)
+        for (int64_t k = 0; k < skv; ++k) {
+          kept += mask->run({S{b}, S{h}, S{q}, S{k}, S{sq}, S{skv}})[0].i != 0;
+          ++total;
+        }
+      if (progress)
+        progress(double(done + 1) / double(work));
+    }
+  }
+  if (mask->outOfBounds())
+    return pattern.emitError(*mask->outOfBounds());
+  return total ? double(kept) / double(total) : 0.0;
+}

@@ -56,6 +56,17 @@ struct ExplainCommandOptions {
 };
 int runExplainCommand(const ExplainCommandOptions &options);
 
+/// attnc bench: one pattern's kernel timed on the GPU at one problem size.
+struct BenchCommandOptions {
+  std::string specPath, patternName;
+  std::string dtype = "bf16", arch = "sm_90a";
+  int headDim = 128;
+  int64_t batch = 4, heads = 16, kvHeads = 0, seqQ = 4096, seqK = 0; // 0: like heads / seqQ
+  int iters = 20, warmup = 5;
+  std::vector<std::string> inputs, scalars, params;
+};
+int runBenchCommand(const BenchCommandOptions &options);
+
 /// A spec loaded into a context with file:line:col diagnostics for everything after.
 struct LoadedSpec {
   mlir::MLIRContext context;

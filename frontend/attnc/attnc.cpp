@@ -32,23 +32,27 @@ cl::SubCommand checkCmd("check", "Compile a spec for every configuration, check 
 cl::SubCommand refCmd("ref", "Evaluate the float64 reference of a pattern on .npy tensors");
 cl::SubCommand explainCmd("explain", "Show the block classification of each pattern: tile "
                                      "counts, densities, soundness and the block map");
+cl::SubCommand benchCmd("bench", "Time one pattern's kernel on the GPU at one problem size "
+                                 "(median of CUDA-event timings, effective TFLOP/s)");
 cl::SubCommand versionCmd("version", "Print the versions of attnc and NVRTC");
 cl::SubCommand devicesCmd("devices", "List the CUDA devices; exit code 1 when there is none");
 
 cl::opt<std::string> specPath(cl::Positional, cl::desc("<spec.attn>"), cl::Required,
-                              cl::sub(compileCmd), cl::sub(refCmd), cl::sub(explainCmd));
+                              cl::sub(compileCmd), cl::sub(refCmd), cl::sub(explainCmd),
+                              cl::sub(benchCmd));
 cl::list<std::string> checkSpecs(cl::Positional, cl::desc("<spec.attn>..."), cl::OneOrMore,
                                  cl::sub(checkCmd));
 cl::list<std::string> params("param", cl::desc("value of a parameter of the spec"),
                              cl::value_desc("NAME=VALUE"), cl::sub(compileCmd), cl::sub(checkCmd),
-                             cl::sub(refCmd), cl::sub(explainCmd));
+                             cl::sub(refCmd), cl::sub(explainCmd), cl::sub(benchCmd));
 cl::opt<std::string> emit("emit", cl::desc("patterns | kernels | cuda | ptx | cubin"),
                           cl::init("cuda"), cl::sub(compileCmd));
 cl::opt<std::string> dtype("dtype", cl::desc("element type: bf16 or f16"), cl::init("bf16"),
-                           cl::sub(compileCmd));
-cl::opt<int> headDim("head-dim", cl::desc("head dim"), cl::init(128), cl::sub(compileCmd));
+                           cl::sub(compileCmd), cl::sub(benchCmd));
+cl::opt<int> headDim("head-dim", cl::desc("head dim"), cl::init(128), cl::sub(compileCmd),
+                     cl::sub(benchCmd));
 cl::opt<std::string> arch("arch", cl::desc("target architecture"), cl::init("sm_90a"),
-                          cl::sub(compileCmd), cl::sub(checkCmd));
+                          cl::sub(compileCmd), cl::sub(checkCmd), cl::sub(benchCmd));
 cl::opt<std::string> outputPath("o", cl::desc("output file (compile: default stdout)"),
                                 cl::value_desc("FILE"), cl::init("-"), cl::sub(compileCmd),
                                 cl::sub(refCmd));
@@ -63,11 +67,14 @@ cl::opt<bool> printSource("print-source", cl::desc("print the generated CUDA of 
 
 // ref and explain.
 cl::opt<std::string> patternName("pattern", cl::desc("the pattern (needed when there are several)"),
-                                 cl::value_desc("NAME"), cl::sub(refCmd), cl::sub(explainCmd));
+                                 cl::value_desc("NAME"), cl::sub(refCmd), cl::sub(explainCmd),
+                                 cl::sub(benchCmd));
 cl::list<std::string> inputs("input", cl::desc("an input tensor the pattern declares"),
-                             cl::value_desc("NAME=FILE.npy"), cl::sub(refCmd), cl::sub(explainCmd));
+                             cl::value_desc("NAME=FILE.npy"), cl::sub(refCmd), cl::sub(explainCmd),
+                             cl::sub(benchCmd));
 cl::list<std::string> scalars("scalar", cl::desc("a run-time scalar (default: its declared one)"),
-                              cl::value_desc("NAME=VALUE"), cl::sub(refCmd), cl::sub(explainCmd));
+                              cl::value_desc("NAME=VALUE"), cl::sub(refCmd), cl::sub(explainCmd),
+                              cl::sub(benchCmd));
 
 // ref.
 cl::opt<std::string> qPath("q", cl::desc("queries [B, Sq, Hq, D] (varlen: [total_q, Hq, D])"),
@@ -89,9 +96,9 @@ cl::opt<std::string> lsePath("lse",
 
 // explain.
 cl::opt<int64_t> seqQ("seq", cl::desc("query length Sq"), cl::init(4096), cl::value_desc("N"),
-                      cl::sub(explainCmd));
+                      cl::sub(explainCmd), cl::sub(benchCmd));
 cl::opt<int64_t> seqK("seq-k", cl::desc("key length Skv (default: --seq)"), cl::value_desc("N"),
-                      cl::sub(explainCmd));
+                      cl::sub(explainCmd), cl::sub(benchCmd));
 cl::opt<int64_t> tileM("tile", cl::desc("query rows a tile"), cl::init(128), cl::value_desc("M"),
                        cl::sub(explainCmd));
 cl::opt<int64_t> tileN("tile-n", cl::desc("keys a tile (default: --tile)"), cl::value_desc("N"),
@@ -107,6 +114,16 @@ cl::opt<std::string> pngPath("png", cl::desc("draw the block map, one pixel a ti
 cl::opt<bool> pngUncompressed("png-uncompressed",
                               cl::desc("write stored deflate blocks (tests the fall-back)"),
                               cl::Hidden, cl::sub(explainCmd));
+
+// bench.
+cl::opt<int64_t> benchBatch("batch", cl::desc("batch size B"), cl::init(4), cl::value_desc("B"),
+                            cl::sub(benchCmd));
+cl::opt<int64_t> benchHeads("heads", cl::desc("query heads (default 16; a pattern's own win)"),
+                            cl::init(16), cl::value_desc("H"), cl::sub(benchCmd));
+cl::opt<int64_t> benchKvHeads("kv-heads", cl::desc("key/value heads (default: --heads)"),
+                              cl::value_desc("H"), cl::sub(benchCmd));
+cl::opt<int> iters("iters", cl::desc("timed launches"), cl::init(20), cl::sub(benchCmd));
+cl::opt<int> warmup("warmup", cl::desc("launches before timing"), cl::init(5), cl::sub(benchCmd));
 } // namespace
 
 int main(int argc, char **argv) {
@@ -194,7 +211,26 @@ int main(int argc, char **argv) {
     options.pngCompress = !pngUncompressed;
     return attnc::runExplainCommand(options);
   }
-  errs() << "attnc: expected a command (compile, check, ref, explain, devices, version); see "
-            "attnc --help\n";
+  if (benchCmd) {
+    attnc::BenchCommandOptions options;
+    options.specPath = specPath;
+    options.patternName = patternName;
+    options.dtype = dtype;
+    options.arch = arch;
+    options.headDim = headDim;
+    options.batch = benchBatch;
+    options.heads = benchHeads;
+    options.kvHeads = benchKvHeads;
+    options.seqQ = seqQ;
+    options.seqK = seqK.getNumOccurrences() ? seqK.getValue() : 0;
+    options.iters = iters;
+    options.warmup = warmup;
+    options.inputs.assign(inputs.begin(), inputs.end());
+    options.scalars.assign(scalars.begin(), scalars.end());
+    options.params.assign(params.begin(), params.end());
+    return attnc::runBenchCommand(options);
+  }
+  errs() << "attnc: expected a command (compile, check, ref, explain, bench, devices, version); "
+            "see attnc --help\n";
   return 1;
 }

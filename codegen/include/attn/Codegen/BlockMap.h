@@ -12,6 +12,7 @@
 #define ATTN_CODEGEN_BLOCKMAP_H
 
 #include "attn/Codegen/Reference.h"
+#include "llvm/ADT/STLFunctionalExtras.h"
 
 #include <string>
 #include <vector>
@@ -38,6 +39,13 @@ FailureOr<BlockMap> classifyTiles(PatternOp pattern, const ReferenceProblem &pro
 /// The exact map from evaluating the mask on every pair.
 FailureOr<BlockMap> bruteForceTiles(PatternOp pattern, const ReferenceProblem &problem, int64_t b,
                                     int64_t h, int64_t blockM, int64_t blockN);
+
+/// The fraction of (q, k) pairs the mask of `pattern` keeps over every batch and head of
+/// `problem`, evaluating one query row in every `rowStep` (the middle one; 1: exact). `progress`, when given, is
+/// called with the fraction done.
+FailureOr<double> keptFraction(PatternOp pattern, const ReferenceProblem &problem,
+                               int64_t rowStep = 1,
+                               llvm::function_ref<void(double)> progress = nullptr);
 
 /// Empty when `claimed` is sound against `truth`, else a description of the first wrong tile.
 std::string checkSoundness(const BlockMap &claimed, const BlockMap &truth);
