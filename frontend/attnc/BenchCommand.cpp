@@ -72,12 +72,11 @@ int fail(const std::string &message) {
 } // namespace
 
 int attnc::runBenchCommand(const BenchCommandOptions &o) {
-  ParamOverrides params;
-  llvm::StringMap<std::string> inputFiles, scalarValues;
-  if (!parseAssignments(o.params, "param", params) ||
-      !parseAssignments(o.inputs, "input", inputFiles) ||
-      !parseAssignments(o.scalars, "scalar", scalarValues))
+  Assignments given;
+  if (!parseAssignments(o.params, o.inputs, o.scalars, given))
     return 1;
+  const ParamOverrides &params = given.params;
+  const llvm::StringMap<std::string> &inputFiles = given.inputs, &scalarValues = given.scalars;
   if (o.dtype != "bf16" && o.dtype != "f16")
     return fail("--dtype must be bf16 or f16, got '" + o.dtype + "'");
   if (o.batch <= 0 || o.heads <= 0 || o.seqQ <= 0 || o.iters <= 0 || o.warmup < 0)

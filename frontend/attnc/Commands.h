@@ -83,6 +83,15 @@ std::unique_ptr<LoadedSpec> loadSpec(const std::string &path, const ParamOverrid
 bool parseAssignments(llvm::ArrayRef<std::string> items, llvm::StringRef option,
                       llvm::StringMap<std::string> &out);
 
+/// The `--param`, `--input` and `--scalar` items of a command, split into their maps.
+struct Assignments {
+  ParamOverrides params;
+  llvm::StringMap<std::string> inputs, scalars; // NAME -> FILE.npy, NAME -> VALUE
+};
+/// Parses the three lists into `out` with parseAssignments; false after an error.
+bool parseAssignments(llvm::ArrayRef<std::string> params, llvm::ArrayRef<std::string> inputs,
+                      llvm::ArrayRef<std::string> scalars, Assignments &out);
+
 /// The pattern `name` of `module`, or its only pattern when `name` is empty; prints an error
 /// listing the patterns and returns null otherwise.
 mlir::attn::PatternOp selectPattern(mlir::ModuleOp module, llvm::StringRef name);

@@ -46,6 +46,13 @@ bool attnc::parseAssignments(llvm::ArrayRef<std::string> items, llvm::StringRef 
   return true;
 }
 
+bool attnc::parseAssignments(llvm::ArrayRef<std::string> params, llvm::ArrayRef<std::string> inputs,
+                             llvm::ArrayRef<std::string> scalars, Assignments &out) {
+  return parseAssignments(params, "param", out.params) &&
+         parseAssignments(inputs, "input", out.inputs) &&
+         parseAssignments(scalars, "scalar", out.scalars);
+}
+
 attn::PatternOp attnc::selectPattern(ModuleOp module, llvm::StringRef name) {
   llvm::SmallVector<attn::PatternOp> patterns(module.getOps<attn::PatternOp>());
   if (name.empty() && patterns.size() == 1)

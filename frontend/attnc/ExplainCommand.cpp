@@ -269,12 +269,11 @@ int explainPattern(PatternOp pattern, const attnc::ExplainCommandOptions &o,
 } // namespace
 
 int attnc::runExplainCommand(const ExplainCommandOptions &o) {
-  ParamOverrides params;
-  llvm::StringMap<std::string> inputFiles, scalarValues;
-  if (!parseAssignments(o.params, "param", params) ||
-      !parseAssignments(o.inputs, "input", inputFiles) ||
-      !parseAssignments(o.scalars, "scalar", scalarValues))
+  Assignments given;
+  if (!parseAssignments(o.params, o.inputs, o.scalars, given))
     return 1;
+  const ParamOverrides &params = given.params;
+  const llvm::StringMap<std::string> &inputFiles = given.inputs, &scalarValues = given.scalars;
   for (auto [value, name] : {std::pair<int64_t, const char *>{o.seqQ, "seq"},
                              {o.seqK, "seq-k"},
                              {o.tileM, "tile"},

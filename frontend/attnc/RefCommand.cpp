@@ -86,12 +86,11 @@ int64_t longest(const std::vector<int64_t> &offsets) {
 } // namespace
 
 int attnc::runRefCommand(const RefCommandOptions &o) {
-  ParamOverrides params;
-  llvm::StringMap<std::string> inputFiles, scalarValues;
-  if (!parseAssignments(o.params, "param", params) ||
-      !parseAssignments(o.inputs, "input", inputFiles) ||
-      !parseAssignments(o.scalars, "scalar", scalarValues))
+  Assignments given;
+  if (!parseAssignments(o.params, o.inputs, o.scalars, given))
     return 1;
+  const ParamOverrides &params = given.params;
+  const llvm::StringMap<std::string> &inputFiles = given.inputs, &scalarValues = given.scalars;
   if (o.outputPath.empty())
     return fail("ref needs -o OUT.npy");
   if (o.cuSeqlensQPath.empty() != o.cuSeqlensKPath.empty())
