@@ -103,7 +103,9 @@ FailureOr<BlockMap> mlir::attn::bruteForceTiles(PatternOp pattern, const Referen
           any |= keep;
           all &= keep;
         }
-      map.tiles[r * map.cols + c] = !any ? TileKind::Empty : all ? TileKind::Full : TileKind::Partial;
+      map.tiles[r * map.cols + c] = !any  ? TileKind::Empty
+                                    : all ? TileKind::Full
+                                          : TileKind::Partial;
     }
   return map;
 }
@@ -123,7 +125,8 @@ std::string mlir::attn::checkSoundness(const BlockMap &claimed, const BlockMap &
 }
 
 FailureOr<double> mlir::attn::keptFraction(PatternOp pattern, const ReferenceProblem &p,
-                                           int64_t rowStep, llvm::function_ref<void(double)> progress) {
+                                           int64_t rowStep,
+                                           llvm::function_ref<void(double)> progress) {
   auto maskOp = pattern.getUnique<MaskOp>();
   if (!maskOp)
     return 1.0;

@@ -41,9 +41,8 @@ KernelLaunchSpec mlir::attn::getLaunchSpec(KernelOp kernel) {
       in.name = input.getName().str();
       in.isFloat = input.getElementType().isF32();
       for (Attribute dim : input.getShape())
-        in.shape.push_back(isa<IntegerAttr>(dim)
-                               ? std::to_string(cast<IntegerAttr>(dim).getInt())
-                               : cast<StringAttr>(dim).getValue().str());
+        in.shape.push_back(isa<IntegerAttr>(dim) ? std::to_string(cast<IntegerAttr>(dim).getInt())
+                                                 : cast<StringAttr>(dim).getValue().str());
       spec.inputs.push_back(std::move(in));
     } else if (auto scalar = dyn_cast<ScalarOp>(op)) {
       KernelLaunchSpec::ScalarArg arg;
@@ -111,7 +110,8 @@ LogicalResult mlir::attn::emitKernelSource(KernelOp kernel, llvm::raw_ostream &o
                                                              : "None")
      << ";\n";
   os << "  static constexpr float kBias = "
-     << llvm::formatv("{0:e9}f", kernel.getBiasAttr() ? kernel.getBiasAttr().getValueAsDouble() : 0.0)
+     << llvm::formatv("{0:e9}f",
+                      kernel.getBiasAttr() ? kernel.getBiasAttr().getValueAsDouble() : 0.0)
      << ";\n";
 
   std::string kvParams = (Twine(kParams) + ", int b, int h, int q0, int q1, int seqlenQ, "
@@ -125,19 +125,19 @@ LogicalResult mlir::attn::emitKernelSource(KernelOp kernel, llvm::raw_ostream &o
                                .str();
   if (blockMap) {
     // The tile functions read the map built at run time by the builder entry point below.
-    std::string at = llvm::formatv("attnc::blockMapAt<{0}, {1}>(p, b, h, q0, k0)", spec.blockM,
-                                   spec.blockN)
-                         .str();
+    std::string at =
+        llvm::formatv("attnc::blockMapAt<{0}, {1}>(p, b, h, q0, k0)", spec.blockM, spec.blockN)
+            .str();
     os << "  static __device__ __forceinline__ bool tileFull(" << tileParams << ") {\n    return "
        << at << " == attnc::kTileFull;\n  }\n";
     os << "  static __device__ __forceinline__ bool tileEmpty(" << tileParams << ") {\n    return "
        << at << " == attnc::kTileEmpty;\n  }\n";
   } else if (failed(printHook(kernel.getUnique<TileFullOp>(), "bool", "tileFull", tileParams,
-                              {"b", "h", "q0", "q1", "k0", "k1", "seqlenQ", "seqlenK"},
-                              {"return"}, "", os)) ||
+                              {"b", "h", "q0", "q1", "k0", "k1", "seqlenQ", "seqlenK"}, {"return"},
+                              "", os)) ||
              failed(printHook(kernel.getUnique<TileEmptyOp>(), "bool", "tileEmpty", tileParams,
-                              {"b", "h", "q0", "q1", "k0", "k1", "seqlenQ", "seqlenK"},
-                              {"return"}, "", os))) {
+                              {"b", "h", "q0", "q1", "k0", "k1", "seqlenQ", "seqlenK"}, {"return"},
+                              "", os))) {
     return failure();
   }
   std::string maskParams =

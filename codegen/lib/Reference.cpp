@@ -84,8 +84,8 @@ LogicalResult mlir::attn::verifyProblem(Operation *container, const ReferencePro
     return container->emitError("q, k, v sizes do not match the problem shape");
   auto pattern = dyn_cast<PatternOp>(container);
   if (pattern) {
-    if (pattern.getHeads() && (int64_t(*pattern.getHeads()) != p.heads ||
-                               int64_t(*pattern.getKvHeads()) != p.kvHeads))
+    if (pattern.getHeads() &&
+        (int64_t(*pattern.getHeads()) != p.heads || int64_t(*pattern.getKvHeads()) != p.kvHeads))
       return container->emitError("the pattern fixes ")
              << *pattern.getHeads() << " query and " << *pattern.getKvHeads()
              << " KV heads, the problem has " << p.heads << " and " << p.kvHeads;
@@ -113,7 +113,6 @@ LogicalResult mlir::attn::verifyProblem(Operation *container, const ReferencePro
   }
   return success();
 }
-
 
 FailureOr<ReferenceResult> mlir::attn::evaluateReference(PatternOp pattern,
                                                          const ReferenceProblem &p) {

@@ -247,8 +247,8 @@ private:
         if (!oobMessage) {
           std::string text;
           llvm::raw_string_ostream os(text);
-          os << "input '" << load.getInput() << "' read at index " << index << " of dimension "
-             << i << ", whose extent is " << extent;
+          os << "input '" << load.getInput() << "' read at index " << index << " of dimension " << i
+             << ", whose extent is " << extent;
           oobMessage = text;
         }
         index = std::clamp<int64_t>(index, 0, extent - 1);

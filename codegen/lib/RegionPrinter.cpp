@@ -235,7 +235,8 @@ private:
                      .Default("p.seqlen_k");
       std::string clamped =
           "attnc::clampIndex(" + nameOf(load.getIndices()[i]) + ", " + extent + ")";
-      index = i == 0 ? "(long long)" + clamped : "(" + index + " * " + extent + " + " + clamped + ")";
+      index =
+          i == 0 ? "(long long)" + clamped : "(" + index + " * " + extent + " + " + clamped + ")";
     }
     const char *type = load.getType().isF32() ? "float" : "int";
     return llvm::formatv("attnc::loadInput<{0}>(p.inputs[{1}], {2})", type, slotOf(decl), index)

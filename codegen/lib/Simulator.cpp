@@ -21,7 +21,6 @@
 using namespace mlir;
 using namespace mlir::attn;
 
-
 FailureOr<ReferenceResult> mlir::attn::simulateKernel(KernelOp kernel, const ReferenceProblem &p,
                                                       TileCounts *counts) {
   if (failed(verifyProblem(kernel, p)))
@@ -42,8 +41,7 @@ FailureOr<ReferenceResult> mlir::attn::simulateKernel(KernelOp kernel, const Ref
   const int64_t BM = kernel.getBlockM(), BN = kernel.getBlockN();
   const NormalizerKind kind = kernel.getNormalizer();
   const bool blockMap = kernel.getBlockMap() && *mask;
-  const float scale =
-      static_cast<float>(p.scale ? *p.scale : kernel.getScale().convertToDouble());
+  const float scale = static_cast<float>(p.scale ? *p.scale : kernel.getScale().convertToDouble());
   const float bias = kernel.getBiasAttr() ? float(kernel.getBiasAttr().getValueAsDouble()) : 0.f;
   const float inf = std::numeric_limits<float>::infinity();
   ReferenceResult result;

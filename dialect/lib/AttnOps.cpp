@@ -119,11 +119,11 @@ static LogicalResult verifyDeclarations(Operation *container, Block &body) {
       return op.emitOpError("redeclares '") << name << "'";
   }
   if (inputs > kMaxInputs)
-    return container->emitOpError("reads ") << inputs << " input tensors, at most " << kMaxInputs
-                                            << " are supported";
+    return container->emitOpError("reads ")
+           << inputs << " input tensors, at most " << kMaxInputs << " are supported";
   if (scalars > kMaxScalars)
-    return container->emitOpError("takes ") << scalars << " run-time scalars, at most "
-                                            << kMaxScalars << " are supported";
+    return container->emitOpError("takes ")
+           << scalars << " run-time scalars, at most " << kMaxScalars << " are supported";
   return success();
 }
 
@@ -132,8 +132,8 @@ LogicalResult PatternOp::verify() {
   if (failed(verifyUniqueParts(*this, body)))
     return failure();
   for (Operation &op : body)
-    if (!isa<MaskOp, ScoreModOp, WeightOp, NormalizeOp, KvRangeOp, TileFullOp, TileEmptyOp,
-             InputOp, ScalarOp>(op))
+    if (!isa<MaskOp, ScoreModOp, WeightOp, NormalizeOp, KvRangeOp, TileFullOp, TileEmptyOp, InputOp,
+             ScalarOp>(op))
       return op.emitOpError("is not a part of an attention pattern");
   if (!getUnique<NormalizeOp>())
     return emitOpError("needs an 'attn.normalize' op");

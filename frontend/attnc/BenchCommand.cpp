@@ -33,8 +33,7 @@ using llvm::outs;
 namespace {
 
 /// Device buffer of `bytes` filled from `data` (or left uninitialised when null).
-attnc::StatusOr<attnc::DeviceBuffer> upload(attnc::Device &device, const void *data,
-                                            size_t bytes) {
+attnc::StatusOr<attnc::DeviceBuffer> upload(attnc::Device &device, const void *data, size_t bytes) {
   attnc::StatusOr<attnc::DeviceBuffer> buffer = device.allocBuffer(std::max<size_t>(bytes, 16));
   if (!buffer.ok() || !data)
     return buffer;
@@ -276,13 +275,14 @@ int attnc::runBenchCommand(const BenchCommandOptions &o) {
                           Skv, D, Dv, o.dtype);
   outs() << llvm::formatv("  jit: cold {0:F1} ms, cached {1:F3} ms\n", seconds(t1 - t0) * 1e3,
                           seconds(t2 - t1) * 1e3);
-  outs() << llvm::formatv("  forward: median {0:F3} ms over {1} launches (min {2:F3}, max {3:F3})\n",
-                          ms, o.iters, *std::min_element(times.begin(), times.end()),
-                          *std::max_element(times.begin(), times.end()));
+  outs() << llvm::formatv(
+      "  forward: median {0:F3} ms over {1} launches (min {2:F3}, max {3:F3})\n", ms, o.iters,
+      *std::min_element(times.begin(), times.end()), *std::max_element(times.begin(), times.end()));
   if (!s.blockMapEntry.empty())
     outs() << llvm::formatv("  block map build: {0:F3} ms (not included above)\n", builderMs);
-  outs() << llvm::formatv("  kept pairs: {0:F4}{1}\n", *density,
-                          rowStep > 1 ? llvm::formatv(" (sampled: one query row in {0})", rowStep).str() : "");
+  outs() << llvm::formatv(
+      "  kept pairs: {0:F4}{1}\n", *density,
+      rowStep > 1 ? llvm::formatv(" (sampled: one query row in {0})", rowStep).str() : "");
   outs() << llvm::formatv("  TFLOP/s: {0:F1} effective (4 B H Sq Skv D x kept), {1:F1} "
                           "dense-equivalent\n",
                           flops * *density / (ms * 1e-3) / 1e12, flops / (ms * 1e-3) / 1e12);

@@ -44,7 +44,7 @@ struct Problem {
   attn::ReferenceProblem ref;
   std::vector<uint16_t> q, k, v;
   std::vector<double> qd, kd, vd;
-  std::vector<int> cuQ, cuK; // varlen offsets, as the kernel reads them
+  std::vector<int> cuQ, cuK;                    // varlen offsets, as the kernel reads them
   std::vector<std::vector<uint32_t>> inputBits; // per input slot: i32 or f32 bits
 };
 
@@ -230,7 +230,8 @@ private:
       if (std::optional<std::string> reason = attn::unsupportedReason(pattern, target)) {
         std::string key = pattern.getSymName().str() + "/" + dtype + "/" + *reason;
         if (skipped.insert(key).second) {
-          outs() << "\nSKIP  @" << pattern.getSymName() << " (" << dtype << "): " << *reason << "\n";
+          outs() << "\nSKIP  @" << pattern.getSymName() << " (" << dtype << "): " << *reason
+                 << "\n";
           ++skips;
         }
       }
@@ -352,11 +353,12 @@ private:
     };
     attnc::FwdParams p{};
     std::vector<uint64_t> ptrs;
-    for (auto [data, bytes] : {std::pair<const void *, size_t>{problem->q.data(), problem->q.size() * 2},
-                               {problem->k.data(), problem->k.size() * 2},
-                               {problem->v.data(), problem->v.size() * 2},
-                               {nullptr, outCount * 2},
-                               {nullptr, lseCount * 4}}) {
+    for (auto [data, bytes] :
+         {std::pair<const void *, size_t>{problem->q.data(), problem->q.size() * 2},
+          {problem->k.data(), problem->k.size() * 2},
+          {problem->v.data(), problem->v.size() * 2},
+          {nullptr, outCount * 2},
+          {nullptr, lseCount * 4}}) {
       attnc::StatusOr<uint64_t> ptr = upload(data, bytes);
       if (!ptr.ok())
         return fail(ptr.status());
@@ -404,8 +406,8 @@ private:
       // The run-time block map of a tensor-dependent mask, cleared to EMPTY first so that a
       // tile the builder missed is skipped and fails the check.
       p.block_map_heads = s.blockMapPerHead ? p.heads : 1;
-      size_t bytes = size_t(attnc::blockMapBytes(p.batch, p.block_map_heads, p.seqlen_q,
-                                                 p.seqlen_k, int(s.blockM), int(s.blockN)));
+      size_t bytes = size_t(attnc::blockMapBytes(p.batch, p.block_map_heads, p.seqlen_q, p.seqlen_k,
+                                                 int(s.blockM), int(s.blockN)));
       attnc::StatusOr<uint64_t> map = upload(nullptr, bytes);
       if (!map.ok())
         return fail(map.status());
@@ -438,9 +440,10 @@ private:
       lseD[i] = lse[i];
     double err = relativeError(out, ref->out);
     // Only softmax has a log-sum-exp; the other normalisers leave the LSE buffer untouched.
-    double lseErr = pattern.getUnique<attn::NormalizeOp>().getKind() == attn::NormalizerKind::Softmax
-                        ? maxAbsError(lseD, ref->lse)
-                        : 0.0;
+    double lseErr =
+        pattern.getUnique<attn::NormalizeOp>().getKind() == attn::NormalizerKind::Softmax
+            ? maxAbsError(lseD, ref->lse)
+            : 0.0;
     report(err < outputTolerance(type) && lseErr < kLseTolerance, "gpu " + shapeName(rp),
            llvm::formatv("rel err {0:e2} (tol {1:e0}), lse max err {2:e2}", err,
                          outputTolerance(type), lseErr)
@@ -448,9 +451,9 @@ private:
   }
 
   static std::string shapeName(const attn::ReferenceProblem &p) {
-    std::string name = llvm::formatv("B{0} H{1}/{2} Sq{3} Skv{4}", p.batch, p.heads, p.kvHeads,
-                                     p.seqQ, p.seqK)
-                           .str();
+    std::string name =
+        llvm::formatv("B{0} H{1}/{2} Sq{3} Skv{4}", p.batch, p.heads, p.kvHeads, p.seqQ, p.seqK)
+            .str();
     return p.isVarlen() ? name + " varlen" : name;
   }
 

@@ -19,7 +19,8 @@ static std::string numberText(double v) {
   return text;
 }
 
-Expr::Expr(int value) : text(value < 0 ? "(" + std::to_string(value) + ")" : std::to_string(value)) {}
+Expr::Expr(int value)
+    : text(value < 0 ? "(" + std::to_string(value) + ")" : std::to_string(value)) {}
 Expr::Expr(double value) : text(value < 0 ? "(" + numberText(value) + ")" : numberText(value)) {}
 Expr Expr::name(std::string name) { return Expr(std::move(name)); }
 

@@ -190,16 +190,15 @@ private:
       if (param.type == ValueKind::Float && value->kind == ValueKind::Int)
         value->kind = ValueKind::Float;
       else
-        return fail<Constant>(param.loc, "parameter '" + param.name + "' is " +
-                                             kindName(param.type) + ", its value is " +
-                                             kindName(value->kind) +
-                                             (override != overrides.end() ? " (from --param)" : ""));
+        return fail<Constant>(param.loc,
+                              "parameter '" + param.name + "' is " + kindName(param.type) +
+                                  ", its value is " + kindName(value->kind) +
+                                  (override != overrides.end() ? " (from --param)" : ""));
     }
     if (!std::isfinite(value->value))
       return fail<Constant>(param.loc, "parameter '" + param.name + "' is not a finite number");
     if (param.type == ValueKind::Int && std::fabs(value->value) > 2147483647.0)
-      return fail<Constant>(param.loc,
-                            "parameter '" + param.name + "' does not fit in 32 bits");
+      return fail<Constant>(param.loc, "parameter '" + param.name + "' does not fit in 32 bits");
     if (param.rangeLo) {
       FailureOr<Constant> lo = evalConst(*param.rangeLo), hi = evalConst(*param.rangeHi);
       if (failed(lo) || failed(hi))
@@ -211,11 +210,11 @@ private:
       if (lo->value > hi->value)
         return fail<Constant>(param.rangeLo->loc, "empty range: lower bound above upper bound");
       if (value->value < lo->value || value->value > hi->value)
-        return fail<Constant>(param.loc, "parameter '" + param.name + "' = " +
-                                             number(value->value) + " is outside its range [" +
-                                             number(lo->value) + ", " + number(hi->value) + "]" +
-                                             (override != overrides.end() ? " (from --param)"
-                                                                          : ""));
+        return fail<Constant>(param.loc,
+                              "parameter '" + param.name + "' = " + number(value->value) +
+                                  " is outside its range [" + number(lo->value) + ", " +
+                                  number(hi->value) + "]" +
+                                  (override != overrides.end() ? " (from --param)" : ""));
     }
     return value;
   }
@@ -456,8 +455,8 @@ private:
       }
       if (a->kind == ValueKind::Bool || b->kind == ValueKind::Bool)
         return fail<Constant>(e.loc, "'" + op + "' needs numbers");
-      ValueKind kind =
-          a->kind == ValueKind::Int && b->kind == ValueKind::Int ? ValueKind::Int : ValueKind::Float;
+      ValueKind kind = a->kind == ValueKind::Int && b->kind == ValueKind::Int ? ValueKind::Int
+                                                                              : ValueKind::Float;
       double x = a->value, y = b->value;
       auto boolean = [](bool v) { return Constant{ValueKind::Bool, v ? 1.0 : 0.0}; };
       if (op == "<")
@@ -632,8 +631,9 @@ private:
       usedParams.insert(e.name);
       return materialize(symbol.constant, e.loc);
     case Symbol::Kind::Scalar:
-      return TypedValue{attn::GetScalarOp::create(builder, loc(e.loc), builder.getF32Type(), e.name),
-                        ValueKind::Float};
+      return TypedValue{
+          attn::GetScalarOp::create(builder, loc(e.loc), builder.getF32Type(), e.name),
+          ValueKind::Float};
     case Symbol::Kind::Input:
       return fail(e.loc, "'" + e.name + "' is an input tensor; read an element with " + e.name +
                              "[...] (" + Twine(symbol.input->shape.size()) +
@@ -650,14 +650,14 @@ private:
     if (llvm::is_contained(activeLets, &let))
       return fail(use.loc, "'" + let.name + "' refers to itself");
     if (activeLets.size() >= kMaxLetNesting)
-      return fail(use.loc, "named expressions nest deeper than " + Twine(kMaxLetNesting) +
-                               " levels");
+      return fail(use.loc,
+                  "named expressions nest deeper than " + Twine(kMaxLetNesting) + " levels");
     activeLets.push_back(&let);
     expansion.emplace_back(let.name, use.loc);
     FailureOr<TypedValue> value = genExpr(*let.value);
     if (succeeded(value) && let.isMask && value->kind != ValueKind::Bool) {
-      error(let.value->loc, "mask '" + let.name + "' must be a bool expression, this is " +
-                                kindName(value->kind));
+      error(let.value->loc,
+            "mask '" + let.name + "' must be a bool expression, this is " + kindName(value->kind));
       value = failure();
     }
     expansion.pop_back();
@@ -685,16 +685,18 @@ private:
       if (failed(v))
         return failure();
       if (v->kind != ValueKind::Int)
-        return fail(index->loc, Twine("an index must be an int, this is ") + kindName(v->kind) +
-                                    (v->kind == ValueKind::Float ? " (convert with int(...))" : ""));
+        return fail(index->loc,
+                    Twine("an index must be an int, this is ") + kindName(v->kind) +
+                        (v->kind == ValueKind::Float ? " (convert with int(...))" : ""));
       indices.push_back(v->value);
     }
     Type elem = input.type == ValueKind::Int ? Type(builder.getI32Type()) : builder.getF32Type();
     Value element = attn::LoadOp::create(builder, loc(e.loc), elem, e.name, indices);
     if (input.type == ValueKind::Float)
       return TypedValue{element, ValueKind::Float};
-    return TypedValue{arith::IndexCastOp::create(builder, loc(e.loc), builder.getIndexType(), element),
-                      ValueKind::Int};
+    return TypedValue{
+        arith::IndexCastOp::create(builder, loc(e.loc), builder.getIndexType(), element),
+        ValueKind::Int};
   }
 
   FailureOr<TypedValue> genExpr(const ast::Expr &e) {

@@ -152,8 +152,8 @@ public:
         if (!parseLet(file.lets, loc, /*isMask=*/true))
           return std::nullopt;
       } else {
-        error(loc, "expected 'attention', 'param', 'let' or 'mask NAME = ...', found " +
-                       describe());
+        error(loc,
+              "expected 'attention', 'param', 'let' or 'mask NAME = ...', found " + describe());
         return std::nullopt;
       }
     }

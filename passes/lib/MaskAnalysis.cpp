@@ -374,8 +374,8 @@ public:
       return {cmp(P::sge, x.lo, y.hi), cmp(P::sge, x.hi, y.lo)};
     case P::eq:
     case P::ne: {
-      Value same = land(land(cmp(P::eq, x.lo, x.hi), cmp(P::eq, y.lo, y.hi)),
-                        cmp(P::eq, x.lo, y.lo));
+      Value same =
+          land(land(cmp(P::eq, x.lo, x.hi), cmp(P::eq, y.lo, y.hi)), cmp(P::eq, x.lo, y.lo));
       Value overlap = land(cmp(P::sle, x.lo, y.hi), cmp(P::sle, y.lo, x.hi));
       if (p == P::eq)
         return {same, overlap};

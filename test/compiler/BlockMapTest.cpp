@@ -55,8 +55,7 @@ std::string checkExact(const BlockMap &claimed, const BlockMap &truth, int64_t s
   return "";
 }
 
-void checkSpec(const std::string &text, const std::string &what, bool mustBeExact,
-               unsigned seed) {
+void checkSpec(const std::string &text, const std::string &what, bool mustBeExact, unsigned seed) {
   std::unique_ptr<Compiled> c = compile(text);
   ASSERT_TRUE(c) << what;
   std::mt19937 rng(seed);
@@ -71,8 +70,8 @@ void checkSpec(const std::string &text, const std::string &what, bool mustBeExac
         auto truth = bruteForceTiles(pattern, p, b, h, blockM, blockN);
         ASSERT_TRUE(mlir::succeeded(claimed) && mlir::succeeded(truth)) << what;
         std::string where = what + " @" + pattern.getSymName().str() + " Sq " +
-                            std::to_string(p.seqQ) + " Skv " + std::to_string(p.seqK) +
-                            " tile " + std::to_string(blockM) + "x" + std::to_string(blockN);
+                            std::to_string(p.seqQ) + " Skv " + std::to_string(p.seqK) + " tile " +
+                            std::to_string(blockM) + "x" + std::to_string(blockN);
         EXPECT_EQ(checkSoundness(*claimed, *truth), "") << where;
         if (exact) {
           std::string maskClass = pattern.getMaskClass().value_or("?").str();

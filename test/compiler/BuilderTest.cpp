@@ -95,8 +95,7 @@ TEST(Builder, ErrorsPointIntoTheRenderedText) {
       &diagnostics);
   EXPECT_FALSE(spec.build(context, sourceMgr));
   EXPECT_NE(diagnostics.find("<builder>:2:"), std::string::npos) << diagnostics;
-  EXPECT_NE(diagnostics.find("a mask must be a bool expression"), std::string::npos)
-      << diagnostics;
+  EXPECT_NE(diagnostics.find("a mask must be a bool expression"), std::string::npos) << diagnostics;
 }
 
 } // namespace

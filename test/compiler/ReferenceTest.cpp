@@ -30,7 +30,7 @@ struct Hand {
     return 1.0;
   };
   Norm norm = Norm::Softmax;
-  double bias = 0; // sigmoid
+  double bias = 0;  // sigmoid
   double scale = 0; // 0: 1/sqrt(D)
 };
 
@@ -186,9 +186,9 @@ TEST(Reference, ALiBi) {
     return s - slope * double(q - k);
   };
   // The spec computes in f32 like the kernel; compare at f32 resolution.
-  std::unique_ptr<Compiled> c = compile(
-      "attention a { param n: int = 4\n let slope = exp2(-8.0 * float(h + 1) / float(n))\n"
-      " mask k <= q\n score s - slope * float(q - k) }");
+  std::unique_ptr<Compiled> c =
+      compile("attention a { param n: int = 4\n let slope = exp2(-8.0 * float(h + 1) / float(n))\n"
+              " mask k <= q\n score s - slope * float(q - k) }");
   ASSERT_TRUE(c);
   auto ref = evaluateReference(c->pattern(), rp.p);
   ASSERT_TRUE(mlir::succeeded(ref));

@@ -298,9 +298,9 @@ __device__ void fwdSm80(const FwdParams &p) {
       for (int j = 0; j < kTilesN; ++j)
 #pragma unroll
         for (int e = 0; e < 4; ++e)
-          s[j][e] *= Pattern::weight(p, b, h, qHook[e / 2],
-                                     min(k0 + 8 * j + 2 * t + (e & 1), seqlenK - 1), seqlenQ,
-                                     seqlenK);
+          s[j][e] *=
+              Pattern::weight(p, b, h, qHook[e / 2], min(k0 + 8 * j + 2 * t + (e & 1), seqlenK - 1),
+                              seqlenQ, seqlenK);
     }
 
     // O = alpha * O + P V, with P (now in s) packed to Elem as the A operand.

@@ -46,11 +46,11 @@ struct FwdParams {
   long long v_batch_stride, v_row_stride, v_head_stride;
   long long o_batch_stride, o_row_stride, o_head_stride;
 
-  int batch;     // B (number of sequences when varlen)
-  int heads;     // Hq
-  int kv_heads;  // Hkv; Hq % Hkv == 0 (GQA/MQA)
-  int seqlen_q;  // Sq (max over the batch when varlen)
-  int seqlen_k;  // Skv (max over the batch when varlen)
+  int batch;    // B (number of sequences when varlen)
+  int heads;    // Hq
+  int kv_heads; // Hkv; Hq % Hkv == 0 (GQA/MQA)
+  int seqlen_q; // Sq (max over the batch when varlen)
+  int seqlen_k; // Skv (max over the batch when varlen)
 
   const int *cu_seqlens_q; // null unless varlen: B+1 prefix sums
   const int *cu_seqlens_k;
@@ -58,8 +58,8 @@ struct FwdParams {
   float scale;      // c: softmax scale applied to q.k (1/sqrt(D) by default)
   float scale_log2; // c * log2(e), folded into the exp2 of the online softmax
 
-  const void *inputs[kMaxExtraInputs];  // extra input tensors, in declaration order
-  float scalars[kMaxRuntimeScalars];    // run-time scalars, in declaration order
+  const void *inputs[kMaxExtraInputs]; // extra input tensors, in declaration order
+  float scalars[kMaxRuntimeScalars];   // run-time scalars, in declaration order
 
   // Run-time block map (patterns whose mask reads tensors): one byte per (batch, map head,
   // query tile, key tile), kTileEmpty / kTileFull / kTilePartial, written by the pattern's

@@ -41,8 +41,8 @@ FailureOr<BlockMap> bruteForceTiles(PatternOp pattern, const ReferenceProblem &p
                                     int64_t h, int64_t blockM, int64_t blockN);
 
 /// The fraction of (q, k) pairs the mask of `pattern` keeps over every batch and head of
-/// `problem`, evaluating one query row in every `rowStep` (the middle one; 1: exact). `progress`, when given, is
-/// called with the fraction done.
+/// `problem`, evaluating one query row in every `rowStep` (the middle one; 1: exact). `progress`,
+/// when given, is called with the fraction done.
 FailureOr<double> keptFraction(PatternOp pattern, const ReferenceProblem &problem,
                                int64_t rowStep = 1,
                                llvm::function_ref<void(double)> progress = nullptr);

@@ -36,8 +36,8 @@ struct Param {
   std::string name;
   llvm::SMLoc loc;
   Type type = Type::Int;
-  ExprPtr value;              // a constant expression
-  ExprPtr rangeLo, rangeHi;   // both or neither
+  ExprPtr value;            // a constant expression
+  ExprPtr rangeLo, rangeHi; // both or neither
 };
 
 /// `scalar NAME [= VALUE]`: a float passed at launch.

@@ -71,7 +71,9 @@ inline Expr max(const Expr &a, const Expr &b) { return call("max", {a, b}); }
 inline Expr clamp(const Expr &x, const Expr &lo, const Expr &hi) {
   return call("clamp", {x, lo, hi});
 }
-inline Expr select(const Expr &c, const Expr &a, const Expr &b) { return call("select", {c, a, b}); }
+inline Expr select(const Expr &c, const Expr &a, const Expr &b) {
+  return call("select", {c, a, b});
+}
 inline Expr abs(const Expr &x) { return call("abs", {x}); }
 inline Expr toInt(const Expr &x) { return call("int", {x}); }
 inline Expr toFloat(const Expr &x) { return call("float", {x}); }
