@@ -44,10 +44,10 @@ std::pair<Value, Value> buildTileTruth(OpBuilder &builder, Location loc, MaskOp 
 std::pair<Value, Value> buildKeyRange(OpBuilder &builder, Location loc, MaskOp mask,
                                       const ArgIntervals &args, Value skv);
 
-/// A short name for what the mask was recognised as: "causal", "sliding_window(256)",
-/// "sinks(4)+sliding_window(256)", "prefix_lm(64)", "block_diagonal(128)", "band(32)",
-/// "document(...)"-free fall-back "general(<atoms>)", where atoms are the normalised bounds
-/// on k found by the key-range analysis.
+/// A short name for what the mask was recognised as: "causal", "causal_bottom_right",
+/// "causal_offset(c)", "sliding_window(w)", "band(w)", "prefix_keys(n)", "prefix_lm(n)",
+/// "sinks(n)+sliding_window(w)", "block_diagonal(C)", "block_causal(C)", or "general" for
+/// anything else (documents, dilations, per-head tables, ...).
 std::string describeMask(MaskOp mask);
 
 } // namespace mlir::attn
