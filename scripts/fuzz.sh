@@ -22,19 +22,9 @@ CC_FUZZ=clang-22
 # clang-22 matches the installed LLVM/MLIR 22 and installs in seconds (libLLVM 22 and
 # libclang-cpp22 are already there with llvm-22-dev); libclang-rt-22-dev has libFuzzer and the
 # ASan/UBSan runtimes.
-packages=(cmake ninja-build zlib1g-dev libzstd-dev libmlir-22-dev mlir-22-tools llvm-22-dev
-          llvm-22-tools clang-22 libclang-rt-22-dev)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "== installing: ${missing[*]}"
-  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
-    "${missing[@]}" >/dev/null
-fi
+source scripts/apt.sh
+apt_install_missing --no-install-recommends -- cmake ninja-build zlib1g-dev libzstd-dev \
+  libmlir-22-dev mlir-22-tools llvm-22-dev llvm-22-tools clang-22 libclang-rt-22-dev
 CUDA_HOME="${CUDA_HOME:-/usr/local/cuda}"
 
 echo "== configuring and building attnc-fuzz in $BUILD ($CXX_FUZZ, ASan+UBSan+libFuzzer)"

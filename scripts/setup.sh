@@ -4,18 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(cmake ninja-build g++ python3 zlib1g-dev libzstd-dev libgtest-dev
-          libmlir-22-dev mlir-22-tools llvm-22-dev llvm-22-tools)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "== installing: ${missing[*]}"
-  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+source scripts/apt.sh
+apt_install_missing -- cmake ninja-build g++ python3 zlib1g-dev libzstd-dev libgtest-dev \
+  libmlir-22-dev mlir-22-tools llvm-22-dev llvm-22-tools
 CUDA_HOME="${CUDA_HOME:-/usr/local/cuda}"
 if [ ! -f "$CUDA_HOME/include/nvrtc.h" ]; then
   echo "error: the CUDA toolkit headers are not in $CUDA_HOME (set CUDA_HOME)" >&2

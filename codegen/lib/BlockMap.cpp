@@ -80,33 +80,42 @@ FailureOr<BlockMap> mlir::attn::classifyTiles(PatternOp pattern, const Reference
   return map;
 }
 
-FailureOr<BlockMap> mlir::attn::bruteForceTiles(PatternOp pattern, const ReferenceProblem &p,
-                                                int64_t b, int64_t h, int64_t blockM,
-                                                int64_t blockN) {
+FailureOr<BlockMap>
+mlir::attn::bruteForceTiles(PatternOp pattern, const ReferenceProblem &p, int64_t b, int64_t h,
+                            int64_t blockM, int64_t blockN,
+                            llvm::function_ref<void(int64_t, int64_t)> progress) {
   const int64_t sq = p.length(b, false), skv = p.length(b, true);
   BlockMap map = emptyMap(sq, skv, blockM, blockN);
   auto maskOp = pattern.getUnique<MaskOp>();
   if (!maskOp) {
     std::fill(map.tiles.begin(), map.tiles.end(), TileKind::Full);
+    map.keptPairs = sq * skv;
     return map;
   }
   auto mask = RegionEvaluator::create(maskOp.getBody(), &p);
   if (failed(mask))
     return failure();
+  std::vector<int64_t> kept(map.cols);
   using S = Scalar;
-  for (int64_t r = 0; r < map.rows; ++r)
-    for (int64_t c = 0; c < map.cols; ++c) {
-      bool any = false, all = true;
-      for (int64_t q = r * blockM; q < std::min((r + 1) * blockM, sq); ++q)
-        for (int64_t k = c * blockN; k < std::min((c + 1) * blockN, skv); ++k) {
-          bool keep = mask->run({S{b}, S{h}, S{q}, S{k}, S{sq}, S{skv}})[0].i != 0;
-          any |= keep;
-          all &= keep;
-        }
-      map.tiles[r * map.cols + c] = !any  ? TileKind::Empty
-                                    : all ? TileKind::Full
-                                          : TileKind::Partial;
+  for (int64_t r = 0; r < map.rows; ++r) {
+    const int64_t q0 = r * blockM, q1 = std::min(q0 + blockM, sq);
+    std::fill(kept.begin(), kept.end(), 0);
+    for (int64_t q = q0; q < q1; ++q) {
+      for (int64_t c = 0; c < map.cols; ++c)
+        for (int64_t k = c * blockN, k1 = std::min(k + blockN, skv); k < k1; ++k)
+          kept[c] += mask->run({S{b}, S{h}, S{q}, S{k}, S{sq}, S{skv}})[0].i != 0;
+      if (progress)
+        progress(q + 1, sq);
     }
+    for (int64_t c = 0; c < map.cols; ++c) {
+      int64_t area = (q1 - q0) * (std::min((c + 1) * blockN, skv) - c * blockN);
+      map.tiles[r * map.cols + c] = kept[c] == 0      ? TileKind::Empty
+                                    : kept[c] == area ? TileKind::Full
+                                                      : TileKind::Partial;
+      map.keptPairs += kept[c];
+    }
+  }
+  map.outOfBounds = mask->outOfBounds();
   return map;
 }
 

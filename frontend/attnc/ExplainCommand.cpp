@@ -17,7 +17,6 @@
 #include "Commands.h"
 #include "Png.h"
 
-#include "RegionEvaluator.h" // codegen/lib: the mask interpreter shared by the CPU tools
 #include "attn/Codegen/BlockMap.h"
 #include "attn/Transforms/Passes.h"
 
@@ -44,62 +43,6 @@ constexpr int64_t kMaxMapChars = 64;
 
 /// The longest side, in tiles, of a block map --png draws.
 constexpr int64_t kMaxPngTiles = 8192;
-
-/// The exact block map and the number of pairs the mask keeps.
-struct ExactMap {
-  BlockMap map;
-  int64_t keptPairs = 0;
-};
-
-/// The map of bruteForceTiles (every pair of batch `b`, head `h` evaluated), counting the kept
-/// pairs, one query row at a time so that long problems can report progress.
-FailureOr<ExactMap> evaluateEveryPair(PatternOp pattern, const ReferenceProblem &p, int64_t b,
-                                      int64_t h, int64_t blockM, int64_t blockN) {
-  const int64_t sq = p.length(b, false), skv = p.length(b, true);
-  ExactMap exact;
-  BlockMap &map = exact.map;
-  map.blockM = blockM;
-  map.blockN = blockN;
-  map.rows = (sq + blockM - 1) / blockM;
-  map.cols = (skv + blockN - 1) / blockN;
-  map.tiles.assign(map.rows * map.cols, TileKind::Full);
-  auto maskOp = pattern.getUnique<MaskOp>();
-  if (!maskOp) {
-    exact.keptPairs = sq * skv;
-    return exact;
-  }
-  FailureOr<RegionEvaluator> mask = RegionEvaluator::create(maskOp.getBody(), &p);
-  if (failed(mask))
-    return failure();
-
-  const bool progress = sq * skv >= kProgressPairs;
-  int64_t nextDecile = 1;
-  std::vector<int64_t> kept(map.cols);
-  using S = Scalar;
-  for (int64_t r = 0; r < map.rows; ++r) {
-    const int64_t q0 = r * blockM, q1 = std::min(q0 + blockM, sq);
-    std::fill(kept.begin(), kept.end(), 0);
-    for (int64_t q = q0; q < q1; ++q) {
-      for (int64_t c = 0; c < map.cols; ++c)
-        for (int64_t k = c * blockN, k1 = std::min(k + blockN, skv); k < k1; ++k)
-          kept[c] += mask->run({S{b}, S{h}, S{q}, S{k}, S{sq}, S{skv}})[0].i != 0;
-      for (; progress && nextDecile < 10 && (q + 1) * 10 >= nextDecile * sq; ++nextDecile)
-        errs() << llvm::formatv("attnc explain: @{0}: mask evaluated on {1}0% of the query "
-                                "rows ({2} of {3})\n",
-                                pattern.getSymName(), nextDecile, q + 1, sq);
-    }
-    for (int64_t c = 0; c < map.cols; ++c) {
-      int64_t area = (q1 - q0) * (std::min((c + 1) * blockN, skv) - c * blockN);
-      map.tiles[r * map.cols + c] = kept[c] == 0      ? TileKind::Empty
-                                    : kept[c] == area ? TileKind::Full
-                                                      : TileKind::Partial;
-      exact.keptPairs += kept[c];
-    }
-  }
-  if (const std::optional<std::string> &oob = mask->outOfBounds())
-    return pattern.emitError("the mask reads out of bounds: ") << *oob;
-  return exact;
-}
 
 /// The character of the tiles [r0, r1) x [c0, c1): '#' all FULL, '.' all EMPTY, '+' otherwise.
 char cellChar(const BlockMap &map, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
@@ -208,10 +151,24 @@ int explainPattern(PatternOp pattern, const attnc::ExplainCommandOptions &o,
   FailureOr<BlockMap> claimed = classifyTiles(pattern, p, b, h, o.tileM, o.tileN);
   if (failed(claimed))
     return 1;
-  FailureOr<ExactMap> exact = evaluateEveryPair(pattern, p, b, h, o.tileM, o.tileN);
+  // Every pair, reporting progress on long problems every 10% of the query rows.
+  const int64_t sq = p.length(b, false), skv = p.length(b, true);
+  int64_t nextDecile = 1;
+  FailureOr<BlockMap> exact =
+      bruteForceTiles(pattern, p, b, h, o.tileM, o.tileN, [&](int64_t done, int64_t rows) {
+        for (; sq * skv >= kProgressPairs && nextDecile < 10 && done * 10 >= nextDecile * rows;
+             ++nextDecile)
+          errs() << llvm::formatv("attnc explain: @{0}: mask evaluated on {1}0% of the query "
+                                  "rows ({2} of {3})\n",
+                                  pattern.getSymName(), nextDecile, done, rows);
+      });
   if (failed(exact))
     return 1;
-  const BlockMap &map = *claimed, &truth = exact->map;
+  if (exact->outOfBounds) {
+    pattern.emitError("the mask reads out of bounds: ") << *exact->outOfBounds;
+    return 1;
+  }
+  const BlockMap &map = *claimed, &truth = *exact;
   std::string unsound = checkSoundness(map, truth);
   // Tiles the analysis left PARTIAL that are EMPTY or FULL (the cost of a sound approximation).
   // Key tiles that cross Skv are never FULL: the kernel needs the bounds check there.

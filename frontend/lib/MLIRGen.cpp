@@ -219,26 +219,25 @@ private:
     return value;
   }
 
+  LogicalResult declareLets(ArrayRef<ast::Let> lets) {
+    for (const ast::Let &let : lets) {
+      Symbol symbol{Symbol::Kind::Let, let.loc};
+      symbol.let = &let;
+      if (failed(declare(let.name, let.loc, symbol)))
+        return failure();
+    }
+    return success();
+  }
+
   LogicalResult genPattern(const ast::File &file, const ast::Pattern &ast) {
     scope.clear();
     paramValues.clear();
     usedParams.clear();
     if (failed(declareParams(file.params)))
       return failure();
-    for (const ast::Let &let : file.lets) {
-      Symbol symbol{Symbol::Kind::Let, let.loc};
-      symbol.let = &let;
-      if (failed(declare(let.name, let.loc, symbol)))
-        return failure();
-    }
-    if (failed(declareParams(ast.params)))
+    if (failed(declareLets(file.lets)) || failed(declareParams(ast.params)) ||
+        failed(declareLets(ast.lets)))
       return failure();
-    for (const ast::Let &let : ast.lets) {
-      Symbol symbol{Symbol::Kind::Let, let.loc};
-      symbol.let = &let;
-      if (failed(declare(let.name, let.loc, symbol)))
-        return failure();
-    }
 
     auto pattern = attn::PatternOp::create(builder, loc(ast.loc), ast.name);
     if (failed(setShapeAttributes(pattern, ast)))

@@ -14,6 +14,7 @@
 #include "attn/Codegen/Reference.h"
 #include "llvm/ADT/STLFunctionalExtras.h"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,10 @@ enum class TileKind : uint8_t { Empty, Full, Partial };
 struct BlockMap {
   int64_t blockM = 0, blockN = 0, rows = 0, cols = 0; // tiles: rows x cols
   std::vector<TileKind> tiles;                        // row-major
+  /// bruteForceTiles only: the pairs the mask keeps, and the first input read past an extent
+  /// (clamped, as on the GPU), if any.
+  int64_t keptPairs = 0;
+  std::optional<std::string> outOfBounds;
   TileKind at(int64_t r, int64_t c) const { return tiles[r * cols + c]; }
   /// Fraction of the Sq x Skv pairs inside visited (non-EMPTY) tiles.
   double density(int64_t seqQ, int64_t seqK) const;
@@ -36,9 +41,11 @@ struct BlockMap {
 FailureOr<BlockMap> classifyTiles(PatternOp pattern, const ReferenceProblem &problem, int64_t b,
                                   int64_t h, int64_t blockM, int64_t blockN);
 
-/// The exact map from evaluating the mask on every pair.
+/// The exact map from evaluating the mask on every pair, one query row at a time; `progress`,
+/// when given, is called after each row with (rows done, rows in all).
 FailureOr<BlockMap> bruteForceTiles(PatternOp pattern, const ReferenceProblem &problem, int64_t b,
-                                    int64_t h, int64_t blockM, int64_t blockN);
+                                    int64_t h, int64_t blockM, int64_t blockN,
+                                    llvm::function_ref<void(int64_t, int64_t)> progress = nullptr);
 
 /// The fraction of (q, k) pairs the mask of `pattern` keeps over every batch and head of
 /// `problem`, evaluating one query row in every `rowStep` (the middle one; 1: exact). `progress`,
