@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 source scripts/apt.sh
 apt_install_missing -- cmake ninja-build g++ python3 zlib1g-dev libzstd-dev libgtest-dev \
-  libmlir-22-dev mlir-22-tools llvm-22-dev llvm-22-tools
+  libmlir-22-dev mlir-22-tools llvm-22-dev llvm-22-tools nlohmann-json3-dev
 CUDA_HOME="${CUDA_HOME:-/usr/local/cuda}"
 if [ ! -f "$CUDA_HOME/include/nvrtc.h" ]; then
   echo "error: the CUDA toolkit headers are not in $CUDA_HOME (set CUDA_HOME)" >&2

@@ -20,7 +20,14 @@ using namespace mlir::attn;
 
 KernelLaunchSpec mlir::attn::getLaunchSpec(KernelOp kernel) {
   KernelLaunchSpec spec;
+  spec.pattern = kernel.getPattern().str();
   spec.entryName = ("attnc_" + kernel.getSymName()).str();
+  spec.normalizer = stringifyNormalizerKind(kernel.getNormalizer()).str();
+  if (auto pattern = SymbolTable::lookupNearestSymbolFrom<PatternOp>(
+          kernel, StringAttr::get(kernel.getContext(), kernel.getPattern()))) {
+    spec.heads = pattern.getHeads().value_or(0);
+    spec.kvHeads = pattern.getKvHeads().value_or(spec.heads);
+  }
   spec.elementType = kernel.getElementType().isBF16() ? "bf16" : "f16";
   spec.headDim = kernel.getHeadDim();
   spec.headDimV = kernel.getHeadDimV();

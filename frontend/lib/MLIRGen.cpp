@@ -93,9 +93,17 @@ public:
     }
     for (const auto &entry : overrides)
       if (!usedOverrides.contains(entry.getKey())) {
-        llvm::errs() << sourceMgr.getMemoryBuffer(sourceMgr.getMainFileID())->getBufferIdentifier()
-                     << ": error: --param " << entry.getKey() << "=" << entry.getValue()
-                     << ": the spec declares no parameter '" << entry.getKey() << "'\n";
+        // No location in the text: reported through the SourceMgr's handler like the rest.
+        llvm::SMDiagnostic diag(
+            sourceMgr.getMemoryBuffer(sourceMgr.getMainFileID())->getBufferIdentifier(),
+            llvm::SourceMgr::DK_Error,
+            ("--param " + entry.getKey() + "=" + entry.getValue() +
+             ": the spec declares no parameter '" + entry.getKey() + "'")
+                .str());
+        if (auto handler = sourceMgr.getDiagHandler())
+          handler(diag, sourceMgr.getDiagContext());
+        else
+          diag.print(nullptr, llvm::errs());
         return nullptr;
       }
     return module;

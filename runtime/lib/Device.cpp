@@ -157,6 +157,19 @@ Status Device::free(DevicePtr ptr) {
   return Status::success();
 }
 
+StatusOr<DevicePtr> Device::allocAsync(size_t bytes, void *stream) {
+  ATTNC_BIND(api);
+  CUdeviceptr ptr = 0;
+  ATTNC_CU(*api, cuMemAllocAsync, &ptr, bytes, static_cast<CUstream>(stream));
+  return ptr;
+}
+
+Status Device::freeAsync(DevicePtr ptr, void *stream) {
+  ATTNC_BIND(api);
+  ATTNC_CU(*api, cuMemFreeAsync, ptr, static_cast<CUstream>(stream));
+  return Status::success();
+}
+
 StatusOr<DeviceBuffer> Device::allocBuffer(size_t bytes) {
   ATTNC_ASSIGN_OR_RETURN(DevicePtr ptr, alloc(bytes));
   return DeviceBuffer(this, ptr, bytes);

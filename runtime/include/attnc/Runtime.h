@@ -368,6 +368,10 @@ public:
   Status makeCurrent();
   StatusOr<DevicePtr> alloc(size_t bytes);
   Status free(DevicePtr ptr);
+  /// Stream-ordered allocation from the device's default memory pool: usable by work queued
+  /// on `stream` after this call, and cheap once the pool has grown.
+  StatusOr<DevicePtr> allocAsync(size_t bytes, void *stream);
+  Status freeAsync(DevicePtr ptr, void *stream);
   StatusOr<DeviceBuffer> allocBuffer(size_t bytes);
   Status copyToDevice(DevicePtr dst, const void *src, size_t bytes);
   Status copyToHost(void *dst, DevicePtr src, size_t bytes);
@@ -430,6 +434,11 @@ StatusOr<std::shared_ptr<Kernel>>
 jitKernel(const std::string &source, const std::string &kernelName,
           const std::vector<std::string> &options = {},
           const JitTarget &target = {});
+
+/// Loads the kernel `kernelName` from a CUBIN (an AOT bundle's) on `device` (null: current),
+/// sharing jitKernel's per-(cubin, device) module table.
+StatusOr<std::shared_ptr<Kernel>> loadKernel(std::string cubin, const std::string &kernelName,
+                                             Device *device = nullptr);
 
 } // namespace attnc
 

@@ -1,0 +1,128 @@
+//===- Api.cpp - attnc::compile, the public C++ entry point -------------------===//
+//
+// Spec text -> pattern IR -> kernel IR -> CUDA source per pattern, with every diagnostic
+// collected into the returned Status; the sources become KernelImages that the runtime JITs
+// on first use. Results are kept in the runtime's ProgramCache by a hash of text and options.
+//
+//===----------------------------------------------------------------------===//
+#include "attnc/attnc.h"
+
+#include "attn/Frontend/Builder.h"
+#include "attn/Frontend/Compiler.h"
+
+#include "mlir/IR/Diagnostics.h"
+#include "llvm/Support/MemoryBuffer.h"
+
+#include <algorithm>
+
+using namespace mlir;
+
+namespace {
+attnc::AttentionSpec toAttentionSpec(const attn::KernelLaunchSpec &k) {
+  attnc::AttentionSpec s;
+  s.pattern = k.pattern;
+  s.entry = k.entryName;
+  s.blockMapEntry = k.blockMapEntry;
+  s.blockMapPerHead = k.blockMapPerHead;
+  s.dtype = k.elementType == "bf16" ? attnc::ElementType::BF16 : attnc::ElementType::F16;
+  s.config = {int(k.headDim), int(k.headDimV), int(k.blockM),
+              int(k.blockN),  int(k.warps),    int(k.stages)};
+  s.scale = k.scale;
+  s.normalizer = k.normalizer;
+  s.varlen = k.varlen;
+  s.heads = int(k.heads);
+  s.kvHeads = int(k.kvHeads);
+  for (const attn::KernelLaunchSpec::Input &in : k.inputs)
+    s.inputs.push_back({in.name, in.isFloat ? attnc::DType::F32 : attnc::DType::I32, in.shape});
+  for (const attn::KernelLaunchSpec::ScalarArg &sc : k.scalars)
+    s.scalars.push_back({sc.name, sc.defaultValue});
+  return s;
+}
+
+/// The arch kernels are generated for: the option, else the current device's, else sm_90a.
+std::string targetArch(const attnc::CompileOptions &options) {
+  if (!options.arch.empty())
+    return options.arch;
+  attnc::StatusOr<int> count = attnc::Device::count();
+  if (count.ok() && *count > 0) {
+    attnc::StatusOr<attnc::Device *> device = attnc::Device::current();
+    if (device.ok())
+      return (*device)->arch();
+  }
+  return "sm_90a";
+}
+} // namespace
+
+attnc::StatusOr<attnc::KernelImages> attnc::compile(std::string_view text,
+                                                    const CompileOptions &options) {
+  if (options.dtype != ElementType::BF16 && options.dtype != ElementType::F16)
+    return Status::error("compile: unknown element type");
+  const std::string arch = targetArch(options);
+  auto params = options.params;
+  std::sort(params.begin(), params.end());
+  Hasher hasher(0x617474); // "att"
+  hasher.str(text).str(options.fileName).u64(uint64_t(options.dtype)).u64(uint64_t(options.headDim));
+  hasher.u64(uint64_t(options.headDimV)).str(arch).u64(params.size());
+  for (const auto &[name, value] : params)
+    hasher.str(name).str(value);
+  const Hash128 key = hasher.digest();
+  if (std::optional<KernelImages> cached = ProgramCache::global().lookup(key))
+    return *cached;
+
+  // Diagnostics of every stage go into `log`: the parser's through the SourceMgr handler,
+  // MLIR's (verifiers, passes) through a SourceMgrDiagnosticHandler on the same buffer.
+  std::string log;
+  llvm::raw_string_ostream logStream(log);
+  MLIRContext context;
+  context.disableMultithreading();
+  context.printOpOnDiagnostic(false);
+  loadAttnDialects(context);
+  llvm::SourceMgr sourceMgr;
+  sourceMgr.AddNewSourceBuffer(
+      llvm::MemoryBuffer::getMemBufferCopy(llvm::StringRef(text.data(), text.size()),
+                                           options.fileName),
+      llvm::SMLoc());
+  sourceMgr.setDiagHandler(
+      [](const llvm::SMDiagnostic &diag, void *stream) {
+        diag.print(nullptr, *static_cast<llvm::raw_ostream *>(stream));
+      },
+      &logStream);
+  SourceMgrDiagnosticHandler handler(sourceMgr, &context, logStream);
+  auto failed = [&](const char *stage) {
+    std::string message = log.empty() ? std::string(stage) + " failed" : log;
+    while (!message.empty() && message.back() == '\n')
+      message.pop_back();
+    return Status::error(message);
+  };
+
+  ParamOverrides overrides;
+  for (const auto &[name, value] : params)
+    if (!overrides.try_emplace(name, value).second)
+      return Status::error("compile: param '" + name + "' is given twice");
+  OwningOpRef<ModuleOp> module = parsePatterns(context, sourceMgr, overrides);
+  if (!module)
+    return failed("parsing the spec");
+  attn::KernelTarget target;
+  target.elementType = options.dtype == ElementType::BF16 ? "bf16" : "f16";
+  target.headDim = options.headDim;
+  target.headDimV = options.headDimV;
+  target.arch = arch;
+  if (mlir::failed(lowerToKernels(*module, target)))
+    return failed("lowering to kernels");
+  FailureOr<std::vector<CompiledKernel>> kernels = emitKernels(*module);
+  if (mlir::failed(kernels))
+    return failed("emitting CUDA");
+  KernelImages images;
+  for (const CompiledKernel &k : *kernels)
+    images.push_back(std::make_shared<KernelImage>(toAttentionSpec(k.spec), k.source));
+  ProgramCache::global().insert(key, images);
+  return images;
+}
+
+attnc::StatusOr<attnc::KernelImages> attnc::compile(const dsl::Spec &spec,
+                                                    const CompileOptions &options) {
+  CompileOptions named = options;
+  if (named.fileName == "<spec>")
+    named.fileName = "<builder>";
+  return compile(spec.str(), named);
+}

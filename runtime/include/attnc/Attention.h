@@ -1,0 +1,195 @@
+//===- Attention.h - Attention kernels launched on tensors -----------*- C++ -*-===//
+//
+// The runtime's user-level object: an AttentionKernel is one generated forward kernel (and its
+// block-map builder, for masks that read tensors) loaded on a device, together with the
+// AttentionSpec that says how to launch it. It is made either by JIT from generated source
+// (attnc/attnc.h compiles a spec into these) or from the CUBIN of an AOT bundle (Bundle.h),
+// without the compiler. `forward` takes strided tensor views, checks every shape, dtype,
+// stride and alignment against the spec, and launches on the caller's stream.
+//
+//===----------------------------------------------------------------------===//
+#ifndef ATTNC_ATTENTION_H
+#define ATTNC_ATTENTION_H
+
+#include "attnc/Forward.h"
+#include "attnc/Runtime.h"
+
+#include <cstdint>
+#include <initializer_list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace attnc {
+
+/// Element types of the tensors that cross the API.
+enum class DType { BF16, F16, F32, I32 };
+const char *dtypeName(DType type);
+size_t dtypeBytes(DType type);
+
+/// A strided view of device memory. Shape and strides count elements; rank 0 means "not
+/// given" (an optional tensor left out).
+struct TensorRef {
+  const void *data = nullptr;
+  DType dtype = DType::BF16;
+  int rank = 0;
+  int64_t shape[4] = {0, 0, 0, 0};
+  int64_t strides[4] = {0, 0, 0, 0};
+
+  /// A row-major contiguous view of `shape` (at most 4 dims).
+  static TensorRef contiguous(const void *data, DType dtype, std::initializer_list<int64_t> shape);
+  bool given() const { return rank > 0; }
+  bool isContiguous() const;
+  int64_t numel() const;
+};
+
+/// What the host needs to launch one generated attention kernel without the compiler: the
+/// entry points, the kernel's configuration and the arguments its pattern declares. It is the
+/// runtime's copy of codegen's launch description and the per-kernel entry of a bundle's
+/// manifest (toJson / fromJson).
+struct AttentionSpec {
+  std::string pattern;       ///< the pattern's name in its spec
+  std::string entry;         ///< the forward kernel's extern "C" name
+  std::string blockMapEntry; ///< the block-map builder; empty: tiles classified at compile time
+  bool blockMapPerHead = false;
+  ElementType dtype = ElementType::BF16;
+  ForwardConfig config;
+  double scale = 0;                   ///< default c of s = c * q.k (temperature folded in)
+  std::string normalizer = "softmax"; ///< softmax | sigmoid | none; the LSE is softmax's
+  bool varlen = false;                ///< packed sequences with cu_seqlens
+  int heads = 0, kvHeads = 0;         ///< fixed by the pattern; 0: any
+  struct Input {
+    std::string name;
+    DType dtype = DType::I32;       ///< I32 or F32
+    std::vector<std::string> shape; ///< B H Hkv Sq Skv or an integer, per dimension
+  };
+  std::vector<Input> inputs; ///< in slot order
+  struct Scalar {
+    std::string name;
+    std::optional<double> defaultValue;
+  };
+  std::vector<Scalar> scalars; ///< in slot order
+
+  std::string toJson() const;
+  static StatusOr<AttentionSpec> fromJson(const std::string &json);
+};
+
+/// The tensors and values of one forward call. Layouts (any strides with a contiguous last
+/// dimension; rows 16-byte aligned):
+///   q [B, Sq, Hq, D], k [B, Skv, Hkv, D], v [B, Skv, Hkv, Dv], o [B, Sq, Hq, Dv];
+///   varlen patterns: q [total_q, Hq, D], k/v [total_k, Hkv, D|Dv], o [total_q, Hq, Dv] with
+///   cuSeqlensQ/K int32 [B + 1] and maxSeqlenQ/K.
+///   lse (optional, softmax only): float32 contiguous [B, Hq, Sq], varlen [Hq, total_q].
+///   inputs: the pattern's input tensors in declaration order, contiguous, int32 or float32,
+///   shaped as declared (B H Hkv Sq Skv resolved for this call; Sq/Skv the longest sequences).
+struct ForwardArgs {
+  TensorRef q, k, v, o, lse;
+  TensorRef cuSeqlensQ, cuSeqlensK;
+  int maxSeqlenQ = 0, maxSeqlenK = 0;
+  std::vector<TensorRef> inputs;
+  /// By slot; a missing or empty entry takes the scalar's default (an error without one).
+  std::vector<std::optional<double>> scalars;
+  /// Replaces the spec's scale c when set.
+  std::optional<double> scale;
+};
+
+/// A run-time block map built for one problem shape, reusable by every forward call on the
+/// same masks inputs and sizes (as FlexAttention reuses a BlockMask).
+class BlockMap {
+public:
+  BlockMap() = default;
+  DevicePtr data() const { return buffer_.ptr(); }
+  size_t bytes() const { return buffer_.size(); }
+
+private:
+  friend class AttentionKernel;
+  DeviceBuffer buffer_;
+  int batch_ = 0, mapHeads_ = 0, seqlenQ_ = 0, seqlenK_ = 0;
+};
+
+class AttentionKernel {
+public:
+  /// JIT: compiles `source` (through the kernel cache) for `target` and loads its entry points.
+  static StatusOr<std::shared_ptr<AttentionKernel>> fromSource(AttentionSpec spec,
+                                                               const std::string &source,
+                                                               const JitTarget &target = {});
+  /// AOT: loads the entry points from a CUBIN built for the device.
+  static StatusOr<std::shared_ptr<AttentionKernel>> fromCubin(AttentionSpec spec,
+                                                              std::string cubin,
+                                                              Device *device = nullptr);
+
+  const AttentionSpec &spec() const { return spec_; }
+  Device &device() const { return forward_->device(); }
+  const Kernel &forwardKernel() const { return *forward_; }
+
+  /// Checks `args` against the spec and fills the kernel's argument block (no launch).
+  Status bind(const ForwardArgs &args, FwdParams &params) const;
+  /// Whether forward needs a block map (the mask reads tensors or scalars).
+  bool needsBlockMap() const { return builder_ != nullptr; }
+  /// Builds the block map for `args` on `stream` (the forward kernel must run after it on the
+  /// same stream, or after a synchronisation).
+  StatusOr<BlockMap> buildBlockMap(const ForwardArgs &args, void *stream = nullptr) const;
+  /// Launches the forward pass on `stream`. A pattern with a run-time block map uses `map`
+  /// when given (built for the same sizes), else builds one in stream-ordered memory first.
+  Status forward(const ForwardArgs &args, void *stream = nullptr,
+                 const BlockMap *map = nullptr) const;
+
+private:
+  AttentionKernel(AttentionSpec spec, std::shared_ptr<Kernel> forward,
+                  std::shared_ptr<Kernel> builder)
+      : spec_(std::move(spec)), forward_(std::move(forward)), builder_(std::move(builder)) {}
+  AttentionSpec spec_;
+  std::shared_ptr<Kernel> forward_, builder_;
+};
+
+/// A generated kernel not yet loaded: its spec, its CUDA source and/or CUBINs per arch. `load`
+/// makes the AttentionKernel for a device once (a CUBIN of the device's arch when there is
+/// one, else JIT from the source) and returns the same one afterwards. The compiler's
+/// `attnc::compile` returns these, and so does a bundle. Thread-safe.
+class KernelImage {
+public:
+  KernelImage(AttentionSpec spec, std::string source,
+              std::vector<std::pair<std::string, std::string>> cubins = {})
+      : spec_(std::move(spec)), source_(std::move(source)), cubins_(std::move(cubins)) {}
+  const AttentionSpec &spec() const { return spec_; }
+  const std::string &source() const { return source_; }
+  /// (arch, CUBIN bytes) pairs.
+  const std::vector<std::pair<std::string, std::string>> &cubins() const { return cubins_; }
+
+  /// Loads (once per device) on `target.device`, default the current device.
+  StatusOr<std::shared_ptr<AttentionKernel>> load(const JitTarget &target = {}) const;
+  /// load() on the current device, then AttentionKernel::forward.
+  Status forward(const ForwardArgs &args, void *stream = nullptr,
+                 const BlockMap *map = nullptr) const;
+
+private:
+  AttentionSpec spec_;
+  std::string source_;
+  std::vector<std::pair<std::string, std::string>> cubins_;
+  mutable std::mutex mutex_;
+  mutable std::vector<std::pair<int, std::shared_ptr<AttentionKernel>>> loaded_; // by ordinal
+};
+
+/// The images of compiled specs in this process, keyed by a hash of everything that changes
+/// them (spec text, options, compiler version): a repeated compile costs a hash and a lookup.
+class ProgramCache {
+public:
+  using Images = std::vector<std::shared_ptr<KernelImage>>;
+  static ProgramCache &global();
+  std::optional<Images> lookup(const Hash128 &key);
+  void insert(const Hash128 &key, Images images);
+  void clear();
+  uint64_t hits() const;
+
+private:
+  mutable std::mutex mutex_;
+  std::map<Hash128, Images> entries_;
+  uint64_t hits_ = 0;
+};
+
+} // namespace attnc
+
+#endif // ATTNC_ATTENTION_H

@@ -1,0 +1,222 @@
+//===- Bundle.cpp - Ahead-of-time kernel bundles -------------------------------===//
+#include "attnc/Bundle.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <sys/stat.h>
+
+using namespace attnc;
+using json = nlohmann::json;
+
+static constexpr const char *kFormat = "attnc-bundle";
+static constexpr int kFormatVersion = 1;
+
+static Status writeFile(const std::string &path, const std::string &bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), std::streamsize(bytes.size()));
+  out.close();
+  if (!out)
+    return Status::error("cannot write " + path + ": " + std::strerror(errno));
+  return Status::success();
+}
+
+static StatusOr<std::string> readFile(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return Status::error("cannot read " + path + ": " + std::strerror(errno));
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  if (in.bad())
+    return Status::error("cannot read " + path);
+  return bytes.str();
+}
+
+/// Creates `directory` and its missing parents.
+static Status makeDirectories(const std::string &directory) {
+  for (size_t pos = 1; pos <= directory.size(); ++pos) {
+    if (pos != directory.size() && directory[pos] != '/')
+      continue;
+    std::string prefix = directory.substr(0, pos);
+    if (::mkdir(prefix.c_str(), 0777) != 0 && errno != EEXIST)
+      return Status::error("cannot create " + prefix + ": " + std::strerror(errno));
+  }
+  struct stat info;
+  if (::stat(directory.c_str(), &info) != 0 || !S_ISDIR(info.st_mode))
+    return Status::error(directory + " is not a directory");
+  return Status::success();
+}
+
+Status attnc::writeBundle(const std::string &directory, const std::string &name,
+                          const std::string &specFile,
+                          const std::vector<std::shared_ptr<KernelImage>> &images) {
+  ATTNC_TRY(makeDirectories(directory));
+  json manifest;
+  manifest["format"] = kFormat;
+  manifest["version"] = kFormatVersion;
+  manifest["name"] = name;
+  manifest["spec"] = specFile;
+  manifest["kernels"] = json::array();
+  for (const std::shared_ptr<KernelImage> &image : images) {
+    const AttentionSpec &spec = image->spec();
+    json entry;
+    entry["spec"] = json::parse(spec.toJson());
+    entry["source"] = nullptr;
+    if (!image->source().empty()) {
+      entry["source"] = spec.entry + ".cu";
+      ATTNC_TRY(writeFile(directory + "/" + spec.entry + ".cu", image->source()));
+    }
+    entry["cubins"] = json::object();
+    for (const auto &[arch, cubin] : image->cubins()) {
+      std::string file = spec.entry + "." + arch + ".cubin";
+      entry["cubins"][arch] = {{"file", file}, {"hash", hash128(cubin).hex()}};
+      ATTNC_TRY(writeFile(directory + "/" + file, cubin));
+    }
+    manifest["kernels"].push_back(std::move(entry));
+  }
+  ATTNC_TRY(writeFile(directory + "/" + name + ".h", bundleHeader(name, images)));
+  return writeFile(directory + "/manifest.json", manifest.dump(2) + "\n");
+}
+
+StatusOr<std::vector<std::shared_ptr<KernelImage>>>
+attnc::loadBundle(const std::string &directory) {
+  const std::string path = directory + "/manifest.json";
+  ATTNC_ASSIGN_OR_RETURN(std::string text, readFile(path));
+  json manifest = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  auto bad = [&](const std::string &why) { return Status::error(path + ": " + why); };
+  if (manifest.is_discarded() || !manifest.is_object())
+    return bad("not JSON");
+  if (manifest.value("format", "") != kFormat)
+    return bad("not an attnc bundle manifest (format is not \"attnc-bundle\")");
+  if (!manifest.contains("version") || !manifest["version"].is_number_integer() ||
+      manifest["version"].get<int>() != kFormatVersion)
+    return bad("bundle format version " + manifest.value("version", json()).dump() +
+               "; this runtime reads version " + std::to_string(kFormatVersion));
+  std::vector<std::shared_ptr<KernelImage>> images;
+  try {
+    for (const json &entry : manifest.at("kernels")) {
+      ATTNC_ASSIGN_OR_RETURN(AttentionSpec spec, AttentionSpec::fromJson(entry.at("spec").dump()));
+      std::string source;
+      if (!entry.at("source").is_null()) {
+        ATTNC_ASSIGN_OR_RETURN(source,
+                               readFile(directory + "/" + entry.at("source").get<std::string>()));
+      }
+      std::vector<std::pair<std::string, std::string>> cubins;
+      for (const auto &[arch, file] : entry.at("cubins").items()) {
+        std::string fileName = file.at("file").get<std::string>();
+        if (fileName.find('/') != std::string::npos)
+          return bad("CUBIN file name '" + fileName + "' leaves the bundle directory");
+        ATTNC_ASSIGN_OR_RETURN(std::string cubin, readFile(directory + "/" + fileName));
+        if (hash128(cubin).hex() != file.at("hash").get<std::string>())
+          return bad(fileName + " does not match its hash in the manifest (damaged or replaced)");
+        cubins.emplace_back(arch, std::move(cubin));
+      }
+      if (source.empty() && cubins.empty())
+        return bad("kernel '" + spec.entry + "' has neither source nor CUBIN");
+      images.push_back(
+          std::make_shared<KernelImage>(std::move(spec), std::move(source), std::move(cubins)));
+    }
+  } catch (const json::exception &e) {
+    return bad(e.what());
+  }
+  return images;
+}
+
+//===----------------------------------------------------------------------===//
+// The C header
+//===----------------------------------------------------------------------===//
+
+static std::string cIdentifier(const std::string &name) {
+  std::string id;
+  for (char c : name)
+    id += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  if (id.empty() || std::isdigit(static_cast<unsigned char>(id[0])))
+    id = "_" + id;
+  return id;
+}
+
+std::string attnc::bundleHeader(const std::string &name,
+                                const std::vector<std::shared_ptr<KernelImage>> &images) {
+  const std::string id = cIdentifier(name);
+  std::string guard = "ATTNC_BUNDLE_" + id + "_H";
+  for (char &c : guard)
+    c = char(std::toupper(static_cast<unsigned char>(c)));
+  std::ostringstream os;
+  os << "/* Generated by attnc compile --emit=bundle: the launchers of bundle '" << name
+     << "'. Do not edit. */\n"
+     << "#ifndef " << guard << "\n#define " << guard << "\n\n"
+     << "#include \"attnc/attnc_c.h\"\n#include <math.h>\n#include <string.h>\n\n"
+     << "/* Loads the bundle from `directory` (the folder of manifest.json). */\n"
+     << "static inline int attnc_" << id
+     << "_load(const char *directory, attnc_program **bundle) {\n"
+     << "  return attnc_bundle_load(directory, bundle);\n}\n";
+  for (const std::shared_ptr<KernelImage> &image : images) {
+    const AttentionSpec &s = image->spec();
+    const std::string fn = "attnc_" + id + "_" + cIdentifier(s.pattern);
+    const char *seq = s.varlen ? "total" : "B, S";
+    os << "\n/* Pattern '" << s.pattern << "': " << (s.dtype == ElementType::BF16 ? "bf16" : "f16")
+       << ", D " << s.config.headDim << ", Dv " << s.config.headDimV << ", " << s.normalizer
+       << (s.varlen ? ", varlen" : "") << ".\n"
+       << " *   q [" << seq << "q, Hq, " << s.config.headDim << "], k [" << seq << "kv, Hkv, "
+       << s.config.headDim << "], v [" << seq << "kv, Hkv, " << s.config.headDimV << "], o ["
+       << seq << "q, Hq, " << s.config.headDimV << "]";
+    if (s.normalizer == "softmax")
+      os << "; lse float32 (NULL: not written)";
+    os << ".\n";
+    for (const AttentionSpec::Input &in : s.inputs) {
+      os << " *   input " << in.name << ": " << dtypeName(in.dtype) << "[";
+      for (size_t i = 0; i < in.shape.size(); ++i)
+        os << (i ? ", " : "") << in.shape[i];
+      os << "]\n";
+    }
+    for (const AttentionSpec::Scalar &sc : s.scalars) {
+      os << " *   scalar " << sc.name;
+      if (sc.defaultValue)
+        os << " (NAN: the default " << *sc.defaultValue << ")";
+      os << "\n";
+    }
+    os << " * Returns 0 on success, else nonzero with attnc_last_error() set. */\n"
+       << "static inline int " << fn << "(const attnc_program *bundle, const attnc_tensor *q, "
+       << "const attnc_tensor *k,\n    const attnc_tensor *v, const attnc_tensor *o";
+    if (s.normalizer == "softmax")
+      os << ", const attnc_tensor *lse";
+    if (s.varlen)
+      os << ",\n    const attnc_tensor *cu_seqlens_q, const attnc_tensor *cu_seqlens_k, "
+            "int32_t max_seqlen_q, int32_t max_seqlen_k";
+    for (const AttentionSpec::Input &in : s.inputs)
+      os << ",\n    const attnc_tensor *input_" << cIdentifier(in.name);
+    for (const AttentionSpec::Scalar &sc : s.scalars)
+      os << ",\n    double scalar_" << cIdentifier(sc.name);
+    os << ", void *stream) {\n"
+       << "  attnc_kernel *kernel = attnc_program_find(bundle, \"" << s.pattern << "\");\n"
+       << "  attnc_forward_args args;\n"
+       << "  if (!kernel)\n    return 1;\n"
+       << "  memset(&args, 0, sizeof args);\n"
+       << "  args.struct_size = (int32_t)sizeof args;\n"
+       << "  args.q = *q;\n  args.k = *k;\n  args.v = *v;\n  args.o = *o;\n";
+    if (s.normalizer == "softmax")
+      os << "  if (lse)\n    args.lse = *lse;\n";
+    if (s.varlen)
+      os << "  args.cu_seqlens_q = *cu_seqlens_q;\n  args.cu_seqlens_k = *cu_seqlens_k;\n"
+         << "  args.max_seqlen_q = max_seqlen_q;\n  args.max_seqlen_k = max_seqlen_k;\n";
+    if (!s.inputs.empty()) {
+      os << "  attnc_tensor inputs[" << s.inputs.size() << "];\n";
+      for (size_t i = 0; i < s.inputs.size(); ++i)
+        os << "  inputs[" << i << "] = *input_" << cIdentifier(s.inputs[i].name) << ";\n";
+      os << "  args.inputs = inputs;\n  args.num_inputs = " << s.inputs.size() << ";\n";
+    }
+    if (!s.scalars.empty()) {
+      os << "  double scalars[" << s.scalars.size() << "];\n";
+      for (size_t i = 0; i < s.scalars.size(); ++i)
+        os << "  scalars[" << i << "] = scalar_" << cIdentifier(s.scalars[i].name) << ";\n";
+      os << "  args.scalars = scalars;\n  args.num_scalars = " << s.scalars.size() << ";\n";
+    }
+    os << "  return attnc_forward(kernel, &args, stream);\n}\n";
+  }
+  os << "\n#endif /* " << guard << " */\n";
+  return os.str();
+}
