@@ -18,8 +18,9 @@ namespace attnc {
 struct CompileCommandOptions {
   std::string specPath, emit, dtype;
   int headDim;
-  std::string arch, outputPath;
+  std::string arch, outputPath; // arch: comma-separated for --emit=bundle
   std::vector<std::string> params; // NAME=VALUE
+  std::string bundleName;          // --emit=bundle: default the spec file's stem
 };
 int runCompileCommand(const CompileCommandOptions &options);
 

@@ -1,12 +1,14 @@
 //===- CompileCommand.cpp - attnc compile -------------------------------------===//
 #include "Commands.h"
 
+#include "attnc/Bundle.h"
 #include "attnc/Runtime.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/Support/FileUtilities.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/ToolOutputFile.h"
 
 using namespace mlir;
@@ -71,11 +73,84 @@ attn::PatternOp attnc::selectPattern(ModuleOp module, llvm::StringRef name) {
   return nullptr;
 }
 
+/// attnc compile --emit=bundle: every pattern's source and a CUBIN per arch, a manifest and a
+/// C header, into the directory -o.
+static int writeBundleCommand(const attnc::CompileCommandOptions &o) {
+  using namespace attnc;
+  if (o.outputPath == "-") {
+    llvm::errs() << "attnc: --emit=bundle writes a directory: give it with -o DIR\n";
+    return 1;
+  }
+  llvm::SmallVector<llvm::StringRef> archs;
+  llvm::StringRef(o.arch).split(archs, ',', -1, /*KeepEmpty=*/false);
+  if (archs.empty()) {
+    llvm::errs() << "attnc: --arch is empty\n";
+    return 1;
+  }
+  ParamOverrides params;
+  if (!parseAssignments(o.params, "param", params))
+    return 1;
+  std::unique_ptr<LoadedSpec> spec = loadSpec(o.specPath, params);
+  if (!spec)
+    return 1;
+  // One generated source serves every arch; it is lowered for the first.
+  mlir::attn::KernelTarget target{o.dtype, o.headDim, 0, archs.front().str()};
+  if (failed(lowerToKernels(*spec->module, target)))
+    return 1;
+  FailureOr<std::vector<CompiledKernel>> kernels = emitKernels(*spec->module);
+  if (failed(kernels))
+    return 1;
+  std::vector<std::shared_ptr<KernelImage>> images;
+  for (const CompiledKernel &k : *kernels) {
+    std::vector<std::pair<std::string, std::string>> cubins;
+    for (llvm::StringRef arch : archs) {
+      llvm::errs() << "attnc: compiling " << k.spec.entryName << " for " << arch << "\n";
+      CompileRequest request;
+      request.source = k.source;
+      request.name = k.spec.entryName + ".cu";
+      request.arch = arch.str();
+      StatusOr<std::shared_ptr<const CompileResult>> result =
+          KernelCache::global().compile(request);
+      if (!result.ok()) {
+        llvm::errs() << "attnc: NVRTC failed for " << k.spec.entryName << " (" << arch
+                     << "): " << result.status().message() << "\n";
+        return 1;
+      }
+      if ((*result)->cubin.empty()) {
+        llvm::errs() << "attnc: " << arch << " gives no CUBIN (use sm_XX[a])\n";
+        return 1;
+      }
+      cubins.emplace_back(arch.str(), (*result)->cubin);
+    }
+    images.push_back(
+        std::make_shared<KernelImage>(toAttentionSpec(k.spec), k.source, std::move(cubins)));
+  }
+  std::string name = o.bundleName;
+  if (name.empty())
+    name = llvm::sys::path::stem(o.specPath).str();
+  if (Status st = writeBundle(o.outputPath, name, llvm::sys::path::filename(o.specPath).str(),
+                              images);
+      !st.ok()) {
+    llvm::errs() << "attnc: " << st.message() << "\n";
+    return 1;
+  }
+  llvm::errs() << "attnc: wrote bundle '" << name << "' (" << images.size() << " kernel"
+               << (images.size() == 1 ? "" : "s") << ", " << archs.size() << " arch"
+               << (archs.size() == 1 ? "" : "s") << ") to " << o.outputPath << "\n";
+  return 0;
+}
+
 int attnc::runCompileCommand(const CompileCommandOptions &o) {
-  static const char *stages[] = {"patterns", "kernels", "cuda", "ptx", "cubin"};
+  static const char *stages[] = {"patterns", "kernels", "cuda", "ptx", "cubin", "bundle"};
   if (!llvm::is_contained(stages, o.emit)) {
     llvm::errs() << "attnc: unknown --emit=" << o.emit
-                 << " (expected patterns, kernels, cuda, ptx or cubin)\n";
+                 << " (expected patterns, kernels, cuda, ptx, cubin or bundle)\n";
+    return 1;
+  }
+  if (o.emit == "bundle")
+    return writeBundleCommand(o);
+  if (llvm::StringRef(o.arch).contains(',')) {
+    llvm::errs() << "attnc: several archs (--arch=" << o.arch << ") need --emit=bundle\n";
     return 1;
   }
   ParamOverrides params;

@@ -1,7 +1,7 @@
 //===- attnc.cpp - The attnc command-line driver ------------------------------===//
 //
-//   attnc compile SPEC [--emit=patterns|kernels|cuda|ptx|cubin] [--dtype=bf16|f16]
-//                      [--head-dim=N] [--arch=sm_90a] [-o FILE]
+//   attnc compile SPEC [--emit=patterns|kernels|cuda|ptx|cubin|bundle] [--dtype=bf16|f16]
+//                      [--head-dim=N] [--arch=sm_90a[,sm_80...]] [--bundle-name NAME] [-o FILE|DIR]
 //   attnc check SPEC   [--dtypes=bf16,f16] [--head-dims=64,128] [--gpu=auto|off|require]
 //   attnc ref SPEC     [--pattern NAME] --q Q.npy --k K.npy --v V.npy [--input NAME=FILE.npy]...
 //                      [--scalar NAME=VALUE]... [--cu-seqlens-q F.npy --cu-seqlens-k F.npy]
@@ -45,13 +45,19 @@ cl::list<std::string> checkSpecs(cl::Positional, cl::desc("<spec.attn>..."), cl:
 cl::list<std::string> params("param", cl::desc("value of a parameter of the spec"),
                              cl::value_desc("NAME=VALUE"), cl::sub(compileCmd), cl::sub(checkCmd),
                              cl::sub(refCmd), cl::sub(explainCmd), cl::sub(benchCmd));
-cl::opt<std::string> emit("emit", cl::desc("patterns | kernels | cuda | ptx | cubin"),
+cl::opt<std::string> emit("emit", cl::desc("patterns | kernels | cuda | ptx | cubin | bundle"),
                           cl::init("cuda"), cl::sub(compileCmd));
+cl::opt<std::string> bundleName("bundle-name",
+                                cl::desc("--emit=bundle: the bundle's name (default: the spec "
+                                         "file's stem)"),
+                                cl::value_desc("NAME"), cl::sub(compileCmd));
 cl::opt<std::string> dtype("dtype", cl::desc("element type: bf16 or f16"), cl::init("bf16"),
                            cl::sub(compileCmd), cl::sub(benchCmd));
 cl::opt<int> headDim("head-dim", cl::desc("head dim"), cl::init(128), cl::sub(compileCmd),
                      cl::sub(benchCmd));
-cl::opt<std::string> arch("arch", cl::desc("target architecture"), cl::init("sm_90a"),
+cl::opt<std::string> arch("arch",
+                          cl::desc("target architecture (--emit=bundle: a comma-separated list)"),
+                          cl::init("sm_90a"),
                           cl::sub(compileCmd), cl::sub(checkCmd), cl::sub(benchCmd));
 cl::opt<std::string> outputPath("o", cl::desc("output file (compile: default stdout)"),
                                 cl::value_desc("FILE"), cl::init("-"), cl::sub(compileCmd),
@@ -157,6 +163,7 @@ int main(int argc, char **argv) {
   }
   if (compileCmd) {
     attnc::CompileCommandOptions options{specPath, emit, dtype, headDim, arch, outputPath};
+    options.bundleName = bundleName;
     options.params.assign(params.begin(), params.end());
     return attnc::runCompileCommand(options);
   }

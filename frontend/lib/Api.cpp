@@ -17,8 +17,7 @@
 
 using namespace mlir;
 
-namespace {
-attnc::AttentionSpec toAttentionSpec(const attn::KernelLaunchSpec &k) {
+attnc::AttentionSpec attnc::toAttentionSpec(const attn::KernelLaunchSpec &k) {
   attnc::AttentionSpec s;
   s.pattern = k.pattern;
   s.entry = k.entryName;
@@ -39,6 +38,7 @@ attnc::AttentionSpec toAttentionSpec(const attn::KernelLaunchSpec &k) {
   return s;
 }
 
+namespace {
 /// The arch kernels are generated for: the option, else the current device's, else sm_90a.
 std::string targetArch(const attnc::CompileOptions &options) {
   if (!options.arch.empty())

@@ -235,8 +235,7 @@ Status expectShape(const char *name, const TensorRef &t, std::initializer_list<i
 }
 } // namespace
 
-Status AttentionKernel::bind(const ForwardArgs &a, FwdParams &p) const {
-  const AttentionSpec &s = spec_;
+Status attnc::bindForwardArgs(const AttentionSpec &s, const ForwardArgs &a, FwdParams &p) {
   const DType type = s.dtype == ElementType::BF16 ? DType::BF16 : DType::F16;
   const int rank = s.varlen ? 3 : 4;
   const int d = s.config.headDim, dv = s.config.headDimV;

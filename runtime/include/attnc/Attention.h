@@ -96,6 +96,10 @@ struct ForwardArgs {
   std::optional<double> scale;
 };
 
+/// Checks `args` against `spec` (shapes, dtypes, strides, alignment, inputs, scalars) and fills
+/// the kernel's argument block; the error names the tensor and what is wrong. No GPU needed.
+Status bindForwardArgs(const AttentionSpec &spec, const ForwardArgs &args, FwdParams &params);
+
 /// A run-time block map built for one problem shape, reusable by every forward call on the
 /// same masks inputs and sizes (as FlexAttention reuses a BlockMask).
 class BlockMap {
@@ -125,8 +129,10 @@ public:
   Device &device() const { return forward_->device(); }
   const Kernel &forwardKernel() const { return *forward_; }
 
-  /// Checks `args` against the spec and fills the kernel's argument block (no launch).
-  Status bind(const ForwardArgs &args, FwdParams &params) const;
+  /// bindForwardArgs with this kernel's spec (no launch).
+  Status bind(const ForwardArgs &args, FwdParams &params) const {
+    return bindForwardArgs(spec_, args, params);
+  }
   /// Whether forward needs a block map (the mask reads tensors or scalars).
   bool needsBlockMap() const { return builder_ != nullptr; }
   /// Builds the block map for `args` on `stream` (the forward kernel must run after it on the

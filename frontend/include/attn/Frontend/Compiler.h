@@ -10,6 +10,7 @@
 #define ATTN_FRONTEND_COMPILER_H
 
 #include "attn/Codegen/CudaEmitter.h"
+#include "attnc/Attention.h"
 #include "attn/Frontend/MLIRGen.h"
 #include "attn/Transforms/Passes.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -40,6 +41,9 @@ mlir::OwningOpRef<mlir::ModuleOp> parsePatterns(mlir::MLIRContext &context,
 
 /// Runs the default pipeline (attn-pipeline) on `module` for `target`.
 mlir::LogicalResult lowerToKernels(mlir::ModuleOp module, const mlir::attn::KernelTarget &target);
+
+/// The runtime's launch description of a generated kernel (what a bundle's manifest holds).
+AttentionSpec toAttentionSpec(const mlir::attn::KernelLaunchSpec &spec);
 
 /// Prints every attn.kernel of `module`.
 mlir::FailureOr<std::vector<CompiledKernel>> emitKernels(mlir::ModuleOp module);
