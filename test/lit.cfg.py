@@ -18,6 +18,7 @@ config.environment["PATH"] = os.pathsep.join(
     [tools, config.llvm_tools_dir, config.environment.get("PATH", "")])
 config.environment["ATTNC_CACHE_DIR"] = os.path.join(config.test_exec_root, "kernel-cache")
 config.substitutions.append(("%examples", os.path.join(config.attnc_src_root, "examples")))
+config.substitutions.append(("%attnc_src", config.attnc_src_root))
 
 
 def probe(*args):

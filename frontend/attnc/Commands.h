@@ -42,6 +42,10 @@ struct RefCommandOptions {
   std::vector<std::string> inputs, scalars, params; // NAME=FILE, NAME=VALUE, NAME=VALUE
   std::optional<double> scale;
   std::string outputPath, lsePath;
+  // attnc run: the generated kernel on the GPU instead of the reference.
+  bool gpu = false;
+  std::string dtype = "bf16", arch = "sm_90a";
+  bool check = false; // also evaluate the reference and print the error
 };
 int runRefCommand(const RefCommandOptions &options);
 
@@ -67,6 +71,15 @@ struct BenchCommandOptions {
   std::vector<std::string> inputs, scalars, params;
 };
 int runBenchCommand(const BenchCommandOptions &options);
+
+struct LoadedSpec;
+/// attnc run: compiles `pattern` for `dtype` and the problem's head dims, runs it on the GPU on
+/// `problem` (with its inputs and scalars) and returns its output (and LSE when `wantLse`) as
+/// doubles. Prints why and fails when there is no GPU or kernel.
+mlir::FailureOr<mlir::attn::ReferenceResult>
+runPatternOnGpu(LoadedSpec &spec, mlir::attn::PatternOp pattern,
+                const mlir::attn::ReferenceProblem &problem, const std::string &dtype,
+                const std::string &arch, bool wantLse);
 
 /// A spec loaded into a context with file:line:col diagnostics for everything after.
 struct LoadedSpec {

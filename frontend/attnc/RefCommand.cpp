@@ -92,7 +92,7 @@ int attnc::runRefCommand(const RefCommandOptions &o) {
   const ParamOverrides &params = given.params;
   const llvm::StringMap<std::string> &inputFiles = given.inputs, &scalarValues = given.scalars;
   if (o.outputPath.empty())
-    return fail("ref needs -o OUT.npy");
+    return fail(std::string(o.gpu ? "run" : "ref") + " needs -o OUT.npy");
   if (o.cuSeqlensQPath.empty() != o.cuSeqlensKPath.empty())
     return fail("varlen needs both --cu-seqlens-q and --cu-seqlens-k");
   const bool varlen = !o.cuSeqlensQPath.empty();
@@ -195,9 +195,42 @@ int attnc::runRefCommand(const RefCommandOptions &o) {
                 "' does not normalise with softmax: it has no LSE to write");
 
   // Pattern-level checks (fixed heads or head dims) are reported on the pattern by the reference.
-  FailureOr<attn::ReferenceResult> result = attn::evaluateReference(pattern, p);
-  if (failed(result))
-    return 1;
+  FailureOr<attn::ReferenceResult> result;
+  if (o.gpu) {
+    const bool softmax =
+        pattern.getUnique<attn::NormalizeOp>().getKind() == attn::NormalizerKind::Softmax;
+    result = runPatternOnGpu(*spec, pattern, p, o.dtype, o.arch,
+                             !o.lsePath.empty() || (o.check && softmax));
+    if (failed(result))
+      return 1;
+    if (o.check) {
+      FailureOr<attn::ReferenceResult> ref = attn::evaluateReference(pattern, p);
+      if (failed(ref))
+        return 1;
+      double err = 0, norm = 0, lseErr = 0;
+      for (size_t i = 0; i < ref->out.size(); ++i) {
+        err += (result->out[i] - ref->out[i]) * (result->out[i] - ref->out[i]);
+        norm += ref->out[i] * ref->out[i];
+      }
+      for (size_t i = 0; softmax && i < ref->lse.size(); ++i)
+        if (!(std::isinf(ref->lse[i]) && ref->lse[i] == result->lse[i]))
+          lseErr = std::max(lseErr, std::fabs(result->lse[i] - ref->lse[i]));
+      double rel = norm > 0 ? std::sqrt(err / norm) : std::sqrt(err);
+      const double tolerance = o.dtype == "bf16" ? 1e-2 : 3e-3;
+      llvm::outs() << llvm::formatv("check against the float64 reference: |O - ref| / |ref| = "
+                                    "{0:e2}{1} (tolerance {2:e0})\n",
+                                    rel,
+                                    softmax ? llvm::formatv(", max |LSE - ref| = {0:e2}", lseErr).str()
+                                            : std::string(),
+                                    tolerance);
+      if (!(rel < tolerance) || !(lseErr < 1e-3))
+        return fail("the GPU result is outside the tolerance");
+    }
+  } else {
+    result = attn::evaluateReference(pattern, p);
+    if (failed(result))
+      return 1;
+  }
 
   std::vector<int64_t> outShape = q->shape;
   outShape.back() = dv;

@@ -6,6 +6,8 @@
 //   attnc ref SPEC     [--pattern NAME] --q Q.npy --k K.npy --v V.npy [--input NAME=FILE.npy]...
 //                      [--scalar NAME=VALUE]... [--cu-seqlens-q F.npy --cu-seqlens-k F.npy]
 //                      [--scale X] -o OUT.npy [--lse LSE.npy]
+//   attnc run SPEC     the arguments of ref, plus [--dtype=bf16|f16] [--check]: the generated
+//                      kernel on the GPU
 //   attnc explain SPEC [--pattern NAME] [--seq N] [--seq-k N] [--tile M] [--tile-n N]
 //                      [--batch B] [--heads H] [--head H] [--input NAME=FILE.npy]...
 //                      [--scalar NAME=VALUE]... [--png OUT.png]
@@ -30,6 +32,8 @@ cl::SubCommand compileCmd("compile", "Compile a .attn spec and print or write a 
 cl::SubCommand checkCmd("check", "Compile a spec for every configuration, check it on the CPU and, "
                                  "when a GPU is present, run it against the float64 reference");
 cl::SubCommand refCmd("ref", "Evaluate the float64 reference of a pattern on .npy tensors");
+cl::SubCommand runCmd("run", "Run a pattern's generated kernel on the GPU on .npy tensors (the "
+                             "arguments of ref)");
 cl::SubCommand explainCmd("explain", "Show the block classification of each pattern: tile "
                                      "counts, densities, soundness and the block map");
 cl::SubCommand benchCmd("bench", "Time one pattern's kernel on the GPU at one problem size "
@@ -38,13 +42,13 @@ cl::SubCommand versionCmd("version", "Print the versions of attnc and NVRTC");
 cl::SubCommand devicesCmd("devices", "List the CUDA devices; exit code 1 when there is none");
 
 cl::opt<std::string> specPath(cl::Positional, cl::desc("<spec.attn>"), cl::Required,
-                              cl::sub(compileCmd), cl::sub(refCmd), cl::sub(explainCmd),
+                              cl::sub(compileCmd), cl::sub(refCmd), cl::sub(runCmd), cl::sub(explainCmd),
                               cl::sub(benchCmd));
 cl::list<std::string> checkSpecs(cl::Positional, cl::desc("<spec.attn>..."), cl::OneOrMore,
                                  cl::sub(checkCmd));
 cl::list<std::string> params("param", cl::desc("value of a parameter of the spec"),
                              cl::value_desc("NAME=VALUE"), cl::sub(compileCmd), cl::sub(checkCmd),
-                             cl::sub(refCmd), cl::sub(explainCmd), cl::sub(benchCmd));
+                             cl::sub(refCmd), cl::sub(runCmd), cl::sub(explainCmd), cl::sub(benchCmd));
 cl::opt<std::string> emit("emit", cl::desc("patterns | kernels | cuda | ptx | cubin | bundle"),
                           cl::init("cuda"), cl::sub(compileCmd));
 cl::opt<std::string> bundleName("bundle-name",
@@ -52,16 +56,21 @@ cl::opt<std::string> bundleName("bundle-name",
                                          "file's stem)"),
                                 cl::value_desc("NAME"), cl::sub(compileCmd));
 cl::opt<std::string> dtype("dtype", cl::desc("element type: bf16 or f16"), cl::init("bf16"),
-                           cl::sub(compileCmd), cl::sub(benchCmd));
+                           cl::sub(compileCmd), cl::sub(benchCmd), cl::sub(runCmd));
 cl::opt<int> headDim("head-dim", cl::desc("head dim"), cl::init(128), cl::sub(compileCmd),
                      cl::sub(benchCmd));
 cl::opt<std::string> arch("arch",
                           cl::desc("target architecture (--emit=bundle: a comma-separated list)"),
                           cl::init("sm_90a"),
-                          cl::sub(compileCmd), cl::sub(checkCmd), cl::sub(benchCmd));
+                          cl::sub(compileCmd), cl::sub(checkCmd), cl::sub(benchCmd),
+                          cl::sub(runCmd));
+cl::opt<bool> runCheck("check",
+                       cl::desc("also evaluate the float64 reference and fail outside the dtype's "
+                                "tolerance"),
+                       cl::init(false), cl::sub(runCmd));
 cl::opt<std::string> outputPath("o", cl::desc("output file (compile: default stdout)"),
                                 cl::value_desc("FILE"), cl::init("-"), cl::sub(compileCmd),
-                                cl::sub(refCmd));
+                                cl::sub(refCmd), cl::sub(runCmd));
 cl::list<std::string> dtypes("dtypes", cl::desc("element types to check"), cl::CommaSeparated,
                              cl::sub(checkCmd));
 cl::list<int> headDims("head-dims", cl::desc("head dims to check"), cl::CommaSeparated,
@@ -73,32 +82,32 @@ cl::opt<bool> printSource("print-source", cl::desc("print the generated CUDA of 
 
 // ref and explain.
 cl::opt<std::string> patternName("pattern", cl::desc("the pattern (needed when there are several)"),
-                                 cl::value_desc("NAME"), cl::sub(refCmd), cl::sub(explainCmd),
+                                 cl::value_desc("NAME"), cl::sub(refCmd), cl::sub(runCmd), cl::sub(explainCmd),
                                  cl::sub(benchCmd));
 cl::list<std::string> inputs("input", cl::desc("an input tensor the pattern declares"),
-                             cl::value_desc("NAME=FILE.npy"), cl::sub(refCmd), cl::sub(explainCmd),
+                             cl::value_desc("NAME=FILE.npy"), cl::sub(refCmd), cl::sub(runCmd), cl::sub(explainCmd),
                              cl::sub(benchCmd));
 cl::list<std::string> scalars("scalar", cl::desc("a run-time scalar (default: its declared one)"),
-                              cl::value_desc("NAME=VALUE"), cl::sub(refCmd), cl::sub(explainCmd),
+                              cl::value_desc("NAME=VALUE"), cl::sub(refCmd), cl::sub(runCmd), cl::sub(explainCmd),
                               cl::sub(benchCmd));
 
 // ref.
 cl::opt<std::string> qPath("q", cl::desc("queries [B, Sq, Hq, D] (varlen: [total_q, Hq, D])"),
-                           cl::value_desc("Q.npy"), cl::Required, cl::sub(refCmd));
+                           cl::value_desc("Q.npy"), cl::Required, cl::sub(refCmd), cl::sub(runCmd));
 cl::opt<std::string> kPath("k", cl::desc("keys [B, Skv, Hkv, D] (varlen: [total_k, Hkv, D])"),
-                           cl::value_desc("K.npy"), cl::Required, cl::sub(refCmd));
+                           cl::value_desc("K.npy"), cl::Required, cl::sub(refCmd), cl::sub(runCmd));
 cl::opt<std::string> vPath("v", cl::desc("values [B, Skv, Hkv, Dv] (varlen: [total_k, Hkv, Dv])"),
-                           cl::value_desc("V.npy"), cl::Required, cl::sub(refCmd));
+                           cl::value_desc("V.npy"), cl::Required, cl::sub(refCmd), cl::sub(runCmd));
 cl::opt<std::string> cuSeqlensQ("cu-seqlens-q", cl::desc("varlen: B + 1 query offsets"),
-                                cl::value_desc("F.npy"), cl::sub(refCmd));
+                                cl::value_desc("F.npy"), cl::sub(refCmd), cl::sub(runCmd));
 cl::opt<std::string> cuSeqlensK("cu-seqlens-k", cl::desc("varlen: B + 1 key offsets"),
-                                cl::value_desc("F.npy"), cl::sub(refCmd));
+                                cl::value_desc("F.npy"), cl::sub(refCmd), cl::sub(runCmd));
 cl::opt<double> scale("scale", cl::desc("the scale c of s = c * q.k (default: the pattern's)"),
-                      cl::value_desc("X"), cl::sub(refCmd));
+                      cl::value_desc("X"), cl::sub(refCmd), cl::sub(runCmd));
 cl::opt<std::string> lsePath("lse",
                              cl::desc("also write the LSE, [B, Hq, Sq] (varlen: [Hq, "
                                       "total_q])"),
-                             cl::value_desc("LSE.npy"), cl::sub(refCmd));
+                             cl::value_desc("LSE.npy"), cl::sub(refCmd), cl::sub(runCmd));
 
 // explain.
 cl::opt<int64_t> seqQ("seq", cl::desc("query length Sq"), cl::init(4096), cl::value_desc("N"),
@@ -182,8 +191,14 @@ int main(int argc, char **argv) {
     options.params.assign(params.begin(), params.end());
     return attnc::runCheckCommand(options);
   }
-  if (refCmd) {
+  if (refCmd || runCmd) {
     attnc::RefCommandOptions options;
+    if (runCmd) {
+      options.gpu = true;
+      options.dtype = dtype;
+      options.arch = arch;
+      options.check = runCheck;
+    }
     options.specPath = specPath;
     options.patternName = patternName;
     options.qPath = qPath;

@@ -4,6 +4,8 @@
   npy.py write FILE DESCR SHAPE VALUES [--version M] [--fortran]
       SHAPE and VALUES are comma-separated ("" for a 0-d shape or no values; "X*N" is N
       copies of X), e.g.  npy.py write q.npy '<f4' 1,3,1,2 0.5,-1,2,0.25,1,1
+  npy.py random FILE DESCR SHAPE SEED [--sorted-ints N]
+      uniform values in [-1, 1) (or non-decreasing integers in [0, N): document ids)
   npy.py show FILE                 prints "descr shape" then the values, one per line
   npy.py attention --q Q --k K --v V [--causal] [--doc-q F --doc-k F] [--scale C]
                    [--cu-seqlens-q F --cu-seqlens-k F] --out OUT [--lse LSE] [--tol T]
@@ -97,6 +99,23 @@ def cmd_write(args):
     shape, values = parse_list(args[2], int), parse_list(args[3], float)
     with open(path, "wb") as f:
         f.write(encode(descr, shape, values, version, fortran))
+
+
+def cmd_random(args):
+    """random PATH DESCR SHAPE SEED [--sorted-ints N]: uniform values in [-1, 1), or integers in
+    [0, N) in non-decreasing order (document ids)."""
+    import random
+    path, descr, shape, seed = args[0], args[1], parse_list(args[2], int), int(args[3])
+    rng = random.Random(seed)
+    count = 1
+    for d in shape:
+        count *= d
+    if len(args) > 5 and args[4] == "--sorted-ints":
+        values = sorted(float(rng.randrange(int(args[5]))) for _ in range(count))
+    else:
+        values = [rng.uniform(-1, 1) for _ in range(count)]
+    with open(path, "wb") as f:
+        f.write(encode(descr, shape, values))
 
 
 def cmd_show(args):
@@ -243,7 +262,7 @@ def cmd_png(args):
 
 
 if __name__ == "__main__":
-    commands = {"write": cmd_write, "show": cmd_show, "attention": cmd_attention, "png": cmd_png}
+    commands = {"write": cmd_write, "random": cmd_random, "show": cmd_show, "attention": cmd_attention, "png": cmd_png}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         sys.exit(__doc__)
     commands[sys.argv[1]](sys.argv[2:])

@@ -1,0 +1,167 @@
+//===- RunCommand.cpp - attnc run ---------------------------------------------===//
+//
+// `attnc run` takes the arguments of `attnc ref` (RefCommand.cpp reads and checks them) and
+// computes the same outputs with the pattern's generated kernel on the GPU instead: compiled for
+// the dtype and the head dims of the tensors, launched through the runtime's AttentionKernel
+// (the C, C++ and Python APIs' path), its bf16/f16 output written as float32. `--check` also
+// evaluates the float64 reference and prints the relative error.
+//
+//===----------------------------------------------------------------------===//
+#include "Commands.h"
+
+#include "attnc/Attention.h"
+
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cstring>
+
+using namespace mlir;
+
+namespace {
+/// Device copies of host data for one run, freed at the end.
+struct Uploads {
+  attnc::Device *device;
+  std::vector<attnc::DeviceBuffer> buffers;
+
+  attnc::StatusOr<attnc::DevicePtr> upload(const void *data, size_t bytes) {
+    ATTNC_ASSIGN_OR_RETURN(attnc::DeviceBuffer buffer, device->allocBuffer(std::max<size_t>(bytes, 16)));
+    if (data && bytes)
+      ATTNC_TRY(device->copyToDevice(buffer.ptr(), data, bytes));
+    buffers.push_back(std::move(buffer));
+    return buffers.back().ptr();
+  }
+};
+
+attnc::Status runOnDevice(const attnc::KernelImage &image, const attn::ReferenceProblem &p,
+                          attn::PatternOp pattern, bool wantLse, attn::ReferenceResult &result) {
+  using namespace attnc;
+  ATTNC_ASSIGN_OR_RETURN(std::shared_ptr<AttentionKernel> kernel, image.load());
+  const AttentionSpec &spec = image.spec();
+  Uploads up{&kernel->device(), {}};
+  const DType type = spec.dtype == ElementType::BF16 ? DType::BF16 : DType::F16;
+  auto bits = [&](const std::vector<double> &values) {
+    std::vector<uint16_t> out(values.size());
+    for (size_t i = 0; i < values.size(); ++i)
+      out[i] = floatToBits(float(values[i]), spec.dtype);
+    return out;
+  };
+  const bool varlen = p.isVarlen();
+  const int64_t rowsQ = varlen ? p.totalQ() : p.seqQ, rowsK = varlen ? p.cuSeqlensK.back() : p.seqK;
+  auto view = [&](DevicePtr ptr, DType dtype, int64_t rows, int64_t heads, int64_t dim) {
+    return varlen ? TensorRef::contiguous(reinterpret_cast<const void *>(ptr), dtype,
+                                          {rows, heads, dim})
+                  : TensorRef::contiguous(reinterpret_cast<const void *>(ptr), dtype,
+                                          {p.batch, rows, heads, dim});
+  };
+  ForwardArgs args;
+  std::vector<uint16_t> qb = bits(p.q), kb = bits(p.k), vb = bits(p.v);
+  ATTNC_ASSIGN_OR_RETURN(DevicePtr q, up.upload(qb.data(), qb.size() * 2));
+  ATTNC_ASSIGN_OR_RETURN(DevicePtr k, up.upload(kb.data(), kb.size() * 2));
+  ATTNC_ASSIGN_OR_RETURN(DevicePtr v, up.upload(vb.data(), vb.size() * 2));
+  const size_t outCount = size_t(p.totalQ()) * p.heads * p.headDimV;
+  const size_t lseCount = size_t(p.totalQ()) * p.heads;
+  ATTNC_ASSIGN_OR_RETURN(DevicePtr o, up.upload(nullptr, outCount * 2));
+  args.q = view(q, type, rowsQ, p.heads, p.headDim);
+  args.k = view(k, type, rowsK, p.kvHeads, p.headDim);
+  args.v = view(v, type, rowsK, p.kvHeads, p.headDimV);
+  args.o = view(o, type, rowsQ, p.heads, p.headDimV);
+  DevicePtr lse = 0;
+  if (wantLse) {
+    ATTNC_ASSIGN_OR_RETURN(lse, up.upload(nullptr, lseCount * 4));
+    args.lse = varlen ? TensorRef::contiguous(reinterpret_cast<const void *>(lse), DType::F32,
+                                              {p.heads, p.totalQ()})
+                      : TensorRef::contiguous(reinterpret_cast<const void *>(lse), DType::F32,
+                                              {p.batch, p.heads, p.seqQ});
+  }
+  if (varlen) {
+    std::vector<int32_t> cq(p.cuSeqlensQ.begin(), p.cuSeqlensQ.end());
+    std::vector<int32_t> ck(p.cuSeqlensK.begin(), p.cuSeqlensK.end());
+    ATTNC_ASSIGN_OR_RETURN(DevicePtr cuQ, up.upload(cq.data(), cq.size() * 4));
+    ATTNC_ASSIGN_OR_RETURN(DevicePtr cuK, up.upload(ck.data(), ck.size() * 4));
+    args.cuSeqlensQ =
+        TensorRef::contiguous(reinterpret_cast<const void *>(cuQ), DType::I32, {int64_t(cq.size())});
+    args.cuSeqlensK =
+        TensorRef::contiguous(reinterpret_cast<const void *>(cuK), DType::I32, {int64_t(ck.size())});
+    args.maxSeqlenQ = int(p.seqQ);
+    args.maxSeqlenK = int(p.seqK);
+  }
+  // Inputs in slot order, shaped as declared for this problem.
+  for (Operation &op : pattern.getBody().front()) {
+    auto input = dyn_cast<attn::InputOp>(op);
+    if (!input)
+      continue;
+    const std::vector<double> &values = p.inputs.find(input.getName())->second;
+    std::vector<uint32_t> raw(values.size());
+    const bool isFloat = input.getElementType().isF32();
+    for (size_t i = 0; i < values.size(); ++i) {
+      if (isFloat) {
+        float f = float(values[i]);
+        std::memcpy(&raw[i], &f, 4);
+      } else {
+        raw[i] = uint32_t(int32_t(values[i]));
+      }
+    }
+    ATTNC_ASSIGN_OR_RETURN(DevicePtr ptr, up.upload(raw.data(), raw.size() * 4));
+    std::vector<int64_t> dims = attn::resolveInputShape(input, p);
+    TensorRef t;
+    t.data = reinterpret_cast<const void *>(ptr);
+    t.dtype = isFloat ? DType::F32 : DType::I32;
+    t.rank = int(dims.size());
+    int64_t stride = 1;
+    for (int i = t.rank - 1; i >= 0; --i) {
+      t.shape[i] = dims[i];
+      t.strides[i] = stride;
+      stride *= dims[i];
+    }
+    args.inputs.push_back(t);
+  }
+  for (const AttentionSpec::Scalar &scalar : spec.scalars) {
+    auto it = p.scalars.find(scalar.name);
+    args.scalars.push_back(it != p.scalars.end() ? std::optional<double>(it->second)
+                                                 : std::nullopt);
+  }
+  args.scale = p.scale;
+  ATTNC_TRY(kernel->forward(args));
+  ATTNC_TRY(up.device->synchronize());
+  std::vector<uint16_t> outBits(outCount);
+  ATTNC_TRY(up.device->copyToHost(outBits.data(), o, outCount * 2));
+  result.out.resize(outCount);
+  for (size_t i = 0; i < outCount; ++i)
+    result.out[i] = bitsToFloat(outBits[i], spec.dtype);
+  if (wantLse) {
+    std::vector<float> l(lseCount);
+    ATTNC_TRY(up.device->copyToHost(l.data(), lse, lseCount * 4));
+    result.lse.assign(l.begin(), l.end());
+  }
+  return Status::success();
+}
+} // namespace
+
+FailureOr<attn::ReferenceResult> attnc::runPatternOnGpu(LoadedSpec &spec, attn::PatternOp pattern,
+                                                        const attn::ReferenceProblem &p,
+                                                        const std::string &dtype,
+                                                        const std::string &arch, bool wantLse) {
+  auto fail = [](const llvm::Twine &message) {
+    llvm::errs() << "attnc: " << message << "\n";
+    return failure();
+  };
+  attn::KernelTarget target{dtype, p.headDim, p.headDimV, arch};
+  if (std::optional<std::string> why = attn::unsupportedReason(pattern, target))
+    return fail("pattern '" + pattern.getSymName() + "' has no GPU kernel here: " + *why);
+  std::string name = pattern.getSymName().str();
+  // Lower a copy holding only this pattern, so that other patterns of the spec (maybe not
+  // lowerable for these head dims) do not stand in the way.
+  OwningOpRef<ModuleOp> module = ModuleOp::create(pattern.getLoc());
+  module->getBody()->push_back(pattern->clone());
+  if (failed(lowerToKernels(*module, target)))
+    return failure();
+  FailureOr<std::vector<CompiledKernel>> kernels = emitKernels(*module);
+  if (failed(kernels) || kernels->empty())
+    return fail("no kernel was generated for '" + name + "'");
+  KernelImage image(toAttentionSpec(kernels->front().spec), kernels->front().source);
+  attn::ReferenceResult result;
+  if (Status st = runOnDevice(image, p, pattern, wantLse, result); !st.ok())
+    return fail(st.message());
+  return result;
+}

@@ -1,0 +1,247 @@
+// The runtime's tensor-level API without a GPU: AttentionSpec <-> JSON (a bundle manifest's
+// kernel entry), and bindForwardArgs, which checks every tensor against the spec and fills the
+// kernel's argument block; plus the C API's argument conversion through attnc_forward.
+#include "attnc/Attention.h"
+#include "attnc/attnc_c.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+using namespace attnc;
+
+namespace {
+
+AttentionSpec documentSpec() {
+  AttentionSpec s;
+  s.pattern = "document";
+  s.entry = "attnc_document_bf16_d128";
+  s.blockMapEntry = "attnc_document_bf16_d128_blockmap";
+  s.config = ForwardConfig{128, 128, 128, 64, 8, 2};
+  s.scale = 0.08838834764831845;
+  s.inputs = {{"doc_q", DType::I32, {"B", "Sq"}}, {"slope", DType::F32, {"H"}}};
+  s.scalars = {{"window", 256.0}, {"bias", std::nullopt}};
+  return s;
+}
+
+// 16-byte aligned fake device addresses: bind never dereferences them.
+const void *fake(uintptr_t n) { return reinterpret_cast<const void *>(0x10000 * n); }
+
+struct Problem {
+  int64_t b = 2, sq = 77, sk = 131, h = 4, hkv = 2, d = 128;
+  ForwardArgs args;
+  Problem() {
+    args.q = TensorRef::contiguous(fake(1), DType::BF16, {b, sq, h, d});
+    args.k = TensorRef::contiguous(fake(2), DType::BF16, {b, sk, hkv, d});
+    args.v = TensorRef::contiguous(fake(3), DType::BF16, {b, sk, hkv, d});
+    args.o = TensorRef::contiguous(fake(4), DType::BF16, {b, sq, h, d});
+    args.inputs = {TensorRef::contiguous(fake(5), DType::I32, {b, sq}),
+                   TensorRef::contiguous(fake(6), DType::F32, {h})};
+    args.scalars = {std::nullopt, 0.5};
+  }
+};
+
+std::string bindError(const AttentionSpec &spec, const ForwardArgs &args) {
+  FwdParams p;
+  Status st = bindForwardArgs(spec, args, p);
+  return st.ok() ? "" : st.message();
+}
+
+} // namespace
+
+TEST(AttentionSpec, JsonRoundTripsEveryField) {
+  AttentionSpec s = documentSpec();
+  s.blockMapPerHead = true;
+  s.dtype = ElementType::F16;
+  s.normalizer = "sigmoid";
+  s.varlen = true;
+  s.heads = 8;
+  s.kvHeads = 2;
+  StatusOr<AttentionSpec> back = AttentionSpec::fromJson(s.toJson());
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(back->toJson(), s.toJson());
+  EXPECT_EQ(back->entry, s.entry);
+  EXPECT_EQ(back->dtype, ElementType::F16);
+  EXPECT_EQ(back->config.blockN, 64);
+  EXPECT_DOUBLE_EQ(back->scale, s.scale);
+  ASSERT_EQ(back->inputs.size(), 2u);
+  EXPECT_EQ(back->inputs[1].dtype, DType::F32);
+  EXPECT_EQ(back->inputs[0].shape, (std::vector<std::string>{"B", "Sq"}));
+  ASSERT_EQ(back->scalars.size(), 2u);
+  EXPECT_EQ(back->scalars[0].defaultValue, 256.0);
+  EXPECT_FALSE(back->scalars[1].defaultValue.has_value());
+}
+
+TEST(AttentionSpec, RejectsDamagedJson) {
+  std::string good = documentSpec().toJson();
+  EXPECT_FALSE(AttentionSpec::fromJson("not json").ok());
+  EXPECT_FALSE(AttentionSpec::fromJson("[1, 2]").ok());
+  auto without = [&](const std::string &field) {
+    std::string text = good;
+    size_t at = text.find("\"" + field + "\"");
+    text.replace(at, field.size() + 2, "\"renamed_" + field + "\"");
+    return AttentionSpec::fromJson(text);
+  };
+  for (const char *field : {"entry", "head_dim", "scale", "inputs", "scalars", "normalizer"}) {
+    StatusOr<AttentionSpec> s = without(field);
+    ASSERT_FALSE(s.ok()) << field;
+    EXPECT_NE(s.status().message().find(field), std::string::npos) << s.status().message();
+  }
+  std::string wrongType = good;
+  wrongType.replace(wrongType.find("\"bf16\""), 6, "\"fp8\"");
+  EXPECT_NE(AttentionSpec::fromJson(wrongType).status().message().find("fp8"), std::string::npos);
+  std::string negative = good;
+  negative.replace(negative.find("\"warps\": 8"), 10, "\"warps\": -8");
+  EXPECT_FALSE(AttentionSpec::fromJson(negative).ok());
+}
+
+TEST(BindForwardArgs, FillsTheArgumentBlock) {
+  Problem pr;
+  pr.args.q.strides[0] = pr.sq * pr.h * pr.d + 64; // a padded batch stride is fine
+  pr.args.scale = 0.25;
+  FwdParams p;
+  Status st = bindForwardArgs(documentSpec(), pr.args, p);
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(p.batch, 2);
+  EXPECT_EQ(p.heads, 4);
+  EXPECT_EQ(p.kv_heads, 2);
+  EXPECT_EQ(p.seqlen_q, 77);
+  EXPECT_EQ(p.seqlen_k, 131);
+  EXPECT_EQ(p.q_batch_stride, 77 * 4 * 128 + 64);
+  EXPECT_EQ(p.q_row_stride, 4 * 128);
+  EXPECT_EQ(p.q_head_stride, 128);
+  EXPECT_EQ(p.k_row_stride, 2 * 128);
+  EXPECT_EQ(p.inputs[0], fake(5));
+  EXPECT_EQ(p.inputs[1], fake(6));
+  EXPECT_EQ(p.scalars[0], 256.0f); // the default
+  EXPECT_EQ(p.scalars[1], 0.5f);
+  EXPECT_FLOAT_EQ(p.scale, 0.25f);
+  EXPECT_FLOAT_EQ(p.scale_log2, 0.25f * 1.4426950408889634f);
+  EXPECT_EQ(p.lse, nullptr);
+  EXPECT_EQ(p.block_map_heads, 1);
+}
+
+TEST(BindForwardArgs, AcceptsTorchsHeadMajorLayoutAsAStridedView) {
+  // q allocated [B, H, S, D] and passed as its [B, S, H, D] transpose (q.transpose(1, 2)).
+  Problem pr;
+  for (TensorRef *t : {&pr.args.q, &pr.args.o}) {
+    t->strides[0] = pr.h * pr.sq * pr.d;
+    t->strides[1] = pr.d;
+    t->strides[2] = pr.sq * pr.d;
+  }
+  FwdParams p;
+  ASSERT_TRUE(bindForwardArgs(documentSpec(), pr.args, p).ok());
+  EXPECT_EQ(p.q_row_stride, 128);
+  EXPECT_EQ(p.q_head_stride, 77 * 128);
+}
+
+TEST(BindForwardArgs, NamesWhatIsWrong) {
+  const AttentionSpec spec = documentSpec();
+  auto expect = [&](const char *needle, auto &&mutate) {
+    Problem pr;
+    mutate(pr.args);
+    std::string error = bindError(spec, pr.args);
+    EXPECT_NE(error.find(needle), std::string::npos) << "wanted '" << needle << "', got '"
+                                                     << error << "'";
+  };
+  expect("q is missing", [](ForwardArgs &a) { a.q = TensorRef(); });
+  expect("k is f16, the kernel was compiled for bf16", [](ForwardArgs &a) { a.k.dtype = DType::F16; });
+  expect("v has head dim 64", [](ForwardArgs &a) { a.v.shape[3] = 64; });
+  expect("q has rank 3", [](ForwardArgs &a) { a.q.rank = 3; });
+  expect("contiguous in its last dimension", [](ForwardArgs &a) { a.q.strides[3] = 2; });
+  expect("not a non-negative multiple of 8", [](ForwardArgs &a) { a.k.strides[1] = 260; });
+  expect("not 16-byte aligned", [](ForwardArgs &a) { a.o.data = fake(4) + 2; });
+  expect("o has shape [2, 76, 4, 128], expected [2, 77, 4, 128]", [](ForwardArgs &a) {
+    a.o.shape[1] = 76;
+  });
+  expect("v has shape", [](ForwardArgs &a) { a.v.shape[1] = 130; });
+  expect("must be a positive multiple of k/v heads", [](ForwardArgs &a) {
+    a.k.shape[2] = a.v.shape[2] = 3;
+  });
+  expect("takes 2 input tensor(s) (doc_q, slope), got 1", [](ForwardArgs &a) { a.inputs.pop_back(); });
+  expect("input 'doc_q' has shape [2, 76], expected [B=2, Sq=77]", [](ForwardArgs &a) {
+    a.inputs[0].shape[1] = 76;
+  });
+  expect("input 'slope' is i32, declared f32", [](ForwardArgs &a) { a.inputs[1].dtype = DType::I32; });
+  expect("input 'doc_q' must be contiguous", [](ForwardArgs &a) { a.inputs[0].strides[0] = 100; });
+  expect("scalar 'bias' has no default", [](ForwardArgs &a) { a.scalars = {}; });
+  expect("scalar 'window' is not finite", [](ForwardArgs &a) { a.scalars[0] = std::nan(""); });
+  expect("3 scalar values for a pattern with 2", [](ForwardArgs &a) { a.scalars.push_back(1.0); });
+  expect("the scale is not finite", [](ForwardArgs &a) { a.scale = INFINITY; });
+  expect("does not declare varlen", [](ForwardArgs &a) {
+    a.cuSeqlensQ = TensorRef::contiguous(fake(9), DType::I32, {3});
+  });
+  expect("lse has shape [2, 77, 4], expected [2, 4, 77]", [](ForwardArgs &a) {
+    a.lse = TensorRef::contiguous(fake(7), DType::F32, {2, 77, 4});
+  });
+}
+
+TEST(BindForwardArgs, LseOnlyForSoftmax) {
+  AttentionSpec spec = documentSpec();
+  spec.normalizer = "sigmoid";
+  Problem pr;
+  pr.args.lse = TensorRef::contiguous(fake(7), DType::F32, {2, 4, 77});
+  EXPECT_NE(bindError(spec, pr.args).find("needs a softmax pattern"), std::string::npos);
+  spec.normalizer = "softmax";
+  EXPECT_EQ(bindError(spec, pr.args), "");
+}
+
+TEST(BindForwardArgs, Varlen) {
+  AttentionSpec spec = documentSpec();
+  spec.varlen = true;
+  spec.inputs.clear();
+  spec.scalars.clear();
+  ForwardArgs a;
+  a.q = TensorRef::contiguous(fake(1), DType::BF16, {300, 4, 128});
+  a.k = TensorRef::contiguous(fake(2), DType::BF16, {500, 2, 128});
+  a.v = TensorRef::contiguous(fake(3), DType::BF16, {500, 2, 128});
+  a.o = TensorRef::contiguous(fake(4), DType::BF16, {300, 4, 128});
+  a.lse = TensorRef::contiguous(fake(5), DType::F32, {4, 300});
+  a.cuSeqlensQ = TensorRef::contiguous(fake(6), DType::I32, {4});
+  a.cuSeqlensK = TensorRef::contiguous(fake(7), DType::I32, {4});
+  a.maxSeqlenQ = 200;
+  a.maxSeqlenK = 250;
+  FwdParams p;
+  Status st = bindForwardArgs(spec, a, p);
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(p.batch, 3);
+  EXPECT_EQ(p.seqlen_q, 200);
+  EXPECT_EQ(p.seqlen_k, 250);
+  EXPECT_EQ(p.q_batch_stride, 0);
+  EXPECT_EQ(p.q_row_stride, 512);
+  EXPECT_EQ(p.cu_seqlens_q, static_cast<const int *>(fake(6)));
+
+  ForwardArgs missing = a;
+  missing.cuSeqlensK = TensorRef();
+  EXPECT_NE(bindError(spec, missing).find("cu_seqlens_k must be a contiguous int32"),
+            std::string::npos);
+  ForwardArgs tooLong = a;
+  tooLong.maxSeqlenQ = 301;
+  EXPECT_NE(bindError(spec, tooLong).find("max_seqlen_q/k"), std::string::npos);
+  ForwardArgs dense = a;
+  dense.q = TensorRef::contiguous(fake(1), DType::BF16, {1, 300, 4, 128});
+  EXPECT_NE(bindError(spec, dense).find("([total, heads, head_dim], varlen)"), std::string::npos);
+}
+
+TEST(CApi, RejectsBadArgumentsBeforeTouchingTheGpu) {
+  EXPECT_EQ(attnc_c_api_version(), ATTNC_C_API_VERSION);
+  attnc_forward_args args{};
+  args.struct_size = 4; // an older, smaller struct
+  EXPECT_NE(attnc_forward(nullptr, &args, nullptr), 0);
+  EXPECT_NE(std::string(attnc_last_error()).find("struct_size"), std::string::npos);
+  args.struct_size = sizeof args;
+  args.q.rank = 5;
+  EXPECT_NE(attnc_forward(nullptr, &args, nullptr), 0);
+  EXPECT_NE(std::string(attnc_last_error()).find("q: rank 5"), std::string::npos);
+  args.q.rank = 0;
+  EXPECT_NE(attnc_forward(nullptr, &args, nullptr), 0);
+  EXPECT_NE(std::string(attnc_last_error()).find("null kernel"), std::string::npos);
+  attnc_program *program = nullptr;
+  EXPECT_NE(attnc_bundle_load("/nonexistent/bundle", &program), 0);
+  EXPECT_EQ(program, nullptr);
+  EXPECT_NE(std::string(attnc_last_error()).find("cannot read /nonexistent/bundle/manifest.json"),
+            std::string::npos);
+  EXPECT_EQ(attnc_program_find(nullptr, "x"), nullptr);
+  attnc_program_free(nullptr);
+  attnc_block_map_free(nullptr);
+}
