@@ -430,6 +430,27 @@ class Kernel:
         finally:
             arrays.close()
 
+    def bind(self, q, k, v, out, *, lse=None, inputs=None, scalars=None, scale=None,
+             cu_seqlens_q=None, cu_seqlens_k=None, max_seqlen_q=None, max_seqlen_k=None,
+             block_map=None):
+        """A launcher with every argument converted once (torch tensors only): calling it
+        re-launches on the same tensors, for timing loops and CUDA graph capture."""
+        if not _is_torch(q):
+            raise AttncError("bind takes torch tensors")
+        a, keep = self._args(q, k, v, out, lse, inputs, scalars, scale, cu_seqlens_q,
+                             cu_seqlens_k, max_seqlen_q, max_seqlen_k, None)
+        kernel = self
+
+        def launch(stream=None):
+            import torch
+            if stream is None:
+                stream = torch.cuda.current_stream(q.device).cuda_stream
+            kernel._launch(a, block_map, stream)
+            return out
+
+        launch.keep = keep  # the tensors stay alive with the launcher
+        return launch
+
     def _launch(self, a, block_map, stream):
         if block_map is not None:
             _check(_lib.attnc_forward_with_map(self._handle, ctypes.byref(a), block_map._handle,

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # On the GPU machine (no LLVM there): runs the prebuilt, self-contained binaries carried in
 # $BUILD (default build/): the unit tests (GPU tests included) and `attnc check --gpu=require`
-# for every example, then the standalone device-library test. Logs go to $OUT when set.
+# for every example; `attnc run --check`; the AOT example on its bundle; the Python package
+# against PyTorch (test/gpu/python_api.py); optionally compute-sanitizer and the standalone
+# device-library test. Logs go to $OUT when set.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 BUILD="${BUILD:-build}"
@@ -25,6 +27,26 @@ if [ -s "$OUT/failed-specs" ]; then
   echo "failed: $(tr '\n' ' ' < "$OUT/failed-specs")"
   status=1
 fi
+# attnc run: the runtime's AttentionKernel path on .npy tensors, checked against the reference.
+python3 - "$OUT" <<'PY'
+import sys, numpy as np
+rng = np.random.default_rng(1)
+for name, shape in (("q", (2, 77, 4, 64)), ("k", (2, 131, 2, 64)), ("v", (2, 131, 2, 64))):
+    np.save(f"{sys.argv[1]}/run-{name}.npy", rng.standard_normal(shape).astype(np.float32))
+np.save(f"{sys.argv[1]}/run-doc_q.npy", np.sort(rng.integers(0, 3, (2, 77)), 1).astype(np.int32))
+np.save(f"{sys.argv[1]}/run-doc_k.npy", np.sort(rng.integers(0, 3, (2, 131)), 1).astype(np.int32))
+PY
+R="--q $OUT/run-q.npy --k $OUT/run-k.npy --v $OUT/run-v.npy"
+for args in "examples/causal.attn --lse $OUT/run-lse.npy" "examples/softcap.attn --dtype f16" \
+    "examples/document.attn --input doc_q=$OUT/run-doc_q.npy --input doc_k=$OUT/run-doc_k.npy"; do
+  # shellcheck disable=SC2086
+  "$BUILD/bin/attnc" run $args $R -o "$OUT/run-out.npy" --check || status=1
+done
+# The AOT example runs its bundle (built here by attnc_add_kernels) with the runtime alone.
+"$BUILD/bin/attnc-aot-example" "$BUILD/examples/aot/document_kernels" || status=1
+# The Python package against PyTorch.
+ATTNC_LIBRARY="$BUILD/lib/libattnc.so" python3 test/gpu/python_api.py > "$OUT/python_api.log" 2>&1 || status=1
+grep -E "^FAIL|checks," "$OUT/python_api.log"
 if [ "${SANITIZE:-0}" = 1 ] && command -v compute-sanitizer > /dev/null; then
   for tool in memcheck racecheck; do
     for spec in examples/streaming_llm.attn examples/document.attn examples/sigmoid.attn; do

@@ -1,0 +1,319 @@
+#!/usr/bin/env python3
+"""attnc against FlexAttention and cuDNN SDPA, in one process, on the same tensors.
+
+For every row of the table in docs/PERFORMANCE.md (shared copy: ../shared/docs/PERFORMANCE.md)
+this builds q, k, v once ([B, H, S, D] bf16, as the anchors script does), runs
+  - attnc: the example spec of the pattern (examples/*.attn, with the row's params) through the
+    Python package (python/attnc), on strided views of the same tensors (no copy);
+  - FlexAttention: torch.compile(flex_attention) with the equivalent mask_mod / score_mod and a
+    BlockMask built once (not timed, as a user reuses it);
+  - cuDNN SDPA (and FA2 SDPA) where PyTorch has the pattern (full, causal);
+checks attnc's output against FlexAttention's, times each with triton.testing.do_bench
+(median; warmup 50 ms, rep 300 ms, the anchors' settings) and prints ms, effective TFLOP/s and
+the ratios. Masks that read tensors (documents) are timed with a block map built once, like
+Flex's BlockMask; the map's build time is printed beside. Then JIT times: cold compile of a new
+pattern, disk-cache hit (a fresh process), memory-cache hit.
+
+    python3 bench/compare.py [--rows NAME,...] [--json OUT.json] [--quick]
+
+Needs torch (with FlexAttention), triton and libattnc.so (ATTNC_LIBRARY or build/lib).
+"""
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "python"))
+
+import torch  # noqa: E402
+import triton.testing as tt  # noqa: E402
+from torch.nn.attention import SDPBackend, sdpa_kernel  # noqa: E402
+from torch.nn.attention.flex_attention import create_block_mask, flex_attention  # noqa: E402
+
+import attnc  # noqa: E402
+
+EX = os.path.join(ROOT, "examples")
+DEV = "cuda"
+
+
+def bench(fn):
+    return tt.do_bench(fn, warmup=50, rep=300, return_mode="median")
+
+
+def tflops(flops, ms):
+    return flops / (ms * 1e-3) / 1e12
+
+
+# name -> (spec file, pattern, params(S), flex mask_mod(S, docs), flex score_mod(H), sdpa causal)
+def patterns():
+    W = 1024
+
+    def causal(b, h, q, k):
+        return q >= k
+
+    return {
+        "full": ("full.attn", None, lambda S: {}, None, None, False),
+        "causal": ("causal.attn", None, lambda S: {}, lambda S, d: causal, None, True),
+        "alibi": ("alibi.attn", None, lambda S: {"n_heads": 16}, lambda S, d: causal,
+                  lambda H: (lambda s, b, h, q, k: s + (k - q) * torch.exp2(-8.0 * (h + 1) / H)),
+                  None),
+        "softcap30": ("softcap.attn", None, lambda S: {"cap": 30.0}, lambda S, d: causal,
+                      lambda H: (lambda s, b, h, q, k: 30.0 * torch.tanh(s / 30.0)), None),
+        "sliding1024": ("sliding_window.attn", None, lambda S: {"window": W},
+                        lambda S, d: (lambda b, h, q, k: (q >= k) & (q - k < W)), None, None),
+        "prefixlm": ("prefix_lm.attn", None, lambda S: {"prefix": S // 4},
+                     lambda S, d: (lambda b, h, q, k: (k < S // 4) | (q >= k)), None, None),
+        "document": ("document.attn", None, lambda S: {},
+                     lambda S, d: (lambda b, h, q, k: (d[q] == d[k]) & (q >= k)), None, None),
+        "sink4+win1024": ("streaming_llm.attn", None, lambda S: {"sinks": 4, "window": W},
+                          lambda S, d: (lambda b, h, q, k: (q >= k) & ((q - k < W) | (k < 4))),
+                          None, None),
+    }
+
+
+# (label, B, Hq, Hkv, S, D, dtype, pattern names)
+ROWS = [
+    ("B4 H16 S4096 D128", 4, 16, 16, 4096, 128, torch.bfloat16,
+     ["full", "causal", "alibi", "softcap30", "sliding1024", "prefixlm", "document",
+      "sink4+win1024"]),
+    ("B1 H16 S16384 D128", 1, 16, 16, 16384, 128, torch.bfloat16,
+     ["full", "causal", "softcap30", "document"]),
+    ("B4 H16 S4096 D64", 4, 16, 16, 4096, 64, torch.bfloat16, ["full", "causal", "softcap30"]),
+    ("B4 H16 S4096 D256", 4, 16, 16, 4096, 256, torch.bfloat16, ["full", "causal"]),
+    ("B4 Hq32 Hkv8 S4096 D128 (GQA)", 4, 32, 8, 4096, 128, torch.bfloat16, ["causal"]),
+    ("B4 H16 S4096 D128 fp16", 4, 16, 16, 4096, 128, torch.float16, ["causal"]),
+]
+
+
+def doc_ids(S, B):
+    """8 documents: the anchors' construction (7 sorted random boundaries, seed 0)."""
+    g = torch.Generator(device=DEV).manual_seed(0)
+    docs = torch.zeros(S, dtype=torch.int32, device=DEV)
+    for bd in torch.sort(torch.randint(1, S, (7,), device=DEV, generator=g)).values:
+        docs[bd:] += 1
+    return docs, docs.unsqueeze(0).expand(B, S).contiguous()
+
+
+def run_row(label, B, Hq, Hkv, S, D, dtype, names, results):
+    torch.manual_seed(0)
+    q = torch.randn(B, Hq, S, D, device=DEV, dtype=dtype)
+    k = torch.randn(B, Hkv, S, D, device=DEV, dtype=dtype)
+    v = torch.randn(B, Hkv, S, D, device=DEV, dtype=dtype)
+    gqa = Hq != Hkv
+    full_flops = 4 * B * Hq * S * S * D
+    docs, docs_bs = doc_ids(S, B)
+    torch._dynamo.reset()
+    flex = torch.compile(flex_attention, dynamic=False)
+    sdpa_cache = {}
+    for name in names:
+        spec_file, pattern, params, mask_fn, score_fn, sdpa_causal = patterns()[name]
+        row = {"shape": label, "pattern": name}
+        # FlexAttention.
+        bm = None
+        density = 1.0
+        if mask_fn is not None:
+            bm = create_block_mask(mask_fn(S, docs), None, None, S, S, device=DEV)
+            density = 1.0 - bm.sparsity() / 100.0
+        score = score_fn(Hq) if score_fn else None
+        row["density"] = density
+        flops = full_flops * density
+        ref = None
+        try:
+            t0 = time.time()
+            ref = flex(q, k, v, score_mod=score, block_mask=bm, enable_gqa=gqa)
+            torch.cuda.synchronize()
+            row["flex_first_call_s"] = time.time() - t0
+            row["flex_ms"] = bench(lambda: flex(q, k, v, score_mod=score, block_mask=bm,
+                                                enable_gqa=gqa))
+        except Exception as e:  # report, keep going
+            row["flex_error"] = str(e)[:120]
+        # cuDNN and FA2 SDPA where PyTorch has the pattern.
+        if sdpa_causal is not None:
+            for backend, key in ((SDPBackend.CUDNN_ATTENTION, "cudnn"),
+                                 (SDPBackend.FLASH_ATTENTION, "fa2")):
+                def f(backend=backend):
+                    with sdpa_kernel(backend):
+                        return torch.nn.functional.scaled_dot_product_attention(
+                            q, k, v, is_causal=sdpa_causal, enable_gqa=gqa)
+                try:
+                    f()
+                    row[key + "_ms"] = bench(f)
+                except Exception as e:
+                    row[key + "_error"] = str(e)[:120]
+        # attnc on [B, S, H, D] views of the same tensors.
+        try:
+            prog = attnc.compile(os.path.join(EX, spec_file), dtype="bf16" if dtype ==
+                                 torch.bfloat16 else "f16", head_dim=D, params=params(S))
+            kern = prog[pattern] if pattern else prog.kernels[0]
+            qt, kt, vt = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
+            out = torch.empty(B, S, Hq, D, device=DEV, dtype=dtype)
+            inputs = {"doc_q": docs_bs, "doc_k": docs_bs} if name == "document" else None
+            bmap = None
+            if kern.needs_block_map:
+                bmap = kern.build_block_map(qt, kt, vt, inputs=inputs)
+                row["attnc_map_ms"] = bench(lambda: kern.build_block_map(qt, kt, vt,
+                                                                         inputs=inputs))
+            launch = kern.bind(qt, kt, vt, out, inputs=inputs, block_map=bmap)
+            launch()
+            torch.cuda.synchronize()
+            if ref is not None:
+                mine = out.transpose(1, 2).float()
+                row["err_vs_flex"] = ((mine - ref.float()).norm() / ref.float().norm()).item()
+            row["attnc_ms"] = bench(launch)
+        except attnc.AttncError as e:
+            row["attnc_error"] = str(e).splitlines()[0][:160]
+        for key in ("flex", "cudnn", "fa2", "attnc"):
+            if key + "_ms" in row:
+                row[key + "_tflops"] = tflops(flops, row[key + "_ms"])
+        if "attnc_ms" in row:
+            for key in ("flex", "cudnn", "fa2"):
+                if key + "_ms" in row:
+                    row["ratio_vs_" + key] = row[key + "_ms"] / row["attnc_ms"]
+        results.append(row)
+        print(json.dumps(row), flush=True)
+    del q, k, v
+    torch.cuda.empty_cache()
+
+
+def decode_row(results):
+    """One query per sequence over a KV cache of 8192, GQA 32/8, B16 (memory-bound)."""
+    Bd, Hq, Hk, L, D = 16, 32, 8, 8192, 128
+    q = torch.randn(Bd, Hq, 1, D, device=DEV, dtype=torch.bfloat16)
+    k = torch.randn(Bd, Hk, L, D, device=DEV, dtype=torch.bfloat16)
+    v = torch.randn_like(k)
+    kv_bytes = 2 * Bd * Hk * L * D * 2
+    row = {"shape": "decode B16 Hq32 Hkv8 L8192 D128", "pattern": "full", "kv_bytes": kv_bytes}
+    row["sdpa_ms"] = bench(lambda: torch.nn.functional.scaled_dot_product_attention(
+        q, k, v, enable_gqa=True))
+    torch._dynamo.reset()
+    flex = torch.compile(flex_attention, dynamic=False)
+    ref = flex(q, k, v, enable_gqa=True)
+    row["flex_ms"] = bench(lambda: flex(q, k, v, enable_gqa=True))
+    kern = attnc.compile(os.path.join(EX, "full.attn"), head_dim=D).kernels[0]
+    out = torch.empty(Bd, 1, Hq, D, device=DEV, dtype=torch.bfloat16)
+    launch = kern.bind(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), out)
+    launch()
+    torch.cuda.synchronize()
+    row["err_vs_flex"] = ((out.transpose(1, 2).float() - ref.float()).norm()
+                          / ref.float().norm()).item()
+    row["attnc_ms"] = bench(launch)
+    x = torch.empty(kv_bytes // 2, dtype=torch.uint8, device=DEV)
+    y = torch.empty_like(x)
+    row["copy_ms"] = bench(lambda: y.copy_(x))
+    for key in ("sdpa", "flex", "attnc"):
+        row[key + "_GBps"] = kv_bytes / row[key + "_ms"] / 1e6
+    row["copy_GBps"] = 2 * x.numel() / row["copy_ms"] / 1e6
+    row["ratio_vs_sdpa"] = row["sdpa_ms"] / row["attnc_ms"]
+    row["ratio_vs_flex"] = row["flex_ms"] / row["attnc_ms"]
+    results.append(row)
+    print(json.dumps(row), flush=True)
+
+
+JIT_CHILD = r"""
+import sys, time
+sys.path.insert(0, sys.argv[1])
+import attnc
+t0 = time.perf_counter()
+k = attnc.compile(sys.argv[2]).kernels[0].load()
+t1 = time.perf_counter()
+print((t1 - t0) * 1e3, attnc.cache_stats()["disk_hits"])
+"""
+
+
+def jit_times(results):
+    """Cold compile of a pattern never seen (empty disk cache), then a disk-cache hit in a
+    fresh process, then memory-cache hits in this process; compile + load each time."""
+    cache = tempfile.mkdtemp(prefix="attnc-jit-")
+    os.environ["ATTNC_CACHE_DIR"] = cache
+    # The process-wide kernel cache was configured at the first compile above: run the cold
+    # and disk measurements in children that see only this cache directory.
+    spec = "attention jit_probe_%d { mask k <= q && q - k < %d }" % (os.getpid(), 777)
+    env = dict(os.environ, ATTNC_CACHE_DIR=cache)
+    child = [sys.executable, "-c", JIT_CHILD, os.path.join(ROOT, "python"), spec]
+    cold = subprocess.run(child, env=env, capture_output=True, text=True, check=True).stdout
+    disk = subprocess.run(child, env=env, capture_output=True, text=True, check=True).stdout
+    cold_ms, disk_ms, disk_hits = float(cold.split()[0]), float(disk.split()[0]), int(disk.split()[1])
+    # Memory: this process compiles and loads once, then repeats.
+    attnc.compile(spec).kernels[0].load()
+    reps = 1000
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        attnc.compile(spec).kernels[0].load()
+    mem_us = (time.perf_counter() - t0) / reps * 1e6
+    row = {"shape": "JIT", "pattern": "new sliding-window spec", "cold_ms": cold_ms,
+           "disk_hit_ms": disk_ms, "disk_hits_in_child": disk_hits,
+           "memory_hit_us_python": mem_us}
+    results.append(row)
+    print(json.dumps(row), flush=True)
+
+
+def fmt(x, spec=".0f"):
+    return format(x, spec) if isinstance(x, (int, float)) and not math.isnan(x) else "–"
+
+
+def table(results):
+    lines = ["| shape | pattern | attnc ms | attnc TFLOP/s | Flex TFLOP/s | cuDNN TFLOP/s | "
+             "× Flex | × cuDNN | err vs Flex |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        if r["shape"] in ("JIT",) or r["shape"].startswith("decode"):
+            continue
+        note = ""
+        if "attnc_error" in r:
+            note = " (attnc: %s)" % r["attnc_error"]
+        if "attnc_map_ms" in r:
+            note += " (+%.3f ms map build, once per shape)" % r["attnc_map_ms"]
+        lines.append("| %s | %s%s | %s | %s | %s | %s | %s | %s | %s |" % (
+            r["shape"], r["pattern"], note, fmt(r.get("attnc_ms"), ".3f"),
+            fmt(r.get("attnc_tflops")), fmt(r.get("flex_tflops")), fmt(r.get("cudnn_tflops")),
+            fmt(r.get("ratio_vs_flex"), ".2f"), fmt(r.get("ratio_vs_cudnn"), ".2f"),
+            fmt(r.get("err_vs_flex"), ".1e")))
+    for r in results:
+        if r["shape"].startswith("decode"):
+            lines.append("\ndecode (%s): attnc %.0f GB/s, SDPA %.0f GB/s, Flex %.0f GB/s, copy %.0f "
+                         "GB/s; attnc × SDPA %.2f, × Flex %.2f; err vs Flex %.1e" % (
+                             r["shape"], r["attnc_GBps"], r["sdpa_GBps"], r["flex_GBps"],
+                             r["copy_GBps"], r["ratio_vs_sdpa"], r["ratio_vs_flex"],
+                             r["err_vs_flex"]))
+        if r["shape"] == "JIT":
+            lines.append("\nJIT (compile + load of a new pattern): cold %.0f ms, disk-cache hit "
+                         "%.1f ms (fresh process), memory-cache hit %.1f us (from Python)" % (
+                             r["cold_ms"], r["disk_hit_ms"], r["memory_hit_us_python"]))
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", default="", help="comma-separated row labels' prefixes")
+    ap.add_argument("--json", default="")
+    ap.add_argument("--quick", action="store_true", help="the first row only, no decode")
+    args = ap.parse_args()
+    torch._dynamo.config.recompile_limit = 1000
+    torch._dynamo.config.cache_size_limit = 1000
+    name, cc = attnc.device_info()
+    print("torch", torch.__version__, "| device", name, cc, "| attnc", attnc.library_version(),
+          flush=True)
+    results = []
+    rows = ROWS[:1] if args.quick else ROWS
+    if args.rows:
+        wanted = args.rows.split(",")
+        rows = [r for r in rows if any(r[0].startswith(w) for w in wanted)]
+    for row in rows:
+        run_row(*row, results)
+    if not args.quick:
+        decode_row(results)
+    jit_times(results)
+    print()
+    print(table(results))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"device": name, "torch": torch.__version__, "results": results}, f,
+                      indent=1)
+
+
+if __name__ == "__main__":
+    main()

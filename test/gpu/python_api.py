@@ -1,0 +1,226 @@
+#!/usr/bin/env python3
+"""On the GPU machine: the Python package (python/attnc over libattnc.so) against PyTorch.
+
+Every example that PyTorch can express is compiled from its .attn file, run through the
+package on torch tensors (contiguous and as strided [B, H, S, D] transposes) and on numpy
+arrays, and compared with the same attention written in PyTorch in float64: scores, score
+modifier, mask, softmax/sigmoid, weights. bf16 and f16, head dims 64 and 128, ragged sizes,
+GQA, varlen, the LSE, run-time scalars, a block map reused across calls, and errors that must
+be raised. Exit 1 on any failure.
+
+    python3 test/gpu/python_api.py
+"""
+import math
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "python"))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+import attnc  # noqa: E402
+
+EX = os.path.join(ROOT, "examples")
+TOL = {torch.bfloat16: 1e-2, torch.float16: 3e-3}
+failures = []
+checks = 0
+
+
+def report(ok, what):
+    global checks
+    checks += 1
+    print(("PASS  " if ok else "FAIL  ") + what, flush=True)
+    if not ok:
+        failures.append(what)
+
+
+def reference(q, k, v, mask=None, score=None, normalize="softmax", bias=0.0, scale=None,
+              weight=None):
+    """float64 attention with torch ops. q [B, Sq, Hq, D], k/v [B, Skv, Hkv, D]; mask/score/
+    weight callables of (b, h, qi, ki) index grids [B, H, Sq, Skv] (score also gets s)."""
+    q, k, v = (t.double() for t in (q, k, v))
+    B, Sq, Hq, D = q.shape
+    Skv, Hkv = k.shape[1], k.shape[2]
+    group = Hq // Hkv
+    k = k.repeat_interleave(group, dim=2)
+    v = v.repeat_interleave(group, dim=2)
+    scale = 1.0 / math.sqrt(D) if scale is None else scale
+    s = torch.einsum("bqhd,bkhd->bhqk", q, k) * scale
+    dev = q.device
+    b = torch.arange(B, device=dev).view(B, 1, 1, 1)
+    h = torch.arange(Hq, device=dev).view(1, Hq, 1, 1)
+    qi = torch.arange(Sq, device=dev).view(1, 1, Sq, 1)
+    ki = torch.arange(Skv, device=dev).view(1, 1, 1, Skv)
+    if score is not None:
+        s = score(s, b, h, qi, ki)
+    keep = torch.ones_like(s, dtype=torch.bool) if mask is None else \
+        mask(b, h, qi, ki).expand_as(s)
+    lse = None
+    if normalize == "softmax":
+        s = s.masked_fill(~keep, -math.inf)
+        lse = torch.logsumexp(s, dim=-1)
+        p = torch.softmax(s, dim=-1).nan_to_num(0.0)
+    elif normalize == "sigmoid":
+        p = torch.sigmoid(s + bias) * keep
+    else:
+        p = s * keep
+    if weight is not None:
+        p = p * weight(b, h, qi, ki)
+    out = torch.einsum("bhqk,bkhd->bqhd", p, v)
+    return out, lse  # lse [B, Hq, Sq]
+
+
+def rel(a, b):
+    a, b = a.double(), b.double()
+    return ((a - b).norm() / b.norm().clamp_min(1e-30)).item()
+
+
+def case(name, file, *, params=None, mask=None, score=None, normalize="softmax", bias=0.0,
+         inputs=None, dtypes=(torch.bfloat16, torch.float16), dims=(64, 128),
+         shapes=((2, 4, 2, 77, 131), (1, 2, 2, 300, 300)), kwargs=None):
+    for dtype in dtypes:
+        for D in dims:
+            prog = attnc.compile(os.path.join(EX, file), params=params or {},
+                                 dtype="bf16" if dtype == torch.bfloat16 else "f16", head_dim=D)
+            kern = prog.kernels[0]
+            for (B, Hq, Hkv, Sq, Skv) in shapes:
+                g = torch.Generator(device="cuda").manual_seed(B * 1000 + Sq + D)
+                # Allocated [B, H, S, D] like most PyTorch code, passed as strided transposes.
+                q = torch.randn(B, Hq, Sq, D, device="cuda", dtype=dtype, generator=g).transpose(1, 2)
+                k = torch.randn(B, Hkv, Skv, D, device="cuda", dtype=dtype, generator=g).transpose(1, 2)
+                v = torch.randn(B, Hkv, Skv, D, device="cuda", dtype=dtype, generator=g).transpose(1, 2)
+                ins = inputs(B, Sq, Skv) if inputs else None
+                kw = dict(kwargs or {})
+                softmax = normalize == "softmax"
+                res = kern(q, k, v, inputs=ins, lse=softmax, **kw)
+                out, lse = res if softmax else (res, None)
+                torch.cuda.synchronize()
+                m = (lambda b, h, qi, ki: mask(b, h, qi, ki, ins)) if mask else None
+                ref, ref_lse = reference(q, k, v, mask=m, score=score, normalize=normalize,
+                                         bias=bias, scale=kw.get("scale"))
+                err = rel(out, ref)
+                what = "%s %s D%d B%d Hq%d Hkv%d Sq%d Skv%d: err %.2e" % (
+                    name, str(dtype)[6:], D, B, Hq, Hkv, Sq, Skv, err)
+                ok = err < TOL[dtype] and torch.isfinite(out).all().item()
+                if softmax:
+                    finite = torch.isfinite(ref_lse)
+                    lerr = (lse.double() - ref_lse)[finite].abs().max().item()
+                    ok = ok and lerr < 1e-3 and bool((lse[~finite] == -math.inf).all())
+                    what += ", lse %.1e" % lerr
+                report(ok, what)
+
+
+def causal_br(b, h, qi, ki, ins):
+    return ki <= qi + (ki.shape[-1] - qi.shape[-2])
+
+
+def main():
+    name, cc = attnc.device_info()
+    print("device", name, cc, "| attnc", attnc.library_version(), "| torch", torch.__version__)
+    case("full", "full.attn")
+    case("causal", "causal.attn", mask=causal_br)
+    case("sliding_window", "sliding_window.attn", params={"window": 100},
+         mask=lambda b, h, qi, ki, ins: (ki <= qi) & (qi - ki < 100))
+    case("prefix_lm", "prefix_lm.attn", params={"prefix": 50},
+         mask=lambda b, h, qi, ki, ins: (ki < 50) | (ki <= qi))
+    case("streaming_llm", "streaming_llm.attn", params={"sinks": 4, "window": 64},
+         mask=lambda b, h, qi, ki, ins: (ki <= qi) & ((ki < 4) | (qi - ki < 64)))
+    case("alibi", "alibi.attn", params={"n_heads": 4}, dims=(128,),
+         mask=lambda b, h, qi, ki, ins: ki <= qi,
+         score=lambda s, b, h, qi, ki: s - torch.exp2(-8.0 * (h + 1) / 4) * (qi - ki))
+    case("softcap", "softcap.attn", params={"cap": 30.0},
+         mask=lambda b, h, qi, ki, ins: ki <= qi,
+         score=lambda s, b, h, qi, ki: 30.0 * torch.tanh(s / 30.0))
+
+    def docs(B, Sq, Skv):
+        g = torch.Generator(device="cuda").manual_seed(7)
+        dq = torch.sort(torch.randint(0, 3, (B, Sq), device="cuda", generator=g), dim=1).values
+        dk = torch.sort(torch.randint(0, 3, (B, Skv), device="cuda", generator=g), dim=1).values
+        return {"doc_q": dq.int(), "doc_k": dk.int()}
+    case("document", "document.attn", inputs=docs,
+         mask=lambda b, h, qi, ki, ins: (ins["doc_q"].long()[b.view(-1), :].view(
+             b.shape[0], 1, -1, 1) == ins["doc_k"].long().view(b.shape[0], 1, 1, -1)) & (ki <= qi))
+    sig = attnc.compile(os.path.join(EX, "sigmoid.attn")).kernels[0].spec
+    print("sigmoid spec:", {k: sig[k] for k in ("normalizer", "scalars", "inputs")})
+
+    # A reused block map gives the same output as one built per call.
+    prog = attnc.compile(os.path.join(EX, "document.attn"))
+    kern = prog.kernels[0]
+    B, H, S, D = 2, 4, 515, 128
+    q, k, v = (torch.randn(B, S, H, D, device="cuda", dtype=torch.bfloat16) for _ in range(3))
+    ins = docs(B, S, S)
+    bm = kern.build_block_map(q, k, v, inputs=ins)
+    a = kern(q, k, v, inputs=ins)
+    b2 = kern(q, k, v, inputs=ins, block_map=bm)
+    torch.cuda.synchronize()
+    report(torch.equal(a, b2), "document: a reused block map gives the per-call output")
+    small = [t[:, :300].contiguous() for t in (q, k, v)]
+    bm_small = kern.build_block_map(*small, inputs=docs(B, 300, 300))
+    bad = None
+    try:
+        kern(q, k, v, inputs=ins, block_map=bm_small)
+    except attnc.AttncError as e:
+        bad = str(e)
+    report(bad is not None and "other sizes" in bad,
+           "document: a block map of other sizes is refused (%s)" % bad)
+
+    # GQA example (its patterns fix their heads) and varlen.
+    prog = attnc.compile(os.path.join(EX, "gqa.attn"))
+    print("gqa patterns:", [(kk.name, kk.spec["heads"], kk.spec["kv_heads"]) for kk in prog])
+    prog = attnc.compile(os.path.join(EX, "varlen.attn"))
+    kern = prog.kernels[0]
+    lens_q, lens_k = [5, 130, 1, 77], [9, 130, 300, 64]
+    cu_q = torch.tensor([0] + list(np.cumsum(lens_q)), dtype=torch.int32, device="cuda")
+    cu_k = torch.tensor([0] + list(np.cumsum(lens_k)), dtype=torch.int32, device="cuda")
+    Hq, Hkv, D = kern.spec["heads"] or 4, kern.spec["kv_heads"] or 2, kern.spec["head_dim"]
+    q = torch.randn(sum(lens_q), Hq, D, device="cuda", dtype=torch.bfloat16)
+    k = torch.randn(sum(lens_k), Hkv, D, device="cuda", dtype=torch.bfloat16)
+    v = torch.randn(sum(lens_k), Hkv, D, device="cuda", dtype=torch.bfloat16)
+    out, lse = kern(q, k, v, cu_seqlens_q=cu_q, cu_seqlens_k=cu_k, max_seqlen_q=max(lens_q),
+                    max_seqlen_k=max(lens_k), lse=True)
+    torch.cuda.synchronize()
+    worst = 0.0
+    for i in range(len(lens_q)):
+        qs, ks = slice(cu_q[i].item(), cu_q[i + 1].item()), slice(cu_k[i].item(), cu_k[i + 1].item())
+        ref, ref_lse = reference(q[None, qs], k[None, ks], v[None, ks],
+                                 mask=lambda b, h, qi, ki: ki <= qi)
+        worst = max(worst, rel(out[qs], ref[0]))
+    report(worst < 1e-2, "varlen (%s) Hq%d Hkv%d: worst err %.2e" % (kern.name, Hq, Hkv, worst))
+
+    # numpy in, numpy out (float32 values converted to bf16 by the package).
+    kern = attnc.compile(os.path.join(EX, "causal.attn")).kernels[0]
+    rng = np.random.default_rng(0)
+    qn, kn, vn = (rng.standard_normal((1, 70, 2, 128)).astype(np.float32) for _ in range(3))
+    on, lsen = kern(qn, kn, vn, lse=True)
+    tq, tk, tv = (torch.from_numpy(x).to(torch.bfloat16).cuda() for x in (qn, kn, vn))
+    ref, ref_lse = reference(tq, tk, tv, mask=lambda b, h, qi, ki: ki <= qi)
+    report(isinstance(on, np.ndarray) and rel(torch.from_numpy(on), ref.cpu()) < 1e-2,
+           "numpy path: err %.2e" % rel(torch.from_numpy(on), ref.cpu()))
+
+    # Errors are raised with a message, not crashes.
+    def raises(fn, needle, what):
+        try:
+            fn()
+        except attnc.AttncError as e:
+            report(needle in str(e), "%s raises: %s" % (what, str(e).splitlines()[0]))
+            return
+        report(False, what + " did not raise")
+    q = torch.randn(1, 64, 2, 128, device="cuda", dtype=torch.bfloat16)
+    raises(lambda: kern(q.float(), q, q), "f32", "a float32 q")
+    raises(lambda: kern(q[..., :64], q, q), "head dim 64", "a wrong head dim")
+    raises(lambda: kern(q, q[:, :, :1].expand(1, 64, 2, 128), q), "stride", "a zero-stride k")
+    raises(lambda: attnc.compile("attention x { mask k <= q +* 1 }", file_name="x.attn"),
+           "x.attn:1:", "a syntax error")
+    raises(lambda: attnc.compile("attention x { mask k <= q }", head_dim=96).kernels[0].load(),
+           "96", "head dim 96")
+
+    print("\n%d checks, %d failed" % (checks, len(failures)))
+    for f in failures:
+        print("FAILED:", f)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
