@@ -243,6 +243,10 @@ Status attnc::bindForwardArgs(const AttentionSpec &s, const ForwardArgs &a, FwdP
   ATTNC_TRY(checkOperand("k", a.k, type, rank, d));
   ATTNC_TRY(checkOperand("v", a.v, type, rank, dv));
   ATTNC_TRY(checkOperand("o", a.o, type, rank, dv));
+  for (int i = 0; i < rank - 1; ++i)
+    if (a.o.strides[i] == 0 && a.o.shape[i] > 1)
+      return Status::error("forward: o has stride 0 in dimension " + std::to_string(i) +
+                           ": outputs would overlap");
   p = FwdParams{};
   const int off = s.varlen ? 0 : 1; // index of the sequence dimension minus one
   const int64_t heads = a.q.shape[1 + off], kvHeads = a.k.shape[1 + off];

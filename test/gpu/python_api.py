@@ -142,8 +142,8 @@ def main():
     case("document", "document.attn", inputs=docs,
          mask=lambda b, h, qi, ki, ins: (ins["doc_q"].long()[b.view(-1), :].view(
              b.shape[0], 1, -1, 1) == ins["doc_k"].long().view(b.shape[0], 1, 1, -1)) & (ki <= qi))
-    sig = attnc.compile(os.path.join(EX, "sigmoid.attn")).kernels[0].spec
-    print("sigmoid spec:", {k: sig[k] for k in ("normalizer", "scalars", "inputs")})
+    case("sigmoid", "sigmoid.attn", normalize="sigmoid", bias=-math.log(1024.0),
+         mask=lambda b, h, qi, ki, ins: ki <= qi)
 
     # A reused block map gives the same output as one built per call.
     prog = attnc.compile(os.path.join(EX, "document.attn"))
@@ -210,7 +210,15 @@ def main():
     q = torch.randn(1, 64, 2, 128, device="cuda", dtype=torch.bfloat16)
     raises(lambda: kern(q.float(), q, q), "f32", "a float32 q")
     raises(lambda: kern(q[..., :64], q, q), "head dim 64", "a wrong head dim")
-    raises(lambda: kern(q, q[:, :, :1].expand(1, 64, 2, 128), q), "stride", "a zero-stride k")
+    raises(lambda: kern(q, q, q, out=torch.empty(1, 64, 1, 128, device="cuda",
+                                                 dtype=torch.bfloat16).expand(1, 64, 2, 128)),
+           "outputs would overlap", "an output whose heads alias")
+    # A zero-stride (broadcast) k is a legal read: both heads see the same keys.
+    kb = q[:, :, :1].expand(1, 64, 2, 128)
+    got = kern(q, kb, kb)
+    want = kern(q, kb.contiguous(), kb.contiguous())
+    torch.cuda.synchronize()
+    report(torch.equal(got, want), "a broadcast (stride 0) k and v read like their copies")
     raises(lambda: attnc.compile("attention x { mask k <= q +* 1 }", file_name="x.attn"),
            "x.attn:1:", "a syntax error")
     raises(lambda: attnc.compile("attention x { mask k <= q }", head_dim=96).kernels[0].load(),

@@ -155,6 +155,9 @@ TEST(BindForwardArgs, NamesWhatIsWrong) {
     a.o.shape[1] = 76;
   });
   expect("v has shape", [](ForwardArgs &a) { a.v.shape[1] = 130; });
+  expect("o has stride 0 in dimension 2: outputs would overlap", [](ForwardArgs &a) {
+    a.o.strides[2] = 0;
+  });
   expect("must be a positive multiple of k/v heads", [](ForwardArgs &a) {
     a.k.shape[2] = a.v.shape[2] = 3;
   });
