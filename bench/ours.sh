@@ -2,7 +2,7 @@
 # On the GPU machine: `attnc bench` (median of 20 CUDA-event-timed launches after 5 warm-ups)
 # for the rows of docs/PERFORMANCE.md that the examples express, bf16 forward. Prints one block
 # per row. This times attnc alone; the side-by-side ratios against FlexAttention and cuDNN in
-# one process are bench/compare.py's job (not written yet).
+# one process are bench/compare.py's job.
 #   BUILD=build bash bench/ours.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."

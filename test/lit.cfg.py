@@ -19,6 +19,7 @@ config.environment["PATH"] = os.pathsep.join(
 config.environment["ATTNC_CACHE_DIR"] = os.path.join(config.test_exec_root, "kernel-cache")
 config.substitutions.append(("%examples", os.path.join(config.attnc_src_root, "examples")))
 config.substitutions.append(("%attnc_src", config.attnc_src_root))
+config.substitutions.append(("%attnc_lib", os.path.join(config.attnc_obj_root, "lib")))
 
 
 def probe(*args):
