@@ -75,7 +75,7 @@ attn::PatternOp attnc::selectPattern(ModuleOp module, llvm::StringRef name) {
 
 /// attnc compile --emit=bundle: every pattern's source and a CUBIN per arch, a manifest and a
 /// C header, into the directory -o.
-static int writeBundleCommand(const attnc::CompileCommandOptions &o) {
+static int writeBundleCommand(const attnc::CompileCommandOptions &o, attnc::LoadedSpec &spec) {
   using namespace attnc;
   if (o.outputPath == "-") {
     llvm::errs() << "attnc: --emit=bundle writes a directory: give it with -o DIR\n";
@@ -87,17 +87,11 @@ static int writeBundleCommand(const attnc::CompileCommandOptions &o) {
     llvm::errs() << "attnc: --arch is empty\n";
     return 1;
   }
-  ParamOverrides params;
-  if (!parseAssignments(o.params, "param", params))
-    return 1;
-  std::unique_ptr<LoadedSpec> spec = loadSpec(o.specPath, params);
-  if (!spec)
-    return 1;
   // One generated source serves every arch; it is lowered for the first.
   mlir::attn::KernelTarget target{o.dtype, o.headDim, 0, archs.front().str()};
-  if (failed(lowerToKernels(*spec->module, target)))
+  if (failed(lowerToKernels(*spec.module, target)))
     return 1;
-  FailureOr<std::vector<CompiledKernel>> kernels = emitKernels(*spec->module);
+  FailureOr<std::vector<CompiledKernel>> kernels = emitKernels(*spec.module);
   if (failed(kernels))
     return 1;
   std::vector<std::shared_ptr<KernelImage>> images;
@@ -147,9 +141,7 @@ int attnc::runCompileCommand(const CompileCommandOptions &o) {
                  << " (expected patterns, kernels, cuda, ptx, cubin or bundle)\n";
     return 1;
   }
-  if (o.emit == "bundle")
-    return writeBundleCommand(o);
-  if (llvm::StringRef(o.arch).contains(',')) {
+  if (o.emit != "bundle" && llvm::StringRef(o.arch).contains(',')) {
     llvm::errs() << "attnc: several archs (--arch=" << o.arch << ") need --emit=bundle\n";
     return 1;
   }
@@ -159,6 +151,8 @@ int attnc::runCompileCommand(const CompileCommandOptions &o) {
   std::unique_ptr<LoadedSpec> spec = loadSpec(o.specPath, params);
   if (!spec)
     return 1;
+  if (o.emit == "bundle")
+    return writeBundleCommand(o, *spec);
 
   std::string error;
   auto output = mlir::openOutputFile(o.outputPath, &error);

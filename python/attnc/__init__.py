@@ -377,6 +377,11 @@ class Kernel:
 
     def _shapes(self, q, k, cu_seqlens_q, max_seqlen_q):
         s = self.spec
+        rank = 3 if s["varlen"] else 4
+        if len(q.shape) != rank:
+            raise AttncError("q has shape %s; pattern '%s' takes %s" % (
+                tuple(q.shape), self.name, "[total_q, Hq, D] (varlen)" if s["varlen"]
+                else "[B, Sq, Hq, D]"))
         shape = tuple(q.shape[:-1]) + (s["head_dim_v"],)
         if s["varlen"]:
             lse_shape = (q.shape[1], q.shape[0])

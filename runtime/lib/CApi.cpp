@@ -109,6 +109,22 @@ StatusOr<std::shared_ptr<AttentionKernel>> loaded(attnc_kernel *kernel) {
     return Status::error("null kernel");
   return kernel->image->load();
 }
+
+/// Converts `args`, loads `kernel` and calls `body(kernel, args)`, mapping every failure to a
+/// nonzero return.
+template <class F>
+int withLoaded(const char *function, attnc_kernel *kernel, const attnc_forward_args *args,
+               F &&body) {
+  return guarded(function, [&] {
+    StatusOr<ForwardArgs> f = toArgs(args);
+    if (!f.ok())
+      return fromStatus(f.status());
+    StatusOr<std::shared_ptr<AttentionKernel>> k = loaded(kernel);
+    if (!k.ok())
+      return fromStatus(k.status());
+    return fromStatus(body(**k, *f));
+  });
+}
 } // namespace
 
 attnc_program *attnc::capi::makeProgram(const std::vector<std::shared_ptr<KernelImage>> &images) {
@@ -194,35 +210,25 @@ int attnc_kernel_needs_block_map(attnc_kernel *kernel) {
 
 int attnc_block_map_build(attnc_kernel *kernel, const attnc_forward_args *args, void *stream,
                           attnc_block_map **out) {
-  return guarded("attnc_block_map_build", [&] {
-    if (!out)
-      return fail("attnc_block_map_build: null output");
-    *out = nullptr;
-    StatusOr<ForwardArgs> f = toArgs(args);
-    if (!f.ok())
-      return fromStatus(f.status());
-    StatusOr<std::shared_ptr<AttentionKernel>> k = loaded(kernel);
-    if (!k.ok())
-      return fromStatus(k.status());
-    StatusOr<BlockMap> map = (*k)->buildBlockMap(*f, stream);
-    if (!map.ok())
-      return fromStatus(map.status());
-    *out = new attnc_block_map{std::move(map).value()};
-    return 0;
-  });
+  if (!out)
+    return fail("attnc_block_map_build: null output");
+  *out = nullptr;
+  return withLoaded("attnc_block_map_build", kernel, args,
+                    [&](const AttentionKernel &k, const ForwardArgs &f) {
+                      StatusOr<BlockMap> map = k.buildBlockMap(f, stream);
+                      if (!map.ok())
+                        return map.status();
+                      *out = new attnc_block_map{std::move(map).value()};
+                      return Status::success();
+                    });
 }
 
 int attnc_forward_with_map(attnc_kernel *kernel, const attnc_forward_args *args,
                            const attnc_block_map *map, void *stream) {
-  return guarded("attnc_forward", [&] {
-    StatusOr<ForwardArgs> f = toArgs(args);
-    if (!f.ok())
-      return fromStatus(f.status());
-    StatusOr<std::shared_ptr<AttentionKernel>> k = loaded(kernel);
-    if (!k.ok())
-      return fromStatus(k.status());
-    return fromStatus((*k)->forward(*f, stream, map ? &map->map : nullptr));
-  });
+  return withLoaded("attnc_forward", kernel, args,
+                    [&](const AttentionKernel &k, const ForwardArgs &f) {
+                      return k.forward(f, stream, map ? &map->map : nullptr);
+                    });
 }
 
 void attnc_block_map_free(attnc_block_map *map) { delete map; }

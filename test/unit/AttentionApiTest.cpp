@@ -150,7 +150,7 @@ TEST(BindForwardArgs, NamesWhatIsWrong) {
   expect("q has rank 3", [](ForwardArgs &a) { a.q.rank = 3; });
   expect("contiguous in its last dimension", [](ForwardArgs &a) { a.q.strides[3] = 2; });
   expect("not a non-negative multiple of 8", [](ForwardArgs &a) { a.k.strides[1] = 260; });
-  expect("not 16-byte aligned", [](ForwardArgs &a) { a.o.data = fake(4) + 2; });
+  expect("not 16-byte aligned", [](ForwardArgs &a) { a.o.data = static_cast<const char *>(fake(4)) + 2; });
   expect("o has shape [2, 76, 4, 128], expected [2, 77, 4, 128]", [](ForwardArgs &a) {
     a.o.shape[1] = 76;
   });

@@ -11,9 +11,11 @@
  *    then holds the message (per thread, valid until the next failing call on that thread).
  *    Spec errors carry file:line:col and the source line.
  *  - Objects are opaque; each *_free accepts NULL. Kernels belong to their program.
- *  - Structs that may grow start with `struct_size`: set it to sizeof(the struct).
+ *  - Structs that may grow start with `struct_size`: set it to sizeof(the struct). Fields are
+ *    only ever appended; a library reads the fields the caller's size covers and rejects a
+ *    size smaller than its version-1 struct.
  *  - ABI: ATTNC_C_API_VERSION grows when functions or fields are added; nothing is removed or
- *    reordered within a major version. Check attnc_c_api_version() >= the version you need.
+ *    reordered. Check attnc_c_api_version() >= the version you need.
  *
  *===----------------------------------------------------------------------===*/
 #ifndef ATTNC_C_H
