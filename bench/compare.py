@@ -49,7 +49,8 @@ def tflops(flops, ms):
     return flops / (ms * 1e-3) / 1e12
 
 
-# name -> (spec file, pattern, params(S), flex mask_mod(S, docs), flex score_mod(H), sdpa causal)
+# name -> (spec file, params(S), flex mask_mod(S, docs), flex score_mod(H), sdpa causal); each
+# spec file holds one pattern
 def patterns():
     W = 1024
 
@@ -57,20 +58,20 @@ def patterns():
         return q >= k
 
     return {
-        "full": ("full.attn", None, lambda S: {}, None, None, False),
-        "causal": ("causal.attn", None, lambda S: {}, lambda S, d: causal, None, True),
-        "alibi": ("alibi.attn", None, lambda S: {"n_heads": 16}, lambda S, d: causal,
+        "full": ("full.attn", lambda S: {}, None, None, False),
+        "causal": ("causal.attn", lambda S: {}, lambda S, d: causal, None, True),
+        "alibi": ("alibi.attn", lambda S: {"n_heads": 16}, lambda S, d: causal,
                   lambda H: (lambda s, b, h, q, k: s + (k - q) * torch.exp2(-8.0 * (h + 1) / H)),
                   None),
-        "softcap30": ("softcap.attn", None, lambda S: {"cap": 30.0}, lambda S, d: causal,
+        "softcap30": ("softcap.attn", lambda S: {"cap": 30.0}, lambda S, d: causal,
                       lambda H: (lambda s, b, h, q, k: 30.0 * torch.tanh(s / 30.0)), None),
-        "sliding1024": ("sliding_window.attn", None, lambda S: {"window": W},
+        "sliding1024": ("sliding_window.attn", lambda S: {"window": W},
                         lambda S, d: (lambda b, h, q, k: (q >= k) & (q - k < W)), None, None),
-        "prefixlm": ("prefix_lm.attn", None, lambda S: {"prefix": S // 4},
+        "prefixlm": ("prefix_lm.attn", lambda S: {"prefix": S // 4},
                      lambda S, d: (lambda b, h, q, k: (k < S // 4) | (q >= k)), None, None),
-        "document": ("document.attn", None, lambda S: {},
+        "document": ("document.attn", lambda S: {},
                      lambda S, d: (lambda b, h, q, k: (d[q] == d[k]) & (q >= k)), None, None),
-        "sink4+win1024": ("streaming_llm.attn", None, lambda S: {"sinks": 4, "window": W},
+        "sink4+win1024": ("streaming_llm.attn", lambda S: {"sinks": 4, "window": W},
                           lambda S, d: (lambda b, h, q, k: (q >= k) & ((q - k < W) | (k < 4))),
                           None, None),
     }
@@ -109,9 +110,9 @@ def run_row(label, B, Hq, Hkv, S, D, dtype, names, results):
     docs, docs_bs = doc_ids(S, B)
     torch._dynamo.reset()
     flex = torch.compile(flex_attention, dynamic=False)
-    sdpa_cache = {}
+    specs = patterns()
     for name in names:
-        spec_file, pattern, params, mask_fn, score_fn, sdpa_causal = patterns()[name]
+        spec_file, params, mask_fn, score_fn, sdpa_causal = specs[name]
         row = {"shape": label, "pattern": name}
         # FlexAttention.
         bm = None
@@ -149,7 +150,7 @@ def run_row(label, B, Hq, Hkv, S, D, dtype, names, results):
         try:
             prog = attnc.compile(os.path.join(EX, spec_file), dtype="bf16" if dtype ==
                                  torch.bfloat16 else "f16", head_dim=D, params=params(S))
-            kern = prog[pattern] if pattern else prog.kernels[0]
+            kern = prog.kernels[0]
             qt, kt, vt = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
             out = torch.empty(B, S, Hq, D, device=DEV, dtype=dtype)
             inputs = {"doc_q": docs_bs, "doc_k": docs_bs} if name == "document" else None

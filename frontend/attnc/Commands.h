@@ -18,7 +18,7 @@ namespace attnc {
 struct CompileCommandOptions {
   std::string specPath, emit, dtype;
   int headDim;
-  std::string arch, outputPath; // arch: comma-separated for --emit=bundle
+  std::string arch, outputPath;    // arch: comma-separated for --emit=bundle
   std::vector<std::string> params; // NAME=VALUE
   std::string bundleName;          // --emit=bundle: default the spec file's stem
 };

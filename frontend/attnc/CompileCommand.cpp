@@ -122,8 +122,8 @@ static int writeBundleCommand(const attnc::CompileCommandOptions &o, attnc::Load
   std::string name = o.bundleName;
   if (name.empty())
     name = llvm::sys::path::stem(o.specPath).str();
-  if (Status st = writeBundle(o.outputPath, name, llvm::sys::path::filename(o.specPath).str(),
-                              images);
+  if (Status st =
+          writeBundle(o.outputPath, name, llvm::sys::path::filename(o.specPath).str(), images);
       !st.ok()) {
     llvm::errs() << "attnc: " << st.message() << "\n";
     return 1;

@@ -228,12 +228,11 @@ int attnc::runRefCommand(const RefCommandOptions &o) {
           lseErr = std::max(lseErr, std::fabs(result->lse[i] - ref->lse[i]));
       double rel = norm > 0 ? std::sqrt(err / norm) : std::sqrt(err);
       const double tolerance = o.dtype == "bf16" ? 1e-2 : 3e-3;
-      llvm::outs() << llvm::formatv("check against the float64 reference: |O - ref| / |ref| = "
-                                    "{0:e2}{1} (tolerance {2:e0})\n",
-                                    rel,
-                                    softmax ? llvm::formatv(", max |LSE - ref| = {0:e2}", lseErr).str()
-                                            : std::string(),
-                                    tolerance);
+      llvm::outs() << llvm::formatv(
+          "check against the float64 reference: |O - ref| / |ref| = "
+          "{0:e2}{1} (tolerance {2:e0})\n",
+          rel, softmax ? llvm::formatv(", max |LSE - ref| = {0:e2}", lseErr).str() : std::string(),
+          tolerance);
       if (!(rel < tolerance) || !(lseErr < 1e-3))
         return fail("the GPU result is outside the tolerance");
     }

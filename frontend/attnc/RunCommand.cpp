@@ -25,7 +25,8 @@ struct Uploads {
   std::vector<attnc::DeviceBuffer> buffers;
 
   attnc::StatusOr<attnc::DevicePtr> upload(const void *data, size_t bytes) {
-    ATTNC_ASSIGN_OR_RETURN(attnc::DeviceBuffer buffer, device->allocBuffer(std::max<size_t>(bytes, 16)));
+    ATTNC_ASSIGN_OR_RETURN(attnc::DeviceBuffer buffer,
+                           device->allocBuffer(std::max<size_t>(bytes, 16)));
     if (data && bytes)
       ATTNC_TRY(device->copyToDevice(buffer.ptr(), data, bytes));
     buffers.push_back(std::move(buffer));
@@ -47,7 +48,7 @@ attnc::Status runOnDevice(const attnc::KernelImage &image, const attn::Reference
     return out;
   };
   const bool varlen = p.isVarlen();
-  const int64_t rowsQ = varlen ? p.totalQ() : p.seqQ, rowsK = varlen ? p.cuSeqlensK.back() : p.seqK;
+  const int64_t rowsQ = varlen ? p.totalQ() : p.seqQ, rowsK = varlen ? p.totalK() : p.seqK;
   auto view = [&](DevicePtr ptr, DType dtype, int64_t rows, int64_t heads, int64_t dim) {
     return varlen ? TensorRef::contiguous(reinterpret_cast<const void *>(ptr), dtype,
                                           {rows, heads, dim})
@@ -79,10 +80,10 @@ attnc::Status runOnDevice(const attnc::KernelImage &image, const attn::Reference
     std::vector<int32_t> ck(p.cuSeqlensK.begin(), p.cuSeqlensK.end());
     ATTNC_ASSIGN_OR_RETURN(DevicePtr cuQ, up.upload(cq.data(), cq.size() * 4));
     ATTNC_ASSIGN_OR_RETURN(DevicePtr cuK, up.upload(ck.data(), ck.size() * 4));
-    args.cuSeqlensQ =
-        TensorRef::contiguous(reinterpret_cast<const void *>(cuQ), DType::I32, {int64_t(cq.size())});
-    args.cuSeqlensK =
-        TensorRef::contiguous(reinterpret_cast<const void *>(cuK), DType::I32, {int64_t(ck.size())});
+    args.cuSeqlensQ = TensorRef::contiguous(reinterpret_cast<const void *>(cuQ), DType::I32,
+                                            {int64_t(cq.size())});
+    args.cuSeqlensK = TensorRef::contiguous(reinterpret_cast<const void *>(cuK), DType::I32,
+                                            {int64_t(ck.size())});
     args.maxSeqlenQ = int(p.seqQ);
     args.maxSeqlenK = int(p.seqK);
   }
@@ -103,18 +104,9 @@ attnc::Status runOnDevice(const attnc::KernelImage &image, const attn::Reference
       }
     }
     ATTNC_ASSIGN_OR_RETURN(DevicePtr ptr, up.upload(raw.data(), raw.size() * 4));
-    std::vector<int64_t> dims = attn::resolveInputShape(input, p);
-    TensorRef t;
-    t.data = reinterpret_cast<const void *>(ptr);
-    t.dtype = isFloat ? DType::F32 : DType::I32;
-    t.rank = int(dims.size());
-    int64_t stride = 1;
-    for (int i = t.rank - 1; i >= 0; --i) {
-      t.shape[i] = dims[i];
-      t.strides[i] = stride;
-      stride *= dims[i];
-    }
-    args.inputs.push_back(t);
+    args.inputs.push_back(TensorRef::contiguous(reinterpret_cast<const void *>(ptr),
+                                                isFloat ? DType::F32 : DType::I32,
+                                                attn::resolveInputShape(input, p)));
   }
   for (const AttentionSpec::Scalar &scalar : spec.scalars) {
     auto it = p.scalars.find(scalar.name);

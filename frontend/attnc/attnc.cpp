@@ -42,13 +42,14 @@ cl::SubCommand versionCmd("version", "Print the versions of attnc and NVRTC");
 cl::SubCommand devicesCmd("devices", "List the CUDA devices; exit code 1 when there is none");
 
 cl::opt<std::string> specPath(cl::Positional, cl::desc("<spec.attn>"), cl::Required,
-                              cl::sub(compileCmd), cl::sub(refCmd), cl::sub(runCmd), cl::sub(explainCmd),
-                              cl::sub(benchCmd));
+                              cl::sub(compileCmd), cl::sub(refCmd), cl::sub(runCmd),
+                              cl::sub(explainCmd), cl::sub(benchCmd));
 cl::list<std::string> checkSpecs(cl::Positional, cl::desc("<spec.attn>..."), cl::OneOrMore,
                                  cl::sub(checkCmd));
 cl::list<std::string> params("param", cl::desc("value of a parameter of the spec"),
                              cl::value_desc("NAME=VALUE"), cl::sub(compileCmd), cl::sub(checkCmd),
-                             cl::sub(refCmd), cl::sub(runCmd), cl::sub(explainCmd), cl::sub(benchCmd));
+                             cl::sub(refCmd), cl::sub(runCmd), cl::sub(explainCmd),
+                             cl::sub(benchCmd));
 cl::opt<std::string> emit("emit", cl::desc("patterns | kernels | cuda | ptx | cubin | bundle"),
                           cl::init("cuda"), cl::sub(compileCmd));
 cl::opt<std::string> bundleName("bundle-name",
@@ -61,9 +62,8 @@ cl::opt<int> headDim("head-dim", cl::desc("head dim"), cl::init(128), cl::sub(co
                      cl::sub(benchCmd));
 cl::opt<std::string> arch("arch",
                           cl::desc("target architecture (--emit=bundle: a comma-separated list)"),
-                          cl::init("sm_90a"),
-                          cl::sub(compileCmd), cl::sub(checkCmd), cl::sub(benchCmd),
-                          cl::sub(runCmd));
+                          cl::init("sm_90a"), cl::sub(compileCmd), cl::sub(checkCmd),
+                          cl::sub(benchCmd), cl::sub(runCmd));
 cl::opt<bool> runCheck("check",
                        cl::desc("also evaluate the float64 reference and fail outside the dtype's "
                                 "tolerance"),
@@ -82,14 +82,14 @@ cl::opt<bool> printSource("print-source", cl::desc("print the generated CUDA of 
 
 // ref and explain.
 cl::opt<std::string> patternName("pattern", cl::desc("the pattern (needed when there are several)"),
-                                 cl::value_desc("NAME"), cl::sub(refCmd), cl::sub(runCmd), cl::sub(explainCmd),
-                                 cl::sub(benchCmd));
+                                 cl::value_desc("NAME"), cl::sub(refCmd), cl::sub(runCmd),
+                                 cl::sub(explainCmd), cl::sub(benchCmd));
 cl::list<std::string> inputs("input", cl::desc("an input tensor the pattern declares"),
-                             cl::value_desc("NAME=FILE.npy"), cl::sub(refCmd), cl::sub(runCmd), cl::sub(explainCmd),
-                             cl::sub(benchCmd));
+                             cl::value_desc("NAME=FILE.npy"), cl::sub(refCmd), cl::sub(runCmd),
+                             cl::sub(explainCmd), cl::sub(benchCmd));
 cl::list<std::string> scalars("scalar", cl::desc("a run-time scalar (default: its declared one)"),
-                              cl::value_desc("NAME=VALUE"), cl::sub(refCmd), cl::sub(runCmd), cl::sub(explainCmd),
-                              cl::sub(benchCmd));
+                              cl::value_desc("NAME=VALUE"), cl::sub(refCmd), cl::sub(runCmd),
+                              cl::sub(explainCmd), cl::sub(benchCmd));
 
 // ref.
 cl::opt<std::string> qPath("q", cl::desc("queries [B, Sq, Hq, D] (varlen: [total_q, Hq, D])"),

@@ -61,7 +61,10 @@ attnc::StatusOr<attnc::KernelImages> attnc::compile(std::string_view text,
   auto params = options.params;
   std::sort(params.begin(), params.end());
   Hasher hasher(0x617474); // "att"
-  hasher.str(text).str(options.fileName).u64(uint64_t(options.dtype)).u64(uint64_t(options.headDim));
+  hasher.str(text)
+      .str(options.fileName)
+      .u64(uint64_t(options.dtype))
+      .u64(uint64_t(options.headDim));
   hasher.u64(uint64_t(options.headDimV)).str(arch).u64(params.size());
   for (const auto &[name, value] : params)
     hasher.str(name).str(value);
@@ -78,10 +81,9 @@ attnc::StatusOr<attnc::KernelImages> attnc::compile(std::string_view text,
   context.printOpOnDiagnostic(false);
   loadAttnDialects(context);
   llvm::SourceMgr sourceMgr;
-  sourceMgr.AddNewSourceBuffer(
-      llvm::MemoryBuffer::getMemBufferCopy(llvm::StringRef(text.data(), text.size()),
-                                           options.fileName),
-      llvm::SMLoc());
+  sourceMgr.AddNewSourceBuffer(llvm::MemoryBuffer::getMemBufferCopy(
+                                   llvm::StringRef(text.data(), text.size()), options.fileName),
+                               llvm::SMLoc());
   sourceMgr.setDiagHandler(
       [](const llvm::SMDiagnostic &diag, void *stream) {
         diag.print(nullptr, *static_cast<llvm::raw_ostream *>(stream));

@@ -375,7 +375,7 @@ class Kernel:
                 self.name, len(declared), what, len(given)))
         return given + [None] * (len(declared) - len(given))
 
-    def _shapes(self, q, k, cu_seqlens_q, max_seqlen_q):
+    def _shapes(self, q):
         s = self.spec
         rank = 3 if s["varlen"] else 4
         if len(q.shape) != rank:
@@ -401,7 +401,7 @@ class Kernel:
         its default. scale replaces the pattern's softmax scale. block_map: from
         build_block_map with the same sizes and inputs."""
         _load()
-        out_shape, lse_shape = self._shapes(q, k, cu_seqlens_q, max_seqlen_q)
+        out_shape, lse_shape = self._shapes(q)
         if _is_torch(q):
             import torch
             if out is None:
@@ -468,7 +468,7 @@ class Kernel:
         """Builds the run-time block map of a mask that reads tensors (torch tensors only), to
         pass as block_map= to calls of the same sizes and inputs."""
         import torch
-        out_shape, _ = self._shapes(q, k, cu_seqlens_q, max_seqlen_q)
+        out_shape, _ = self._shapes(q)
         out = torch.empty(out_shape, dtype=q.dtype, device=q.device)
         a, keep = self._args(q, k, v, out, None, inputs, scalars, None, cu_seqlens_q,
                              cu_seqlens_k, max_seqlen_q, max_seqlen_k, None)

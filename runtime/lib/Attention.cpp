@@ -25,8 +25,7 @@ const char *attnc::dtypeName(DType type) {
 
 size_t attnc::dtypeBytes(DType type) { return type == DType::BF16 || type == DType::F16 ? 2 : 4; }
 
-TensorRef TensorRef::contiguous(const void *data, DType dtype,
-                                std::initializer_list<int64_t> shape) {
+TensorRef TensorRef::contiguous(const void *data, DType dtype, const std::vector<int64_t> &shape) {
   TensorRef t;
   t.data = data;
   t.dtype = dtype;
@@ -154,10 +153,11 @@ StatusOr<AttentionSpec> AttentionSpec::fromJson(const std::string &text) {
 // Loading
 //===----------------------------------------------------------------------===//
 
-StatusOr<std::shared_ptr<AttentionKernel>>
-AttentionKernel::fromSource(AttentionSpec spec, const std::string &source,
-                            const JitTarget &target) {
-  ATTNC_ASSIGN_OR_RETURN(std::shared_ptr<Kernel> forward, jitKernel(source, spec.entry, {}, target));
+StatusOr<std::shared_ptr<AttentionKernel>> AttentionKernel::fromSource(AttentionSpec spec,
+                                                                       const std::string &source,
+                                                                       const JitTarget &target) {
+  ATTNC_ASSIGN_OR_RETURN(std::shared_ptr<Kernel> forward,
+                         jitKernel(source, spec.entry, {}, target));
   std::shared_ptr<Kernel> builder;
   if (!spec.blockMapEntry.empty()) {
     ATTNC_ASSIGN_OR_RETURN(builder, jitKernel(source, spec.blockMapEntry, {}, target));
@@ -207,10 +207,10 @@ Status checkOperand(const char *name, const TensorRef &t, DType dtype, int rank,
     return Status::error(what + "is " + dtypeName(t.dtype) + ", the kernel was compiled for " +
                          dtypeName(dtype));
   if (t.rank != rank)
-    return Status::error(what + "has rank " + std::to_string(t.rank) + " " + shapeString(t) +
-                         ", expected " + std::to_string(rank) +
-                         (rank == 4 ? " ([batch, seq, heads, head_dim])"
-                                    : " ([total, heads, head_dim], varlen)"));
+    return Status::error(
+        what + "has rank " + std::to_string(t.rank) + " " + shapeString(t) + ", expected " +
+        std::to_string(rank) +
+        (rank == 4 ? " ([batch, seq, heads, head_dim])" : " ([total, heads, head_dim], varlen)"));
   if (t.shape[rank - 1] != dim)
     return Status::error(what + "has head dim " + std::to_string(t.shape[rank - 1]) +
                          ", the kernel was compiled for " + std::to_string(dim));
@@ -253,8 +253,9 @@ Status attnc::bindForwardArgs(const AttentionSpec &s, const ForwardArgs &a, FwdP
   if (s.varlen) {
     ATTNC_TRY(expectShape("v", a.v, {a.k.shape[0], kvHeads, dv}));
     ATTNC_TRY(expectShape("o", a.o, {a.q.shape[0], heads, dv}));
-    for (auto [name, cu] : {std::pair<const char *, const TensorRef *>{"cu_seqlens_q", &a.cuSeqlensQ},
-                            {"cu_seqlens_k", &a.cuSeqlensK}}) {
+    for (auto [name, cu] :
+         {std::pair<const char *, const TensorRef *>{"cu_seqlens_q", &a.cuSeqlensQ},
+          {"cu_seqlens_k", &a.cuSeqlensK}}) {
       if (!cu->given() || !cu->data || cu->dtype != DType::I32 || cu->rank != 1 ||
           cu->shape[0] < 2 || cu->strides[0] != 1)
         return Status::error(std::string("forward: the pattern is varlen: ") + name +
@@ -392,6 +393,14 @@ Status attnc::bindForwardArgs(const AttentionSpec &s, const ForwardArgs &a, FwdP
 // Launching
 //===----------------------------------------------------------------------===//
 
+/// Bytes of the block map of the problem `p` for `config`'s tiles (at least 16: a zero-size
+/// allocation is an error for the driver).
+static size_t blockMapAllocation(const ForwardConfig &config, const FwdParams &p) {
+  return std::max<size_t>(size_t(blockMapBytes(p.batch, p.block_map_heads, p.seqlen_q, p.seqlen_k,
+                                               config.blockM, config.blockN)),
+                          16);
+}
+
 StatusOr<BlockMap> AttentionKernel::buildBlockMap(const ForwardArgs &args, void *stream) const {
   if (!builder_)
     return Status::error("buildBlockMap: pattern '" + spec_.pattern +
@@ -403,11 +412,9 @@ StatusOr<BlockMap> AttentionKernel::buildBlockMap(const ForwardArgs &args, void 
   map.mapHeads_ = p.block_map_heads;
   map.seqlenQ_ = p.seqlen_q;
   map.seqlenK_ = p.seqlen_k;
-  size_t bytes = size_t(blockMapBytes(p.batch, p.block_map_heads, p.seqlen_q, p.seqlen_k,
-                                      spec_.config.blockM, spec_.config.blockN));
-  ATTNC_ASSIGN_OR_RETURN(map.buffer_, device().allocBuffer(std::max<size_t>(bytes, 16)));
-  ATTNC_TRY(launchBlockMap(*builder_, spec_.config, p, reinterpret_cast<void *>(map.data()),
-                           stream));
+  ATTNC_ASSIGN_OR_RETURN(map.buffer_, device().allocBuffer(blockMapAllocation(spec_.config, p)));
+  ATTNC_TRY(
+      launchBlockMap(*builder_, spec_.config, p, reinterpret_cast<void *>(map.data()), stream));
   return map;
 }
 
@@ -427,9 +434,8 @@ Status AttentionKernel::forward(const ForwardArgs &args, void *stream, const Blo
     return launchForward(*forward_, spec_.config, p, stream);
   }
   // A map for this call only, in stream-ordered memory.
-  size_t bytes = size_t(blockMapBytes(p.batch, p.block_map_heads, p.seqlen_q, p.seqlen_k,
-                                      spec_.config.blockM, spec_.config.blockN));
-  ATTNC_ASSIGN_OR_RETURN(DevicePtr ptr, device().allocAsync(std::max<size_t>(bytes, 16), stream));
+  ATTNC_ASSIGN_OR_RETURN(DevicePtr ptr,
+                         device().allocAsync(blockMapAllocation(spec_.config, p), stream));
   Status st = launchBlockMap(*builder_, spec_.config, p, reinterpret_cast<void *>(ptr), stream);
   if (st.ok()) {
     p.block_map = reinterpret_cast<const unsigned char *>(ptr);
@@ -466,8 +472,8 @@ StatusOr<std::shared_ptr<AttentionKernel>> KernelImage::load(const JitTarget &ta
     std::string archs;
     for (const auto &entry : cubins_)
       archs += (archs.empty() ? "" : ", ") + entry.first;
-    return Status::error("kernel '" + spec_.entry + "' has no CUBIN for " + arch +
-                         " (it has " + (archs.empty() ? "none" : archs) + ") and no source");
+    return Status::error("kernel '" + spec_.entry + "' has no CUBIN for " + arch + " (it has " +
+                         (archs.empty() ? "none" : archs) + ") and no source");
   }
   loaded_.emplace_back(device->ordinal(), kernel);
   return kernel;

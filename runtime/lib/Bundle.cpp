@@ -1,14 +1,15 @@
 //===- Bundle.cpp - Ahead-of-time kernel bundles -------------------------------===//
 #include "attnc/Bundle.h"
 
+#include "Files.h"
+
 #include <nlohmann/json.hpp>
 
 #include <cctype>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
+#include <filesystem>
 #include <sstream>
-#include <sys/stat.h>
 
 using namespace attnc;
 using json = nlohmann::json;
@@ -17,44 +18,26 @@ static constexpr const char *kFormat = "attnc-bundle";
 static constexpr int kFormatVersion = 1;
 
 static Status writeFile(const std::string &path, const std::string &bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), std::streamsize(bytes.size()));
-  out.close();
-  if (!out)
+  if (!detail::writeFileAtomically(path, bytes))
     return Status::error("cannot write " + path + ": " + std::strerror(errno));
   return Status::success();
 }
 
 static StatusOr<std::string> readFile(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
+  std::optional<std::string> bytes = detail::readFile(path);
+  if (!bytes)
     return Status::error("cannot read " + path + ": " + std::strerror(errno));
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  if (in.bad())
-    return Status::error("cannot read " + path);
-  return bytes.str();
-}
-
-/// Creates `directory` and its missing parents.
-static Status makeDirectories(const std::string &directory) {
-  for (size_t pos = 1; pos <= directory.size(); ++pos) {
-    if (pos != directory.size() && directory[pos] != '/')
-      continue;
-    std::string prefix = directory.substr(0, pos);
-    if (::mkdir(prefix.c_str(), 0777) != 0 && errno != EEXIST)
-      return Status::error("cannot create " + prefix + ": " + std::strerror(errno));
-  }
-  struct stat info;
-  if (::stat(directory.c_str(), &info) != 0 || !S_ISDIR(info.st_mode))
-    return Status::error(directory + " is not a directory");
-  return Status::success();
+  return std::move(*bytes);
 }
 
 Status attnc::writeBundle(const std::string &directory, const std::string &name,
                           const std::string &specFile,
                           const std::vector<std::shared_ptr<KernelImage>> &images) {
-  ATTNC_TRY(makeDirectories(directory));
+  std::error_code ec;
+  std::filesystem::create_directories(directory, ec);
+  if (ec || !std::filesystem::is_directory(directory))
+    return Status::error("cannot create the directory " + directory +
+                         (ec ? ": " + ec.message() : ""));
   json manifest;
   manifest["format"] = kFormat;
   manifest["version"] = kFormatVersion;
@@ -162,8 +145,8 @@ std::string attnc::bundleHeader(const std::string &name,
        << ", D " << s.config.headDim << ", Dv " << s.config.headDimV << ", " << s.normalizer
        << (s.varlen ? ", varlen" : "") << ".\n"
        << " *   q [" << seq << "q, Hq, " << s.config.headDim << "], k [" << seq << "kv, Hkv, "
-       << s.config.headDim << "], v [" << seq << "kv, Hkv, " << s.config.headDimV << "], o ["
-       << seq << "q, Hq, " << s.config.headDimV << "]";
+       << s.config.headDim << "], v [" << seq << "kv, Hkv, " << s.config.headDimV << "], o [" << seq
+       << "q, Hq, " << s.config.headDimV << "]";
     if (s.normalizer == "softmax")
       os << "; lse float32 (NULL: not written)";
     os << ".\n";

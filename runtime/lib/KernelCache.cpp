@@ -24,6 +24,8 @@
 
 #include "attnc/Runtime.h"
 
+#include "Files.h"
+
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
@@ -215,45 +217,6 @@ static std::optional<CompileResult> deserialize(std::string_view data,
   return result;
 }
 
-static std::optional<std::string> readFile(const std::string &path) {
-  FILE *f = std::fopen(path.c_str(), "rb");
-  if (!f)
-    return std::nullopt;
-  std::string data;
-  char buf[1 << 16];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0)
-    data.append(buf, n);
-  bool ok = !std::ferror(f);
-  std::fclose(f);
-  return ok ? std::optional<std::string>(std::move(data)) : std::nullopt;
-}
-
-/// Writes to a unique temporary name in the same directory, then renames over
-/// `path`, so a crash or a concurrent writer never leaves a half-written file
-/// under the final name.
-static bool writeFileAtomically(const std::string &path,
-                                const std::string &data) {
-  static std::atomic<uint64_t> counter{0};
-  std::error_code ec;
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path(),
-                                      ec);
-  std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." +
-                    std::to_string(counter.fetch_add(1));
-  FILE *f = std::fopen(tmp.c_str(), "wb");
-  if (!f)
-    return false;
-  bool ok = std::fwrite(data.data(), 1, data.size(), f) == data.size();
-  ok &= std::fclose(f) == 0;
-  if (ok)
-    std::filesystem::rename(tmp, path, ec);
-  if (!ok || ec) {
-    std::filesystem::remove(tmp, ec);
-    return false;
-  }
-  return true;
-}
-
 StatusOr<std::shared_ptr<const CompileResult>>
 KernelCache::compile(const CompileRequest &request) {
   ATTNC_ASSIGN_OR_RETURN(Hash128 key, keyOf(request));
@@ -280,7 +243,7 @@ KernelCache::compile(const CompileRequest &request) {
   std::shared_ptr<const CompileResult> result;
   bool fromDisk = false, rejected = false, wrote = false, writeFailed = false;
   if (!path.empty()) {
-    if (std::optional<std::string> data = readFile(path)) {
+    if (std::optional<std::string> data = detail::readFile(path)) {
       if (std::optional<CompileResult> parsed = deserialize(*data, key)) {
         result = std::make_shared<const CompileResult>(std::move(*parsed));
         fromDisk = true;
@@ -296,7 +259,7 @@ KernelCache::compile(const CompileRequest &request) {
       result =
           std::make_shared<const CompileResult>(std::move(compiled).value());
       if (!path.empty())
-        (writeFileAtomically(path, serialize(key, *result)) ? wrote
+        (detail::writeFileAtomically(path, serialize(key, *result)) ? wrote
                                                             : writeFailed) =
             true;
     } else {

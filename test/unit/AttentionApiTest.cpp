@@ -141,39 +141,38 @@ TEST(BindForwardArgs, NamesWhatIsWrong) {
     Problem pr;
     mutate(pr.args);
     std::string error = bindError(spec, pr.args);
-    EXPECT_NE(error.find(needle), std::string::npos) << "wanted '" << needle << "', got '"
-                                                     << error << "'";
+    EXPECT_NE(error.find(needle), std::string::npos)
+        << "wanted '" << needle << "', got '" << error << "'";
   };
   expect("q is missing", [](ForwardArgs &a) { a.q = TensorRef(); });
-  expect("k is f16, the kernel was compiled for bf16", [](ForwardArgs &a) { a.k.dtype = DType::F16; });
+  expect("k is f16, the kernel was compiled for bf16",
+         [](ForwardArgs &a) { a.k.dtype = DType::F16; });
   expect("v has head dim 64", [](ForwardArgs &a) { a.v.shape[3] = 64; });
   expect("q has rank 3", [](ForwardArgs &a) { a.q.rank = 3; });
   expect("contiguous in its last dimension", [](ForwardArgs &a) { a.q.strides[3] = 2; });
   expect("not a non-negative multiple of 8", [](ForwardArgs &a) { a.k.strides[1] = 260; });
-  expect("not 16-byte aligned", [](ForwardArgs &a) { a.o.data = static_cast<const char *>(fake(4)) + 2; });
-  expect("o has shape [2, 76, 4, 128], expected [2, 77, 4, 128]", [](ForwardArgs &a) {
-    a.o.shape[1] = 76;
-  });
+  expect("not 16-byte aligned",
+         [](ForwardArgs &a) { a.o.data = static_cast<const char *>(fake(4)) + 2; });
+  expect("o has shape [2, 76, 4, 128], expected [2, 77, 4, 128]",
+         [](ForwardArgs &a) { a.o.shape[1] = 76; });
   expect("v has shape", [](ForwardArgs &a) { a.v.shape[1] = 130; });
-  expect("o has stride 0 in dimension 2: outputs would overlap", [](ForwardArgs &a) {
-    a.o.strides[2] = 0;
-  });
-  expect("must be a positive multiple of k/v heads", [](ForwardArgs &a) {
-    a.k.shape[2] = a.v.shape[2] = 3;
-  });
-  expect("takes 2 input tensor(s) (doc_q, slope), got 1", [](ForwardArgs &a) { a.inputs.pop_back(); });
-  expect("input 'doc_q' has shape [2, 76], expected [B=2, Sq=77]", [](ForwardArgs &a) {
-    a.inputs[0].shape[1] = 76;
-  });
-  expect("input 'slope' is i32, declared f32", [](ForwardArgs &a) { a.inputs[1].dtype = DType::I32; });
+  expect("o has stride 0 in dimension 2: outputs would overlap",
+         [](ForwardArgs &a) { a.o.strides[2] = 0; });
+  expect("must be a positive multiple of k/v heads",
+         [](ForwardArgs &a) { a.k.shape[2] = a.v.shape[2] = 3; });
+  expect("takes 2 input tensor(s) (doc_q, slope), got 1",
+         [](ForwardArgs &a) { a.inputs.pop_back(); });
+  expect("input 'doc_q' has shape [2, 76], expected [B=2, Sq=77]",
+         [](ForwardArgs &a) { a.inputs[0].shape[1] = 76; });
+  expect("input 'slope' is i32, declared f32",
+         [](ForwardArgs &a) { a.inputs[1].dtype = DType::I32; });
   expect("input 'doc_q' must be contiguous", [](ForwardArgs &a) { a.inputs[0].strides[0] = 100; });
   expect("scalar 'bias' has no default", [](ForwardArgs &a) { a.scalars = {}; });
   expect("scalar 'window' is not finite", [](ForwardArgs &a) { a.scalars[0] = std::nan(""); });
   expect("3 scalar values for a pattern with 2", [](ForwardArgs &a) { a.scalars.push_back(1.0); });
   expect("the scale is not finite", [](ForwardArgs &a) { a.scale = INFINITY; });
-  expect("does not declare varlen", [](ForwardArgs &a) {
-    a.cuSeqlensQ = TensorRef::contiguous(fake(9), DType::I32, {3});
-  });
+  expect("does not declare varlen",
+         [](ForwardArgs &a) { a.cuSeqlensQ = TensorRef::contiguous(fake(9), DType::I32, {3}); });
   expect("lse has shape [2, 77, 4], expected [2, 4, 77]", [](ForwardArgs &a) {
     a.lse = TensorRef::contiguous(fake(7), DType::F32, {2, 77, 4});
   });

@@ -15,7 +15,6 @@
 #include "attnc/Runtime.h"
 
 #include <cstdint>
-#include <initializer_list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -40,7 +39,7 @@ struct TensorRef {
   int64_t strides[4] = {0, 0, 0, 0};
 
   /// A row-major contiguous view of `shape` (at most 4 dims).
-  static TensorRef contiguous(const void *data, DType dtype, std::initializer_list<int64_t> shape);
+  static TensorRef contiguous(const void *data, DType dtype, const std::vector<int64_t> &shape);
   bool given() const { return rank > 0; }
   bool isContiguous() const;
   int64_t numel() const;
@@ -117,12 +116,10 @@ private:
 class AttentionKernel {
 public:
   /// JIT: compiles `source` (through the kernel cache) for `target` and loads its entry points.
-  static StatusOr<std::shared_ptr<AttentionKernel>> fromSource(AttentionSpec spec,
-                                                               const std::string &source,
-                                                               const JitTarget &target = {});
+  static StatusOr<std::shared_ptr<AttentionKernel>>
+  fromSource(AttentionSpec spec, const std::string &source, const JitTarget &target = {});
   /// AOT: loads the entry points from a CUBIN built for the device.
-  static StatusOr<std::shared_ptr<AttentionKernel>> fromCubin(AttentionSpec spec,
-                                                              std::string cubin,
+  static StatusOr<std::shared_ptr<AttentionKernel>> fromCubin(AttentionSpec spec, std::string cubin,
                                                               Device *device = nullptr);
 
   const AttentionSpec &spec() const { return spec_; }

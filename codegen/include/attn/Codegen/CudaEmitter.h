@@ -19,11 +19,11 @@ namespace mlir::attn {
 
 /// What the host needs to launch a generated kernel.
 struct KernelLaunchSpec {
-  std::string pattern;     // the attn.pattern the kernel implements
-  std::string entryName;   // the extern "C" symbol
-  std::string normalizer;  // softmax | sigmoid | none
+  std::string pattern;            // the attn.pattern the kernel implements
+  std::string entryName;          // the extern "C" symbol
+  std::string normalizer;         // softmax | sigmoid | none
   int64_t heads = 0, kvHeads = 0; // fixed by the pattern; 0: any
-  std::string elementType; // "bf16" | "f16"
+  std::string elementType;        // "bf16" | "f16"
   int64_t headDim = 0, headDimV = 0;
   int64_t blockM = 0, blockN = 0, warps = 0, stages = 0;
   double scale = 0;    // c of s = c * q.k (temperature folded in)

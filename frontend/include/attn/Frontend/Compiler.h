@@ -10,9 +10,9 @@
 #define ATTN_FRONTEND_COMPILER_H
 
 #include "attn/Codegen/CudaEmitter.h"
-#include "attnc/Attention.h"
 #include "attn/Frontend/MLIRGen.h"
 #include "attn/Transforms/Passes.h"
+#include "attnc/Attention.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
 #include "llvm/Support/SourceMgr.h"
