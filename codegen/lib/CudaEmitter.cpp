@@ -35,6 +35,7 @@ KernelLaunchSpec mlir::attn::getLaunchSpec(KernelOp kernel) {
   spec.blockN = kernel.getBlockN();
   spec.warps = kernel.getWarps();
   spec.stages = kernel.getStages();
+  spec.kernelTemplate = stringifyTileTemplate(kernel.getKernelTemplate()).str();
   spec.scale = kernel.getScale().convertToDouble();
   spec.varlen = kernel.getVarlen();
   if (kernel.getBlockMap()) {
@@ -99,7 +100,9 @@ LogicalResult mlir::attn::emitKernelSource(KernelOp kernel, llvm::raw_ostream &o
      << spec.elementType << ", head dims " << spec.headDim << "/" << spec.headDimV << ", tile "
      << spec.blockM << "x" << spec.blockN << ", " << spec.warps << " warps, " << spec.stages
      << " stages, template " << stringifyTileTemplate(kernel.getKernelTemplate()) << "\n";
-  os << "#include \"attnc/fwd_sm80.cuh\"\n#include \"attnc/hooks.cuh\"\n";
+  const bool hopper = kernel.getKernelTemplate() == TileTemplate::Sm90;
+  os << "#include \"attnc/" << (hopper ? "fwd_sm90" : "fwd_sm80")
+     << ".cuh\"\n#include \"attnc/hooks.cuh\"\n";
   if (kernel.getBlockMap())
     os << "#include \"attnc/blockmap.cuh\"\n";
   os << "\n";
@@ -164,11 +167,19 @@ LogicalResult mlir::attn::emitKernelSource(KernelOp kernel, llvm::raw_ostream &o
   os << "};\n\n";
 
   const char *elem = spec.elementType == "bf16" ? "attnc::bf16" : "attnc::half";
-  os << "extern \"C\" __global__ void __launch_bounds__(" << spec.warps * 32 << ", 1) "
-     << spec.entryName << "(const attnc::FwdParams p) {\n";
-  os << "  attnc::fwdSm80<" << hooks << ", " << elem << ", " << spec.headDim << ", "
-     << spec.headDimV << ", " << spec.blockM << ", " << spec.blockN << ", " << spec.warps << ", "
-     << spec.stages << ">(p);\n";
+  if (hopper) {
+    os << "extern \"C\" __global__ void __launch_bounds__(attnc::kFwdSm90Threads, 1) "
+       << spec.entryName
+       << "(const attnc::FwdParams p, const __grid_constant__ attnc::FwdTmaMaps maps) {\n";
+    os << "  attnc::fwdSm90<" << hooks << ", " << elem << ", " << spec.headDim << ", "
+       << spec.headDimV << ", " << spec.blockN << ", " << spec.stages << ">(p, maps);\n";
+  } else {
+    os << "extern \"C\" __global__ void __launch_bounds__(" << spec.warps * 32 << ", 1) "
+       << spec.entryName << "(const attnc::FwdParams p) {\n";
+    os << "  attnc::fwdSm80<" << hooks << ", " << elem << ", " << spec.headDim << ", "
+       << spec.headDimV << ", " << spec.blockM << ", " << spec.blockN << ", " << spec.warps
+       << ", " << spec.stages << ">(p);\n";
+  }
   os << "}\n";
   if (blockMap) {
     os << "\nextern \"C\" __global__ void __launch_bounds__(attnc::kBlockMapThreads) "

@@ -176,11 +176,20 @@ LogicalResult KernelOp::verify() {
   if (!supportedHeadDim(getHeadDim()) || !supportedHeadDim(getHeadDimV()))
     return emitOpError("head dims must be 64, 128 or 256, got ")
            << getHeadDim() << " and " << getHeadDimV();
-  if (getWarps() <= 0 || getBlockM() != 16 * getWarps())
-    return emitOpError("block_m must be 16 rows per warp, got block_m = ")
-           << getBlockM() << " with " << getWarps() << " warps";
-  if (getBlockN() <= 0 || getBlockN() % 16 != 0)
-    return emitOpError("block_n must be a positive multiple of 16, got ") << getBlockN();
+  if (getKernelTemplate() == TileTemplate::Sm90) {
+    // fwd_sm90.cuh: a producer warpgroup and two consumer warpgroups of 64 rows.
+    if (getWarps() != 12 || getBlockM() != 128)
+      return emitOpError("the sm90 template runs 12 warps on 128 rows, got block_m = ")
+             << getBlockM() << " with " << getWarps() << " warps";
+    if (getBlockN() % 16 != 0 || getBlockN() < 16 || getBlockN() > 256)
+      return emitOpError("block_n must be a multiple of 16 in [16, 256], got ") << getBlockN();
+  } else {
+    if (getWarps() <= 0 || getBlockM() != 16 * getWarps())
+      return emitOpError("block_m must be 16 rows per warp, got block_m = ")
+             << getBlockM() << " with " << getWarps() << " warps";
+    if (getBlockN() <= 0 || getBlockN() % 16 != 0)
+      return emitOpError("block_n must be a positive multiple of 16, got ") << getBlockN();
+  }
   if (getStages() < 1 || getStages() > 4)
     return emitOpError("stages must be in [1, 4], got ") << getStages();
   if (!(getScale().convertToDouble() > 0.0))

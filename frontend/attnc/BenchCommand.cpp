@@ -191,7 +191,7 @@ int attnc::runBenchCommand(const BenchCommandOptions &o) {
   setContiguousStrides(p, int(D), int(Dv));
   p.scale = float(s.scale);
   p.scale_log2 = p.scale * 1.4426950408889634f;
-  ForwardConfig config{int(D), int(Dv), int(s.blockM), int(s.blockN), int(s.warps), int(s.stages)};
+  ForwardConfig config = forwardConfig(s);
 
   StatusOr<Timer> timer = device.createTimer();
   if (!timer.ok())

@@ -398,10 +398,12 @@ private:
         return fail(cq.ok() ? ck.status() : cq.status());
       p.cu_seqlens_q = reinterpret_cast<const int *>(*cq);
       p.cu_seqlens_k = reinterpret_cast<const int *>(*ck);
+      p.total_q = problem->cuQ.back();
+      p.total_k = problem->cuK.back();
     }
     p.scale = float(s.scale);
     p.scale_log2 = p.scale * 1.4426950408889634f;
-    attnc::ForwardConfig config{d, dv, int(s.blockM), int(s.blockN), int(s.warps), int(s.stages)};
+    attnc::ForwardConfig config = attnc::forwardConfig(s);
     if (builder) {
       // The run-time block map of a tensor-dependent mask, cleared to EMPTY first so that a
       // tile the builder missed is skipped and fails the check.

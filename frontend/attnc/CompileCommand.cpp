@@ -87,8 +87,16 @@ static int writeBundleCommand(const attnc::CompileCommandOptions &o, attnc::Load
     llvm::errs() << "attnc: --arch is empty\n";
     return 1;
   }
-  // One generated source serves every arch; it is lowered for the first.
-  mlir::attn::KernelTarget target{o.dtype, o.headDim, 0, archs.front().str()};
+  // One generated source serves every arch. The Hopper template needs sm_90a, so a bundle for
+  // several archs of which one is not sm_90a is lowered for that one (the portable template).
+  llvm::StringRef lowerFor = archs.front();
+  for (llvm::StringRef arch : archs)
+    if (arch != "sm_90a")
+      lowerFor = arch;
+  if (lowerFor != "sm_90a" && llvm::is_contained(archs, "sm_90a"))
+    llvm::errs() << "attnc: note: the bundle's kernels use the portable (sm80) template on every "
+                    "arch, sm_90a included; a bundle for sm_90a alone gets the Hopper template\n";
+  mlir::attn::KernelTarget target{o.dtype, o.headDim, 0, lowerFor.str()};
   if (failed(lowerToKernels(*spec.module, target)))
     return 1;
   FailureOr<std::vector<CompiledKernel>> kernels = emitKernels(*spec.module);

@@ -17,6 +17,19 @@
 
 using namespace mlir;
 
+attnc::ForwardConfig attnc::forwardConfig(const attn::KernelLaunchSpec &k) {
+  attnc::ForwardConfig c;
+  c.headDim = int(k.headDim);
+  c.headDimV = int(k.headDimV);
+  c.blockM = int(k.blockM);
+  c.blockN = int(k.blockN);
+  c.warps = int(k.warps);
+  c.stages = int(k.stages);
+  c.kernelTemplate = k.kernelTemplate == "sm90" ? KernelTemplate::Sm90 : KernelTemplate::Sm80;
+  c.elementType = k.elementType == "bf16" ? ElementType::BF16 : ElementType::F16;
+  return c;
+}
+
 attnc::AttentionSpec attnc::toAttentionSpec(const attn::KernelLaunchSpec &k) {
   attnc::AttentionSpec s;
   s.pattern = k.pattern;
@@ -24,8 +37,7 @@ attnc::AttentionSpec attnc::toAttentionSpec(const attn::KernelLaunchSpec &k) {
   s.blockMapEntry = k.blockMapEntry;
   s.blockMapPerHead = k.blockMapPerHead;
   s.dtype = k.elementType == "bf16" ? attnc::ElementType::BF16 : attnc::ElementType::F16;
-  s.config = {int(k.headDim), int(k.headDimV), int(k.blockM),
-              int(k.blockN),  int(k.warps),    int(k.stages)};
+  s.config = forwardConfig(k);
   s.scale = k.scale;
   s.normalizer = k.normalizer;
   s.varlen = k.varlen;

@@ -44,6 +44,17 @@ static std::pair<int64_t, int64_t> headDimsFor(PatternOp pattern, const KernelTa
   return {target.headDim, target.headDimV ? target.headDimV : target.headDim};
 }
 
+/// The number of ops in the pattern's score modifier (0 without one): a register-pressure hint
+/// for the tile configuration.
+static int64_t scoreModOps(PatternOp pattern) {
+  auto scoreMod = pattern.getUnique<ScoreModOp>();
+  if (!scoreMod)
+    return 0;
+  int64_t count = 0;
+  scoreMod.getBody().walk([&](Operation *) { ++count; });
+  return count;
+}
+
 std::optional<std::string> mlir::attn::unsupportedReason(PatternOp pattern,
                                                          const KernelTarget &target) {
   MLIRContext *ctx = pattern.getContext();
@@ -51,7 +62,7 @@ std::optional<std::string> mlir::attn::unsupportedReason(PatternOp pattern,
   if (!elementType)
     return "unknown element type '" + target.elementType + "' (expected bf16 or f16)";
   auto [d, dv] = headDimsFor(pattern, target);
-  if (failed(selectTileConfig(target.arch, elementType, d, dv)))
+  if (failed(selectTileConfig(target.arch, elementType, d, dv, scoreModOps(pattern))))
     return ("no kernel configuration for arch " + target.arch + ", " + target.elementType +
             ", head dims " + Twine(d) + "/" + Twine(dv))
         .str();
@@ -66,7 +77,7 @@ static LogicalResult lowerPattern(PatternOp pattern, const KernelTarget &target,
     return pattern.emitOpError(*reason);
 
   auto [d, dv] = headDimsFor(pattern, target);
-  TileConfig config = *selectTileConfig(target.arch, elementType, d, dv);
+  TileConfig config = *selectTileConfig(target.arch, elementType, d, dv, scoreModOps(pattern));
   auto normalize = pattern.getUnique<NormalizeOp>();
 
   auto module = pattern->getParentOfType<ModuleOp>();

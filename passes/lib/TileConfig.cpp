@@ -1,11 +1,13 @@
 //===- TileConfig.cpp - Kernel tiling per arch, type and head dim -------------===//
 //
-// One table of the tilings the device library is tuned for. The mma.sync template (sm80)
-// runs on every arch from sm_80 on; register pressure grows with the head dim, so wider heads
-// take narrower key tiles.
+// One table of the tilings the device library is tuned for. sm_90a gets the Hopper template
+// (wgmma, TMA, warp specialisation: fwd_sm90.cuh, head dims 64/128/256); every other arch from
+// sm_80 on gets the mma.sync template (sm80, head dims 64/128).
 //
 //===----------------------------------------------------------------------===//
 #include "TileConfig.h"
+
+#include <algorithm>
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -22,11 +24,25 @@ static int parseSmVersion(StringRef arch) {
 }
 
 FailureOr<TileConfig> mlir::attn::selectTileConfig(StringRef arch, Type elementType,
-                                                   int64_t headDim, int64_t headDimV) {
+                                                   int64_t headDim, int64_t headDimV,
+                                                   int64_t scoreModOps) {
   if (parseSmVersion(arch) < 80)
     return failure();
   if (!elementType.isBF16() && !elementType.isF16())
     return failure();
+  if (arch == "sm_90a") {
+    // The Hopper template: 128 query rows in two consumer warpgroups plus a producer
+    // warpgroup; key tiles of 128 (64 when a head dim is 256, so that S, P and the 64 x 256
+    // O accumulator fit the consumers' 240 registers and two stages fit shared memory; 96
+    // under a heavy score modifier).
+    auto ok = [](int64_t d) { return d == 64 || d == 128 || d == 256; };
+    if (!ok(headDim) || !ok(headDimV))
+      return failure();
+    int64_t blockN = std::max(headDim, headDimV) == 256 ? 64
+                     : scoreModOps > kHeavyScoreModOps  ? 96
+                                                        : 128;
+    return TileConfig{TileTemplate::Sm90, /*blockM=*/128, blockN, /*warps=*/12, /*stages=*/2};
+  }
   if (headDimV != 64 && headDimV != 128)
     return failure();
   switch (headDim) {

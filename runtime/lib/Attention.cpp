@@ -77,6 +77,7 @@ std::string AttentionSpec::toJson() const {
   j["block_n"] = config.blockN;
   j["warps"] = config.warps;
   j["stages"] = config.stages;
+  j["template"] = kernelTemplateName(config.kernelTemplate);
   j["scale"] = scale;
   j["normalizer"] = normalizer;
   j["varlen"] = varlen;
@@ -116,6 +117,13 @@ StatusOr<AttentionSpec> AttentionSpec::fromJson(const std::string &text) {
     s.config.blockN = j.at("block_n").get<int>();
     s.config.warps = j.at("warps").get<int>();
     s.config.stages = j.at("stages").get<int>();
+    // Absent in manifests written before the Hopper template: those kernels are sm80.
+    std::string tmpl = j.value("template", std::string("sm80"));
+    std::optional<KernelTemplate> parsed = parseKernelTemplate(tmpl);
+    if (!parsed)
+      return Status::error("kernel spec: template '" + tmpl + "' (expected sm80 or sm90)");
+    s.config.kernelTemplate = *parsed;
+    s.config.elementType = s.dtype;
     s.scale = j.at("scale").get<double>();
     s.normalizer = j.at("normalizer").get<std::string>();
     s.varlen = j.at("varlen").get<bool>();
@@ -273,6 +281,8 @@ Status attnc::bindForwardArgs(const AttentionSpec &s, const ForwardArgs &a, FwdP
     p.seqlen_k = a.maxSeqlenK;
     p.cu_seqlens_q = static_cast<const int *>(a.cuSeqlensQ.data);
     p.cu_seqlens_k = static_cast<const int *>(a.cuSeqlensK.data);
+    p.total_q = a.q.shape[0];
+    p.total_k = a.k.shape[0];
   } else {
     if (a.cuSeqlensQ.given() || a.cuSeqlensK.given())
       return Status::error("forward: cu_seqlens given, but the pattern does not declare varlen");

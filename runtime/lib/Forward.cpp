@@ -1,6 +1,8 @@
 //===- Forward.cpp - Launching generated forward kernels ----------------------===//
 #include "attnc/Forward.h"
 
+#include "Driver.h"
+
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -22,6 +24,85 @@ void attnc::setContiguousStrides(FwdParams &p, int headDim, int headDimV) {
   p.o_batch_stride = p.o_row_stride * p.seqlen_q;
 }
 
+const char *attnc::kernelTemplateName(KernelTemplate t) {
+  return t == KernelTemplate::Sm90 ? "sm90" : "sm80";
+}
+
+std::optional<KernelTemplate> attnc::parseKernelTemplate(const std::string &name) {
+  if (name == "sm80")
+    return KernelTemplate::Sm80;
+  if (name == "sm90")
+    return KernelTemplate::Sm90;
+  return std::nullopt;
+}
+
+namespace {
+/// One tensor's view for a TMA map: [batch, rows, heads, cols] with element strides.
+struct TmaTensor {
+  const char *name;
+  const void *base;
+  long long rows, heads, batch, cols;
+  long long rowStride, headStride, batchStride;
+  int boxRows;
+};
+} // namespace
+
+/// Encodes `t` as a 4-D map (cols, rows, heads, batch) with a box of 64 x boxRows, swizzle 128B
+/// and zero fill. A dimension of stride 0 (broadcast) gets extent 1; its bit in `broadcast`
+/// (heads: 1, batch: 2) tells the kernel to use coordinate 0.
+static Status encodeTmaMap(const detail::DriverApi &api, const TmaTensor &t, bool bf16,
+                           TmaMap &map, unsigned &broadcast) {
+  if (t.rowStride == 0)
+    return Status::error(std::string("forward launch: the Hopper kernel loads ") + t.name +
+                         " with TMA, which needs a nonzero row stride");
+  broadcast = (t.headStride == 0 && t.heads > 1 ? 1u : 0u) |
+              (t.batchStride == 0 && t.batch > 1 ? 2u : 0u);
+  // Extents: at least 1 (an empty tensor is never read); broadcast dims collapse to 1.
+  cuuint64_t dims[4] = {cuuint64_t(t.cols), cuuint64_t(std::max<long long>(t.rows, 1)),
+                        cuuint64_t((broadcast & 1) ? 1 : t.heads),
+                        cuuint64_t((broadcast & 2) ? 1 : t.batch)};
+  // Byte strides of dims 1..3; a collapsed or single-extent dim gets a harmless valid stride.
+  auto bytes = [&](long long stride) {
+    return cuuint64_t(stride > 0 ? stride * 2 : t.rowStride * 2);
+  };
+  cuuint64_t strides[3] = {bytes(t.rowStride), bytes(t.headStride), bytes(t.batchStride)};
+  cuuint32_t box[4] = {64, cuuint32_t(t.boxRows), 1, 1};
+  cuuint32_t elementStrides[4] = {1, 1, 1, 1};
+  CUtensorMap encoded;
+  CUresult rc = api.cuTensorMapEncodeTiled(
+      &encoded, bf16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16, 4,
+      const_cast<void *>(t.base), dims, strides, box, elementStrides,
+      CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+      CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+  if (rc != CUDA_SUCCESS)
+    return Status::error(std::string("forward launch: TMA map of ") + t.name + ": " +
+                         detail::check(api, rc, "cuTensorMapEncodeTiled").message());
+  static_assert(sizeof(CUtensorMap) == sizeof(TmaMap), "TmaMap mirrors CUtensorMap");
+  std::memcpy(&map, &encoded, sizeof(map));
+  return Status::success();
+}
+
+Status attnc::encodeTmaMaps(const ForwardConfig &c, const FwdParams &p, FwdTmaMaps &maps) {
+  ATTNC_ASSIGN_OR_RETURN(const detail::DriverApi *api, detail::driver());
+  const bool bf16 = c.elementType == ElementType::BF16;
+  // Packed (varlen) tensors are one batch of total rows.
+  long long rowsQ = p.cu_seqlens_q ? p.total_q : p.seqlen_q;
+  long long rowsK = p.cu_seqlens_k ? p.total_k : p.seqlen_k;
+  int batchQ = p.cu_seqlens_q ? 1 : p.batch, batchK = p.cu_seqlens_k ? 1 : p.batch;
+  TmaTensor q{"q", p.q, rowsQ, p.heads, batchQ, c.headDim,
+              p.q_row_stride, p.q_head_stride, p.q_batch_stride, c.blockM};
+  TmaTensor k{"k", p.k, rowsK, p.kv_heads, batchK, c.headDim,
+              p.k_row_stride, p.k_head_stride, p.k_batch_stride, c.blockN};
+  TmaTensor v{"v", p.v, rowsK, p.kv_heads, batchK, c.headDimV,
+              p.v_row_stride, p.v_head_stride, p.v_batch_stride, c.blockN};
+  unsigned bq = 0, bk = 0, bv = 0;
+  ATTNC_TRY(encodeTmaMap(*api, q, bf16, maps.q, bq));
+  ATTNC_TRY(encodeTmaMap(*api, k, bf16, maps.k, bk));
+  ATTNC_TRY(encodeTmaMap(*api, v, bf16, maps.v, bv));
+  maps.broadcast = bq | (bk << 2) | (bv << 4);
+  return Status::success();
+}
+
 Status attnc::launchForward(const Kernel &kernel, const ForwardConfig &c, const FwdParams &p,
                             void *stream) {
   if (p.batch <= 0 || p.heads <= 0 || p.kv_heads <= 0 || p.seqlen_q < 0 || p.seqlen_k < 0)
@@ -37,10 +118,19 @@ Status attnc::launchForward(const Kernel &kernel, const ForwardConfig &c, const 
     return Status::success(); // nothing to compute
   Dim3 grid{static_cast<unsigned>((p.seqlen_q + c.blockM - 1) / c.blockM),
             static_cast<unsigned>(p.heads), static_cast<unsigned>(p.batch)};
+  FwdParams copy = p;
+  if (c.kernelTemplate == KernelTemplate::Sm90) {
+    FwdTmaMaps maps;
+    ATTNC_TRY(encodeTmaMaps(c, p, maps));
+    Dim3 block{static_cast<unsigned>(kFwdSm90Threads), 1, 1};
+    unsigned smem = static_cast<unsigned>(
+        fwdSm90SmemBytes(c.headDim, c.headDimV, c.blockM, c.blockN, c.stages));
+    void *args[] = {&copy, &maps};
+    return kernel.launch(grid, block, smem, stream, args);
+  }
   Dim3 block{static_cast<unsigned>(c.warps * 32), 1, 1};
   unsigned smem =
       static_cast<unsigned>(fwdSm80SmemBytes(c.headDim, c.headDimV, c.blockM, c.blockN, c.stages));
-  FwdParams copy = p;
   void *args[] = {&copy};
   return kernel.launch(grid, block, smem, stream, args);
 }

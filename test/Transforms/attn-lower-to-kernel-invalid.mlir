@@ -5,8 +5,8 @@
 // unlowered with skip-unsupported.
 // CHECK-LABEL: attn.pattern @wide
 // CHECK-NOT: attn.kernel
-// expected-error @+1 {{no kernel configuration for arch sm_90a, bf16, head dims 256/256}}
-attn.pattern @wide attributes {head_dim = 256 : i64, head_dim_v = 256 : i64} {
+// expected-error @+1 {{no kernel configuration for arch sm_90a, bf16, head dims 320/320}}
+attn.pattern @wide attributes {head_dim = 320 : i64, head_dim_v = 320 : i64} {
   attn.normalize softmax
 }
 

@@ -1,4 +1,5 @@
 // RUN: attn-opt %s --split-input-file --attn-classify-blocks --attn-lower-to-kernel="element-type=f16 head-dim=64" | FileCheck %s
+// RUN: attn-opt %s --split-input-file --attn-classify-blocks --attn-lower-to-kernel="element-type=f16 head-dim=64 arch=sm_80" | FileCheck %s --check-prefix=SM80
 // RUN: not attn-opt %s --split-input-file --attn-classify-blocks --attn-lower-to-kernel="element-type=f32" 2>&1 | FileCheck %s --check-prefix=BADTYPE
 // RUN: not attn-opt %s --split-input-file --attn-classify-blocks --attn-lower-to-kernel="head-dim=96" 2>&1 | FileCheck %s --check-prefix=BADDIM
 
@@ -7,10 +8,14 @@
 // CHECK-SAME: block_m = 128 : i64
 // CHECK-SAME: element_type = f16
 // CHECK-SAME: head_dim = 64 : i64
-// CHECK-SAME: kernel_template = #attn<template sm80>
+// CHECK-SAME: kernel_template = #attn<template sm90>
 // CHECK-SAME: pattern = @full
 // CHECK-SAME: scale = 1.250000e-01 : f64
-// CHECK-SAME: warps = 8 : i64
+// CHECK-SAME: warps = 12 : i64
+// SM80: attn.kernel @full_f16_d64 attributes {
+// SM80-SAME: block_n = 64 : i64
+// SM80-SAME: kernel_template = #attn<template sm80>
+// SM80-SAME: warps = 8 : i64
 // CHECK: attn.kv_range
 // CHECK: attn.tile_full
 // CHECK: attn.tile_empty

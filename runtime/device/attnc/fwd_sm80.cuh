@@ -23,12 +23,10 @@
 
 #include "attnc/mma_sm80.cuh"
 #include "attnc/params.cuh"
-#include "attnc/softmax.cuh"
+#include "attnc/tile_scores.cuh"
+#include "attnc/tiles.cuh"
 
 namespace attnc {
-
-/// Pattern::kNormalizer values (the order of the dialect's NormalizerKind).
-constexpr int kNormalizeSoftmax = 0, kNormalizeSigmoid = 1, kNormalizeNone = 2;
 
 /// Issues cp.async copies of rows [0, kRows) of a row-major global tile (rows `rowStride`
 /// elements apart, kChunks 16-byte chunks each) into a swizzled shared tile. Rows at or past
@@ -80,57 +78,22 @@ __device__ void fwdSm80(const FwdParams &p) {
   const int g = lane / 4, t = lane % 4; // accumulator row g (and g+8), columns 2t, 2t+1
 
   // Sequence b's geometry; hook indices q, k are positions inside the sequence.
-  int seqlenQ = p.seqlen_q, seqlenK = p.seqlen_k;
-  i64 qOff = b * p.q_batch_stride, oOff = b * p.o_batch_stride;
-  i64 kOff = b * p.k_batch_stride, vOff = b * p.v_batch_stride;
-  i64 lseOff = (i64(b) * p.heads + h) * p.seqlen_q; // LSE [B, Hq, Sq]
-  if (p.cu_seqlens_q) {
-    const int start = p.cu_seqlens_q[b];
-    seqlenQ = p.cu_seqlens_q[b + 1] - start;
-    qOff = start * p.q_row_stride;
-    oOff = start * p.o_row_stride;
-    lseOff = i64(h) * p.cu_seqlens_q[p.batch] + start; // LSE [Hq, total_q]
-  }
-  if (p.cu_seqlens_k) {
-    const int start = p.cu_seqlens_k[b];
-    seqlenK = p.cu_seqlens_k[b + 1] - start;
-    kOff = start * p.k_row_stride;
-    vOff = start * p.v_row_stride;
-  }
+  const SequenceView seq = sequenceView(p, b, h);
+  const int seqlenQ = seq.seqlenQ, seqlenK = seq.seqlenK;
   const int q0 = mBlock * kBlockM;
   if (q0 >= seqlenQ)
     return;
   const int q1 = min(q0 + kBlockM, seqlenQ);
   const int hk = h / (p.heads / p.kv_heads); // GQA: Hq / Hkv query heads share a KV head
 
-  const Elem *qPtr = static_cast<const Elem *>(p.q) + qOff + h * p.q_head_stride;
-  const Elem *kPtr = static_cast<const Elem *>(p.k) + kOff + hk * p.k_head_stride;
-  const Elem *vPtr = static_cast<const Elem *>(p.v) + vOff + hk * p.v_head_stride;
-  Elem *oPtr = static_cast<Elem *>(p.o) + oOff + h * p.o_head_stride;
+  const Elem *qPtr = static_cast<const Elem *>(p.q) + seq.qOff + h * p.q_head_stride;
+  const Elem *kPtr = static_cast<const Elem *>(p.k) + seq.kOff + hk * p.k_head_stride;
+  const Elem *vPtr = static_cast<const Elem *>(p.v) + seq.vOff + hk * p.v_head_stride;
+  Elem *oPtr = static_cast<Elem *>(p.o) + seq.oOff + h * p.o_head_stride;
 
-  // Key tiles [nMin, nMax) cover the keys [lo, hi) the pattern may show to rows [q0, q1).
-  int lo = 0, hi = seqlenK;
-  Pattern::kvRange(p, b, h, q0, q1, seqlenQ, seqlenK, lo, hi);
-  lo = max(lo, 0);
-  hi = min(hi, seqlenK);
-  const int nMin = lo / kBlockN;
-  const int nMax = hi > lo ? (hi + kBlockN - 1) / kBlockN : nMin;
-  // Tiles are visited from nMax-1 down to nMin; those Pattern::tileEmpty declares EMPTY are
-  // skipped (the answer is uniform over the CTA). prevTile(n) is the next tile to visit below n.
-  auto prevTile = [&](int n) {
-    --n;
-    if constexpr (Pattern::kHasTileEmpty)
-      while (n >= nMin &&
-             Pattern::tileEmpty(p, b, h, q0, q1, n * kBlockN, (n + 1) * kBlockN, seqlenQ, seqlenK))
-        --n;
-    return n;
-  };
-  int numTiles = nMax - nMin;
-  if constexpr (Pattern::kHasTileEmpty) {
-    numTiles = 0;
-    for (int n = prevTile(nMax); n >= nMin; n = prevTile(n))
-      ++numTiles;
-  }
+  // Key tiles, visited from the highest to the lowest, EMPTY ones skipped.
+  const KeyTiles<Pattern, kBlockN> tiles(p, b, h, q0, q1, seqlenQ, seqlenK);
+  const int numTiles = tiles.count();
 
   // Shared memory: Q tile, then the K ring, then the V ring; all swizzled.
   extern __shared__ __attribute__((aligned(128))) u8 attncSmem[];
@@ -150,14 +113,14 @@ __device__ void fwdSm80(const FwdParams &p) {
   // Prologue: group 0 = Q + the first visited key tile, group s = the (s+1)-th (s < kStages-1).
   // Every commit happens even when empty, so the group count stays uniform. loadN / computeN
   // are the key tiles last loaded / computed.
-  int loadN = nMax, computeN = nMax;
+  int loadN = tiles.nMax, computeN = tiles.nMax;
   if (numTiles > 0) {
     loadTileAsync<kBlockM, kChunksQK, kThreads>(sQ, qPtr + q0 * p.q_row_stride, p.q_row_stride,
                                                 seqlenQ - q0, tid);
 #pragma unroll
     for (int s = 0; s < kStages - 1; ++s) {
       if (s < numTiles) {
-        loadN = prevTile(loadN);
+        loadN = tiles.prev(loadN);
         loadKV(loadN, s);
       }
       cpAsyncCommit();
@@ -179,18 +142,7 @@ __device__ void fwdSm80(const FwdParams &p) {
   for (int r = 0; r < 2; ++r)
     qHook[r] = min(q0 + warp * 16 + g + 8 * r, seqlenQ - 1);
 
-  // Softmax units: raw scores s with f = c*log2(e), or modified scores t with f = log2(e).
-  const float f = Pattern::kHasScoreMod ? kLog2e : p.scale_log2;
-  // Sigmoid / none weights of a score x (raw c-less dot product unless a score mod ran).
   constexpr bool kSoftmax = Pattern::kNormalizer == kNormalizeSoftmax;
-  auto unnormalizedWeight = [&](float x) {
-    const float tScore = Pattern::kHasScoreMod ? x : x * p.scale;
-    if constexpr (Pattern::kNormalizer == kNormalizeSigmoid)
-      return rcpApprox(1.f + exp2Approx(-(tScore + Pattern::kBias) * kLog2e));
-    else
-      return tScore;
-  };
-
   float acc[kTilesV][4]; // O rows g, g+8 of this warp, unnormalised
 #pragma unroll
   for (int j = 0; j < kTilesV; ++j)
@@ -210,14 +162,14 @@ __device__ void fwdSm80(const FwdParams &p) {
         ldmatrixX4(qFrag[kQInRegs ? kk : 0], sQ + swizzledOffset<kChunksQK>(rowQ, 2 * kk + chunkQ));
     }
     if (i + kStages - 1 < numTiles) {
-      loadN = prevTile(loadN);
+      loadN = tiles.prev(loadN);
       loadKV(loadN, (i + kStages - 1) % kStages);
     }
     cpAsyncCommit();
 
     const int slot = i % kStages;
     const u32 sKt = sK + slot * kTileBytesK, sVt = sV + slot * kTileBytesV;
-    computeN = prevTile(computeN);
+    computeN = tiles.prev(computeN);
     const int k0 = computeN * kBlockN;
 
     // S = Q K^T (raw dot products, fp32)
@@ -240,83 +192,17 @@ __device__ void fwdSm80(const FwdParams &p) {
       }
     }
 
-    // Classify: FULL when every pair is visible and no key passes seqlen_k.
-    bool full = k0 + kBlockN <= seqlenK;
-    if constexpr (Pattern::kHasMask)
-      full = full && Pattern::tileFull(p, b, h, q0, q1, k0, k0 + kBlockN, seqlenQ, seqlenK);
-
-    // Weights p of the tile, in s. Softmax: the online softmax (alpha rescales O). Sigmoid and
-    // none: p = sigmoid(t + bias) or t, 0 where masked; no rescaling (alpha = 1).
-    float alpha[2] = {1.f, 1.f};
-    if (full) {
-      // Lean path: t = score_mod(c*s); no mask, no bounds.
-      if constexpr (Pattern::kHasScoreMod) {
-#pragma unroll
-        for (int j = 0; j < kTilesN; ++j)
-#pragma unroll
-          for (int e = 0; e < 4; ++e)
-            s[j][e] = Pattern::scoreMod(p, s[j][e] * p.scale, b, h, qHook[e / 2],
-                                        k0 + 8 * j + 2 * t + (e & 1), seqlenQ, seqlenK);
-      }
-      if constexpr (kSoftmax) {
-        // A score mod may return -inf, so it keeps the check.
-        softmax.template update<Pattern::kHasScoreMod>(s, f, alpha);
-      } else {
-#pragma unroll
-        for (int j = 0; j < kTilesN; ++j)
-#pragma unroll
-          for (int e = 0; e < 4; ++e)
-            s[j][e] = unnormalizedWeight(s[j][e]);
-      }
-    } else {
-      // Per-element path, in the order score mod -> mask -> max: t = -inf where mask() is
-      // false or k >= seqlen_k. Column 8j+e of this thread is key k0 + 2t + 8j + e.
-      const int colLimit = seqlenK - k0 - 2 * t;
-#pragma unroll
-      for (int j = 0; j < kTilesN; ++j) {
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const int k = min(k0 + 8 * j + 2 * t + (e & 1), seqlenK - 1); // hooks see valid keys
-          float x = s[j][e];
-          if constexpr (Pattern::kHasScoreMod)
-            x = Pattern::scoreMod(p, x * p.scale, b, h, qHook[e / 2], k, seqlenQ, seqlenK);
-          bool keep = 8 * j + (e & 1) < colLimit;
-          if constexpr (Pattern::kHasMask)
-            keep = keep & Pattern::mask(p, b, h, qHook[e / 2], k, seqlenQ, seqlenK);
-          if constexpr (kSoftmax)
-            s[j][e] = keep ? x : negInfinity();
-          else
-            s[j][e] = keep ? unnormalizedWeight(x) : 0.f;
-        }
-      }
-      if constexpr (kSoftmax)
-        softmax.template update<true>(s, f, alpha);
-    }
-    // Post-normalisation weights multiply p (the softmax row sums above stay unweighted).
-    if constexpr (Pattern::kHasWeight) {
-#pragma unroll
-      for (int j = 0; j < kTilesN; ++j)
-#pragma unroll
-        for (int e = 0; e < 4; ++e)
-          s[j][e] *=
-              Pattern::weight(p, b, h, qHook[e / 2], min(k0 + 8 * j + 2 * t + (e & 1), seqlenK - 1),
-                              seqlenQ, seqlenK);
-    }
+    // FULL when every pair is visible and no key passes seqlen_k.
+    float alpha[2];
+    scoresToWeights<Pattern>(p, s, softmax, alpha, tiles.full(computeN), b, h, qHook, k0, t,
+                             seqlenQ, seqlenK);
 
     // O = alpha * O + P V, with P (now in s) packed to Elem as the A operand.
-#pragma unroll
-    for (int j = 0; j < kTilesV; ++j) {
-      acc[j][0] *= alpha[0];
-      acc[j][1] *= alpha[0];
-      acc[j][2] *= alpha[1];
-      acc[j][3] *= alpha[1];
-    }
+    rescaleRows(acc, alpha);
 #pragma unroll
     for (int ks = 0; ks < kStepsPV; ++ks) {
-      const u32 a[4] = {packFloat2<Elem>(s[2 * ks][0], s[2 * ks][1]),
-                        packFloat2<Elem>(s[2 * ks][2], s[2 * ks][3]),
-                        packFloat2<Elem>(s[2 * ks + 1][0], s[2 * ks + 1][1]),
-                        packFloat2<Elem>(s[2 * ks + 1][2], s[2 * ks + 1][3])};
+      u32 a[4];
+      packWeights<Elem>(s, ks, a);
 #pragma unroll
       for (int j = 0; j < kTilesV; j += 2) {
         u32 vf[4];
@@ -332,7 +218,7 @@ __device__ void fwdSm80(const FwdParams &p) {
   __syncthreads();
   float invSum[2] = {1.f, 1.f}, lse[2];
   if constexpr (kSoftmax)
-    softmax.finalize(f, invSum, lse);
+    softmax.finalize(softmaxLog2Factor<Pattern>(p), invSum, lse);
 
   // O = acc / l, staged per warp through shared memory (rows 16w..16w+15, swizzled) so that the
   // global stores are 16-byte and row-contiguous.
@@ -360,7 +246,7 @@ __device__ void fwdSm80(const FwdParams &p) {
     for (int r = 0; r < 2; ++r) {
       const int q = q0 + warp * 16 + g + 8 * r;
       if (q < seqlenQ)
-        p.lse[lseOff + q] = lse[r];
+        p.lse[seq.lseOff + q] = lse[r];
     }
   }
 }

@@ -18,11 +18,6 @@
 
 namespace attnc {
 
-/// The 32-bit shared-window address of a generic pointer into shared memory.
-ATTNC_DEVICE u32 smemAddress(const void *ptr) {
-  return static_cast<u32>(__cvta_generic_to_shared(ptr));
-}
-
 /// Byte offset of 16-byte chunk `chunk` of row `row` in a swizzled tile of kChunks chunks per row.
 template <int kChunks> ATTNC_DEVICE u32 swizzledOffset(int row, int chunk) {
   static_assert(kChunks % 8 == 0, "the XOR swizzle needs rows of at least 8 chunks");

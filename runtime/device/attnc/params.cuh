@@ -54,6 +54,9 @@ struct FwdParams {
 
   const int *cu_seqlens_q; // null unless varlen: B+1 prefix sums
   const int *cu_seqlens_k;
+  // Varlen: rows of the packed q/o and k/v tensors (cu_seqlens_q[B], cu_seqlens_k[B]); the
+  // Hopper template's TMA maps need them on the host. Unused otherwise.
+  long long total_q, total_k;
 
   float scale;      // c: softmax scale applied to q.k (1/sqrt(D) by default)
   float scale_log2; // c * log2(e), folded into the exp2 of the online softmax
@@ -98,6 +101,38 @@ ATTNC_HD constexpr int fwdSm80SmemBytes(int headDim, int headDimV, int blockM, i
                                         int stages) {
   return 2 * (blockM * headDim + stages * blockN * (headDim + headDimV));
 }
+
+/// A TMA tensor map (CUtensorMap): 128 opaque bytes made on the host by cuTensorMapEncodeTiled.
+struct alignas(64) TmaMap {
+  unsigned long long data[16];
+};
+
+/// The tensor maps of the Hopper template (fwd_sm90.cuh), its second kernel argument (passed as
+/// `const __grid_constant__`, so the TMA unit reads them from the parameter space). Each is a
+/// 4-D map over (D, rows, heads, batch) of a bf16/f16 tensor with a box of 64 columns (128
+/// bytes, the 128B swizzle span) by blockM (q) or blockN (k, v) rows, swizzle 128B and zero fill
+/// out of bounds. With cu_seqlens the rows dimension is the packed one and batch is 1.
+struct FwdTmaMaps {
+  TmaMap q, k, v;
+  /// Dimensions with stride 0 (a tensor broadcast over heads or batch) have extent 1 in their
+  /// map and coordinate 0: bit 2*i (heads) and 2*i+1 (batch) of tensor i = q, k, v.
+  unsigned broadcast;
+};
+
+/// Bytes the Hopper template's barriers take: Q full, and per stage K/V full and empty.
+ATTNC_HD constexpr int fwdSm90BarrierBytes(int stages) { return 8 * (1 + 4 * stages); }
+
+/// Shared memory bytes of the Hopper forward kernel (fwd_sm90.cuh): 1024 bytes of alignment
+/// slack (swizzled tiles start on 1024-byte boundaries), the Q tile, `stages` K and V tiles and
+/// the mbarriers.
+ATTNC_HD constexpr int fwdSm90SmemBytes(int headDim, int headDimV, int blockM, int blockN,
+                                        int stages) {
+  return 1024 + 2 * (blockM * headDim + stages * blockN * (headDim + headDimV)) +
+         fwdSm90BarrierBytes(stages);
+}
+
+/// Threads of the Hopper forward kernel: a producer warpgroup and two consumer warpgroups.
+constexpr int kFwdSm90Threads = 384;
 
 } // namespace attnc
 

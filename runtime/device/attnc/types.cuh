@@ -40,6 +40,11 @@ struct half {
 
 static_assert(sizeof(bf16) == 2 && sizeof(half) == 2, "16-bit storage types");
 
+/// The 32-bit shared-window address of a generic pointer into shared memory.
+ATTNC_DEVICE u32 smemAddress(const void *ptr) {
+  return static_cast<u32>(__cvta_generic_to_shared(ptr));
+}
+
 /// +inf and -inf as fp32 (bit patterns 0x7f800000 / 0xff800000).
 ATTNC_DEVICE float infinity() { return __int_as_float(0x7f800000); }
 ATTNC_DEVICE float negInfinity() { return __int_as_float(0xff800000); }

@@ -12,19 +12,40 @@
 #include "attnc/params.cuh"
 
 #include <cstdint>
+#include <optional>
+#include <string>
 
 namespace attnc {
+
+enum class ElementType { BF16, F16 };
+
+/// The device-library template a forward kernel instantiates (runtime/device/attnc/).
+enum class KernelTemplate {
+  Sm80, // fwd_sm80.cuh: mma.sync, cp.async; any sm_80+ GPU; one argument (FwdParams)
+  Sm90, // fwd_sm90.cuh: wgmma, TMA, warp specialisation; sm_90a; FwdParams + FwdTmaMaps
+};
+
+/// "sm80" / "sm90", and back (nullopt for anything else).
+const char *kernelTemplateName(KernelTemplate t);
+std::optional<KernelTemplate> parseKernelTemplate(const std::string &name);
 
 /// The compile-time configuration a generated forward kernel was built with.
 struct ForwardConfig {
   int headDim = 128, headDimV = 128;
   int blockM = 128, blockN = 64, warps = 8, stages = 2;
+  KernelTemplate kernelTemplate = KernelTemplate::Sm80;
+  ElementType elementType = ElementType::BF16;
 };
 
 /// Launches `kernel` over `params` on `stream` (null: default stream). Checks the shapes
 /// against the configuration first and returns an error instead of launching on a mismatch.
+/// For the Sm90 template it also encodes the TMA tensor maps of q, k and v (needs a current
+/// context).
 Status launchForward(const Kernel &kernel, const ForwardConfig &config, const FwdParams &params,
                      void *stream = nullptr);
+
+/// The TMA tensor maps of q, k, v for the Sm90 template (launchForward makes them itself).
+Status encodeTmaMaps(const ForwardConfig &config, const FwdParams &params, FwdTmaMaps &maps);
 
 /// Launches a pattern's block-map builder (the `_blockmap` entry point the emitter adds for
 /// masks that read tensors) to fill `map` (blockMapBytes(batch, params.block_map_heads,
@@ -35,8 +56,6 @@ Status launchBlockMap(const Kernel &builder, const ForwardConfig &config, const 
 
 /// Fills the strides of `params` for contiguous [B, S, H, D] tensors (and [B, Sq, Hq, Dv] O).
 void setContiguousStrides(FwdParams &params, int headDim, int headDimV);
-
-enum class ElementType { BF16, F16 };
 
 /// Round-to-nearest-even conversions between float and the 16-bit storage types.
 uint16_t floatToBits(float value, ElementType type);

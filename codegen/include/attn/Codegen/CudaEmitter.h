@@ -26,6 +26,7 @@ struct KernelLaunchSpec {
   std::string elementType;        // "bf16" | "f16"
   int64_t headDim = 0, headDimV = 0;
   int64_t blockM = 0, blockN = 0, warps = 0, stages = 0;
+  std::string kernelTemplate; // "sm80" | "sm90": the device-library template
   double scale = 0;    // c of s = c * q.k (temperature folded in)
   bool varlen = false; // the pattern declares packed variable-length sequences
   /// The block-map builder entry point (`(const FwdParams, unsigned char *map)`), empty when

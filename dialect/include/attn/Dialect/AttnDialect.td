@@ -39,7 +39,8 @@ def Attn_NormalizerKind : I32EnumAttr<"NormalizerKind", "how scores become weigh
 }
 
 def Attn_TileTemplate : I32EnumAttr<"TileTemplate", "device-library kernel template", [
-    I32EnumAttrCase<"Sm80", 0, "sm80">
+    I32EnumAttrCase<"Sm80", 0, "sm80">,
+    I32EnumAttrCase<"Sm90", 1, "sm90">
   ]> {
   let cppNamespace = "::mlir::attn";
   let genSpecializedAttr = 0;

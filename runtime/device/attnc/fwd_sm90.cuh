@@ -1,0 +1,217 @@
+//===- fwd_sm90.cuh - Hopper attention forward kernel template (wgmma + TMA) ===//
+//
+// `fwdSm90<Pattern, Elem, D, Dv, kBlockN, kStages>` computes what fwdSm80 computes (same hooks,
+// same conventions: fwd_sm80.cuh's header) for one q-tile of 128 rows of one (batch, query
+// head), with the Hopper machinery of KERNELS.md:
+// - 384 threads in three warpgroups. Warpgroup 0 is the producer: one thread issues every TMA
+//   load (Q once, then K and V of each visited key tile into a kStages-deep ring) and the
+//   warpgroup gives its registers away (setmaxnreg 24). Warpgroups 1 and 2 are consumers
+//   (setmaxnreg 240), 64 query rows each.
+// - Each ring stage has a FULL barrier per tensor (the producer's arrive with the byte count,
+//   completed by the TMA transactions) and an EMPTY barrier per tensor (all 256 consumer
+//   threads arrive after their products that read the stage have completed).
+// - S = Q K^T is wgmma m64 x kBlockN x 16 with both operands in shared memory (K-major,
+//   128B swizzle); the hooks and the online softmax run on the S accumulator (tile_scores.cuh);
+//   P, packed to Elem in registers, is the A operand of O += P V (wgmma RS, V MN-major).
+// Launch: grid (ceil(Sq / 128), Hq, B), kFwdSm90Threads threads, fwdSm90SmemBytes(...) bytes of
+// dynamic shared memory, and the tensor maps of params.cuh (FwdTmaMaps) made by the host.
+//
+//===----------------------------------------------------------------------===//
+#ifndef ATTNC_DEVICE_FWD_SM90_CUH
+#define ATTNC_DEVICE_FWD_SM90_CUH
+
+#include "attnc/hopper.cuh"
+#include "attnc/tile_scores.cuh"
+#include "attnc/tiles.cuh"
+#include "attnc/wgmma_sm90.cuh"
+
+namespace attnc {
+
+template <class Pattern, class Elem, int kHeadDim, int kHeadDimV, int kBlockN, int kStages>
+__device__ void fwdSm90(const FwdParams &p, const FwdTmaMaps &maps) {
+  constexpr int kBlockM = 128;             // two consumer warpgroups of 64 rows
+  constexpr int kTilesN = kBlockN / 8;     // n8 column tiles of S
+  constexpr int kTilesV = kHeadDimV / 8;   // n8 column tiles of O
+  constexpr int kStepsQK = kHeadDim / 16;  // k16 steps of S = Q K^T
+  constexpr int kStepsPV = kBlockN / 16;   // k16 steps of O += P V
+  constexpr u32 kBytesQ = kBlockM * kHeadDim * 2;
+  constexpr u32 kBytesK = kBlockN * kHeadDim * 2;
+  constexpr u32 kBytesV = kBlockN * kHeadDimV * 2;
+  constexpr int kConsumerThreads = kFwdSm90Threads - 128;
+  static_assert(sizeof(Elem) == 2, "Elem is a 16-bit storage type");
+  static_assert(kHeadDim % 64 == 0 && kHeadDimV % 64 == 0, "head dims must be multiples of 64");
+  static_assert(kBlockN % 16 == 0 && kBlockN <= 256, "kBlockN: a multiple of 16, at most 256");
+  static_assert(kStages >= 1, "the K/V ring needs a stage");
+
+  // q-tiles in reverse launch order: with causal-like patterns the last tiles see the most
+  // keys, so they start first.
+  const int mBlock = gridDim.x - 1 - blockIdx.x, h = blockIdx.y, b = blockIdx.z;
+  const int tid = threadIdx.x, warpgroup = tid / 128;
+
+  const SequenceView seq = sequenceView(p, b, h);
+  const int seqlenQ = seq.seqlenQ, seqlenK = seq.seqlenK;
+  const int q0 = mBlock * kBlockM;
+  if (q0 >= seqlenQ)
+    return; // uniform over the CTA, before any barrier is used
+  const int q1 = min(q0 + kBlockM, seqlenQ);
+  const int hk = h / (p.heads / p.kv_heads); // GQA: Hq / Hkv query heads share a KV head
+  const KeyTiles<Pattern, kBlockN> tiles(p, b, h, q0, q1, seqlenQ, seqlenK);
+  const int numTiles = tiles.count();
+
+  // Shared memory, 1024-byte aligned: Q (D/64 column blocks of 128 rows), the K ring, the V
+  // ring, then the barriers.
+  extern __shared__ __attribute__((aligned(1024))) u8 attncSmem[];
+  const u32 sQ = (smemAddress(attncSmem) + 1023u) & ~1023u;
+  const u32 sK = sQ + kBytesQ;
+  const u32 sV = sK + kStages * kBytesK;
+  const u32 barQ = sV + kStages * kBytesV;
+  auto barKFull = [&](int s) { return barQ + 8 * (1 + s); };
+  auto barVFull = [&](int s) { return barQ + 8 * (1 + kStages + s); };
+  auto barKEmpty = [&](int s) { return barQ + 8 * (1 + 2 * kStages + s); };
+  auto barVEmpty = [&](int s) { return barQ + 8 * (1 + 3 * kStages + s); };
+
+  if (tid == 0) {
+    mbarInit(barQ, 1);
+    for (int s = 0; s < kStages; ++s) {
+      mbarInit(barKFull(s), 1);
+      mbarInit(barVFull(s), 1);
+      mbarInit(barKEmpty(s), kConsumerThreads);
+      mbarInit(barVEmpty(s), kConsumerThreads);
+    }
+    fenceBarrierInit();
+  }
+  __syncthreads();
+
+  // TMA coordinates: (column, row in the packed rows dimension, head, batch).
+  // A broadcast dimension (stride 0) has extent 1: coordinate 0.
+  const int hq = (maps.broadcast & 1) ? 0 : h, hkK = (maps.broadcast & 4) ? 0 : hk;
+  const int hkV = (maps.broadcast & 16) ? 0 : hk;
+  const int bq = (p.cu_seqlens_q || (maps.broadcast & 2)) ? 0 : b;
+  const int bk = (p.cu_seqlens_k || (maps.broadcast & 8)) ? 0 : b;
+  const int bv = (p.cu_seqlens_k || (maps.broadcast & 32)) ? 0 : b;
+
+  if (warpgroup == 0) {
+    // Producer.
+    setMaxRegistersDec<24>();
+    if (tid == 0) {
+      tmaPrefetch(maps.q);
+      tmaPrefetch(maps.k);
+      tmaPrefetch(maps.v);
+      mbarArriveExpectTx(barQ, kBytesQ);
+#pragma unroll
+      for (int c = 0; c < kHeadDim / 64; ++c)
+        tmaLoad4d(sQ + c * kBlockM * 128, maps.q, barQ, 64 * c, seq.qRow0 + q0, hq, bq);
+      int n = tiles.nMax;
+      for (int i = 0; i < numTiles; ++i) {
+        n = tiles.prev(n);
+        const int s = i % kStages;
+        const u32 phase = (i / kStages) & 1;
+        const int row = seq.kRow0 + n * kBlockN;
+        mbarWait(barKEmpty(s), phase ^ 1);
+        mbarArriveExpectTx(barKFull(s), kBytesK);
+#pragma unroll
+        for (int c = 0; c < kHeadDim / 64; ++c)
+          tmaLoad4d(sK + s * kBytesK + c * kBlockN * 128, maps.k, barKFull(s), 64 * c, row, hkK,
+                    bk);
+        mbarWait(barVEmpty(s), phase ^ 1);
+        mbarArriveExpectTx(barVFull(s), kBytesV);
+#pragma unroll
+        for (int c = 0; c < kHeadDimV / 64; ++c)
+          tmaLoad4d(sV + s * kBytesV + c * kBlockN * 128, maps.v, barVFull(s), 64 * c, row, hkV,
+                    bv);
+      }
+    }
+    return;
+  }
+
+  // Consumers: warpgroup 1 takes rows [0, 64) of the tile, warpgroup 2 rows [64, 128).
+  setMaxRegistersInc<240>();
+  const int wg = warpgroup - 1, ctid = tid - 128 * warpgroup;
+  const int warp = ctid / 32, lane = ctid % 32;
+  const int g = lane / 4, t = lane % 4; // accumulator rows g, g+8 of the warp; columns 2t, 2t+1
+  int qHook[2]; // rows this thread holds, clamped so hooks never see a row past the sequence
+#pragma unroll
+  for (int r = 0; r < 2; ++r)
+    qHook[r] = min(q0 + 64 * wg + 16 * warp + g + 8 * r, seqlenQ - 1);
+
+  float acc[kTilesV][4]; // O rows of this thread, unnormalised
+#pragma unroll
+  for (int j = 0; j < kTilesV; ++j)
+    acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
+  OnlineSoftmax<kTilesN> softmax;
+  softmax.init();
+
+  const u32 sQw = sQ + 64 * wg * 128; // this warpgroup's 64 rows inside each column block
+  mbarWait(barQ, 0);
+  int n = tiles.nMax;
+  for (int i = 0; i < numTiles; ++i) {
+    n = tiles.prev(n);
+    const int s = i % kStages;
+    const u32 phase = (i / kStages) & 1;
+    const int k0 = n * kBlockN;
+
+    // S = Q K^T: k16 step kk reads column block kk/4 at byte 32*(kk%4) of the swizzle span.
+    float sc[kTilesN][4];
+    mbarWait(barKFull(s), phase);
+    fenceOperands(sc);
+    wgmmaFence();
+#pragma unroll
+    for (int kk = 0; kk < kStepsQK; ++kk) {
+      const u32 off = (kk % 4) * 32;
+      wgmmaSS<kBlockN, Elem, 0>(sc,
+                                smemDescriptor(sQw + (kk / 4) * kBlockM * 128 + off, 0),
+                                smemDescriptor(sK + s * kBytesK + (kk / 4) * kBlockN * 128 + off, 0),
+                                kk > 0);
+    }
+    wgmmaCommit();
+    wgmmaWait<0>();
+    fenceOperands(sc);
+    mbarArrive(barKEmpty(s));
+
+    float alpha[2];
+    scoresToWeights<Pattern>(p, sc, softmax, alpha, tiles.full(n), b, h, qHook, k0, t, seqlenQ,
+                             seqlenK);
+    rescaleRows(acc, alpha);
+
+    // O += P V: P from registers, V (keys x Dv, Dv contiguous) read MN-major; k16 step ks is
+    // 16 key rows = 2048 bytes further; Dv's 64-column blocks are kBlockN * 128 bytes apart.
+    u32 pf[kStepsPV][4];
+#pragma unroll
+    for (int ks = 0; ks < kStepsPV; ++ks)
+      packWeights<Elem>(sc, ks, pf[ks]);
+    mbarWait(barVFull(s), phase);
+    fenceOperands(acc);
+    wgmmaFence();
+#pragma unroll
+    for (int ks = 0; ks < kStepsPV; ++ks)
+      wgmmaRS<kHeadDimV, Elem, 1>(acc, pf[ks],
+                                  smemDescriptor(sV + s * kBytesV + ks * 2048, kBlockN * 128), 1);
+    wgmmaCommit();
+    wgmmaWait<0>();
+    fenceOperands(acc);
+    mbarArrive(barVEmpty(s));
+  }
+
+  // Epilogue: O = acc / l straight from the accumulator (two adjacent columns per store).
+  constexpr bool kSoftmax = Pattern::kNormalizer == kNormalizeSoftmax;
+  float invSum[2] = {1.f, 1.f}, lse[2];
+  if constexpr (kSoftmax)
+    softmax.finalize(softmaxLog2Factor<Pattern>(p), invSum, lse);
+  Elem *oPtr = static_cast<Elem *>(p.o) + seq.oOff + h * p.o_head_stride;
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const int q = q0 + 64 * wg + 16 * warp + g + 8 * r;
+    if (q < seqlenQ) {
+#pragma unroll
+      for (int j = 0; j < kTilesV; ++j)
+        *reinterpret_cast<u32 *>(oPtr + q * p.o_row_stride + 8 * j + 2 * t) =
+            packFloat2<Elem>(acc[j][2 * r] * invSum[r], acc[j][2 * r + 1] * invSum[r]);
+      if (kSoftmax && p.lse && t == 0)
+        p.lse[seq.lseOff + q] = lse[r];
+    }
+  }
+}
+
+} // namespace attnc
+
+#endif // ATTNC_DEVICE_FWD_SM90_CUH

@@ -1,0 +1,100 @@
+//===- tiles.cuh - The work of one query tile, shared by the kernel templates ---===//
+//
+// `SequenceView`: where sequence b lives in the tensors (batch strides, or cu_seqlens offsets
+// when variable-length) and its lengths. `KeyTiles`: the key tiles a query tile visits, from
+// the pattern's kv_range (a closed form) narrowed by tile_empty (or the block map), walked from
+// the highest tile to the lowest. Producer and consumers of the Hopper template walk the same
+// sequence with the same code, which keeps their mbarrier phases in step.
+//
+//===----------------------------------------------------------------------===//
+#ifndef ATTNC_DEVICE_TILES_CUH
+#define ATTNC_DEVICE_TILES_CUH
+
+#include "attnc/params.cuh"
+#include "attnc/types.cuh"
+
+namespace attnc {
+
+struct SequenceView {
+  int seqlenQ, seqlenK;
+  int qRow0, kRow0;         // first row of the sequence in the (packed) row dimension
+  i64 qOff, oOff, kOff, vOff; // element offsets of row 0 of the sequence
+  i64 lseOff;               // LSE [B, Hq, Sq], or [Hq, total_q] when varlen
+};
+
+ATTNC_DEVICE SequenceView sequenceView(const FwdParams &p, int b, int h) {
+  SequenceView s;
+  s.seqlenQ = p.seqlen_q;
+  s.seqlenK = p.seqlen_k;
+  s.qRow0 = s.kRow0 = 0;
+  s.qOff = b * p.q_batch_stride;
+  s.oOff = b * p.o_batch_stride;
+  s.kOff = b * p.k_batch_stride;
+  s.vOff = b * p.v_batch_stride;
+  s.lseOff = (i64(b) * p.heads + h) * p.seqlen_q;
+  if (p.cu_seqlens_q) {
+    s.qRow0 = p.cu_seqlens_q[b];
+    s.seqlenQ = p.cu_seqlens_q[b + 1] - s.qRow0;
+    s.qOff = s.qRow0 * p.q_row_stride;
+    s.oOff = s.qRow0 * p.o_row_stride;
+    s.lseOff = i64(h) * p.cu_seqlens_q[p.batch] + s.qRow0;
+  }
+  if (p.cu_seqlens_k) {
+    s.kRow0 = p.cu_seqlens_k[b];
+    s.seqlenK = p.cu_seqlens_k[b + 1] - s.kRow0;
+    s.kOff = s.kRow0 * p.k_row_stride;
+    s.vOff = s.kRow0 * p.v_row_stride;
+  }
+  return s;
+}
+
+/// The key tiles of kBlockN keys that query rows [q0, q1) of (b, h) visit.
+template <class Pattern, int kBlockN> struct KeyTiles {
+  const FwdParams &p;
+  int b, h, q0, q1, seqlenQ, seqlenK;
+  int nMin, nMax; // tiles [nMin, nMax) cover the keys the pattern may show the rows
+
+  ATTNC_DEVICE KeyTiles(const FwdParams &params, int b_, int h_, int q0_, int q1_, int sq, int sk)
+      : p(params), b(b_), h(h_), q0(q0_), q1(q1_), seqlenQ(sq), seqlenK(sk) {
+    int lo = 0, hi = seqlenK;
+    Pattern::kvRange(p, b, h, q0, q1, seqlenQ, seqlenK, lo, hi);
+    lo = max(lo, 0);
+    hi = min(hi, seqlenK);
+    nMin = lo / kBlockN;
+    nMax = hi > lo ? (hi + kBlockN - 1) / kBlockN : nMin;
+  }
+
+  /// The next tile to visit below n (start with n = nMax); below nMin when there is none.
+  /// Tiles Pattern::tileEmpty declares EMPTY are skipped (uniform over the CTA).
+  ATTNC_DEVICE int prev(int n) const {
+    --n;
+    if constexpr (Pattern::kHasTileEmpty)
+      while (n >= nMin &&
+             Pattern::tileEmpty(p, b, h, q0, q1, n * kBlockN, (n + 1) * kBlockN, seqlenQ, seqlenK))
+        --n;
+    return n;
+  }
+
+  /// How many tiles prev() visits.
+  ATTNC_DEVICE int count() const {
+    if constexpr (!Pattern::kHasTileEmpty)
+      return nMax - nMin;
+    int c = 0;
+    for (int n = prev(nMax); n >= nMin; n = prev(n))
+      ++c;
+    return c;
+  }
+
+  /// Whether tile n needs no mask code: below seqlen_k and Pattern::tileFull.
+  ATTNC_DEVICE bool full(int n) const {
+    const int k0 = n * kBlockN;
+    bool f = k0 + kBlockN <= seqlenK;
+    if constexpr (Pattern::kHasMask)
+      f = f && Pattern::tileFull(p, b, h, q0, q1, k0, k0 + kBlockN, seqlenQ, seqlenK);
+    return f;
+  }
+};
+
+} // namespace attnc
+
+#endif // ATTNC_DEVICE_TILES_CUH
