@@ -273,9 +273,12 @@ private:
       report(false, "nvrtc " + options.arch, compiled.status().message());
       return;
     }
-    report(!(*compiled)->cubin.empty(), "nvrtc " + options.arch,
+    // ptxas' "Potential Performance Loss" lines (wgmma serialised, setmaxnreg ignored) mean a
+    // kernel that is correct but slow: they fail the check.
+    std::string loss = performanceLoss((*compiled)->log);
+    report(!(*compiled)->cubin.empty() && loss.empty(), "nvrtc " + options.arch,
            std::to_string((*compiled)->cubin.size()) + " B cubin; " +
-               ptxasSummary((*compiled)->log));
+               ptxasSummary((*compiled)->log) + loss);
 
     // 3. CPU: the kernel's tile algorithm against the float64 reference, at two ragged shapes
     // (the second long enough for tiles to be skipped by sparse masks).
@@ -473,6 +476,15 @@ private:
       return "no ptxas report";
     return llvm::formatv("{0} registers, {1} B stack, {2} B spill stores", registers, stack, spills)
         .str();
+  }
+
+  /// "; <ptxas warning>" for each "Potential Performance Loss" line of an NVRTC log.
+  static std::string performanceLoss(const std::string &log) {
+    std::string found;
+    for (llvm::StringRef line : llvm::split(log, '\n'))
+      if (size_t at = line.find("Potential Performance Loss"); at != llvm::StringRef::npos)
+        found += "; " + line.drop_front(at).trim().str();
+    return found;
   }
 
   const attnc::CheckCommandOptions &options;

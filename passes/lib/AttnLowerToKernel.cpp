@@ -44,15 +44,17 @@ static std::pair<int64_t, int64_t> headDimsFor(PatternOp pattern, const KernelTa
   return {target.headDim, target.headDimV ? target.headDimV : target.headDim};
 }
 
-/// The number of ops in the pattern's score modifier (0 without one): a register-pressure hint
-/// for the tile configuration.
-static int64_t scoreModOps(PatternOp pattern) {
-  auto scoreMod = pattern.getUnique<ScoreModOp>();
-  if (!scoreMod)
-    return 0;
-  int64_t count = 0;
-  scoreMod.getBody().walk([&](Operation *) { ++count; });
-  return count;
+/// The per-element cost of the pattern's mask and score modifier, a register-pressure hint for
+/// the tile configuration: one per op, kLoadCost per tensor read (a gather in flight holds its
+/// address and its value).
+static int64_t hookCost(PatternOp pattern) {
+  constexpr int64_t kLoadCost = 16;
+  int64_t cost = 0;
+  for (Operation *hook : {pattern.getUnique<MaskOp>().getOperation(),
+                          pattern.getUnique<ScoreModOp>().getOperation()})
+    if (hook)
+      hook->getRegion(0).walk([&](Operation *op) { cost += isa<LoadOp>(op) ? kLoadCost : 1; });
+  return cost;
 }
 
 std::optional<std::string> mlir::attn::unsupportedReason(PatternOp pattern,
@@ -62,7 +64,7 @@ std::optional<std::string> mlir::attn::unsupportedReason(PatternOp pattern,
   if (!elementType)
     return "unknown element type '" + target.elementType + "' (expected bf16 or f16)";
   auto [d, dv] = headDimsFor(pattern, target);
-  if (failed(selectTileConfig(target.arch, elementType, d, dv, scoreModOps(pattern))))
+  if (failed(selectTileConfig(target.arch, elementType, d, dv, hookCost(pattern))))
     return ("no kernel configuration for arch " + target.arch + ", " + target.elementType +
             ", head dims " + Twine(d) + "/" + Twine(dv))
         .str();
@@ -77,7 +79,7 @@ static LogicalResult lowerPattern(PatternOp pattern, const KernelTarget &target,
     return pattern.emitOpError(*reason);
 
   auto [d, dv] = headDimsFor(pattern, target);
-  TileConfig config = *selectTileConfig(target.arch, elementType, d, dv, scoreModOps(pattern));
+  TileConfig config = *selectTileConfig(target.arch, elementType, d, dv, hookCost(pattern));
   auto normalize = pattern.getUnique<NormalizeOp>();
 
   auto module = pattern->getParentOfType<ModuleOp>();

@@ -25,7 +25,7 @@ static int parseSmVersion(StringRef arch) {
 
 FailureOr<TileConfig> mlir::attn::selectTileConfig(StringRef arch, Type elementType,
                                                    int64_t headDim, int64_t headDimV,
-                                                   int64_t scoreModOps) {
+                                                   int64_t hookCost) {
   if (parseSmVersion(arch) < 80)
     return failure();
   if (!elementType.isBF16() && !elementType.isF16())
@@ -34,12 +34,12 @@ FailureOr<TileConfig> mlir::attn::selectTileConfig(StringRef arch, Type elementT
     // The Hopper template: 128 query rows in two consumer warpgroups plus a producer
     // warpgroup; key tiles of 128 (64 when a head dim is 256, so that S, P and the 64 x 256
     // O accumulator fit the consumers' 240 registers and two stages fit shared memory; 96
-    // under a heavy score modifier).
+    // under heavy hooks).
     auto ok = [](int64_t d) { return d == 64 || d == 128 || d == 256; };
     if (!ok(headDim) || !ok(headDimV))
       return failure();
     int64_t blockN = std::max(headDim, headDimV) == 256 ? 64
-                     : scoreModOps > kHeavyScoreModOps  ? 96
+                     : hookCost > kHeavyHookCost         ? 96
                                                         : 128;
     return TileConfig{TileTemplate::Sm90, /*blockM=*/128, blockN, /*warps=*/12, /*stages=*/2};
   }

@@ -15,15 +15,16 @@ struct TileConfig {
   int64_t stages; // K/V pipeline depth
 };
 
-/// Score modifiers longer than this many ops take narrower key tiles on sm_90a: evaluating them
-/// per element of a 64 x 128 tile needs more registers than the consumers have (T5's bucketed
-/// bias, 59 ops, spilled; 96-key tiles do not).
-constexpr int64_t kHeavyScoreModOps = 32;
+/// Patterns whose mask and score modifier cost more than this per element (one per op, 16 per
+/// tensor read) take narrower key tiles on sm_90a: evaluated on a 64 x 128 tile while the
+/// previous tile's P V is in flight they need more registers than the consumers have. T5's
+/// bucketed bias (cost 75) and the document mask (40) spilled at 128 keys; at 96 they do not.
+constexpr int64_t kHeavyHookCost = 32;
 
 /// The configuration for `arch` (sm_80 ... sm_90a), or failure when none is supported.
-/// `scoreModOps` is the size of the pattern's score modifier (0 without one).
+/// `hookCost` is the per-element cost of the pattern's mask and score modifier.
 FailureOr<TileConfig> selectTileConfig(StringRef arch, Type elementType, int64_t headDim,
-                                       int64_t headDimV, int64_t scoreModOps = 0);
+                                       int64_t headDimV, int64_t hookCost = 0);
 
 } // namespace mlir::attn
 

@@ -143,6 +143,10 @@ StatusOr<Hash128> KernelCache::keyOf(const CompileRequest &request) {
   h.u64(request.options.size());
   for (const std::string &o : request.options)
     h.str(o);
+  const std::vector<std::string> fromEnvironment = environmentNvrtcOptions();
+  h.u64(fromEnvironment.size());
+  for (const std::string &o : fromEnvironment)
+    h.str(o);
   h.u64(request.extraHeaders.size());
   for (const auto &[name, text] : request.extraHeaders)
     h.str(name).str(text);

@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <dlfcn.h>
+#include <sstream>
 
 using namespace attnc;
 
@@ -179,6 +180,14 @@ static std::string programLog(const NvrtcApi &api, nvrtcProgram prog) {
   return log;
 }
 
+std::vector<std::string> attnc::environmentNvrtcOptions() {
+  std::vector<std::string> options;
+  std::istringstream words(envOr("ATTNC_NVRTC_OPTIONS"));
+  for (std::string word; words >> word;)
+    options.push_back(word);
+  return options;
+}
+
 StatusOr<CompileResult> attnc::compileWithNvrtc(const CompileRequest &request) {
   ATTNC_ASSIGN_OR_RETURN(const NvrtcApi *apiPtr, nvrtc());
   const NvrtcApi &api = *apiPtr;
@@ -212,6 +221,9 @@ StatusOr<CompileResult> attnc::compileWithNvrtc(const CompileRequest &request) {
   std::vector<const char *> options = {archOption.c_str(), "--std=c++17",
                                        "-default-device"};
   for (const std::string &o : request.options)
+    options.push_back(o.c_str());
+  const std::vector<std::string> fromEnvironment = environmentNvrtcOptions();
+  for (const std::string &o : fromEnvironment)
     options.push_back(o.c_str());
 
   nvrtcResult rc = api.nvrtcCompileProgram(

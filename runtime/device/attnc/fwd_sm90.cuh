@@ -25,6 +25,14 @@
 #include "attnc/tiles.cuh"
 #include "attnc/wgmma_sm90.cuh"
 
+// Mechanisms that can be switched off to measure what each buys (ATTNC_NVRTC_OPTIONS=-D...).
+#ifndef ATTNC_SM90_OVERLAP
+#define ATTNC_SM90_OVERLAP 1 // softmax of tile i overlaps P V of tile i-1
+#endif
+#ifndef ATTNC_SM90_PINGPONG
+#define ATTNC_SM90_PINGPONG 1 // the consumer warpgroups alternate their GEMM issue
+#endif
+
 namespace attnc {
 
 template <class Pattern, class Elem, int kHeadDim, int kHeadDimV, int kBlockN, int kStages>
@@ -38,6 +46,8 @@ __device__ void fwdSm90(const FwdParams &p, const FwdTmaMaps &maps) {
   constexpr u32 kBytesK = kBlockN * kHeadDim * 2;
   constexpr u32 kBytesV = kBlockN * kHeadDimV * 2;
   constexpr int kConsumerThreads = kFwdSm90Threads - 128;
+  constexpr bool kOverlap = ATTNC_SM90_OVERLAP != 0;
+  constexpr bool kPingpong = kOverlap && ATTNC_SM90_PINGPONG != 0;
   static_assert(sizeof(Elem) == 2, "Elem is a 16-bit storage type");
   static_assert(kHeadDim % 64 == 0 && kHeadDimV % 64 == 0, "head dims must be multiples of 64");
   static_assert(kBlockN % 16 == 0 && kBlockN <= 256, "kBlockN: a multiple of 16, at most 256");
@@ -142,44 +152,25 @@ __device__ void fwdSm90(const FwdParams &p, const FwdTmaMaps &maps) {
   softmax.init();
 
   const u32 sQw = sQ + 64 * wg * 128; // this warpgroup's 64 rows inside each column block
-  mbarWait(barQ, 0);
-  int n = tiles.nMax;
-  for (int i = 0; i < numTiles; ++i) {
-    n = tiles.prev(n);
-    const int s = i % kStages;
-    const u32 phase = (i / kStages) & 1;
-    const int k0 = n * kBlockN;
+  float sc[kTilesN][4];               // S of the current key tile, then its weights P
+  u32 pf[kStepsPV][4];                // P of the tile whose P V is issued next, packed
 
-    // S = Q K^T: k16 step kk reads column block kk/4 at byte 32*(kk%4) of the swizzle span.
-    float sc[kTilesN][4];
-    mbarWait(barKFull(s), phase);
+  // S = Q K^T into sc: k16 step kk reads column block kk/4 at byte 32*(kk%4) of the swizzle
+  // span, in Q (this warpgroup's rows) and in stage s of the K ring.
+  auto issueQK = [&](int s) {
     fenceOperands(sc);
     wgmmaFence();
 #pragma unroll
     for (int kk = 0; kk < kStepsQK; ++kk) {
-      const u32 off = (kk % 4) * 32;
-      wgmmaSS<kBlockN, Elem, 0>(sc,
-                                smemDescriptor(sQw + (kk / 4) * kBlockM * 128 + off, 0),
-                                smemDescriptor(sK + s * kBytesK + (kk / 4) * kBlockN * 128 + off, 0),
-                                kk > 0);
+      wgmmaSS<kBlockN, Elem, 0>(
+          sc, smemDescriptor(sQw + (kk / 4) * kBlockM * 128 + (kk % 4) * 32, 0),
+          smemDescriptor(sK + s * kBytesK + (kk / 4) * kBlockN * 128 + (kk % 4) * 32, 0), kk > 0);
     }
     wgmmaCommit();
-    wgmmaWait<0>();
-    fenceOperands(sc);
-    mbarArrive(barKEmpty(s));
-
-    float alpha[2];
-    scoresToWeights<Pattern>(p, sc, softmax, alpha, tiles.full(n), b, h, qHook, k0, t, seqlenQ,
-                             seqlenK);
-    rescaleRows(acc, alpha);
-
-    // O += P V: P from registers, V (keys x Dv, Dv contiguous) read MN-major; k16 step ks is
-    // 16 key rows = 2048 bytes further; Dv's 64-column blocks are kBlockN * 128 bytes apart.
-    u32 pf[kStepsPV][4];
-#pragma unroll
-    for (int ks = 0; ks < kStepsPV; ++ks)
-      packWeights<Elem>(sc, ks, pf[ks]);
-    mbarWait(barVFull(s), phase);
+  };
+  // O += P V from pf and stage s of the V ring (keys x Dv, Dv contiguous, read MN-major): k16
+  // step ks is 16 key rows = 2048 bytes further; Dv's 64-column blocks are kBlockN*128 apart.
+  auto issuePV = [&](int s) {
     fenceOperands(acc);
     wgmmaFence();
 #pragma unroll
@@ -187,9 +178,101 @@ __device__ void fwdSm90(const FwdParams &p, const FwdTmaMaps &maps) {
       wgmmaRS<kHeadDimV, Elem, 1>(acc, pf[ks],
                                   smemDescriptor(sV + s * kBytesV + ks * 2048, kBlockN * 128), 1);
     wgmmaCommit();
-    wgmmaWait<0>();
-    fenceOperands(acc);
-    mbarArrive(barVEmpty(s));
+  };
+  auto packP = [&] {
+#pragma unroll
+    for (int ks = 0; ks < kStepsPV; ++ks)
+      packWeights<Elem>(sc, ks, pf[ks]);
+  };
+  // Pingpong: the two consumer warpgroups take turns issuing their products (named barriers
+  // 1 and 2), so one's softmax runs while the other's GEMMs hold the tensor cores.
+  auto schedulerSync = [&] {
+    if constexpr (kPingpong)
+      namedBarrierSync(1 + wg, kConsumerThreads);
+  };
+  auto schedulerArrive = [&] {
+    if constexpr (kPingpong)
+      namedBarrierArrive(2 - wg, kConsumerThreads);
+  };
+  if (kPingpong && wg == 1)
+    namedBarrierArrive(1, kConsumerThreads); // warpgroup 1 (wg 0) goes first
+
+  mbarWait(barQ, 0);
+  int n = tiles.nMax;
+  if constexpr (kOverlap) {
+    // Intra-warpgroup overlap (KERNELS.md §2.10): S of tile i is computed while P V of tile
+    // i-1 runs; O stays in the frame of the running max before tile i until that product has
+    // landed, then moves by alpha.
+    // The first tile (peeled, so that every wait in the loop below retires a known group).
+    if (numTiles > 0) {
+      n = tiles.prev(n);
+      mbarWait(barKFull(0), 0);
+      schedulerSync();
+      issueQK(0);
+      schedulerArrive();
+      wgmmaWait<0>();
+      fenceOperands(sc);
+      mbarArrive(barKEmpty(0));
+      float alpha[2];
+      scoresToWeights<Pattern>(p, sc, softmax, alpha, tiles.full(n), b, h, qHook, n * kBlockN, t,
+                               seqlenQ, seqlenK);
+      packP();
+    }
+    for (int i = 1; i < numTiles; ++i) {
+      n = tiles.prev(n);
+      const int s = i % kStages, prev = (i - 1) % kStages;
+      const u32 phase = (i / kStages) & 1, prevPhase = ((i - 1) / kStages) & 1;
+      mbarWait(barKFull(s), phase);
+      schedulerSync();
+      issueQK(s);
+      mbarWait(barVFull(prev), prevPhase);
+      issuePV(prev);
+      schedulerArrive();
+      wgmmaWait<1>(); // S done, P V may still run
+      fenceOperands(sc);
+      mbarArrive(barKEmpty(s));
+      float alpha[2];
+      scoresToWeights<Pattern>(p, sc, softmax, alpha, tiles.full(n), b, h, qHook, n * kBlockN, t,
+                               seqlenQ, seqlenK);
+      wgmmaWait<0>();
+      fenceOperands(acc);
+      fenceOperands(pf);
+      mbarArrive(barVEmpty(prev));
+      rescaleRows(acc, alpha);
+      packP();
+    }
+    if (numTiles > 0) {
+      const int last = (numTiles - 1) % kStages;
+      const u32 lastPhase = ((numTiles - 1) / kStages) & 1;
+      mbarWait(barVFull(last), lastPhase);
+      schedulerSync();
+      issuePV(last);
+      schedulerArrive();
+      wgmmaWait<0>();
+      fenceOperands(acc);
+      mbarArrive(barVEmpty(last));
+    }
+  } else {
+    for (int i = 0; i < numTiles; ++i) {
+      n = tiles.prev(n);
+      const int s = i % kStages;
+      const u32 phase = (i / kStages) & 1;
+      mbarWait(barKFull(s), phase);
+      issueQK(s);
+      wgmmaWait<0>();
+      fenceOperands(sc);
+      mbarArrive(barKEmpty(s));
+      float alpha[2];
+      scoresToWeights<Pattern>(p, sc, softmax, alpha, tiles.full(n), b, h, qHook, n * kBlockN, t,
+                               seqlenQ, seqlenK);
+      rescaleRows(acc, alpha);
+      packP();
+      mbarWait(barVFull(s), phase);
+      issuePV(s);
+      wgmmaWait<0>();
+      fenceOperands(acc);
+      mbarArrive(barVEmpty(s));
+    }
   }
 
   // Epilogue: O = acc / l straight from the accumulator (two adjacent columns per store).

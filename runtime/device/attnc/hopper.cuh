@@ -99,6 +99,14 @@ template <int kTiles> ATTNC_DEVICE void fenceOperands(float (&d)[kTiles][4]) {
       asm volatile("" : "+f"(d[j][e])::"memory");
 }
 
+template <int kTiles> ATTNC_DEVICE void fenceOperands(u32 (&a)[kTiles][4]) {
+#pragma unroll
+  for (int j = 0; j < kTiles; ++j)
+#pragma unroll
+    for (int e = 0; e < 4; ++e)
+      asm volatile("" : "+r"(a[j][e])::"memory");
+}
+
 //===--- warpgroup roles ----------------------------------------------------===//
 
 /// Gives registers back (producer) or takes them (consumers); the whole warpgroup executes it.

@@ -188,6 +188,11 @@ StatusOr<std::string> nvrtcLibraryPath();
 /// attnc-<hash>.cu).
 StatusOr<CompileResult> compileWithNvrtc(const CompileRequest &request);
 
+/// NVRTC options from $ATTNC_NVRTC_OPTIONS (split at whitespace), appended after a request's
+/// own by compileWithNvrtc and part of the kernel cache key: e.g. `-lineinfo` for profiling, or
+/// `-DATTNC_SM90_PINGPONG=0` to switch a device-library mechanism off and measure it.
+std::vector<std::string> environmentNvrtcOptions();
+
 //===----------------------------------------------------------------------===//
 // Kernel cache
 //===----------------------------------------------------------------------===//
