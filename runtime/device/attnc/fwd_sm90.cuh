@@ -203,30 +203,21 @@ __device__ void fwdSm90(const FwdParams &p, const FwdTmaMaps &maps) {
     // Intra-warpgroup overlap (KERNELS.md §2.10): S of tile i is computed while P V of tile
     // i-1 runs; O stays in the frame of the running max before tile i until that product has
     // landed, then moves by alpha.
-    // The first tile (peeled, so that every wait in the loop below retires a known group).
-    if (numTiles > 0) {
+    for (int i = 0; i < numTiles; ++i) {
       n = tiles.prev(n);
-      mbarWait(barKFull(0), 0);
-      schedulerSync();
-      issueQK(0);
-      schedulerArrive();
-      wgmmaWait<0>();
-      fenceOperands(sc);
-      mbarArrive(barKEmpty(0));
-      float alpha[2];
-      scoresToWeights<Pattern>(p, sc, softmax, alpha, tiles.full(n), b, h, qHook, n * kBlockN, t,
-                               seqlenQ, seqlenK);
-      packP();
-    }
-    for (int i = 1; i < numTiles; ++i) {
-      n = tiles.prev(n);
-      const int s = i % kStages, prev = (i - 1) % kStages;
-      const u32 phase = (i / kStages) & 1, prevPhase = ((i - 1) / kStages) & 1;
+      const int s = i % kStages, prev = (i + kStages - 1) % kStages;
+      const u32 phase = (i / kStages) & 1, prevPhase = ((i + kStages - 1) / kStages - 1) & 1;
       mbarWait(barKFull(s), phase);
       schedulerSync();
       issueQK(s);
-      mbarWait(barVFull(prev), prevPhase);
-      issuePV(prev);
+      // P V of the previous tile; the first tile commits an empty group instead, so that the
+      // wait below retires S in every iteration alike.
+      if (i > 0) {
+        mbarWait(barVFull(prev), prevPhase);
+        issuePV(prev);
+      } else {
+        wgmmaCommit();
+      }
       schedulerArrive();
       wgmmaWait<1>(); // S done, P V may still run
       fenceOperands(sc);
@@ -237,7 +228,8 @@ __device__ void fwdSm90(const FwdParams &p, const FwdTmaMaps &maps) {
       wgmmaWait<0>();
       fenceOperands(acc);
       fenceOperands(pf);
-      mbarArrive(barVEmpty(prev));
+      if (i > 0)
+        mbarArrive(barVEmpty(prev));
       rescaleRows(acc, alpha);
       packP();
     }
