@@ -4,13 +4,17 @@
 # ATTNC_NVRTC_OPTIONS (fwd_sm90.cuh's macros):
 #   ws        wgmma + TMA + warp specialisation, no overlap, no pingpong
 #   overlap   + softmax of tile i overlapped with P V of tile i-1
-#   pingpong  + the two consumer warpgroups alternating their GEMMs (the default)
+#   pingpong  + the two consumer warpgroups alternating their GEMMs
+#   exp2fma   + with a MUFU score modifier (softcap's tanh), the exponentials of every 2nd
+#               (exp2fma3: 3rd) column tile on the FMA pipe (the default: every 2nd)
 #   BUILD=build bash bench/steps.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD="${BUILD:-build}"
 export ATTNC_CACHE_DIR="${OUT:-/tmp}/attnc-steps-cache"
-for step in "ws:-DATTNC_SM90_OVERLAP=0" "overlap:-DATTNC_SM90_PINGPONG=0" "pingpong:"; do
+for step in "ws:-DATTNC_SM90_OVERLAP=0 -DATTNC_EXP2_EMULATION=0" \
+    "overlap:-DATTNC_SM90_PINGPONG=0 -DATTNC_EXP2_EMULATION=0" "pingpong:-DATTNC_EXP2_EMULATION=0" \
+    "exp2fma3:-DATTNC_EXP2_EMULATION=3" "exp2fma:"; do
   name="${step%%:*}"
   export ATTNC_NVRTC_OPTIONS="${step#*:}"
   for spec in full causal softcap; do

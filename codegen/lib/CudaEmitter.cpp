@@ -11,6 +11,7 @@
 #include "RegionPrinter.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Tools/mlir-translate/Translation.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -112,6 +113,15 @@ LogicalResult mlir::attn::emitKernelSource(KernelOp kernel, llvm::raw_ostream &o
   const bool blockMap = kernel.getBlockMap();
   os << "  static constexpr bool kHasTileEmpty = "
      << (blockMap || hasTileEmpty(kernel) ? "true" : "false") << ";\n";
+  // MUFU operations per score in the score modifier (the template then moves some of the
+  // softmax's exponentials to the FMA pipe).
+  int mufuOps = 0;
+  if (scoreMod)
+    scoreMod.getBody().walk([&](Operation *op) {
+      mufuOps += isa<math::TanhOp, math::ExpOp, math::Exp2Op, math::LogOp, math::Log2Op,
+                     math::PowFOp>(op);
+    });
+  os << "  static constexpr int kMufuScoreOps = " << mufuOps << ";\n";
   auto weight = kernel.getUnique<WeightOp>();
   os << "  static constexpr bool kHasWeight = " << (weight ? "true" : "false") << ";\n";
   os << "  static constexpr int kNormalizer = attnc::kNormalize"

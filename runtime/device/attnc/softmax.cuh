@@ -44,8 +44,9 @@ template <int kTilesN> struct OnlineSoftmax {
 
   /// Folds one tile of scores `s` into the state and overwrites `s` with p. `alpha` receives the
   /// factor by which the caller must rescale its O rows. kCheckInf applies the -inf rule; leave
-  /// it off only when every score of the tile is finite.
-  template <bool kCheckInf>
+  /// it off only when every score of the tile is finite. With kEmulateEvery = n > 0, column
+  /// tiles j with j % n == n - 1 take their exponentials on the FMA pipe (exp2Fma).
+  template <bool kCheckInf, int kEmulateEvery = 0>
   ATTNC_DEVICE void update(float (&s)[kTilesN][4], float f, float (&alpha)[2]) {
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
@@ -66,7 +67,10 @@ template <int kTilesN> struct OnlineSoftmax {
       for (int j = 0; j < kTilesN; ++j) {
 #pragma unroll
         for (int e = 0; e < 2; ++e) {
-          const float pe = exp2Approx(fmaf(s[j][2 * r + e], f, -mScaled));
+          const float y = fmaf(s[j][2 * r + e], f, -mScaled);
+          const float pe =
+              (kEmulateEvery > 0 && j % kEmulateEvery == kEmulateEvery - 1) ? exp2Fma(y)
+                                                                           : exp2Approx(y);
           s[j][2 * r + e] = pe;
           sum += pe;
         }

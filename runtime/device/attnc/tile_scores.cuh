@@ -18,6 +18,10 @@
 #include "attnc/params.cuh"
 #include "attnc/softmax.cuh"
 
+#ifndef ATTNC_EXP2_EMULATION
+#define ATTNC_EXP2_EMULATION 2
+#endif
+
 namespace attnc {
 
 /// Pattern::kNormalizer values (the order of the dialect's NormalizerKind).
@@ -46,6 +50,10 @@ ATTNC_DEVICE void scoresToWeights(const FwdParams &p, float (&s)[kTilesN][4],
                                   int b, int h, const int (&qHook)[2], int k0, int t, int seqlenQ,
                                   int seqlenK) {
   constexpr bool kSoftmax = Pattern::kNormalizer == kNormalizeSoftmax;
+  // A score modifier that uses the MUFU unit (tanh, exp, log) competes with the softmax's
+  // exponentials for it: then every ATTNC_EXP2_EMULATION-th column tile's exponentials run
+  // on the FMA pipe instead (0: never).
+  constexpr int kEmulateEvery = Pattern::kMufuScoreOps > 0 ? ATTNC_EXP2_EMULATION : 0;
   const float f = softmaxLog2Factor<Pattern>(p);
   alpha[0] = alpha[1] = 1.f;
   if (full) {
@@ -59,7 +67,7 @@ ATTNC_DEVICE void scoresToWeights(const FwdParams &p, float (&s)[kTilesN][4],
     }
     if constexpr (kSoftmax) {
       // A score mod may return -inf, so it keeps the check.
-      softmax.template update<Pattern::kHasScoreMod>(s, f, alpha);
+      softmax.template update<Pattern::kHasScoreMod, kEmulateEvery>(s, f, alpha);
     } else {
 #pragma unroll
       for (int j = 0; j < kTilesN; ++j)
@@ -88,7 +96,7 @@ ATTNC_DEVICE void scoresToWeights(const FwdParams &p, float (&s)[kTilesN][4],
       }
     }
     if constexpr (kSoftmax)
-      softmax.template update<true>(s, f, alpha);
+      softmax.template update<true, kEmulateEvery>(s, f, alpha);
   }
   if constexpr (Pattern::kHasWeight) {
 #pragma unroll

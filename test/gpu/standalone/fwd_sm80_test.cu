@@ -48,6 +48,7 @@ struct PatternFull {
   static constexpr bool kHasMask = false;
   static constexpr bool kHasTileEmpty = false;
   static constexpr bool kHasWeight = false;
+  static constexpr int kMufuScoreOps = 0;
   static constexpr int kNormalizer = attnc::kNormalizeSoftmax;
   static constexpr float kBias = 0.f;
   HOOK float weight(const FwdParams &, int, int, int, int, int, int) { return 1.f; }
@@ -70,6 +71,7 @@ struct PatternCausal {
   static constexpr bool kHasMask = true;
   static constexpr bool kHasTileEmpty = false;
   static constexpr bool kHasWeight = false;
+  static constexpr int kMufuScoreOps = 0;
   static constexpr int kNormalizer = attnc::kNormalizeSoftmax;
   static constexpr float kBias = 0.f;
   HOOK float weight(const FwdParams &, int, int, int, int, int, int) { return 1.f; }
@@ -97,6 +99,7 @@ struct PatternWindowSoftcap {
   static constexpr bool kHasMask = true;
   static constexpr bool kHasTileEmpty = false;
   static constexpr bool kHasWeight = false;
+  static constexpr int kMufuScoreOps = 0;
   static constexpr int kNormalizer = attnc::kNormalizeSoftmax;
   static constexpr float kBias = 0.f;
   HOOK float weight(const FwdParams &, int, int, int, int, int, int) { return 1.f; }
