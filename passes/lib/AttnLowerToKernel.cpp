@@ -9,13 +9,17 @@
 #include "TileConfig.h"
 #include "attn/Transforms/Passes.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/IR/SymbolTable.h"
 
 namespace mlir::attn {
 #define GEN_PASS_DEF_ATTNLOWERTOKERNELPASS
 #include "attn/Transforms/Passes.h.inc"
 } // namespace mlir::attn
+
+#include <cmath>
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -71,6 +75,27 @@ std::optional<std::string> mlir::attn::unsupportedReason(PatternOp pattern,
   return std::nullopt;
 }
 
+/// Rewrites float divisions by a constant in the kernel's hooks as multiplications by its
+/// reciprocal: an IEEE f32 division is a dozen instructions with a slow path, per score
+/// (softcap's s / cap), a multiplication one; the result differs by at most an ulp. The pattern
+/// (and so the float64 reference) keeps the exact division.
+static void multiplyByReciprocals(KernelOp kernel) {
+  kernel.walk([](arith::DivFOp div) {
+    FloatAttr divisor;
+    if (!matchPattern(div.getRhs(), m_Constant(&divisor)))
+      return;
+    double value = divisor.getValueAsDouble();
+    if (value == 0.0 || !std::isfinite(value) || !std::isfinite(1.0 / value))
+      return;
+    OpBuilder b(div);
+    Value reciprocal = arith::ConstantOp::create(
+        b, div.getLoc(), b.getFloatAttr(div.getType(), 1.0 / value));
+    div.replaceAllUsesWith(
+        arith::MulFOp::create(b, div.getLoc(), div.getLhs(), reciprocal).getResult());
+    div.erase();
+  });
+}
+
 static LogicalResult lowerPattern(PatternOp pattern, const KernelTarget &target, Type elementType) {
   if (!pattern.getUnique<KvRangeOp>() || !pattern.getUnique<TileFullOp>() ||
       !pattern.getUnique<TileEmptyOp>())
@@ -107,6 +132,7 @@ static LogicalResult lowerPattern(PatternOp pattern, const KernelTarget &target,
     if (isa<InputOp, ScalarOp, MaskOp, ScoreModOp, WeightOp, KvRangeOp, TileFullOp, TileEmptyOp>(
             op))
       builder.clone(op);
+  multiplyByReciprocals(kernel);
   return success();
 }
 

@@ -56,3 +56,28 @@ attn.pattern @fixed attributes {head_dim = 128 : i64, head_dim_v = 64 : i64} {
   attn.scalar "cap" {default_value = 30.0 : f64}
   attn.normalize softmax {temperature = 0.5 : f64}
 }
+
+// -----
+
+// A float division by a constant becomes a multiplication by its reciprocal in the kernel; the
+// pattern (evaluated by the float64 reference) keeps the division. Divisions by a value do not.
+// CHECK-LABEL: attn.pattern @capped
+// CHECK: arith.divf
+// CHECK: attn.kernel @capped_f16_d64
+// CHECK: attn.score_mod
+// CHECK-DAG: arith.constant 2.000000e-02 : f32
+// CHECK-DAG: arith.mulf
+// CHECK-NOT: arith.divf
+// CHECK: arith.divf %{{.*}}, %arg0
+// CHECK: attn.yield
+attn.pattern @capped {
+  attn.score_mod {
+  ^bb0(%s: f32, %b: index, %h: index, %q: index, %k: index, %sq: index, %skv: index):
+    %cap = arith.constant 50.0 : f32
+    %x = arith.divf %s, %cap : f32
+    %t = math.tanh %x : f32
+    %y = arith.divf %t, %s : f32
+    attn.yield %y : f32
+  }
+  attn.normalize softmax
+}
