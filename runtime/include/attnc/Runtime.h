@@ -156,7 +156,7 @@ struct CompileRequest {
   /// `sm_XX[a]` gives a CUBIN (and PTX on request); `compute_XX[a]` gives PTX
   /// only.
   std::string arch = "sm_90a";
-  /// Appended after `-arch=<arch> --std=c++17 -default-device`, e.g.
+  /// Appended after `-arch=<arch> --std=c++17 -default-device --minimal`, e.g.
   /// `--ptxas-options=-v`.
   std::vector<std::string> options;
   /// Headers beside the device library, as (include name, contents).
