@@ -118,8 +118,8 @@ LogicalResult mlir::attn::emitKernelSource(KernelOp kernel, llvm::raw_ostream &o
   int mufuOps = 0;
   if (scoreMod)
     scoreMod.getBody().walk([&](Operation *op) {
-      mufuOps += isa<math::TanhOp, math::ExpOp, math::Exp2Op, math::LogOp, math::Log2Op,
-                     math::PowFOp>(op);
+      mufuOps +=
+          isa<math::TanhOp, math::ExpOp, math::Exp2Op, math::LogOp, math::Log2Op, math::PowFOp>(op);
     });
   os << "  static constexpr int kMufuScoreOps = " << mufuOps << ";\n";
   auto weight = kernel.getUnique<WeightOp>();
@@ -187,8 +187,8 @@ LogicalResult mlir::attn::emitKernelSource(KernelOp kernel, llvm::raw_ostream &o
     os << "extern \"C\" __global__ void __launch_bounds__(" << spec.warps * 32 << ", 1) "
        << spec.entryName << "(const attnc::FwdParams p) {\n";
     os << "  attnc::fwdSm80<" << hooks << ", " << elem << ", " << spec.headDim << ", "
-       << spec.headDimV << ", " << spec.blockM << ", " << spec.blockN << ", " << spec.warps
-       << ", " << spec.stages << ">(p);\n";
+       << spec.headDimV << ", " << spec.blockM << ", " << spec.blockN << ", " << spec.warps << ", "
+       << spec.stages << ">(p);\n";
   }
   os << "}\n";
   if (blockMap) {

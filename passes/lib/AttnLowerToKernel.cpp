@@ -54,8 +54,8 @@ static std::pair<int64_t, int64_t> headDimsFor(PatternOp pattern, const KernelTa
 static int64_t hookCost(PatternOp pattern) {
   constexpr int64_t kLoadCost = 16;
   int64_t cost = 0;
-  for (Operation *hook : {pattern.getUnique<MaskOp>().getOperation(),
-                          pattern.getUnique<ScoreModOp>().getOperation()})
+  for (Operation *hook :
+       {pattern.getUnique<MaskOp>().getOperation(), pattern.getUnique<ScoreModOp>().getOperation()})
     if (hook)
       hook->getRegion(0).walk([&](Operation *op) { cost += isa<LoadOp>(op) ? kLoadCost : 1; });
   return cost;
@@ -88,8 +88,8 @@ static void multiplyByReciprocals(KernelOp kernel) {
     if (value == 0.0 || !std::isfinite(value) || !std::isfinite(1.0 / value))
       return;
     OpBuilder b(div);
-    Value reciprocal = arith::ConstantOp::create(
-        b, div.getLoc(), b.getFloatAttr(div.getType(), 1.0 / value));
+    Value reciprocal =
+        arith::ConstantOp::create(b, div.getLoc(), b.getFloatAttr(div.getType(), 1.0 / value));
     div.replaceAllUsesWith(
         arith::MulFOp::create(b, div.getLoc(), div.getLhs(), reciprocal).getResult());
     div.erase();

@@ -38,9 +38,7 @@ FailureOr<TileConfig> mlir::attn::selectTileConfig(StringRef arch, Type elementT
     auto ok = [](int64_t d) { return d == 64 || d == 128 || d == 256; };
     if (!ok(headDim) || !ok(headDimV))
       return failure();
-    int64_t blockN = std::max(headDim, headDimV) == 256 ? 64
-                     : hookCost > kHeavyHookCost         ? 96
-                                                        : 128;
+    int64_t blockN = std::max(headDim, headDimV) == 256 ? 64 : hookCost > kHeavyHookCost ? 96 : 128;
     return TileConfig{TileTemplate::Sm90, /*blockM=*/128, blockN, /*warps=*/12, /*stages=*/2};
   }
   if (headDimV != 64 && headDimV != 128)

@@ -50,13 +50,13 @@ struct TmaTensor {
 /// Encodes `t` as a 4-D map (cols, rows, heads, batch) with a box of 64 x boxRows, swizzle 128B
 /// and zero fill. A dimension of stride 0 (broadcast) gets extent 1; its bit in `broadcast`
 /// (heads: 1, batch: 2) tells the kernel to use coordinate 0.
-static Status encodeTmaMap(const detail::DriverApi &api, const TmaTensor &t, bool bf16,
-                           TmaMap &map, unsigned &broadcast) {
+static Status encodeTmaMap(const detail::DriverApi &api, const TmaTensor &t, bool bf16, TmaMap &map,
+                           unsigned &broadcast) {
   if (t.rowStride == 0)
     return Status::error(std::string("forward launch: the Hopper kernel loads ") + t.name +
                          " with TMA, which needs a nonzero row stride");
-  broadcast = (t.headStride == 0 && t.heads > 1 ? 1u : 0u) |
-              (t.batchStride == 0 && t.batch > 1 ? 2u : 0u);
+  broadcast =
+      (t.headStride == 0 && t.heads > 1 ? 1u : 0u) | (t.batchStride == 0 && t.batch > 1 ? 2u : 0u);
   // Extents: at least 1 (an empty tensor is never read); broadcast dims collapse to 1.
   cuuint64_t dims[4] = {cuuint64_t(t.cols), cuuint64_t(std::max<long long>(t.rows, 1)),
                         cuuint64_t((broadcast & 1) ? 1 : t.heads),
@@ -71,9 +71,9 @@ static Status encodeTmaMap(const detail::DriverApi &api, const TmaTensor &t, boo
   CUtensorMap encoded;
   CUresult rc = api.cuTensorMapEncodeTiled(
       &encoded, bf16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16, 4,
-      const_cast<void *>(t.base), dims, strides, box, elementStrides,
-      CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
-      CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+      const_cast<void *>(t.base), dims, strides, box, elementStrides, CU_TENSOR_MAP_INTERLEAVE_NONE,
+      CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+      CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
   if (rc != CUDA_SUCCESS)
     return Status::error(std::string("forward launch: TMA map of ") + t.name + ": " +
                          detail::check(api, rc, "cuTensorMapEncodeTiled").message());
@@ -89,12 +89,36 @@ Status attnc::encodeTmaMaps(const ForwardConfig &c, const FwdParams &p, FwdTmaMa
   long long rowsQ = p.cu_seqlens_q ? p.total_q : p.seqlen_q;
   long long rowsK = p.cu_seqlens_k ? p.total_k : p.seqlen_k;
   int batchQ = p.cu_seqlens_q ? 1 : p.batch, batchK = p.cu_seqlens_k ? 1 : p.batch;
-  TmaTensor q{"q", p.q, rowsQ, p.heads, batchQ, c.headDim,
-              p.q_row_stride, p.q_head_stride, p.q_batch_stride, c.blockM};
-  TmaTensor k{"k", p.k, rowsK, p.kv_heads, batchK, c.headDim,
-              p.k_row_stride, p.k_head_stride, p.k_batch_stride, c.blockN};
-  TmaTensor v{"v", p.v, rowsK, p.kv_heads, batchK, c.headDimV,
-              p.v_row_stride, p.v_head_stride, p.v_batch_stride, c.blockN};
+  TmaTensor q{"q",
+              p.q,
+              rowsQ,
+              p.heads,
+              batchQ,
+              c.headDim,
+              p.q_row_stride,
+              p.q_head_stride,
+              p.q_batch_stride,
+              c.blockM};
+  TmaTensor k{"k",
+              p.k,
+              rowsK,
+              p.kv_heads,
+              batchK,
+              c.headDim,
+              p.k_row_stride,
+              p.k_head_stride,
+              p.k_batch_stride,
+              c.blockN};
+  TmaTensor v{"v",
+              p.v,
+              rowsK,
+              p.kv_heads,
+              batchK,
+              c.headDimV,
+              p.v_row_stride,
+              p.v_head_stride,
+              p.v_batch_stride,
+              c.blockN};
   unsigned bq = 0, bk = 0, bv = 0;
   ATTNC_TRY(encodeTmaMap(*api, q, bf16, maps.q, bq));
   ATTNC_TRY(encodeTmaMap(*api, k, bf16, maps.k, bk));

@@ -134,11 +134,7 @@ StatusOr<Hash128> KernelCache::keyOf(const CompileRequest &request) {
   ATTNC_ASSIGN_OR_RETURN(NvrtcVersion version, getNvrtcVersion());
   Hash128 lib = deviceLibraryHash();
   Hasher h(kKeySeed);
-  h.u64(kFormatVersion)
-      .u64(version.major)
-      .u64(version.minor)
-      .u64(lib.lo)
-      .u64(lib.hi);
+  h.u64(kFormatVersion).u64(version.major).u64(version.minor).u64(lib.lo).u64(lib.hi);
   h.str(request.arch).str(request.name).str(request.source);
   h.u64(request.options.size());
   for (const std::string &o : request.options)
@@ -194,8 +190,7 @@ static std::string serialize(const Hash128 &key, const CompileResult &r) {
 
 /// Parses a whole cache file; nullopt when anything disagrees with what `key`
 /// expects.
-static std::optional<CompileResult> deserialize(std::string_view data,
-                                                const Hash128 &key) {
+static std::optional<CompileResult> deserialize(std::string_view data, const Hash128 &key) {
   if (data.size() < kHeaderSize ||
       data.compare(0, sizeof(kMagic), std::string_view(kMagic, 8)) != 0)
     return std::nullopt;
@@ -205,8 +200,7 @@ static std::optional<CompileResult> deserialize(std::string_view data,
     return std::nullopt;
   uint64_t size = header.uint(8), checksum = header.uint(8);
   std::string_view payload = data.substr(kHeaderSize);
-  if (header.failed || payload.size() != size ||
-      hash128(payload, kChecksumSeed).lo != checksum)
+  if (header.failed || payload.size() != size || hash128(payload, kChecksumSeed).lo != checksum)
     return std::nullopt;
   Reader r{payload};
   CompileResult result;
@@ -221,8 +215,7 @@ static std::optional<CompileResult> deserialize(std::string_view data,
   return result;
 }
 
-StatusOr<std::shared_ptr<const CompileResult>>
-KernelCache::compile(const CompileRequest &request) {
+StatusOr<std::shared_ptr<const CompileResult>> KernelCache::compile(const CompileRequest &request) {
   ATTNC_ASSIGN_OR_RETURN(Hash128 key, keyOf(request));
   Impl &impl = *impl_;
   {
@@ -260,12 +253,9 @@ KernelCache::compile(const CompileRequest &request) {
   if (!result) {
     StatusOr<CompileResult> compiled = compileWithNvrtc(request);
     if (compiled.ok()) {
-      result =
-          std::make_shared<const CompileResult>(std::move(compiled).value());
+      result = std::make_shared<const CompileResult>(std::move(compiled).value());
       if (!path.empty())
-        (detail::writeFileAtomically(path, serialize(key, *result)) ? wrote
-                                                            : writeFailed) =
-            true;
+        (detail::writeFileAtomically(path, serialize(key, *result)) ? wrote : writeFailed) = true;
     } else {
       status = compiled.status();
     }

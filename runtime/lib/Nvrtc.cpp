@@ -28,19 +28,19 @@ namespace {
 struct NvrtcApi {
   std::string path;
   NvrtcVersion version;
-#define ATTNC_NVRTC_FUNCTIONS(X)                                               \
-  X(nvrtcVersion)                                                              \
-  X(nvrtcGetErrorString)                                                       \
-  X(nvrtcCreateProgram)                                                        \
-  X(nvrtcDestroyProgram)                                                       \
-  X(nvrtcCompileProgram)                                                       \
-  X(nvrtcGetProgramLogSize)                                                    \
-  X(nvrtcGetProgramLog)                                                        \
-  X(nvrtcGetPTXSize)                                                           \
-  X(nvrtcGetPTX)                                                               \
-  X(nvrtcGetCUBINSize)                                                         \
-  X(nvrtcGetCUBIN)                                                             \
-  X(nvrtcAddNameExpression)                                                    \
+#define ATTNC_NVRTC_FUNCTIONS(X)                                                                   \
+  X(nvrtcVersion)                                                                                  \
+  X(nvrtcGetErrorString)                                                                           \
+  X(nvrtcCreateProgram)                                                                            \
+  X(nvrtcDestroyProgram)                                                                           \
+  X(nvrtcCompileProgram)                                                                           \
+  X(nvrtcGetProgramLogSize)                                                                        \
+  X(nvrtcGetProgramLog)                                                                            \
+  X(nvrtcGetPTXSize)                                                                               \
+  X(nvrtcGetPTX)                                                                                   \
+  X(nvrtcGetCUBINSize)                                                                             \
+  X(nvrtcGetCUBIN)                                                                                 \
+  X(nvrtcAddNameExpression)                                                                        \
   X(nvrtcGetLoweredName)
 #define ATTNC_DECLARE(name) decltype(&::name) name = nullptr;
   ATTNC_NVRTC_FUNCTIONS(ATTNC_DECLARE)
@@ -50,8 +50,7 @@ struct NvrtcApi {
 /// Destroys the program on every return path.
 class ProgramGuard {
 public:
-  ProgramGuard(const NvrtcApi &api, nvrtcProgram prog)
-      : api_(api), prog_(prog) {}
+  ProgramGuard(const NvrtcApi &api, nvrtcProgram prog) : api_(api), prog_(prog) {}
   ~ProgramGuard() { api_.nvrtcDestroyProgram(&prog_); }
   ProgramGuard(const ProgramGuard &) = delete;
   ProgramGuard &operator=(const ProgramGuard &) = delete;
@@ -97,12 +96,10 @@ static StatusOr<NvrtcApi> openNvrtc() {
     tried += "\n  " + candidate + ": " + (why ? why : "not found");
   }
   if (!handle)
-    return Status::error(
-        "NVRTC not found (set ATTNC_NVRTC to libnvrtc.so's path); tried:" +
-        tried);
-#define ATTNC_RESOLVE(name)                                                    \
-  api.name = reinterpret_cast<decltype(api.name)>(dlsym(handle, #name));       \
-  if (!api.name)                                                               \
+    return Status::error("NVRTC not found (set ATTNC_NVRTC to libnvrtc.so's path); tried:" + tried);
+#define ATTNC_RESOLVE(name)                                                                        \
+  api.name = reinterpret_cast<decltype(api.name)>(dlsym(handle, #name));                           \
+  if (!api.name)                                                                                   \
     return Status::error("NVRTC at " + api.path + " lacks " #name);
   ATTNC_NVRTC_FUNCTIONS(ATTNC_RESOLVE)
 #undef ATTNC_RESOLVE
@@ -116,8 +113,7 @@ static StatusOr<NvrtcApi> openNvrtc() {
   // beside it now: the loader then matches NVRTC's later request by soname
   // against the already loaded copy.
   if (size_t slash = api.path.rfind('/'); slash != std::string::npos) {
-    std::string builtins = api.path.substr(0, slash) +
-                           "/libnvrtc-builtins.so." +
+    std::string builtins = api.path.substr(0, slash) + "/libnvrtc-builtins.so." +
                            std::to_string(api.version.major) + "." +
                            std::to_string(api.version.minor);
     if (!dlopen(builtins.c_str(), RTLD_NOW | RTLD_LOCAL))
@@ -159,8 +155,8 @@ Hash128 attnc::deviceLibraryHash() {
 /// can be inspected and recompiled by hand. Returns the path, or why it could
 /// not be written.
 static std::string dumpSource(const std::string &source) {
-  std::string path = envOr("TMPDIR", "/tmp") + "/attnc-" +
-                     hash128(source).hex().substr(0, 16) + ".cu";
+  std::string path =
+      envOr("TMPDIR", "/tmp") + "/attnc-" + hash128(source).hex().substr(0, 16) + ".cu";
   FILE *f = std::fopen(path.c_str(), "wb");
   if (!f)
     return "(could not write " + path + ")";
@@ -192,8 +188,8 @@ StatusOr<CompileResult> attnc::compileWithNvrtc(const CompileRequest &request) {
   ATTNC_ASSIGN_OR_RETURN(const NvrtcApi *apiPtr, nvrtc());
   const NvrtcApi &api = *apiPtr;
   auto fail = [&](const char *call, nvrtcResult rc) {
-    return Status::error(std::string(call) + " failed for " + request.name +
-                         ": " + api.nvrtcGetErrorString(rc));
+    return Status::error(std::string(call) + " failed for " + request.name + ": " +
+                         api.nvrtcGetErrorString(rc));
   };
 
   std::vector<const char *> headerTexts, headerNames;
@@ -204,17 +200,15 @@ StatusOr<CompileResult> attnc::compileWithNvrtc(const CompileRequest &request) {
     }
 
   nvrtcProgram prog = nullptr;
-  if (nvrtcResult rc = api.nvrtcCreateProgram(
-          &prog, request.source.c_str(), request.name.c_str(),
-          static_cast<int>(headerTexts.size()), headerTexts.data(),
-          headerNames.data());
+  if (nvrtcResult rc = api.nvrtcCreateProgram(&prog, request.source.c_str(), request.name.c_str(),
+                                              static_cast<int>(headerTexts.size()),
+                                              headerTexts.data(), headerNames.data());
       rc != NVRTC_SUCCESS)
     return fail("nvrtcCreateProgram", rc);
   ProgramGuard guard(api, prog);
 
   for (const std::string &expr : request.nameExpressions)
-    if (nvrtcResult rc = api.nvrtcAddNameExpression(prog, expr.c_str());
-        rc != NVRTC_SUCCESS)
+    if (nvrtcResult rc = api.nvrtcAddNameExpression(prog, expr.c_str()); rc != NVRTC_SUCCESS)
       return fail("nvrtcAddNameExpression", rc);
 
   std::string archOption = "-arch=" + request.arch;
@@ -228,13 +222,12 @@ StatusOr<CompileResult> attnc::compileWithNvrtc(const CompileRequest &request) {
   for (const std::string &o : fromEnvironment)
     options.push_back(o.c_str());
 
-  nvrtcResult rc = api.nvrtcCompileProgram(
-      prog, static_cast<int>(options.size()), options.data());
+  nvrtcResult rc = api.nvrtcCompileProgram(prog, static_cast<int>(options.size()), options.data());
   CompileResult result;
   result.log = programLog(api, prog);
   if (rc != NVRTC_SUCCESS) {
-    std::string message = "NVRTC could not compile " + request.name + " for " +
-                          request.arch + " (" + api.nvrtcGetErrorString(rc) +
+    std::string message = "NVRTC could not compile " + request.name + " for " + request.arch +
+                          " (" + api.nvrtcGetErrorString(rc) +
                           "); source: " + dumpSource(request.source);
     if (!result.log.empty())
       message += "\n" + result.log;
@@ -264,8 +257,7 @@ StatusOr<CompileResult> attnc::compileWithNvrtc(const CompileRequest &request) {
   }
   for (const std::string &expr : request.nameExpressions) {
     const char *lowered = nullptr;
-    if ((rc = api.nvrtcGetLoweredName(prog, expr.c_str(), &lowered)) !=
-        NVRTC_SUCCESS)
+    if ((rc = api.nvrtcGetLoweredName(prog, expr.c_str(), &lowered)) != NVRTC_SUCCESS)
       return fail("nvrtcGetLoweredName", rc);
     result.loweredNames.push_back(lowered ? lowered : "");
   }

@@ -63,6 +63,8 @@ TEST(AttentionSpec, JsonRoundTripsEveryField) {
   EXPECT_EQ(back->entry, s.entry);
   EXPECT_EQ(back->dtype, ElementType::F16);
   EXPECT_EQ(back->config.blockN, 64);
+  EXPECT_EQ(back->config.kernelTemplate, KernelTemplate::Sm80);
+  EXPECT_EQ(back->config.elementType, ElementType::F16); // the launch config follows dtype
   EXPECT_DOUBLE_EQ(back->scale, s.scale);
   ASSERT_EQ(back->inputs.size(), 2u);
   EXPECT_EQ(back->inputs[1].dtype, DType::F32);
@@ -70,6 +72,26 @@ TEST(AttentionSpec, JsonRoundTripsEveryField) {
   ASSERT_EQ(back->scalars.size(), 2u);
   EXPECT_EQ(back->scalars[0].defaultValue, 256.0);
   EXPECT_FALSE(back->scalars[1].defaultValue.has_value());
+}
+
+TEST(AttentionSpec, CarriesTheKernelTemplate) {
+  AttentionSpec s = documentSpec();
+  s.config = ForwardConfig{128, 128, 128, 128, 12, 2, KernelTemplate::Sm90};
+  std::string text = s.toJson();
+  EXPECT_NE(text.find("\"template\": \"sm90\""), std::string::npos) << text;
+  StatusOr<AttentionSpec> back = AttentionSpec::fromJson(text);
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(back->config.kernelTemplate, KernelTemplate::Sm90);
+  // A manifest from before the Hopper template has no "template": its kernels are sm80.
+  std::string old = text;
+  old.erase(old.find("\"template\": \"sm90\""), std::string("\"template\": \"sm90\",").size());
+  StatusOr<AttentionSpec> legacy = AttentionSpec::fromJson(old);
+  ASSERT_TRUE(legacy.ok()) << legacy.status().message() << "\n" << old;
+  EXPECT_EQ(legacy->config.kernelTemplate, KernelTemplate::Sm80);
+  std::string unknown = text;
+  unknown.replace(unknown.find("\"sm90\""), 6, "\"sm99\"");
+  EXPECT_NE(AttentionSpec::fromJson(unknown).status().message().find("template 'sm99'"),
+            std::string::npos);
 }
 
 TEST(AttentionSpec, RejectsDamagedJson) {
@@ -212,6 +234,8 @@ TEST(BindForwardArgs, Varlen) {
   EXPECT_EQ(p.q_batch_stride, 0);
   EXPECT_EQ(p.q_row_stride, 512);
   EXPECT_EQ(p.cu_seqlens_q, static_cast<const int *>(fake(6)));
+  EXPECT_EQ(p.total_q, a.q.shape[0]); // the packed row counts the TMA maps need
+  EXPECT_EQ(p.total_k, a.k.shape[0]);
 
   ForwardArgs missing = a;
   missing.cuSeqlensK = TensorRef();

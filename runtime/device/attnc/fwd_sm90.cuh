@@ -37,11 +37,11 @@ namespace attnc {
 
 template <class Pattern, class Elem, int kHeadDim, int kHeadDimV, int kBlockN, int kStages>
 __device__ void fwdSm90(const FwdParams &p, const FwdTmaMaps &maps) {
-  constexpr int kBlockM = 128;             // two consumer warpgroups of 64 rows
-  constexpr int kTilesN = kBlockN / 8;     // n8 column tiles of S
-  constexpr int kTilesV = kHeadDimV / 8;   // n8 column tiles of O
-  constexpr int kStepsQK = kHeadDim / 16;  // k16 steps of S = Q K^T
-  constexpr int kStepsPV = kBlockN / 16;   // k16 steps of O += P V
+  constexpr int kBlockM = 128;            // two consumer warpgroups of 64 rows
+  constexpr int kTilesN = kBlockN / 8;    // n8 column tiles of S
+  constexpr int kTilesV = kHeadDimV / 8;  // n8 column tiles of O
+  constexpr int kStepsQK = kHeadDim / 16; // k16 steps of S = Q K^T
+  constexpr int kStepsPV = kBlockN / 16;  // k16 steps of O += P V
   constexpr u32 kBytesQ = kBlockM * kHeadDim * 2;
   constexpr u32 kBytesK = kBlockN * kHeadDim * 2;
   constexpr u32 kBytesV = kBlockN * kHeadDimV * 2;

@@ -68,9 +68,9 @@ template <int kTilesN> struct OnlineSoftmax {
 #pragma unroll
         for (int e = 0; e < 2; ++e) {
           const float y = fmaf(s[j][2 * r + e], f, -mScaled);
-          const float pe =
-              (kEmulateEvery > 0 && j % kEmulateEvery == kEmulateEvery - 1) ? exp2Fma(y)
-                                                                           : exp2Approx(y);
+          const float pe = (kEmulateEvery > 0 && j % kEmulateEvery == kEmulateEvery - 1)
+                               ? exp2Fma(y)
+                               : exp2Approx(y);
           s[j][2 * r + e] = pe;
           sum += pe;
         }

@@ -103,13 +103,15 @@ ATTNC_DEVICE void scoresToWeights(const FwdParams &p, float (&s)[kTilesN][4],
     for (int j = 0; j < kTilesN; ++j)
 #pragma unroll
       for (int e = 0; e < 4; ++e)
-        s[j][e] *= Pattern::weight(p, b, h, qHook[e / 2],
-                                   min(k0 + 8 * j + 2 * t + (e & 1), seqlenK - 1), seqlenQ, seqlenK);
+        s[j][e] *=
+            Pattern::weight(p, b, h, qHook[e / 2], min(k0 + 8 * j + 2 * t + (e & 1), seqlenK - 1),
+                            seqlenQ, seqlenK);
   }
 }
 
 /// Rescales O rows by alpha (the online softmax moved the running max).
-template <int kTilesV> ATTNC_DEVICE void rescaleRows(float (&acc)[kTilesV][4], const float (&alpha)[2]) {
+template <int kTilesV>
+ATTNC_DEVICE void rescaleRows(float (&acc)[kTilesV][4], const float (&alpha)[2]) {
 #pragma unroll
   for (int j = 0; j < kTilesV; ++j) {
     acc[j][0] *= alpha[0];

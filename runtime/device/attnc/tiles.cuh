@@ -17,9 +17,9 @@ namespace attnc {
 
 struct SequenceView {
   int seqlenQ, seqlenK;
-  int qRow0, kRow0;         // first row of the sequence in the (packed) row dimension
+  int qRow0, kRow0;           // first row of the sequence in the (packed) row dimension
   i64 qOff, oOff, kOff, vOff; // element offsets of row 0 of the sequence
-  i64 lseOff;               // LSE [B, Hq, Sq], or [Hq, total_q] when varlen
+  i64 lseOff;                 // LSE [B, Hq, Sq], or [Hq, total_q] when varlen
 };
 
 ATTNC_DEVICE SequenceView sequenceView(const FwdParams &p, int b, int h) {

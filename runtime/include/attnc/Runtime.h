@@ -60,8 +60,7 @@ public:
   /// `status` must be an error; a success without a value is turned into one.
   StatusOr(Status status) : status_(std::move(status)) {
     if (status_.ok())
-      status_ =
-          Status::error("internal error: StatusOr built from a success Status");
+      status_ = Status::error("internal error: StatusOr built from a success Status");
   }
   bool ok() const { return value_.has_value(); }
   explicit operator bool() const { return ok(); }
@@ -86,20 +85,20 @@ private:
 #define ATTNC_CONCAT(a, b) ATTNC_CONCAT_IMPL(a, b)
 /// Returns the Status of `expr` from the enclosing function when it is an
 /// error.
-#define ATTNC_TRY(expr)                                                        \
-  do {                                                                         \
-    ::attnc::Status attncTryStatus_ = (expr);                                  \
-    if (!attncTryStatus_.ok())                                                 \
-      return attncTryStatus_;                                                  \
+#define ATTNC_TRY(expr)                                                                            \
+  do {                                                                                             \
+    ::attnc::Status attncTryStatus_ = (expr);                                                      \
+    if (!attncTryStatus_.ok())                                                                     \
+      return attncTryStatus_;                                                                      \
   } while (false)
 /// `ATTNC_ASSIGN_OR_RETURN(auto x, f());` declares x from a StatusOr or returns
 /// its error.
-#define ATTNC_ASSIGN_OR_RETURN(decl, expr)                                     \
+#define ATTNC_ASSIGN_OR_RETURN(decl, expr)                                                         \
   ATTNC_ASSIGN_OR_RETURN_IMPL(ATTNC_CONCAT(attncOr_, __LINE__), decl, expr)
-#define ATTNC_ASSIGN_OR_RETURN_IMPL(tmp, decl, expr)                           \
-  auto tmp = (expr);                                                           \
-  if (!tmp.ok())                                                               \
-    return tmp.status();                                                       \
+#define ATTNC_ASSIGN_OR_RETURN_IMPL(tmp, decl, expr)                                               \
+  auto tmp = (expr);                                                                               \
+  if (!tmp.ok())                                                                                   \
+    return tmp.status();                                                                           \
   decl = std::move(tmp).value()
 
 //===----------------------------------------------------------------------===//
@@ -112,9 +111,7 @@ struct Hash128 {
   uint64_t lo = 0, hi = 0;
   bool operator==(const Hash128 &o) const { return lo == o.lo && hi == o.hi; }
   bool operator!=(const Hash128 &o) const { return !(*this == o); }
-  bool operator<(const Hash128 &o) const {
-    return hi != o.hi ? hi < o.hi : lo < o.lo;
-  }
+  bool operator<(const Hash128 &o) const { return hi != o.hi ? hi < o.hi : lo < o.lo; }
   /// 32 lowercase hex digits, `hi` first.
   std::string hex() const;
 };
@@ -227,8 +224,7 @@ public:
   /// The process-wide cache, configured from the environment on first use.
   static KernelCache &global();
 
-  StatusOr<std::shared_ptr<const CompileResult>>
-  compile(const CompileRequest &request);
+  StatusOr<std::shared_ptr<const CompileResult>> compile(const CompileRequest &request);
   /// Hash of source, options, arch, headers, NVRTC version and the cache format
   /// version.
   StatusOr<Hash128> keyOf(const CompileRequest &request);
@@ -341,8 +337,7 @@ public:
 
 private:
   friend class Device;
-  Timer(Device *device, void *start, void *stop)
-      : device_(device), start_(start), stop_(stop) {}
+  Timer(Device *device, void *start, void *stop) : device_(device), start_(start), stop_(stop) {}
   Device *device_ = nullptr;
   void *start_ = nullptr, *stop_ = nullptr;
 };
@@ -386,8 +381,8 @@ public:
   /// Launches on `stream` (a CUstream; null = the legacy default stream).
   /// Raises the function's dynamic shared memory limit first when sharedBytes
   /// exceeds 48 KiB.
-  Status launch(const Function &fn, Dim3 grid, Dim3 block, unsigned sharedBytes,
-                void *stream, void **args);
+  Status launch(const Function &fn, Dim3 grid, Dim3 block, unsigned sharedBytes, void *stream,
+                void **args);
   Status synchronize();
   Status synchronize(void *stream);
   StatusOr<Stream> createStream();
@@ -408,14 +403,12 @@ private:
 /// A compiled and loaded kernel.
 class Kernel {
 public:
-  Kernel(std::shared_ptr<Module> module, Function fn,
-         std::shared_ptr<const CompileResult> compiled)
+  Kernel(std::shared_ptr<Module> module, Function fn, std::shared_ptr<const CompileResult> compiled)
       : module_(std::move(module)), fn_(fn), compiled_(std::move(compiled)) {}
   const Function &function() const { return fn_; }
   Device &device() const { return *fn_.device(); }
   const CompileResult &compiled() const { return *compiled_; }
-  Status launch(Dim3 grid, Dim3 block, unsigned sharedBytes, void *stream,
-                void **args) const {
+  Status launch(Dim3 grid, Dim3 block, unsigned sharedBytes, void *stream, void **args) const {
     return device().launch(fn_, grid, block, sharedBytes, stream, args);
   }
 
@@ -435,10 +428,10 @@ struct JitTarget {
 /// returns the kernel `kernelName` (an extern "C" name).
 /// Loaded modules are shared per (cubin hash, device), so a second call with
 /// the same source costs two hash lookups.
-StatusOr<std::shared_ptr<Kernel>>
-jitKernel(const std::string &source, const std::string &kernelName,
-          const std::vector<std::string> &options = {},
-          const JitTarget &target = {});
+StatusOr<std::shared_ptr<Kernel>> jitKernel(const std::string &source,
+                                            const std::string &kernelName,
+                                            const std::vector<std::string> &options = {},
+                                            const JitTarget &target = {});
 
 /// Loads the kernel `kernelName` from a CUBIN (an AOT bundle's) on `device` (null: current),
 /// sharing jitKernel's per-(cubin, device) module table.

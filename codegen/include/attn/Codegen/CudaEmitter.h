@@ -27,8 +27,8 @@ struct KernelLaunchSpec {
   int64_t headDim = 0, headDimV = 0;
   int64_t blockM = 0, blockN = 0, warps = 0, stages = 0;
   std::string kernelTemplate; // "sm80" | "sm90": the device-library template
-  double scale = 0;    // c of s = c * q.k (temperature folded in)
-  bool varlen = false; // the pattern declares packed variable-length sequences
+  double scale = 0;           // c of s = c * q.k (temperature folded in)
+  bool varlen = false;        // the pattern declares packed variable-length sequences
   /// The block-map builder entry point (`(const FwdParams, unsigned char *map)`), empty when
   /// the kernel classifies tiles at compile time; its map has one head when !blockMapPerHead.
   std::string blockMapEntry;
