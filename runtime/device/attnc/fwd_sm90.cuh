@@ -107,10 +107,7 @@ __device__ void fwdSm90(const FwdParams &p, const FwdTmaMaps &maps) {
       tmaPrefetch(maps.q);
       tmaPrefetch(maps.k);
       tmaPrefetch(maps.v);
-      mbarArriveExpectTx(barQ, kBytesQ);
-#pragma unroll
-      for (int c = 0; c < kHeadDim / 64; ++c)
-        tmaLoad4d(sQ + c * kBlockM * 128, maps.q, barQ, 64 * c, seq.qRow0 + q0, hq, bq);
+      tmaLoadTile<kBlockM, kHeadDim>(sQ, maps.q, barQ, seq.qRow0 + q0, hq, bq);
       int n = tiles.nMax;
       for (int i = 0; i < numTiles; ++i) {
         n = tiles.prev(n);
@@ -118,17 +115,9 @@ __device__ void fwdSm90(const FwdParams &p, const FwdTmaMaps &maps) {
         const u32 phase = (i / kStages) & 1;
         const int row = seq.kRow0 + n * kBlockN;
         mbarWait(barKEmpty(s), phase ^ 1);
-        mbarArriveExpectTx(barKFull(s), kBytesK);
-#pragma unroll
-        for (int c = 0; c < kHeadDim / 64; ++c)
-          tmaLoad4d(sK + s * kBytesK + c * kBlockN * 128, maps.k, barKFull(s), 64 * c, row, hkK,
-                    bk);
+        tmaLoadTile<kBlockN, kHeadDim>(sK + s * kBytesK, maps.k, barKFull(s), row, hkK, bk);
         mbarWait(barVEmpty(s), phase ^ 1);
-        mbarArriveExpectTx(barVFull(s), kBytesV);
-#pragma unroll
-        for (int c = 0; c < kHeadDimV / 64; ++c)
-          tmaLoad4d(sV + s * kBytesV + c * kBlockN * 128, maps.v, barVFull(s), 64 * c, row, hkV,
-                    bv);
+        tmaLoadTile<kBlockN, kHeadDimV>(sV + s * kBytesV, maps.v, barVFull(s), row, hkV, bv);
       }
     }
     return;

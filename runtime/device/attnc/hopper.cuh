@@ -71,6 +71,17 @@ ATTNC_DEVICE void tmaLoad4d(u32 dst, const TmaMap &map, u32 bar, int c0, int c1,
                : "memory");
 }
 
+/// Loads a kRows x kCols tile of 16-bit elements starting at (row, head, batch) of `map` as
+/// kCols / 64 boxes of 64 columns, one 128B-swizzled column block of kRows * 128 bytes each,
+/// and arms `bar` with the tile's byte count (the producer's one arrival).
+template <int kRows, int kCols>
+ATTNC_DEVICE void tmaLoadTile(u32 dst, const TmaMap &map, u32 bar, int row, int head, int batch) {
+  mbarArriveExpectTx(bar, kRows * kCols * 2);
+#pragma unroll
+  for (int c = 0; c < kCols / 64; ++c)
+    tmaLoad4d(dst + c * kRows * 128, map, bar, 64 * c, row, head, batch);
+}
+
 //===--- wgmma ------------------------------------------------------------===//
 
 /// Descriptor of a 128B-swizzled shared-memory operand starting at `addr`: `lbo` is the byte
