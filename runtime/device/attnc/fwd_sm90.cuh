@@ -13,6 +13,8 @@
 // - S = Q K^T is wgmma m64 x kBlockN x 16 with both operands in shared memory (K-major,
 //   128B swizzle); the hooks and the online softmax run on the S accumulator (tile_scores.cuh);
 //   P, packed to Elem in registers, is the A operand of O += P V (wgmma RS, V MN-major).
+// - The softmax of tile i runs while P V of tile i-1 is in flight (ATTNC_SM90_OVERLAP), and the
+//   two consumer warpgroups take turns issuing their products (ATTNC_SM90_PINGPONG).
 // Launch: grid (ceil(Sq / 128), Hq, B), kFwdSm90Threads threads, fwdSm90SmemBytes(...) bytes of
 // dynamic shared memory, and the tensor maps of params.cuh (FwdTmaMaps) made by the host.
 //
