@@ -25,8 +25,7 @@ attnc::ForwardConfig attnc::forwardConfig(const attn::KernelLaunchSpec &k) {
   c.blockN = int(k.blockN);
   c.warps = int(k.warps);
   c.stages = int(k.stages);
-  c.kernelTemplate = k.kernelTemplate == "sm90" ? KernelTemplate::Sm90 : KernelTemplate::Sm80;
-  c.elementType = k.elementType == "bf16" ? ElementType::BF16 : ElementType::F16;
+  c.kernelTemplate = parseKernelTemplate(k.kernelTemplate).value_or(KernelTemplate::Sm80);
   return c;
 }
 

@@ -123,7 +123,6 @@ StatusOr<AttentionSpec> AttentionSpec::fromJson(const std::string &text) {
     if (!parsed)
       return Status::error("kernel spec: template '" + tmpl + "' (expected sm80 or sm90)");
     s.config.kernelTemplate = *parsed;
-    s.config.elementType = s.dtype;
     s.scale = j.at("scale").get<double>();
     s.normalizer = j.at("normalizer").get<std::string>();
     s.varlen = j.at("varlen").get<bool>();

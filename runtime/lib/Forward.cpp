@@ -47,20 +47,22 @@ struct TmaTensor {
 };
 } // namespace
 
-/// Encodes `t` as a 4-D map (cols, rows, heads, batch) with a box of 64 x boxRows, swizzle 128B
-/// and zero fill. A dimension of stride 0 (broadcast) gets extent 1; its bit in `broadcast`
-/// (heads: 1, batch: 2) tells the kernel to use coordinate 0.
-static Status encodeTmaMap(const detail::DriverApi &api, const TmaTensor &t, bool bf16, TmaMap &map,
-                           unsigned &broadcast) {
+/// Encodes `t` as a 4-D map (cols, rows, heads, batch) of 16-bit elements (TMA only copies them,
+/// so bf16 and f16 need no distinction; zero fill is 0.0 in both) with a box of 64 x boxRows,
+/// swizzle 128B and zero fill. A dimension of stride 0 (broadcast) gets extent 1. `collapsed`
+/// gets a bit for each dimension of extent 1 (heads: 1, batch: 2), where the kernel uses
+/// coordinate 0: broadcast ones, and the batch of packed (varlen) tensors.
+static Status encodeTmaMap(const detail::DriverApi &api, const TmaTensor &t, TmaMap &map,
+                           unsigned &collapsed) {
   if (t.rowStride == 0)
     return Status::error(std::string("forward launch: the Hopper kernel loads ") + t.name +
                          " with TMA, which needs a nonzero row stride");
-  broadcast =
-      (t.headStride == 0 && t.heads > 1 ? 1u : 0u) | (t.batchStride == 0 && t.batch > 1 ? 2u : 0u);
   // Extents: at least 1 (an empty tensor is never read); broadcast dims collapse to 1.
+  const long long heads = t.headStride == 0 ? 1 : t.heads;
+  const long long batch = t.batchStride == 0 ? 1 : t.batch;
+  collapsed = (heads == 1 ? 1u : 0u) | (batch == 1 ? 2u : 0u);
   cuuint64_t dims[4] = {cuuint64_t(t.cols), cuuint64_t(std::max<long long>(t.rows, 1)),
-                        cuuint64_t((broadcast & 1) ? 1 : t.heads),
-                        cuuint64_t((broadcast & 2) ? 1 : t.batch)};
+                        cuuint64_t(heads), cuuint64_t(batch)};
   // Byte strides of dims 1..3; a collapsed or single-extent dim gets a harmless valid stride.
   auto bytes = [&](long long stride) {
     return cuuint64_t(stride > 0 ? stride * 2 : t.rowStride * 2);
@@ -70,10 +72,9 @@ static Status encodeTmaMap(const detail::DriverApi &api, const TmaTensor &t, boo
   cuuint32_t elementStrides[4] = {1, 1, 1, 1};
   CUtensorMap encoded;
   CUresult rc = api.cuTensorMapEncodeTiled(
-      &encoded, bf16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16, 4,
-      const_cast<void *>(t.base), dims, strides, box, elementStrides, CU_TENSOR_MAP_INTERLEAVE_NONE,
-      CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
-      CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+      &encoded, CU_TENSOR_MAP_DATA_TYPE_UINT16, 4, const_cast<void *>(t.base), dims, strides, box,
+      elementStrides, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+      CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
   if (rc != CUDA_SUCCESS)
     return Status::error(std::string("forward launch: TMA map of ") + t.name + ": " +
                          detail::check(api, rc, "cuTensorMapEncodeTiled").message());
@@ -84,7 +85,6 @@ static Status encodeTmaMap(const detail::DriverApi &api, const TmaTensor &t, boo
 
 Status attnc::encodeTmaMaps(const ForwardConfig &c, const FwdParams &p, FwdTmaMaps &maps) {
   ATTNC_ASSIGN_OR_RETURN(const detail::DriverApi *api, detail::driver());
-  const bool bf16 = c.elementType == ElementType::BF16;
   // Packed (varlen) tensors are one batch of total rows.
   long long rowsQ = p.cu_seqlens_q ? p.total_q : p.seqlen_q;
   long long rowsK = p.cu_seqlens_k ? p.total_k : p.seqlen_k;
@@ -120,10 +120,10 @@ Status attnc::encodeTmaMaps(const ForwardConfig &c, const FwdParams &p, FwdTmaMa
               p.v_batch_stride,
               c.blockN};
   unsigned bq = 0, bk = 0, bv = 0;
-  ATTNC_TRY(encodeTmaMap(*api, q, bf16, maps.q, bq));
-  ATTNC_TRY(encodeTmaMap(*api, k, bf16, maps.k, bk));
-  ATTNC_TRY(encodeTmaMap(*api, v, bf16, maps.v, bv));
-  maps.broadcast = bq | (bk << 2) | (bv << 4);
+  ATTNC_TRY(encodeTmaMap(*api, q, maps.q, bq));
+  ATTNC_TRY(encodeTmaMap(*api, k, maps.k, bk));
+  ATTNC_TRY(encodeTmaMap(*api, v, maps.v, bv));
+  maps.collapsed = bq | (bk << 2) | (bv << 4);
   return Status::success();
 }
 

@@ -64,7 +64,6 @@ TEST(AttentionSpec, JsonRoundTripsEveryField) {
   EXPECT_EQ(back->dtype, ElementType::F16);
   EXPECT_EQ(back->config.blockN, 64);
   EXPECT_EQ(back->config.kernelTemplate, KernelTemplate::Sm80);
-  EXPECT_EQ(back->config.elementType, ElementType::F16); // the launch config follows dtype
   EXPECT_DOUBLE_EQ(back->scale, s.scale);
   ASSERT_EQ(back->inputs.size(), 2u);
   EXPECT_EQ(back->inputs[1].dtype, DType::F32);

@@ -95,12 +95,10 @@ __device__ void fwdSm90(const FwdParams &p, const FwdTmaMaps &maps) {
   __syncthreads();
 
   // TMA coordinates: (column, row in the packed rows dimension, head, batch).
-  // A broadcast dimension (stride 0) has extent 1: coordinate 0.
-  const int hq = (maps.broadcast & 1) ? 0 : h, hkK = (maps.broadcast & 4) ? 0 : hk;
-  const int hkV = (maps.broadcast & 16) ? 0 : hk;
-  const int bq = (p.cu_seqlens_q || (maps.broadcast & 2)) ? 0 : b;
-  const int bk = (p.cu_seqlens_k || (maps.broadcast & 8)) ? 0 : b;
-  const int bv = (p.cu_seqlens_k || (maps.broadcast & 32)) ? 0 : b;
+  // A collapsed dimension (broadcast, or a packed batch) has extent 1: coordinate 0.
+  auto coord = [&](int bit, int index) { return (maps.collapsed >> bit) & 1 ? 0 : index; };
+  const int hq = coord(0, h), bq = coord(1, b), hkK = coord(2, hk), bk = coord(3, b);
+  const int hkV = coord(4, hk), bv = coord(5, b);
 
   if (warpgroup == 0) {
     // Producer.

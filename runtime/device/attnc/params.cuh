@@ -114,9 +114,10 @@ struct alignas(64) TmaMap {
 /// out of bounds. With cu_seqlens the rows dimension is the packed one and batch is 1.
 struct FwdTmaMaps {
   TmaMap q, k, v;
-  /// Dimensions with stride 0 (a tensor broadcast over heads or batch) have extent 1 in their
-  /// map and coordinate 0: bit 2*i (heads) and 2*i+1 (batch) of tensor i = q, k, v.
-  unsigned broadcast;
+  /// Dimensions of extent 1 in their map, read at coordinate 0: bit 2*i (heads) and 2*i+1
+  /// (batch) of tensor i = q, k, v. Broadcast dimensions (stride 0) and the batch of packed
+  /// (varlen) tensors are collapsed to extent 1.
+  unsigned collapsed;
 };
 
 /// Bytes the Hopper template's barriers take: Q full, and per stage K/V full and empty.

@@ -34,7 +34,6 @@ struct ForwardConfig {
   int headDim = 128, headDimV = 128;
   int blockM = 128, blockN = 64, warps = 8, stages = 2;
   KernelTemplate kernelTemplate = KernelTemplate::Sm80;
-  ElementType elementType = ElementType::BF16;
 };
 
 /// Launches `kernel` over `params` on `stream` (null: default stream). Checks the shapes

@@ -45,7 +45,7 @@ mlir::LogicalResult lowerToKernels(mlir::ModuleOp module, const mlir::attn::Kern
 /// The runtime's launch description of a generated kernel (what a bundle's manifest holds).
 AttentionSpec toAttentionSpec(const mlir::attn::KernelLaunchSpec &spec);
 
-/// The launch configuration of a generated kernel (template, tiles, head dims, dtype).
+/// The launch configuration of a generated kernel (template, tiles, head dims).
 ForwardConfig forwardConfig(const mlir::attn::KernelLaunchSpec &spec);
 
 /// Prints every attn.kernel of `module`.
