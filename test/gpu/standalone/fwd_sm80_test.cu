@@ -43,15 +43,19 @@ using attnc::FwdParams;
 
 #define HOOK static __device__ __forceinline__
 
-struct PatternFull {
-  static constexpr bool kHasScoreMod = false;
-  static constexpr bool kHasMask = false;
-  static constexpr bool kHasTileEmpty = false;
+// What every pattern below shares: softmax, no post-normalisation weight, no MUFU score mod.
+struct SoftmaxPattern {
   static constexpr bool kHasWeight = false;
   static constexpr int kMufuScoreOps = 0;
   static constexpr int kNormalizer = attnc::kNormalizeSoftmax;
   static constexpr float kBias = 0.f;
   HOOK float weight(const FwdParams &, int, int, int, int, int, int) { return 1.f; }
+};
+
+struct PatternFull : SoftmaxPattern {
+  static constexpr bool kHasScoreMod = false;
+  static constexpr bool kHasMask = false;
+  static constexpr bool kHasTileEmpty = false;
   static constexpr const char *kName = "full";
   HOOK void kvRange(const FwdParams &, int, int, int, int, int, int sk, int &lo, int &hi) {
     lo = 0;
@@ -66,15 +70,10 @@ struct PatternFull {
 };
 
 // Bottom-right aligned causal: key k is visible to row q iff k <= q + Sk - Sq.
-struct PatternCausal {
+struct PatternCausal : SoftmaxPattern {
   static constexpr bool kHasScoreMod = false;
   static constexpr bool kHasMask = true;
   static constexpr bool kHasTileEmpty = false;
-  static constexpr bool kHasWeight = false;
-  static constexpr int kMufuScoreOps = 0;
-  static constexpr int kNormalizer = attnc::kNormalizeSoftmax;
-  static constexpr float kBias = 0.f;
-  HOOK float weight(const FwdParams &, int, int, int, int, int, int) { return 1.f; }
   static constexpr const char *kName = "causal";
   HOOK void kvRange(const FwdParams &, int, int, int, int q1, int sq, int sk, int &lo, int &hi) {
     lo = 0;
@@ -94,15 +93,10 @@ struct PatternCausal {
 
 // Bottom-right aligned window: with d = q + Sk - Sq - k, visible iff -kRight <= d <= kLeft;
 // score mod t = cap * tanh(s / cap), cap = scalars[0], 1/cap = scalars[1].
-struct PatternWindowSoftcap {
+struct PatternWindowSoftcap : SoftmaxPattern {
   static constexpr bool kHasScoreMod = true;
   static constexpr bool kHasMask = true;
   static constexpr bool kHasTileEmpty = false;
-  static constexpr bool kHasWeight = false;
-  static constexpr int kMufuScoreOps = 0;
-  static constexpr int kNormalizer = attnc::kNormalizeSoftmax;
-  static constexpr float kBias = 0.f;
-  HOOK float weight(const FwdParams &, int, int, int, int, int, int) { return 1.f; }
   static constexpr const char *kName = "window+softcap";
   static constexpr int kLeft = 96, kRight = 24;
   HOOK void kvRange(const FwdParams &, int, int, int q0, int q1, int sq, int sk, int &lo, int &hi) {
