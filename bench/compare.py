@@ -12,9 +12,11 @@ checks attnc's output against FlexAttention's, times each with triton.testing.do
 (median; warmup 50 ms, rep 300 ms, the anchors' settings) and prints ms, effective TFLOP/s and
 the ratios. Masks that read tensors (documents) are timed with a block map built once, like
 Flex's BlockMask; the map's build time is printed beside. Then JIT times: cold compile of a new
-pattern, disk-cache hit (a fresh process), memory-cache hit.
+pattern, disk-cache hit (a fresh process), memory-cache hit. Linear rows (linear_rows): the
+chunked linear kernel against flash-linear-attention and an eager PyTorch chunked form, and its
+decode step against fla's recurrent kernel and the copy bandwidth.
 
-    python3 bench/compare.py [--rows NAME,...] [--json OUT.json] [--quick]
+    python3 bench/compare.py [--rows NAME,...] [--json OUT.json] [--quick] [--linear-only]
 
 Needs torch (with FlexAttention), triton and libattnc.so (ATTNC_LIBRARY or build/lib).
 """
@@ -215,6 +217,108 @@ def decode_row(results):
     print(json.dumps(row), flush=True)
 
 
+# Linear attention (examples/lightning.attn): RetNet / Lightning constant decay per head.
+LINEAR_SHAPES = [(8, 16, 2048), (8, 16, 4096), (8, 16, 8192), (4, 16, 16384), (2, 16, 32768)]
+
+
+def torch_chunked(q, k, v, log_gamma, scale, chunk=64):
+    """The chunked form in eager PyTorch ([B, T, H, D] tensors, fp32 state, bf16 matmuls
+    like the kernels'): per chunk O = scale (Lambda Q S + (Q K^T . M) V), S = gamma^C S +
+    (Gamma K)^T V."""
+    B, T, H, D = q.shape
+    Dv = v.shape[-1]
+    gamma_log = log_gamma.float().view(1, H, 1, 1)
+    pos = torch.arange(chunk, device=q.device, dtype=torch.float32)
+    state = torch.zeros(B, H, D, Dv, device=q.device, dtype=torch.float32)
+    out = torch.empty(B, T, H, Dv, device=q.device, dtype=q.dtype)
+    diff = pos.view(-1, 1) - pos.view(1, -1)
+    for c0 in range(0, T, chunk):
+        n = min(chunk, T - c0)
+        qc, kc, vc = (t[:, c0:c0 + n].transpose(1, 2) for t in (q, k, v))
+        lam = torch.exp(gamma_log * (pos[:n] + 1).view(1, 1, n, 1))
+        mask = torch.where(diff[:n, :n] >= 0, torch.exp(gamma_log * diff[:n, :n]), 0.0)
+        inter = (qc.float() * lam) @ state
+        intra = ((qc @ kc.transpose(-1, -2)).float() * mask).to(q.dtype) @ vc
+        out[:, c0:c0 + n] = (scale * (inter + intra.float())).to(q.dtype).transpose(1, 2)
+        kdec = kc.float() * torch.exp(gamma_log * (n - 1 - pos[:n]).view(1, 1, n, 1))
+        state = torch.exp(gamma_log * n) * state + kdec.transpose(-1, -2) @ vc.float()
+    return out, state
+
+
+def linear_rows(results):
+    """Linear attention with a per-head decay: attnc's chunked kernel against
+    flash-linear-attention's chunk_simple_gla (g_gamma) and an eager PyTorch chunked form, on
+    the same [B, T, H, D] tensors, as T grows (time per token should stay flat); then one
+    decode step against fla's fused_recurrent_simple_gla."""
+    try:
+        from fla.ops.simple_gla import chunk_simple_gla, fused_recurrent_simple_gla
+    except ImportError as e:
+        print("flash-linear-attention not importable (%s): fla columns left out" % e, flush=True)
+        chunk_simple_gla = fused_recurrent_simple_gla = None
+    D = 128
+    kern = attnc.compile(os.path.join(EX, "lightning.attn"), head_dim=D)["lightning"]
+    for B, H, T in LINEAR_SHAPES:
+        torch.manual_seed(0)
+        q, k, v = (torch.randn(B, T, H, D, device=DEV, dtype=torch.bfloat16) for _ in range(3))
+        slope = torch.exp2(-8.0 * (torch.arange(H, device=DEV, dtype=torch.float32) + 1) / H)
+        log_gamma = -slope  # gamma_h = exp(-slope_h), as lightning.attn writes it
+        scale = D ** -0.5
+        row = {"shape": "linear B%d H%d T%d D%d" % (B, H, T, D), "pattern": "lightning",
+               "tokens": B * T}
+        out = torch.empty_like(q)
+        state = torch.empty(B, H, D, D, device=DEV, dtype=torch.float32)
+        launch = kern.bind(q, k, v, out, inputs=[slope], final_state=state)
+        launch()
+        torch.cuda.synchronize()
+        row["attnc_ms"] = bench(launch)
+        ref, ref_state = torch_chunked(q, k, v, log_gamma, scale)
+        row["err_vs_torch"] = ((out.float() - ref.float()).norm() / ref.float().norm()).item()
+        row["state_err_vs_torch"] = ((state - ref_state).norm() / ref_state.norm()).item()
+        row["torch_ms"] = bench(lambda: torch_chunked(q, k, v, log_gamma, scale))
+        if chunk_simple_gla is not None:
+            fla = lambda: chunk_simple_gla(q, k, v, g_gamma=log_gamma, scale=scale,  # noqa: E731
+                                           output_final_state=True)
+            o_fla, s_fla = fla()
+            row["err_vs_fla"] = ((out.float() - o_fla.float()).norm()
+                                 / o_fla.float().norm()).item()
+            row["fla_ms"] = bench(fla)
+            row["ratio_vs_fla"] = row["fla_ms"] / row["attnc_ms"]
+        row["ratio_vs_torch"] = row["torch_ms"] / row["attnc_ms"]
+        row["attnc_ns_per_token"] = row["attnc_ms"] * 1e6 / (B * T)
+        results.append(row)
+        print(json.dumps(row), flush=True)
+    # Decode: one token per sequence, the state read and written once (in place for attnc).
+    B, H = 64, 16
+    q, k, v = (torch.randn(B, 1, H, D, device=DEV, dtype=torch.bfloat16) for _ in range(3))
+    slope = torch.exp2(-8.0 * (torch.arange(H, device=DEV, dtype=torch.float32) + 1) / H)
+    s0 = torch.randn(B, H, D, D, device=DEV, dtype=torch.float32) * 0.1
+    state = s0.clone()
+    out = torch.empty_like(q)
+    launch = kern.bind(q, k, v, out, inputs=[slope], initial_state=state, final_state=state)
+    state_bytes = 2 * s0.numel() * 4
+    row = {"shape": "linear decode B%d H%d D%d" % (B, H, D), "pattern": "lightning",
+           "state_bytes": state_bytes}
+    row["attnc_ms"] = bench(launch)
+    x = torch.empty(s0.numel() * 4, dtype=torch.uint8, device=DEV)
+    y = torch.empty_like(x)
+    row["copy_ms"] = bench(lambda: y.copy_(x))
+    row["attnc_GBps"] = state_bytes / row["attnc_ms"] / 1e6
+    row["copy_GBps"] = 2 * x.numel() / row["copy_ms"] / 1e6
+    if fused_recurrent_simple_gla is not None:
+        state.copy_(s0)
+        launch()
+        o_fla, s_fla = fused_recurrent_simple_gla(q, k, v, g_gamma=-slope, scale=D ** -0.5,
+                                                  initial_state=s0, output_final_state=True)
+        row["err_vs_fla"] = ((out.float() - o_fla.float()).norm() / o_fla.float().norm()).item()
+        row["state_err_vs_fla"] = ((state - s_fla.float()).norm() / s_fla.float().norm()).item()
+        row["fla_ms"] = bench(lambda: fused_recurrent_simple_gla(
+            q, k, v, g_gamma=-slope, scale=D ** -0.5, initial_state=s0, output_final_state=True))
+        row["fla_GBps"] = state_bytes / row["fla_ms"] / 1e6
+        row["ratio_vs_fla"] = row["fla_ms"] / row["attnc_ms"]
+    results.append(row)
+    print(json.dumps(row), flush=True)
+
+
 JIT_CHILD = r"""
 import sys, time
 sys.path.insert(0, sys.argv[1])
@@ -263,7 +367,7 @@ def table(results):
     lines = ["| shape | pattern | attnc ms | attnc TFLOP/s | Flex TFLOP/s | cuDNN TFLOP/s | "
              "× Flex | × cuDNN | err vs Flex |", "|---|---|---|---|---|---|---|---|---|"]
     for r in results:
-        if r["shape"] in ("JIT",) or r["shape"].startswith("decode"):
+        if r["shape"] in ("JIT",) or r["shape"].startswith(("decode", "linear")):
             continue
         note = ""
         if "attnc_error" in r:
@@ -282,6 +386,17 @@ def table(results):
                              r["shape"], r["attnc_GBps"], r["sdpa_GBps"], r["flex_GBps"],
                              r["copy_GBps"], r["ratio_vs_sdpa"], r["ratio_vs_flex"],
                              r["err_vs_flex"]))
+        if r["shape"].startswith("linear B"):
+            lines.append("linear (%s): attnc %.3f ms (%.2f ns/token), fla %s ms (x fla %s), eager "
+                         "torch chunked %.3f ms (x torch %.1f); err vs fla %s, vs torch %.1e" % (
+                             r["shape"], r["attnc_ms"], r["attnc_ns_per_token"],
+                             fmt(r.get("fla_ms"), ".3f"), fmt(r.get("ratio_vs_fla"), ".2f"),
+                             r["torch_ms"], r["ratio_vs_torch"], fmt(r.get("err_vs_fla"), ".1e"),
+                             r["err_vs_torch"]))
+        if r["shape"].startswith("linear decode"):
+            lines.append("linear decode (%s): attnc %.0f GB/s, fla %s GB/s, copy %.0f GB/s; x fla "
+                         "%s" % (r["shape"], r["attnc_GBps"], fmt(r.get("fla_GBps")),
+                                 r["copy_GBps"], fmt(r.get("ratio_vs_fla"), ".2f")))
         if r["shape"] == "JIT":
             lines.append("\nJIT (compile + load of a new pattern): cold %.0f ms, disk-cache hit "
                          "%.1f ms (fresh process), memory-cache hit %.1f us (from Python)" % (
@@ -295,6 +410,7 @@ def main():
     ap.add_argument("--json", default="")
     ap.add_argument("--quick", action="store_true", help="the first row only, no decode")
     ap.add_argument("--jit-only", action="store_true", help="only the JIT times")
+    ap.add_argument("--linear-only", action="store_true", help="only the linear rows")
     args = ap.parse_args()
     torch._dynamo.config.recompile_limit = 1000
     torch._dynamo.config.cache_size_limit = 1000
@@ -306,13 +422,16 @@ def main():
     if args.rows:
         wanted = args.rows.split(",")
         rows = [r for r in rows if any(r[0].startswith(w) for w in wanted)]
-    if args.jit_only:
+    if args.jit_only or args.linear_only:
         rows = []
     for row in rows:
         run_row(*row, results)
-    if not args.quick and not args.jit_only:
+    if not args.quick and not args.jit_only and not args.linear_only:
         decode_row(results)
-    jit_times(results)
+    if not args.quick and not args.jit_only:
+        linear_rows(results)
+    if not args.linear_only:
+        jit_times(results)
     print()
     print(table(results))
     if args.json:

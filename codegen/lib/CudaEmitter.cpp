@@ -1,6 +1,6 @@
 //===- CudaEmitter.cpp - Kernel-level attn IR to CUDA C++ ---------------------===//
 //
-// Prints each attn.kernel as
+// Prints each attn.kernel as (linear kernels: emitLinearKernel)
 //   #include "attnc/fwd_sm80.cuh"
 //   struct <name>_hooks { kHasMask, kHasScoreMod, kvRange, tileFull, mask, scoreMod };
 //   extern "C" __global__ void attnc_<name>(const attnc::FwdParams p) { template<...>(p); }
@@ -39,6 +39,8 @@ KernelLaunchSpec mlir::attn::getLaunchSpec(KernelOp kernel) {
   spec.kernelTemplate = stringifyTileTemplate(kernel.getKernelTemplate()).str();
   spec.scale = kernel.getScale().convertToDouble();
   spec.varlen = kernel.getVarlen();
+  if (kernel.getUnique<LinearOp>())
+    spec.stepEntry = spec.entryName + "_step";
   if (kernel.getBlockMap()) {
     spec.blockMapEntry = spec.entryName + "_blockmap";
     auto mask = kernel.getUnique<MaskOp>();
@@ -91,8 +93,46 @@ static LogicalResult printHook(Operation *hook, StringRef ret, StringRef name, S
   return success();
 }
 
+/// A linear kernel: the hooks of linear_sm80.cuh (feature map, decay) and two entry points, the
+/// chunked prefill and the recurrent step.
+static LogicalResult emitLinearKernel(KernelOp kernel, const KernelLaunchSpec &spec,
+                                      llvm::raw_ostream &os) {
+  std::string hooks = (kernel.getSymName() + "_hooks").str();
+  auto feature = kernel.getUnique<FeatureOp>();
+  auto decay = kernel.getUnique<DecayOp>();
+  os << "// attnc kernel " << spec.entryName << ": linear pattern @" << kernel.getPattern()
+     << ", " << spec.elementType << ", head dims " << spec.headDim << "/" << spec.headDimV
+     << ", chunk " << spec.blockM << ", " << spec.blockN << " state columns per block, "
+     << spec.warps << " warps\n";
+  os << "#include \"attnc/linear_sm80.cuh\"\n#include \"attnc/hooks.cuh\"\n\n";
+  os << "struct " << hooks << " {\n";
+  os << "  static constexpr bool kCausal = "
+     << (kernel.getUnique<LinearOp>().getCausal() ? "true" : "false") << ";\n";
+  os << "  static constexpr bool kHasFeature = " << (feature ? "true" : "false") << ";\n";
+  os << "  static constexpr bool kHasDecay = " << (decay ? "true" : "false") << ";\n";
+  os << "  static constexpr int kNormalizer = attnc::kNormalize"
+     << (kernel.getNormalizer() == NormalizerKind::Sum ? "Sum" : "None") << ";\n";
+  if (failed(printHook(feature, "float", "feature", "float x", {"x"}, {"return"}, "return x;",
+                       os)) ||
+      failed(printHook(decay, "float", "decay", Twine(kParams).concat(", int b, int h").str(),
+                       {"b", "h"}, {"return"}, "return 1.f;", os)))
+    return failure();
+  os << "};\n\n";
+  const char *elem = spec.elementType == "bf16" ? "attnc::bf16" : "attnc::half";
+  std::string args = llvm::formatv("<{0}, {1}, {2}, {3}>(p);\n", hooks, elem, spec.headDim,
+                                   spec.headDimV)
+                         .str();
+  os << "extern \"C\" __global__ void __launch_bounds__(attnc::kLinearThreads, 2) "
+     << spec.entryName << "(const attnc::FwdParams p) {\n  attnc::linearSm80" << args << "}\n\n";
+  os << "extern \"C\" __global__ void __launch_bounds__(attnc::kLinearStepThreads) "
+     << spec.stepEntry << "(const attnc::FwdParams p) {\n  attnc::linearStep" << args << "}\n";
+  return success();
+}
+
 LogicalResult mlir::attn::emitKernelSource(KernelOp kernel, llvm::raw_ostream &os) {
   KernelLaunchSpec spec = getLaunchSpec(kernel);
+  if (kernel.getKernelTemplate() == TileTemplate::Linear)
+    return emitLinearKernel(kernel, spec, os);
   std::string hooks = (kernel.getSymName() + "_hooks").str();
   auto mask = kernel.getUnique<MaskOp>();
   auto scoreMod = kernel.getUnique<ScoreModOp>();

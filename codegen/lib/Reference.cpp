@@ -3,8 +3,9 @@
 // For every (b, h, q) row: t_k = score_mod(c * q.k) for the keys the mask keeps, then
 //   softmax: p_k = exp(t_k - m) / sum_j exp(t_j - m),  lse = m + log(sum_j exp(t_j - m))
 //   sigmoid: p_k = sigmoid(t_k + bias);   none: p_k = t_k
-// and out = sum_k w_k p_k v_k with w the pattern's weight (1 without one). Regions are
-// interpreted op by op (RegionEvaluator.h) in double precision.
+// and out = sum_k w_k p_k v_k with w the pattern's weight (1 without one). Linear patterns:
+// evaluateLinear below. Regions are interpreted op by op (RegionEvaluator.h) in double
+// precision.
 //
 //===----------------------------------------------------------------------===//
 #include "attn/Codegen/Reference.h"
@@ -114,10 +115,112 @@ LogicalResult mlir::attn::verifyProblem(Operation *container, const ReferencePro
   return success();
 }
 
+/// A linear pattern: for each (sequence, head) with gamma = decay(b, h) and phi the feature map,
+///   num_t = sum_{s <= t} gamma^(t-s) (phi(q_t) . phi(k_s)) v_s + gamma^(t+1) phi(q_t)^T S0
+///   den_t = sum_{s <= t} gamma^(t-s) (phi(q_t) . phi(k_s))     + gamma^(t+1) phi(q_t) . z0
+/// (every s and no gamma without `causal`), o_t = c num_t (none) or num_t / den_t (sum; 0 where
+/// den_t = 0), and the final state S = gamma^L S0 + sum_s gamma^(L-1-s) phi(k_s) v_s^T.
+static FailureOr<ReferenceResult> evaluateLinear(PatternOp pattern, const ReferenceProblem &p) {
+  auto feature = RegionEvaluator::createFor(pattern.getUnique<FeatureOp>(), p);
+  auto decay = RegionEvaluator::createFor(pattern.getUnique<DecayOp>(), p);
+  if (failed(feature) || failed(decay))
+    return failure();
+  NormalizeOp normalize = pattern.getUnique<NormalizeOp>();
+  const bool causal = pattern.getUnique<LinearOp>().getCausal();
+  const bool sum = normalize.getKind() == NormalizerKind::Sum;
+  const double scale = p.scale ? *p.scale : normalize.getEffectiveScale(p.headDim);
+  const int64_t H = p.heads, Hkv = p.kvHeads, D = p.headDim, Dv = p.headDimV;
+  const int64_t group = H / Hkv;
+  if (p.seqQ != p.seqK || p.cuSeqlensQ != p.cuSeqlensK)
+    return pattern.emitError("a linear pattern attends within one sequence: queries and keys "
+                             "need the same lengths, got ")
+           << p.seqQ << " and " << p.seqK;
+  const size_t states = size_t(p.batch * H);
+  if ((!p.stateIn.empty() && p.stateIn.size() != states * D * Dv) ||
+      (!p.stateSumIn.empty() && p.stateSumIn.size() != states * D))
+    return pattern.emitError("the initial state must be [B, H, D, Dv] (and [B, H, D] for the "
+                             "key sum)");
+  using S = Scalar;
+  auto phi = [&](double x) { return *feature ? (*feature)->run({S{0, x}})[0].f : x; };
+
+  ReferenceResult result;
+  result.out.assign(p.totalQ() * H * Dv, 0.0);
+  result.state.assign(states * D * Dv, 0.0);
+  if (sum)
+    result.stateSum.assign(states * D, 0.0);
+  std::vector<double> fq, fk, w;
+  for (int64_t b = 0; b < p.batch; ++b) {
+    const int64_t L = p.length(b, false), base = p.rowStart(b, false);
+    for (int64_t h = 0; h < H; ++h) {
+      const double gamma = *decay ? (*decay)->run({S{b}, S{h}})[0].f : 1.0;
+      if (!(gamma > 0.0 && gamma <= 1.0))
+        return pattern.emitError("decay of sequence ")
+               << b << ", head " << h << " is " << gamma << ", outside (0, 1]";
+      const int64_t hk = h / group, st = b * H + h;
+      const double *s0 = p.stateIn.empty() ? nullptr : &p.stateIn[st * D * Dv];
+      const double *z0 = p.stateSumIn.empty() ? nullptr : &p.stateSumIn[st * D];
+      fq.assign(L * D, 0.0);
+      fk.assign(L * D, 0.0);
+      for (int64_t t = 0; t < L; ++t)
+        for (int64_t d = 0; d < D; ++d) {
+          fq[t * D + d] = phi(p.q[((base + t) * H + h) * D + d]);
+          fk[t * D + d] = phi(p.k[((base + t) * Hkv + hk) * D + d]);
+        }
+      for (int64_t t = 0; t < L; ++t) {
+        double *o = &result.out[((base + t) * H + h) * Dv];
+        const double *qt = &fq[t * D];
+        double den = 0;
+        for (int64_t s = 0; s < (causal ? t + 1 : L); ++s) {
+          double dot = 0;
+          for (int64_t d = 0; d < D; ++d)
+            dot += qt[d] * fk[s * D + d];
+          double weight = std::pow(gamma, double(t - s)) * dot;
+          den += weight;
+          const double *v = &p.v[((base + s) * Hkv + hk) * Dv];
+          for (int64_t e = 0; e < Dv; ++e)
+            o[e] += weight * v[e];
+        }
+        const double carry = std::pow(gamma, double(t + 1));
+        for (int64_t d = 0; d < D; ++d) {
+          if (s0)
+            for (int64_t e = 0; e < Dv; ++e)
+              o[e] += carry * qt[d] * s0[d * Dv + e];
+          if (z0)
+            den += carry * qt[d] * z0[d];
+        }
+        for (int64_t e = 0; e < Dv; ++e)
+          o[e] = sum ? (den != 0.0 ? o[e] / den : 0.0) : scale * o[e];
+      }
+      double *state = &result.state[st * D * Dv];
+      for (int64_t s = 0; s < L; ++s) {
+        const double decayed = std::pow(gamma, double(L - 1 - s));
+        const double *v = &p.v[((base + s) * Hkv + hk) * Dv];
+        for (int64_t d = 0; d < D; ++d) {
+          for (int64_t e = 0; e < Dv; ++e)
+            state[d * Dv + e] += decayed * fk[s * D + d] * v[e];
+          if (sum)
+            result.stateSum[st * D + d] += decayed * fk[s * D + d];
+        }
+      }
+      const double carried = std::pow(gamma, double(L));
+      for (int64_t i = 0; s0 && i < D * Dv; ++i)
+        state[i] += carried * s0[i];
+      for (int64_t d = 0; sum && z0 && d < D; ++d)
+        result.stateSum[st * D + d] += carried * z0[d];
+    }
+  }
+  for (auto *eval : {&*feature, &*decay})
+    if (*eval && (*eval)->outOfBounds())
+      return pattern.emitError(*(*eval)->outOfBounds());
+  return result;
+}
+
 FailureOr<ReferenceResult> mlir::attn::evaluateReference(PatternOp pattern,
                                                          const ReferenceProblem &p) {
   if (failed(verifyProblem(pattern, p)))
     return failure();
+  if (pattern.getUnique<LinearOp>())
+    return evaluateLinear(pattern, p);
   auto mask = RegionEvaluator::createFor(pattern.getUnique<MaskOp>(), p);
   auto scoreMod = RegionEvaluator::createFor(pattern.getUnique<ScoreModOp>(), p);
   auto weight = RegionEvaluator::createFor(pattern.getUnique<WeightOp>(), p);

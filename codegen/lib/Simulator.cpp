@@ -21,12 +21,118 @@
 using namespace mlir;
 using namespace mlir::attn;
 
+/// The chunked linear template (linear_sm80.cuh) in float32: per (sequence, head), chunks of
+/// C = block_m rows with n valid, phi applied to q and k, lg = log2(gamma):
+///   O_i = c (2^((i+1) lg) Q_i S + sum_{j <= i} 2^((i-j) lg) (Q_i . K_j) V_j)
+///   S   = 2^(n lg) S + sum_j 2^((n-1-j) lg) K_j^T V_j
+/// and without `causal` S summed over every chunk first, then O = c Q S. Its agreement with the
+/// quadratic float64 reference checks the chunk decomposition (decay factors, partial last
+/// chunk, carried state) without a GPU. Every chunk is counted as one PARTIAL tile.
+static FailureOr<ReferenceResult> simulateLinear(KernelOp kernel, const ReferenceProblem &p,
+                                                 TileCounts *counts) {
+  auto feature = RegionEvaluator::createFor(kernel.getUnique<FeatureOp>(), p);
+  auto decay = RegionEvaluator::createFor(kernel.getUnique<DecayOp>(), p);
+  if (failed(feature) || failed(decay))
+    return failure();
+  const bool causal = kernel.getUnique<LinearOp>().getCausal();
+  const int64_t H = p.heads, D = p.headDim, Dv = p.headDimV, group = H / p.kvHeads;
+  const int64_t C = kernel.getBlockM();
+  const float scale = static_cast<float>(p.scale ? *p.scale : kernel.getScale().convertToDouble());
+  if (p.seqQ != p.seqK || p.cuSeqlensQ != p.cuSeqlensK)
+    return kernel.emitError("a linear kernel needs queries and keys of the same lengths");
+  using S = Scalar;
+  auto phi = [&](double x) {
+    return float(*feature ? (*feature)->run({S{0, x}})[0].f : x);
+  };
+  ReferenceResult result;
+  result.out.assign(p.totalQ() * H * Dv, 0.0);
+  result.state.assign(p.batch * H * D * Dv, 0.0);
+  TileCounts local;
+  std::vector<float> state(D * Dv), q(C * D), k(C * D);
+  for (int64_t b = 0; b < p.batch; ++b) {
+    const int64_t L = p.length(b, false), base = p.rowStart(b, false);
+    for (int64_t h = 0; h < H; ++h) {
+      const int64_t hk = h / group, st = b * H + h;
+      const float lg =
+          *decay ? std::log2(float((*decay)->run({S{b}, S{h}})[0].f)) : 0.f;
+      for (int64_t i = 0; i < D * Dv; ++i)
+        state[i] = p.stateIn.empty() ? 0.f : float(p.stateIn[st * D * Dv + i]);
+      auto loadRows = [&](std::vector<float> &dst, int64_t c0, int64_t n, bool keys) {
+        llvm::ArrayRef<double> src = keys ? p.k : p.q;
+        const int64_t heads = keys ? p.kvHeads : H, head = keys ? hk : h;
+        for (int64_t i = 0; i < C; ++i)
+          for (int64_t d = 0; d < D; ++d)
+            dst[i * D + d] = i < n ? phi(src[((base + c0 + i) * heads + head) * D + d]) : 0.f;
+      };
+      auto vAt = [&](int64_t row, int64_t e) {
+        return float(p.v[((base + row) * p.kvHeads + hk) * Dv + e]);
+      };
+      auto update = [&](int64_t c0, int64_t n) {
+        loadRows(k, c0, n, true);
+        const float carry = std::exp2(float(n) * lg);
+        for (int64_t i = 0; i < D * Dv; ++i)
+          state[i] *= carry;
+        for (int64_t j = 0; j < n; ++j) {
+          const float f = std::exp2(float(n - 1 - j) * lg);
+          for (int64_t d = 0; d < D; ++d)
+            for (int64_t e = 0; e < Dv; ++e)
+              state[d * Dv + e] += f * k[j * D + d] * vAt(c0 + j, e);
+        }
+      };
+      auto output = [&](int64_t c0, int64_t n) {
+        loadRows(q, c0, n, false);
+        if (causal)
+          loadRows(k, c0, n, true);
+        for (int64_t i = 0; i < n; ++i) {
+          double *o = &result.out[((base + c0 + i) * H + h) * Dv];
+          const float carry = causal ? std::exp2(float(i + 1) * lg) : 1.f;
+          for (int64_t e = 0; e < Dv; ++e) {
+            float acc = 0;
+            for (int64_t d = 0; d < D; ++d)
+              acc += q[i * D + d] * state[d * Dv + e];
+            o[e] = carry * acc;
+          }
+          for (int64_t j = 0; causal && j <= i; ++j) {
+            float dot = 0;
+            for (int64_t d = 0; d < D; ++d)
+              dot += q[i * D + d] * k[j * D + d];
+            const float a = dot * std::exp2(float(i - j) * lg);
+            for (int64_t e = 0; e < Dv; ++e)
+              o[e] += a * vAt(c0 + j, e);
+          }
+          for (int64_t e = 0; e < Dv; ++e)
+            o[e] = float(o[e]) * scale;
+        }
+      };
+      for (int64_t c0 = 0; c0 < L; c0 += C) {
+        const int64_t n = std::min(C, L - c0);
+        ++local.partial;
+        if (causal) {
+          output(c0, n);
+          update(c0, n);
+        } else {
+          update(c0, n);
+        }
+      }
+      for (int64_t c0 = 0; !causal && c0 < L; c0 += C)
+        output(c0, std::min(C, L - c0));
+      for (int64_t i = 0; i < D * Dv; ++i)
+        result.state[st * D * Dv + i] = state[i];
+    }
+  }
+  if (counts)
+    *counts = local;
+  return result;
+}
+
 FailureOr<ReferenceResult> mlir::attn::simulateKernel(KernelOp kernel, const ReferenceProblem &p,
                                                       TileCounts *counts) {
   if (failed(verifyProblem(kernel, p)))
     return failure();
   if (p.headDim != int64_t(kernel.getHeadDim()) || p.headDimV != int64_t(kernel.getHeadDimV()))
     return kernel.emitError("problem head dims do not match the kernel");
+  if (kernel.getKernelTemplate() == TileTemplate::Linear)
+    return simulateLinear(kernel, p, counts);
   auto mask = RegionEvaluator::createFor(kernel.getUnique<MaskOp>(), p);
   auto scoreMod = RegionEvaluator::createFor(kernel.getUnique<ScoreModOp>(), p);
   auto weight = RegionEvaluator::createFor(kernel.getUnique<WeightOp>(), p);

@@ -45,6 +45,12 @@ RegionSignature mlir::attn::getRegionSignature(Operation *regionOp) {
   } else if (isa<WeightOp>(regionOp)) {
     sig.args.assign(kMaskIndexArgs, idx);
     sig.results = {f32};
+  } else if (isa<FeatureOp>(regionOp)) {
+    sig.args = {f32};
+    sig.results = {f32};
+  } else if (isa<DecayOp>(regionOp)) {
+    sig.args.assign(kDecayArgs, idx);
+    sig.results = {f32};
   }
   return sig;
 }
@@ -82,6 +88,8 @@ LogicalResult KvRangeOp::verify() { return verifyRegionSignature(*this); }
 LogicalResult TileFullOp::verify() { return verifyRegionSignature(*this); }
 LogicalResult TileEmptyOp::verify() { return verifyRegionSignature(*this); }
 LogicalResult WeightOp::verify() { return verifyRegionSignature(*this); }
+LogicalResult FeatureOp::verify() { return verifyRegionSignature(*this); }
+LogicalResult DecayOp::verify() { return verifyRegionSignature(*this); }
 
 //===----------------------------------------------------------------------===//
 // Containers
@@ -127,16 +135,50 @@ static LogicalResult verifyDeclarations(Operation *container, Block &body) {
   return success();
 }
 
+/// The parts of a linear pattern or kernel: no softmax-family hooks, a normaliser of the linear
+/// family, and no decay without causality.
+static LogicalResult verifyLinearParts(Operation *container, Block &body, NormalizeOp normalize) {
+  for (Operation &op : body)
+    if (isa<MaskOp, ScoreModOp, WeightOp, KvRangeOp, TileFullOp, TileEmptyOp>(op))
+      return op.emitOpError("is not a part of a linear pattern");
+  if (normalize && normalize.getKind() != NormalizerKind::None &&
+      normalize.getKind() != NormalizerKind::Sum)
+    return normalize.emitOpError("a linear pattern normalises with 'none' or 'sum'");
+  LinearOp linear;
+  DecayOp decay;
+  for (Operation &op : body) {
+    linear = linear ? linear : dyn_cast<LinearOp>(op);
+    decay = decay ? decay : dyn_cast<DecayOp>(op);
+  }
+  if (decay && !linear.getCausal())
+    return decay.emitOpError("needs a causal linear pattern (a decay weighs keys by their "
+                             "distance to an earlier query)");
+  return success();
+}
+
 LogicalResult PatternOp::verify() {
   Block &body = getBody().front();
   if (failed(verifyUniqueParts(*this, body)))
     return failure();
   for (Operation &op : body)
     if (!isa<MaskOp, ScoreModOp, WeightOp, NormalizeOp, KvRangeOp, TileFullOp, TileEmptyOp, InputOp,
-             ScalarOp>(op))
+             ScalarOp, LinearOp, FeatureOp, DecayOp>(op))
       return op.emitOpError("is not a part of an attention pattern");
-  if (!getUnique<NormalizeOp>())
+  auto normalize = getUnique<NormalizeOp>();
+  if (!normalize)
     return emitOpError("needs an 'attn.normalize' op");
+  if (getUnique<LinearOp>()) {
+    if (failed(verifyLinearParts(*this, body, normalize)))
+      return failure();
+    if (getLse())
+      return emitOpError("a linear pattern has no log-sum-exp output");
+  } else {
+    for (Operation &op : body)
+      if (isa<FeatureOp, DecayOp>(op))
+        return op.emitOpError("needs 'attn.linear' in the pattern");
+    if (normalize.getKind() == NormalizerKind::Sum)
+      return normalize.emitOpError("'sum' normalises linear patterns only");
+  }
   if (failed(verifyDeclarations(*this, body)))
     return failure();
   auto positive = [&](std::optional<uint64_t> v, StringRef what) -> LogicalResult {
@@ -162,11 +204,24 @@ LogicalResult KernelOp::verify() {
   if (failed(verifyUniqueParts(*this, body)))
     return failure();
   for (Operation &op : body)
-    if (!isa<MaskOp, ScoreModOp, WeightOp, KvRangeOp, TileFullOp, TileEmptyOp, InputOp, ScalarOp>(
-            op))
+    if (!isa<MaskOp, ScoreModOp, WeightOp, KvRangeOp, TileFullOp, TileEmptyOp, InputOp, ScalarOp,
+             LinearOp, FeatureOp, DecayOp>(op))
       return op.emitOpError("is not a kernel hook");
-  if (!getUnique<KvRangeOp>() || !getUnique<TileFullOp>() || !getUnique<TileEmptyOp>())
-    return emitOpError("needs 'attn.kv_range', 'attn.tile_full' and 'attn.tile_empty' hooks");
+  const bool linear = getKernelTemplate() == TileTemplate::Linear;
+  if (linear != bool(getUnique<LinearOp>()))
+    return emitOpError("the linear template goes with 'attn.linear', and only with it");
+  if (linear) {
+    if (failed(verifyLinearParts(*this, body, nullptr)))
+      return failure();
+    if (getNormalizer() != NormalizerKind::None && getNormalizer() != NormalizerKind::Sum)
+      return emitOpError("a linear kernel normalises with 'none' or 'sum'");
+  } else {
+    for (Operation &op : body)
+      if (isa<FeatureOp, DecayOp>(op))
+        return op.emitOpError("is a hook of the linear template only");
+    if (!getUnique<KvRangeOp>() || !getUnique<TileFullOp>() || !getUnique<TileEmptyOp>())
+      return emitOpError("needs 'attn.kv_range', 'attn.tile_full' and 'attn.tile_empty' hooks");
+  }
   if (failed(verifyDeclarations(*this, body)))
     return failure();
   Type elem = getElementType();
@@ -176,7 +231,19 @@ LogicalResult KernelOp::verify() {
   if (!supportedHeadDim(getHeadDim()) || !supportedHeadDim(getHeadDimV()))
     return emitOpError("head dims must be 64, 128 or 256, got ")
            << getHeadDim() << " and " << getHeadDimV();
-  if (getKernelTemplate() == TileTemplate::Sm90) {
+  if (linear) {
+    // linear_sm80.cuh: 4 warps of 16 chunk rows; each thread block carries a block_n slice of
+    // the state's Dv columns.
+    if (getWarps() != 4 || getBlockM() != 64)
+      return emitOpError("the linear template runs 4 warps on chunks of 64 rows, got block_m = ")
+             << getBlockM() << " with " << getWarps() << " warps";
+    if (getBlockN() != 64 || getHeadDimV() % getBlockN() != 0)
+      return emitOpError("the linear template carries 64 state columns per block, got block_n = ")
+             << getBlockN();
+    if (getHeadDim() > 128)
+      return emitOpError("the linear template supports head dims 64 and 128, got ")
+             << getHeadDim();
+  } else if (getKernelTemplate() == TileTemplate::Sm90) {
     // fwd_sm90.cuh: a producer warpgroup and two consumer warpgroups of 64 rows.
     if (getWarps() != 12 || getBlockM() != 128)
       return emitOpError("the sm90 template runs 12 warps on 128 rows, got block_m = ")
@@ -204,8 +271,9 @@ LogicalResult NormalizeOp::verify() {
     return emitOpError("scale must be positive, got ") << *scale;
   if (FloatAttr t = getTemperatureAttr(); t && !(t.getValueAsDouble() > 0.0))
     return emitOpError("temperature must be positive, got ") << t.getValueAsDouble();
-  if ((getScaleAttr() || getTemperatureAttr()) && getKind() == NormalizerKind::None)
-    return emitOpError("a scale or temperature needs a softmax or sigmoid normaliser");
+  if (getTemperatureAttr() &&
+      (getKind() == NormalizerKind::None || getKind() == NormalizerKind::Sum))
+    return emitOpError("a temperature needs a softmax or sigmoid normaliser");
   if (getBiasAttr() && getKind() != NormalizerKind::Sigmoid)
     return emitOpError("a bias needs the sigmoid normaliser");
   return success();

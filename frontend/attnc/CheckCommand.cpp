@@ -7,7 +7,9 @@
 //   3. CPU: simulate the kernel's tile algorithm (float32, the kernel's block classification)
 //      and compare it with the float64 reference on random inputs at a ragged size;
 //   4. GPU (when one is present): run the kernel at several ragged shapes, GQA included, with
-//      the output poisoned first, and compare O and LSE with the float64 reference.
+//      the output poisoned first, and compare O and LSE with the float64 reference. Linear
+//      patterns: O and the final state, from a random initial state or none, and a prefill
+//      followed by decode steps against the reference of the whole sequence.
 // Prints one line per check and a summary; exits 1 if any check fails.
 //
 //===----------------------------------------------------------------------===//
@@ -99,6 +101,7 @@ static std::unique_ptr<Problem> makeProblem(attn::PatternOp pattern, Shape shape
   p.k = problem->kd;
   p.v = problem->vd;
   std::normal_distribution<float> normal(0.f, 1.f);
+  const bool linear = bool(pattern.getUnique<attn::LinearOp>());
   for (Operation &op : pattern.getBody().front()) {
     if (auto input = dyn_cast<attn::InputOp>(op)) {
       int64_t count = 1;
@@ -108,7 +111,9 @@ static std::unique_ptr<Problem> makeProblem(attn::PatternOp pattern, Shape shape
       std::vector<uint32_t> &bits = problem->inputBits.emplace_back();
       for (int64_t i = 0; i < count; ++i) {
         if (input.getElementType().isF32()) {
-          float x = normal(rng);
+          // A linear pattern's inputs are typically decay rates: positive, so that its decays
+          // stay in (0, 1].
+          float x = linear ? std::uniform_real_distribution<float>(0.05f, 1.f)(rng) : normal(rng);
           values.push_back(x);
           uint32_t u;
           std::memcpy(&u, &x, 4);
@@ -255,9 +260,13 @@ private:
   void checkKernel(const attnc::CompiledKernel &k, attn::KernelOp kernel, attn::PatternOp pattern,
                    attnc::ElementType type) {
     const attn::KernelLaunchSpec &s = k.spec;
-    outs() << "\n== " << s.entryName << ": tile " << s.blockM << "x" << s.blockN << ", " << s.warps
-           << " warps, " << s.stages << " stages; mask " << pattern.getMaskClass().value_or("?")
-           << "\n";
+    if (linear(pattern))
+      outs() << "\n== " << s.entryName << " (+ " << s.stepEntry << "): linear, chunk " << s.blockM
+             << ", " << s.blockN << " state columns per block, " << s.warps << " warps\n";
+    else
+      outs() << "\n== " << s.entryName << ": tile " << s.blockM << "x" << s.blockN << ", "
+             << s.warps << " warps, " << s.stages << " stages; mask "
+             << pattern.getMaskClass().value_or("?") << "\n";
     if (options.printSource)
       outs() << k.source << "\n";
 
@@ -283,6 +292,8 @@ private:
     // 3. CPU: the kernel's tile algorithm against the float64 reference, at two ragged shapes
     // (the second long enough for tiles to be skipped by sparse masks).
     const int d = int(s.headDim), dv = int(s.headDimV);
+    if (linear(pattern))
+      return checkLinearKernel(k, kernel, pattern, type);
     for (Shape cpuShape : {Shape{2, 4, 2, 77, 131}, Shape{1, 2, 1, 300, 520}}) {
       std::unique_ptr<Problem> problem = makeProblem(pattern, cpuShape, d, dv, type, 1234);
       FailureOr<attn::ReferenceResult> ref = attn::evaluateReference(pattern, problem->ref);
@@ -328,6 +339,192 @@ private:
     unsigned seed = 1;
     for (const Shape &shape : shapes)
       runOnGpu(**loaded, s, pattern, type, shape, seed++);
+  }
+
+  static bool linear(attn::PatternOp pattern) {
+    return bool(pattern.getUnique<attn::LinearOp>());
+  }
+
+  /// Random initial states for a linear problem (normals scaled down, as states of earlier
+  /// tokens would be).
+  static void randomState(attn::ReferenceProblem &p, unsigned seed) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<double> normal(0.0, 0.5);
+    p.stateIn.resize(size_t(p.batch * p.heads * p.headDim * p.headDimV));
+    for (double &x : p.stateIn)
+      x = float(normal(rng)); // representable as the float32 the kernel reads
+  }
+
+  /// Steps 3 and 4 for a linear kernel: the chunked algorithm on the CPU, then the prefill and
+  /// step kernels on the GPU.
+  void checkLinearKernel(const attnc::CompiledKernel &k, attn::KernelOp kernel,
+                         attn::PatternOp pattern, attnc::ElementType type) {
+    const attn::KernelLaunchSpec &s = k.spec;
+    const int d = int(s.headDim), dv = int(s.headDimV);
+    for (auto [cpuShape, withState] : {std::pair{Shape{2, 4, 2, 77, 77}, false},
+                                       std::pair{Shape{1, 2, 1, 300, 300}, true}}) {
+      std::unique_ptr<Problem> problem = makeProblem(pattern, cpuShape, d, dv, type, 1234);
+      if (withState)
+        randomState(problem->ref, 99);
+      FailureOr<attn::ReferenceResult> ref = attn::evaluateReference(pattern, problem->ref);
+      attn::TileCounts counts;
+      FailureOr<attn::ReferenceResult> sim = attn::simulateKernel(kernel, problem->ref, &counts);
+      if (failed(ref) || failed(sim)) {
+        report(false, "cpu simulate", "evaluation failed");
+        return;
+      }
+      double err = relativeError(sim->out, ref->out);
+      double stateErr = relativeError(sim->state, ref->state);
+      report(err < 1e-5 && stateErr < 1e-5,
+             "cpu simulate " + shapeName(problem->ref) + (withState ? " +state" : ""),
+             llvm::formatv("rel err {0:e2}, state rel err {1:e2}; chunks {2}", err, stateErr,
+                           counts.partial)
+                 .str());
+    }
+    if (!device) {
+      ++skips;
+      return;
+    }
+    attnc::JitTarget jit;
+    jit.device = device;
+    attnc::StatusOr<std::shared_ptr<attnc::Kernel>> prefill =
+        attnc::jitKernel(k.source, s.entryName, {}, jit);
+    attnc::StatusOr<std::shared_ptr<attnc::Kernel>> step =
+        attnc::jitKernel(k.source, s.stepEntry, {}, jit);
+    if (!prefill.ok() || !step.ok()) {
+      report(false, "gpu load", (prefill.ok() ? step.status() : prefill.status()).message());
+      return;
+    }
+    static const Shape shapes[] = {{2, 4, 2, 77, 77}, {1, 2, 2, 300, 300}, {2, 4, 4, 1, 1},
+                                   {1, 3, 1, 128, 128}, {2, 2, 2, 1000, 1000}, {1, 8, 2, 555, 555}};
+    unsigned seed = 1;
+    for (const Shape &shape : shapes) {
+      runLinearOnGpu(**prefill, **step, s, pattern, type, shape, seed, /*decodeSteps=*/0);
+      // Decode after prefill: the last tokens one step at a time from the prefill's state.
+      if (shape.seqQ >= 4 && !pattern.getVarlen())
+        runLinearOnGpu(**prefill, **step, s, pattern, type, shape, seed, /*decodeSteps=*/3);
+      ++seed;
+    }
+  }
+
+  /// One linear problem on the GPU: a prefill over the first L - decodeSteps rows (from a
+  /// random initial state for odd seeds) and `decodeSteps` recurrent steps, against the
+  /// reference of all L rows; compares O and the final state.
+  void runLinearOnGpu(const attnc::Kernel &prefill, const attnc::Kernel &step,
+                      const attn::KernelLaunchSpec &s, attn::PatternOp pattern,
+                      attnc::ElementType type, const Shape &shape, unsigned seed,
+                      int decodeSteps) {
+    const int d = int(s.headDim), dv = int(s.headDimV);
+    std::unique_ptr<Problem> problem = makeProblem(pattern, shape, d, dv, type, seed);
+    attn::ReferenceProblem &rp = problem->ref;
+    if (seed % 2)
+      randomState(rp, seed + 100);
+    std::string name = shapeName(rp) + (seed % 2 ? " +state" : "") +
+                       (decodeSteps ? " +" + std::to_string(decodeSteps) + " steps" : "");
+    auto fail = [&](const attnc::Status &st) { report(false, "gpu " + name, st.message()); };
+    const size_t outCount = size_t(rp.totalQ()) * rp.heads * dv;
+    const size_t stateCount = size_t(rp.batch * rp.heads) * d * dv;
+    std::vector<float> stateIn(rp.stateIn.begin(), rp.stateIn.end());
+    std::vector<attnc::DeviceBuffer> buffers;
+    std::vector<uint64_t> ptrs;
+    for (auto [data, bytes] :
+         {std::pair<const void *, size_t>{problem->q.data(), problem->q.size() * 2},
+          {problem->k.data(), problem->k.size() * 2},
+          {problem->v.data(), problem->v.size() * 2},
+          {nullptr, outCount * 2},
+          {stateIn.empty() ? nullptr : stateIn.data(), stateCount * 4}}) {
+      attnc::StatusOr<attnc::DeviceBuffer> buffer = device->allocBuffer(std::max<size_t>(bytes, 4));
+      if (!buffer.ok())
+        return fail(buffer.status());
+      ptrs.push_back(buffer->ptr());
+      buffers.push_back(std::move(*buffer));
+      // Poison: 0xFF bytes are NaN in bf16, f16 and f32, so an unwritten element fails.
+      attnc::Status st = data ? device->copyToDevice(ptrs.back(), data, bytes)
+                              : device->memset(ptrs.back(), 0xff, bytes);
+      if (!st.ok())
+        return fail(st);
+    }
+    attnc::FwdParams p{};
+    p.q = reinterpret_cast<const void *>(ptrs[0]);
+    p.k = reinterpret_cast<const void *>(ptrs[1]);
+    p.v = reinterpret_cast<const void *>(ptrs[2]);
+    p.o = reinterpret_cast<void *>(ptrs[3]);
+    // The state is updated in place: prefill and steps read and write the same buffer.
+    p.state_in = stateIn.empty() ? nullptr : reinterpret_cast<const float *>(ptrs[4]);
+    p.state_out = reinterpret_cast<float *>(ptrs[4]);
+    for (auto [slot, bits] : llvm::enumerate(problem->inputBits)) {
+      attnc::StatusOr<attnc::DeviceBuffer> buffer = device->allocBuffer(bits.size() * 4);
+      attnc::Status st = buffer.ok() ? device->copyToDevice(buffer->ptr(), bits.data(),
+                                                            bits.size() * 4)
+                                     : buffer.status();
+      if (!st.ok())
+        return fail(st);
+      p.inputs[slot] = reinterpret_cast<const void *>(buffer->ptr());
+      buffers.push_back(std::move(*buffer));
+    }
+    for (auto [slot, scalar] : llvm::enumerate(s.scalars)) {
+      auto it = rp.scalars.find(scalar.name);
+      p.scalars[slot] = float(it != rp.scalars.end() ? it->second : *scalar.defaultValue);
+    }
+    p.batch = int(rp.batch);
+    p.heads = int(rp.heads);
+    p.kv_heads = int(rp.kvHeads);
+    p.seqlen_q = p.seqlen_k = int(rp.seqQ);
+    attnc::setContiguousStrides(p, d, dv);
+    if (rp.isVarlen()) {
+      for (const std::vector<int> *cu : {&problem->cuQ, &problem->cuK}) {
+        attnc::StatusOr<attnc::DeviceBuffer> buffer = device->allocBuffer(cu->size() * 4);
+        attnc::Status st = buffer.ok()
+                               ? device->copyToDevice(buffer->ptr(), cu->data(), cu->size() * 4)
+                               : buffer.status();
+        if (!st.ok())
+          return fail(st);
+        (cu == &problem->cuQ ? p.cu_seqlens_q : p.cu_seqlens_k) =
+            reinterpret_cast<const int *>(buffer->ptr());
+        buffers.push_back(std::move(*buffer));
+      }
+      p.total_q = p.total_k = problem->cuQ.back();
+    }
+    p.scale = float(s.scale);
+    attnc::ForwardConfig config = attnc::forwardConfig(s);
+    const int prefillRows = int(rp.seqQ) - decodeSteps;
+    attnc::FwdParams first = p;
+    first.seqlen_q = first.seqlen_k = prefillRows;
+    attnc::Status st = prefillRows == 1 ? attnc::launchLinearStep(step, config, first)
+                                        : attnc::launchForward(prefill, config, first);
+    for (int i = 0; st.ok() && i < decodeSteps; ++i) {
+      // Row r = prefillRows + i of every sequence, as a batch of length-1 sequences.
+      const long long r = prefillRows + i;
+      attnc::FwdParams one = p;
+      one.seqlen_q = one.seqlen_k = 1;
+      one.state_in = p.state_out;
+      one.q = static_cast<const uint16_t *>(p.q) + r * p.q_row_stride;
+      one.k = static_cast<const uint16_t *>(p.k) + r * p.k_row_stride;
+      one.v = static_cast<const uint16_t *>(p.v) + r * p.v_row_stride;
+      one.o = static_cast<uint16_t *>(p.o) + r * p.o_row_stride;
+      st = attnc::launchLinearStep(step, config, one);
+    }
+    if (st.ok())
+      st = device->synchronize();
+    std::vector<uint16_t> outBits(outCount);
+    std::vector<float> state(stateCount);
+    if (st.ok())
+      st = device->copyToHost(outBits.data(), ptrs[3], outCount * 2);
+    if (st.ok())
+      st = device->copyToHost(state.data(), ptrs[4], stateCount * 4);
+    if (!st.ok())
+      return fail(st);
+    FailureOr<attn::ReferenceResult> ref = attn::evaluateReference(pattern, rp);
+    if (failed(ref))
+      return fail(attnc::Status::error("reference failed"));
+    std::vector<double> out(outCount), stateD(state.begin(), state.end());
+    for (size_t i = 0; i < outCount; ++i)
+      out[i] = attnc::bitsToFloat(outBits[i], type);
+    double err = relativeError(out, ref->out), stateErr = relativeError(stateD, ref->state);
+    report(err < outputTolerance(type) && stateErr < outputTolerance(type), "gpu " + name,
+           llvm::formatv("rel err {0:e2}, state rel err {1:e2} (tol {2:e0})", err, stateErr,
+                         outputTolerance(type))
+               .str());
   }
 
   void runOnGpu(const attnc::Kernel &kernel, const attn::KernelLaunchSpec &s,

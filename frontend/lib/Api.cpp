@@ -40,6 +40,7 @@ attnc::AttentionSpec attnc::toAttentionSpec(const attn::KernelLaunchSpec &k) {
   s.scale = k.scale;
   s.normalizer = k.normalizer;
   s.varlen = k.varlen;
+  s.stepEntry = k.stepEntry;
   s.heads = int(k.heads);
   s.kvHeads = int(k.kvHeads);
   for (const attn::KernelLaunchSpec::Input &in : k.inputs)

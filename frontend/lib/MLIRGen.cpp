@@ -20,6 +20,7 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/IR/Builders.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -286,6 +287,8 @@ private:
                    "at most " + Twine(attn::kMaxInputs) + " inputs per pattern"),
              failure();
 
+    if (ast.linear && failed(genLinear(ast)))
+      return failure();
     if (ast.mask) {
       auto mask = attn::MaskOp::create(builder, loc(ast.mask->loc));
       if (failed(genRegion(mask, *ast.mask, /*hasScore=*/false, ValueKind::Bool, "a mask")))
@@ -373,12 +376,54 @@ private:
     return success();
   }
 
+  /// `attn.linear`, `attn.feature` and `attn.decay` of a linear pattern, after checking that
+  /// the pattern has none of the softmax family's parts.
+  LogicalResult genLinear(const ast::Pattern &ast) {
+    const ast::Linear &linear = *ast.linear;
+    for (auto [part, what] : {std::pair{ast.mask.get(), "mask"},
+                              {ast.score.get(), "score"},
+                              {ast.weight.get(), "weight"}})
+      if (part)
+        return error(part->loc, Twine("a linear pattern has no '") + what +
+                                    "' (its keys are all earlier ones with 'causal', else all)"),
+               failure();
+    if (ast.lse)
+      return error(ast.loc, "a linear pattern has no log-sum-exp output"), failure();
+    attn::LinearOp::create(builder, loc(linear.loc), linear.causal);
+    const ast::Expr *feature = linear.feature.get();
+    if (feature && !(feature->kind == ast::Expr::Kind::Name && feature->name == "identity")) {
+      auto op = attn::FeatureOp::create(builder, loc(feature->loc));
+      if (failed(genRegion(op, *feature, {"x"}, ValueKind::Float, ValueKind::Float,
+                           "a feature map")))
+        return failure();
+    }
+    if (const ast::Expr *decay = linear.decay.get()) {
+      if (!linear.causal)
+        return error(decay->loc, "a decay needs a causal linear form (it weighs each key by its "
+                                 "distance to a later query): add 'causal'"),
+               failure();
+      auto op = attn::DecayOp::create(builder, loc(decay->loc));
+      if (failed(genRegion(op, *decay, {"b", "h"}, ValueKind::Int, ValueKind::Float, "a decay")))
+        return failure();
+    }
+    return success();
+  }
+
   LogicalResult genNormalize(const ast::Pattern &ast) {
     attn::NormalizerKind kind = attn::NormalizerKind::Softmax;
     if (ast.normalizer == ast::Normalizer::Sigmoid)
       kind = attn::NormalizerKind::Sigmoid;
     else if (ast.normalizer == ast::Normalizer::None)
       kind = attn::NormalizerKind::None;
+    else if (ast.normalizer == ast::Normalizer::Sum)
+      kind = attn::NormalizerKind::Sum;
+    SMLoc at = ast.normalizerLoc.isValid() ? ast.normalizerLoc : ast.loc;
+    const bool linearKind = kind == attn::NormalizerKind::None || kind == attn::NormalizerKind::Sum;
+    if (ast.linear && !linearKind)
+      return error(at, "a linear pattern normalises with 'none' or 'sum'"), failure();
+    if (!ast.linear && kind == attn::NormalizerKind::Sum)
+      return error(at, "'normalize sum' belongs to a linear form: linear { normalize sum }"),
+             failure();
     FloatAttr scale, temperature, bias;
     for (const ast::Option &option : ast.normalizerOptions) {
       FloatAttr *slot = llvm::StringSwitch<FloatAttr *>(option.name)
@@ -392,8 +437,10 @@ private:
                failure();
       if (*slot)
         return error(option.loc, "option '" + option.name + "' is given twice"), failure();
-      if (kind == attn::NormalizerKind::None)
-        return error(option.loc, "'normalize none' takes no options"), failure();
+      if (option.name == "temperature" &&
+          (kind == attn::NormalizerKind::None || kind == attn::NormalizerKind::Sum))
+        return error(option.loc, "'temperature' is an option of softmax and sigmoid only"),
+               failure();
       if (option.name == "bias" && kind != attn::NormalizerKind::Sigmoid)
         return error(option.loc, "'bias' is an option of 'sigmoid' only"), failure();
       FailureOr<Constant> value = evalConst(*option.value);
@@ -407,7 +454,6 @@ private:
         return error(option.value->loc, "'" + option.name + "' must be positive"), failure();
       *slot = builder.getF64FloatAttr(value->value);
     }
-    SMLoc at = ast.normalizerLoc.isValid() ? ast.normalizerLoc : ast.loc;
     attn::NormalizeOp::create(builder, loc(at),
                               attn::NormalizerKindAttr::get(builder.getContext(), kind), scale,
                               temperature, bias);
@@ -557,16 +603,30 @@ private:
   /// Fills the region of a mask / score_mod / weight op from `expr`, yielding a `want` value.
   LogicalResult genRegion(Operation *op, const ast::Expr &expr, bool hasScore, ValueKind want,
                           StringRef what) {
+    SmallVector<StringRef> names;
+    if (hasScore)
+      names.push_back("s");
+    names.append(std::begin(kRegionNames), std::end(kRegionNames));
+    return genRegion(op, expr, names, ValueKind::Int, want, what, hasScore);
+  }
+
+  /// Fills the region of `op` from `expr`: its block arguments are `names` (of kind `argKind`,
+  /// but a leading "s" or "x" is the float score / element).
+  LogicalResult genRegion(Operation *op, const ast::Expr &expr, ArrayRef<StringRef> names,
+                          ValueKind argKind, ValueKind want, StringRef what,
+                          bool hasScore = false) {
     OpBuilder::InsertionGuard guard(builder);
     Block *block = attn::createRegionBlock(builder, op->getRegion(0), attn::getRegionSignature(op),
                                            op->getLoc());
     args.clear();
+    argNames.clear();
     letValues.clear();
-    unsigned first = 0;
-    if (hasScore)
-      args["s"] = {block->getArgument(first++), ValueKind::Float};
-    for (StringRef name : kRegionNames)
-      args[name] = {block->getArgument(first++), ValueKind::Int};
+    for (auto [i, name] : llvm::enumerate(names)) {
+      bool isFloat = (i == 0 && (name == "s" || name == "x"));
+      args[name] = {block->getArgument(i), isFloat ? ValueKind::Float : argKind};
+      if (name != "s")
+        argNames.push_back(name);
+    }
     scoreAllowed = hasScore;
     regionWhat = what;
     FailureOr<TypedValue> result = genExpr(expr);
@@ -607,7 +667,7 @@ private:
   }
 
   std::string knownNames() const {
-    std::string known = "b h q k Sq Skv";
+    std::string known = llvm::join(argNames, " ");
     if (scoreAllowed)
       known += " s";
     for (const auto &entry : scope)
@@ -618,8 +678,7 @@ private:
 
   FailureOr<TypedValue> genName(const ast::Expr &e) {
     if (e.name == "s" && !scoreAllowed)
-      return fail(e.loc, Twine(regionWhat.starts_with("a w") ? "a weight" : "a mask") +
-                             " cannot read the score 's'");
+      return fail(e.loc, regionWhat + " cannot read the score 's'");
     if (auto it = args.find(e.name); it != args.end())
       return it->second;
     if (e.name == "true" || e.name == "false")
@@ -966,6 +1025,7 @@ private:
   llvm::StringSet<> usedParams;
   // Per region.
   llvm::StringMap<TypedValue> args;
+  SmallVector<StringRef> argNames; // the region's built-in names, for error messages
   llvm::DenseMap<const ast::Let *, TypedValue> letValues;
   SmallVector<const ast::Let *> activeLets;
   SmallVector<std::pair<std::string, SMLoc>> expansion; // named expressions being expanded

@@ -6,6 +6,9 @@
 //              | 'mask' expr | 'score' expr | 'weight' expr
 //              | 'normalize' ('softmax' | 'sigmoid' | 'none') ['(' option (',' option)* ')']
 //              | 'heads' INT [',' INT] | 'head_dim' INT [',' INT] | 'varlen' | 'output' 'lse'
+//              | 'linear' '{' [litem (';' litem)* [';']] '}'
+//   litem     := 'feature' expr | 'decay' expr | 'causal'
+//              | 'normalize' ('none' | 'sum') ['(' option (',' option)* ')']
 //   param     := 'param' NAME ':' type '=' expr ['in' '[' expr ',' expr ']']
 //   let       := 'let' NAME '=' expr
 //   scalar    := 'scalar' NAME ['=' expr]
@@ -75,7 +78,7 @@ public:
           pos = start + 2;
           break;
         }
-      if (pos == start + 1 && !StringRef("{}()[]+-*/%<>!,:=").contains(c)) {
+      if (pos == start + 1 && !StringRef("{}()[]+-*/%<>!,:=;").contains(c)) {
         tok.kind = Token::Kind::Error;
         // A multi-byte UTF-8 character is one token.
         while ((static_cast<unsigned char>(c) & 0xC0) == 0xC0 && pos < buffer.size() &&
@@ -304,7 +307,7 @@ private:
     }
     advance();
     if (!pattern.normalizer)
-      pattern.normalizer = Normalizer::Softmax;
+      pattern.normalizer = pattern.linear ? Normalizer::None : Normalizer::Softmax;
     return failed ? std::nullopt : std::optional<Pattern>(std::move(pattern));
   }
 
@@ -323,6 +326,8 @@ private:
       return parseExprClause(pattern.weight, loc, "weight");
     if (consume("normalize"))
       return parseNormalize(pattern, loc);
+    if (consume("linear"))
+      return parseLinear(pattern, loc);
     if (consume("param"))
       return parseParam(pattern.params, loc);
     if (consume("let"))
@@ -395,8 +400,12 @@ private:
       pattern.lse = true;
       return true;
     }
-    error(loc, "expected a clause (mask, score, weight, normalize, param, let, scalar, input, "
-               "heads, head_dim, varlen, output), found " +
+    if (is(";")) {
+      error(loc, "clauses are not terminated by ';' (it separates the items of 'linear { }')");
+      return false;
+    }
+    error(loc, "expected a clause (mask, score, weight, normalize, linear, param, let, scalar, "
+               "input, heads, head_dim, varlen, output), found " +
                    describe());
     return false;
   }
@@ -416,10 +425,11 @@ private:
                                          .Case("softmax", Normalizer::Softmax)
                                          .Case("sigmoid", Normalizer::Sigmoid)
                                          .Case("none", Normalizer::None)
+                                         .Case("sum", Normalizer::Sum)
                                          .Default(std::nullopt);
     if (tok.kind != Token::Kind::Name || !kind) {
-      error(tok.loc,
-            "expected 'softmax', 'sigmoid' or 'none' after 'normalize', found " + describe());
+      error(tok.loc, "expected 'softmax', 'sigmoid', 'none' or 'sum' after 'normalize', found " +
+                         describe());
       return false;
     }
     pattern.normalizer = kind;
@@ -437,6 +447,45 @@ private:
       pattern.normalizerOptions.push_back(std::move(option));
     } while (consume(","));
     return expect(")", "to close the normaliser options");
+  }
+
+  /// `linear { feature E; decay E; normalize none|sum; causal }`, items in any order.
+  bool parseLinear(Pattern &pattern, SMLoc loc) {
+    if (pattern.linear)
+      return duplicate(loc, "linear");
+    Linear &linear = pattern.linear.emplace();
+    linear.loc = loc;
+    if (!expect("{", "to open the linear form"))
+      return false;
+    while (!consume("}")) {
+      SMLoc at = tok.loc;
+      if (consume(";"))
+        continue;
+      if (consume("feature")) {
+        if (linear.feature)
+          return duplicate(at, "feature");
+        if (!(linear.feature = parseExpr()))
+          return false;
+      } else if (consume("decay")) {
+        if (linear.decay)
+          return duplicate(at, "decay");
+        if (!(linear.decay = parseExpr()))
+          return false;
+      } else if (consume("causal")) {
+        if (linear.causal)
+          return duplicate(at, "causal");
+        linear.causal = true;
+      } else if (consume("normalize")) {
+        if (!parseNormalize(pattern, at))
+          return false;
+      } else {
+        error(at, "expected 'feature', 'decay', 'normalize', 'causal' or '}' in the linear form, "
+                  "found " +
+                      describe());
+        return false;
+      }
+    }
+    return true;
   }
 
   /// Depth of the tree under `e` (the consumers recurse over it).

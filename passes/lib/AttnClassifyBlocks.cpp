@@ -102,6 +102,8 @@ struct AttnClassifyBlocksPass
     : mlir::attn::impl::AttnClassifyBlocksPassBase<AttnClassifyBlocksPass> {
   void runOnOperation() override {
     for (PatternOp pattern : getOperation().getOps<PatternOp>()) {
+      if (pattern.getUnique<LinearOp>())
+        continue; // a linear form has no mask to classify
       bool any = pattern.getUnique<KvRangeOp>() || pattern.getUnique<TileFullOp>() ||
                  pattern.getUnique<TileEmptyOp>();
       bool all = pattern.getUnique<KvRangeOp>() && pattern.getUnique<TileFullOp>() &&

@@ -61,6 +61,15 @@ static int64_t hookCost(PatternOp pattern) {
   return cost;
 }
 
+/// The template and tiling of `pattern`: the chunked linear template for a linear form, else
+/// the softmax family's per-arch table.
+static FailureOr<TileConfig> selectConfig(PatternOp pattern, StringRef arch, Type elementType,
+                                          int64_t d, int64_t dv) {
+  if (pattern.getUnique<LinearOp>())
+    return selectLinearConfig(arch, elementType, d, dv);
+  return selectTileConfig(arch, elementType, d, dv, hookCost(pattern));
+}
+
 std::optional<std::string> mlir::attn::unsupportedReason(PatternOp pattern,
                                                          const KernelTarget &target) {
   MLIRContext *ctx = pattern.getContext();
@@ -68,7 +77,11 @@ std::optional<std::string> mlir::attn::unsupportedReason(PatternOp pattern,
   if (!elementType)
     return "unknown element type '" + target.elementType + "' (expected bf16 or f16)";
   auto [d, dv] = headDimsFor(pattern, target);
-  if (failed(selectTileConfig(target.arch, elementType, d, dv, hookCost(pattern))))
+  if (pattern.getUnique<LinearOp>() &&
+      pattern.getUnique<NormalizeOp>().getKind() == NormalizerKind::Sum)
+    return std::string("the linear template does not normalise by the sum yet (the float64 "
+                       "reference does)");
+  if (failed(selectConfig(pattern, target.arch, elementType, d, dv)))
     return ("no kernel configuration for arch " + target.arch + ", " + target.elementType +
             ", head dims " + Twine(d) + "/" + Twine(dv))
         .str();
@@ -97,14 +110,15 @@ static void multiplyByReciprocals(KernelOp kernel) {
 }
 
 static LogicalResult lowerPattern(PatternOp pattern, const KernelTarget &target, Type elementType) {
-  if (!pattern.getUnique<KvRangeOp>() || !pattern.getUnique<TileFullOp>() ||
-      !pattern.getUnique<TileEmptyOp>())
+  const bool linear = bool(pattern.getUnique<LinearOp>());
+  if (!linear && (!pattern.getUnique<KvRangeOp>() || !pattern.getUnique<TileFullOp>() ||
+                  !pattern.getUnique<TileEmptyOp>()))
     return pattern.emitOpError("must be classified first (run attn-classify-blocks)");
   if (std::optional<std::string> reason = unsupportedReason(pattern, target))
     return pattern.emitOpError(*reason);
 
   auto [d, dv] = headDimsFor(pattern, target);
-  TileConfig config = *selectTileConfig(target.arch, elementType, d, dv, hookCost(pattern));
+  TileConfig config = *selectConfig(pattern, target.arch, elementType, d, dv);
   auto normalize = pattern.getUnique<NormalizeOp>();
 
   auto module = pattern->getParentOfType<ModuleOp>();
@@ -129,8 +143,8 @@ static LogicalResult lowerPattern(PatternOp pattern, const KernelTarget &target,
   Block *body = builder.createBlock(&kernel.getBody());
   builder.setInsertionPointToEnd(body);
   for (Operation &op : pattern.getBody().front())
-    if (isa<InputOp, ScalarOp, MaskOp, ScoreModOp, WeightOp, KvRangeOp, TileFullOp, TileEmptyOp>(
-            op))
+    if (isa<InputOp, ScalarOp, MaskOp, ScoreModOp, WeightOp, KvRangeOp, TileFullOp, TileEmptyOp,
+            LinearOp, FeatureOp, DecayOp>(op))
       builder.clone(op);
   multiplyByReciprocals(kernel);
   return success();

@@ -2,7 +2,8 @@
 //
 // One table of the tilings the device library is tuned for. sm_90a gets the Hopper template
 // (wgmma, TMA, warp specialisation: fwd_sm90.cuh, head dims 64/128/256); every other arch from
-// sm_80 on gets the mma.sync template (sm80, head dims 64/128).
+// sm_80 on gets the mma.sync template (sm80, head dims 64/128). Linear patterns get the chunked
+// linear template on every arch.
 //
 //===----------------------------------------------------------------------===//
 #include "TileConfig.h"
@@ -53,4 +54,15 @@ FailureOr<TileConfig> mlir::attn::selectTileConfig(StringRef arch, Type elementT
   default:
     return failure();
   }
+}
+
+FailureOr<TileConfig> mlir::attn::selectLinearConfig(StringRef arch, Type elementType,
+                                                     int64_t headDim, int64_t headDimV) {
+  if (parseSmVersion(arch) < 80 || (!elementType.isBF16() && !elementType.isF16()))
+    return failure();
+  auto ok = [](int64_t d) { return d == 64 || d == 128; };
+  if (!ok(headDim) || !ok(headDimV))
+    return failure();
+  return TileConfig{TileTemplate::Linear, /*blockM=*/64, /*blockN=*/64, /*warps=*/4,
+                    /*stages=*/2};
 }

@@ -26,6 +26,13 @@ constexpr int64_t kHeavyHookCost = 32;
 FailureOr<TileConfig> selectTileConfig(StringRef arch, Type elementType, int64_t headDim,
                                        int64_t headDimV, int64_t hookCost = 0);
 
+/// The configuration of the chunked linear template (linear_sm80.cuh) for `arch`, or failure.
+/// The chunk (block_m) is 64 rows: the intra-chunk product costs 64 x 64 per row pair and the
+/// state update a D x Dv product per chunk, balanced at D = Dv = 128; each thread block carries
+/// 64 of the state's Dv columns (block_n), so D x 64 fp32 state fits four warps' registers.
+FailureOr<TileConfig> selectLinearConfig(StringRef arch, Type elementType, int64_t headDim,
+                                         int64_t headDimV);
+
 } // namespace mlir::attn
 
 #endif // ATTN_TRANSFORMS_TILECONFIG_H

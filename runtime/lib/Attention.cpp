@@ -80,6 +80,7 @@ std::string AttentionSpec::toJson() const {
   j["template"] = kernelTemplateName(config.kernelTemplate);
   j["scale"] = scale;
   j["normalizer"] = normalizer;
+  j["step_entry"] = stepEntry;
   j["varlen"] = varlen;
   j["heads"] = heads;
   j["kv_heads"] = kvHeads;
@@ -121,10 +122,12 @@ StatusOr<AttentionSpec> AttentionSpec::fromJson(const std::string &text) {
     std::string tmpl = j.value("template", std::string("sm80"));
     std::optional<KernelTemplate> parsed = parseKernelTemplate(tmpl);
     if (!parsed)
-      return Status::error("kernel spec: template '" + tmpl + "' (expected sm80 or sm90)");
+      return Status::error("kernel spec: template '" + tmpl + "' (expected sm80, sm90 or linear)");
     s.config.kernelTemplate = *parsed;
     s.scale = j.at("scale").get<double>();
     s.normalizer = j.at("normalizer").get<std::string>();
+    // Absent in manifests written before linear patterns: those kernels have no step.
+    s.stepEntry = j.value("step_entry", std::string());
     s.varlen = j.at("varlen").get<bool>();
     s.heads = j.at("heads").get<int>();
     s.kvHeads = j.at("kv_heads").get<int>();
@@ -165,24 +168,30 @@ StatusOr<std::shared_ptr<AttentionKernel>> AttentionKernel::fromSource(Attention
                                                                        const JitTarget &target) {
   ATTNC_ASSIGN_OR_RETURN(std::shared_ptr<Kernel> forward,
                          jitKernel(source, spec.entry, {}, target));
-  std::shared_ptr<Kernel> builder;
+  std::shared_ptr<Kernel> builder, step;
   if (!spec.blockMapEntry.empty()) {
     ATTNC_ASSIGN_OR_RETURN(builder, jitKernel(source, spec.blockMapEntry, {}, target));
   }
-  return std::shared_ptr<AttentionKernel>(
-      new AttentionKernel(std::move(spec), std::move(forward), std::move(builder)));
+  if (!spec.stepEntry.empty()) {
+    ATTNC_ASSIGN_OR_RETURN(step, jitKernel(source, spec.stepEntry, {}, target));
+  }
+  return std::shared_ptr<AttentionKernel>(new AttentionKernel(
+      std::move(spec), std::move(forward), std::move(builder), std::move(step)));
 }
 
 StatusOr<std::shared_ptr<AttentionKernel>>
 AttentionKernel::fromCubin(AttentionSpec spec, std::string cubin, Device *device) {
-  std::shared_ptr<Kernel> builder;
+  std::shared_ptr<Kernel> builder, step;
   if (!spec.blockMapEntry.empty()) {
     ATTNC_ASSIGN_OR_RETURN(builder, loadKernel(cubin, spec.blockMapEntry, device));
   }
+  if (!spec.stepEntry.empty()) {
+    ATTNC_ASSIGN_OR_RETURN(step, loadKernel(cubin, spec.stepEntry, device));
+  }
   ATTNC_ASSIGN_OR_RETURN(std::shared_ptr<Kernel> forward,
                          loadKernel(std::move(cubin), spec.entry, device));
-  return std::shared_ptr<AttentionKernel>(
-      new AttentionKernel(std::move(spec), std::move(forward), std::move(builder)));
+  return std::shared_ptr<AttentionKernel>(new AttentionKernel(
+      std::move(spec), std::move(forward), std::move(builder), std::move(step)));
 }
 
 //===----------------------------------------------------------------------===//
@@ -333,6 +342,31 @@ Status attnc::bindForwardArgs(const AttentionSpec &s, const ForwardArgs &a, FwdP
     p.lse = static_cast<float *>(const_cast<void *>(a.lse.data));
   }
 
+  const bool linear = s.config.kernelTemplate == KernelTemplate::Linear;
+  if (linear) {
+    const int64_t rowsQ = a.q.shape[s.varlen ? 0 : 1], rowsK = a.k.shape[s.varlen ? 0 : 1];
+    if (rowsQ != rowsK || p.seqlen_q != p.seqlen_k)
+      return Status::error("forward: a linear pattern attends within each sequence: q and k "
+                           "need the same sequence lengths (got " +
+                           std::to_string(rowsQ) + " and " + std::to_string(rowsK) + " rows)");
+    for (auto [name, t] : {std::pair<const char *, const TensorRef *>{"state_in", &a.stateIn},
+                           {"state_out", &a.stateOut}}) {
+      if (!t->given())
+        continue;
+      std::string what = std::string("forward: ") + name + " ";
+      if (t->dtype != DType::F32 || !t->isContiguous() || !t->data)
+        return Status::error(what + "must be a contiguous float32 tensor");
+      ATTNC_TRY(expectShape(name, *t, {p.batch, heads, d, dv}));
+      if (reinterpret_cast<uintptr_t>(t->data) % 16 != 0)
+        return Status::error(what + "is not 16-byte aligned");
+    }
+    p.state_in = static_cast<const float *>(a.stateIn.data);
+    p.state_out = static_cast<float *>(const_cast<void *>(a.stateOut.data));
+  } else if (a.stateIn.given() || a.stateOut.given()) {
+    return Status::error("forward: a state belongs to linear patterns; '" + s.pattern +
+                         "' normalises with " + s.normalizer);
+  }
+
   // Extra inputs, shaped as declared.
   if (a.inputs.size() != s.inputs.size()) {
     std::string names;
@@ -433,6 +467,8 @@ Status AttentionKernel::forward(const ForwardArgs &args, void *stream, const Blo
   if (!builder_) {
     if (map && map->bytes())
       return Status::error("forward: pattern '" + spec_.pattern + "' takes no block map");
+    if (step_ && p.seqlen_q == 1)
+      return launchLinearStep(*step_, spec_.config, p, stream); // decode
     return launchForward(*forward_, spec_.config, p, stream);
   }
   if (map) {

@@ -11,6 +11,7 @@
 #include "attnc/Bundle.h"
 
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 #include <exception>
 
@@ -74,7 +75,9 @@ StatusOr<TensorRef> toTensor(const attnc_tensor &t, const char *name) {
 StatusOr<ForwardArgs> toArgs(const attnc_forward_args *a) {
   if (!a)
     return Status::error("no forward arguments");
-  if (a->struct_size < int32_t(sizeof(attnc_forward_args)))
+  // Version 1 ended before the states.
+  constexpr size_t kVersion1Size = offsetof(attnc_forward_args, state_in);
+  if (a->struct_size < int32_t(kVersion1Size))
     return Status::error("attnc_forward_args.struct_size is " + std::to_string(a->struct_size) +
                          ", expected " + std::to_string(sizeof(attnc_forward_args)) +
                          " (set it to sizeof(attnc_forward_args))");
@@ -101,6 +104,10 @@ StatusOr<ForwardArgs> toArgs(const attnc_forward_args *a) {
                                                   : std::optional<double>(a->scalars[i]));
   if (a->scale != 0)
     f.scale = a->scale;
+  if (a->struct_size >= int32_t(sizeof(attnc_forward_args))) {
+    ATTNC_ASSIGN_OR_RETURN(f.stateIn, toTensor(a->state_in, "state_in"));
+    ATTNC_ASSIGN_OR_RETURN(f.stateOut, toTensor(a->state_out, "state_out"));
+  }
   return f;
 }
 

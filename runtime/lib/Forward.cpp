@@ -25,7 +25,7 @@ void attnc::setContiguousStrides(FwdParams &p, int headDim, int headDimV) {
 }
 
 const char *attnc::kernelTemplateName(KernelTemplate t) {
-  return t == KernelTemplate::Sm90 ? "sm90" : "sm80";
+  return t == KernelTemplate::Sm90 ? "sm90" : t == KernelTemplate::Linear ? "linear" : "sm80";
 }
 
 std::optional<KernelTemplate> attnc::parseKernelTemplate(const std::string &name) {
@@ -33,6 +33,8 @@ std::optional<KernelTemplate> attnc::parseKernelTemplate(const std::string &name
     return KernelTemplate::Sm80;
   if (name == "sm90")
     return KernelTemplate::Sm90;
+  if (name == "linear")
+    return KernelTemplate::Linear;
   return std::nullopt;
 }
 
@@ -127,8 +129,8 @@ Status attnc::encodeTmaMaps(const ForwardConfig &c, const FwdParams &p, FwdTmaMa
   return Status::success();
 }
 
-Status attnc::launchForward(const Kernel &kernel, const ForwardConfig &c, const FwdParams &p,
-                            void *stream) {
+/// The checks every launch makes on a problem's sizes and pointers.
+static Status checkLaunchSizes(const FwdParams &p) {
   if (p.batch <= 0 || p.heads <= 0 || p.kv_heads <= 0 || p.seqlen_q < 0 || p.seqlen_k < 0)
     return Status::error("forward launch: sizes must be positive (batch " +
                          std::to_string(p.batch) + ", heads " + std::to_string(p.heads) +
@@ -138,6 +140,52 @@ Status attnc::launchForward(const Kernel &kernel, const ForwardConfig &c, const 
                          ") must be a multiple of kv heads (" + std::to_string(p.kv_heads) + ")");
   if (!p.q || !p.k || !p.v || !p.o)
     return Status::error("forward launch: q, k, v and o must be set");
+  return Status::success();
+}
+
+/// The grid of the linear kernels: one block per (slice of kLinearSlice state columns, head,
+/// sequence).
+static Status linearGrid(const ForwardConfig &c, const FwdParams &p, Dim3 &grid) {
+  ATTNC_TRY(checkLaunchSizes(p));
+  if (c.kernelTemplate != KernelTemplate::Linear)
+    return Status::error("linear launch: the kernel's template is " +
+                         std::string(kernelTemplateName(c.kernelTemplate)));
+  if (p.seqlen_q != p.seqlen_k)
+    return Status::error("linear launch: queries and keys must have the same lengths (got " +
+                         std::to_string(p.seqlen_q) + " and " + std::to_string(p.seqlen_k) + ")");
+  if (c.headDimV % kLinearSlice != 0)
+    return Status::error("linear launch: Dv must be a multiple of " +
+                         std::to_string(kLinearSlice));
+  grid = Dim3{static_cast<unsigned>(c.headDimV / kLinearSlice), static_cast<unsigned>(p.heads),
+              static_cast<unsigned>(p.batch)};
+  return Status::success();
+}
+
+Status attnc::launchLinearStep(const Kernel &step, const ForwardConfig &c, const FwdParams &p,
+                               void *stream) {
+  Dim3 grid;
+  ATTNC_TRY(linearGrid(c, p, grid));
+  if (p.seqlen_q > 1)
+    return Status::error("linear step launch: a step takes sequences of length 1, got " +
+                         std::to_string(p.seqlen_q));
+  FwdParams copy = p;
+  void *args[] = {&copy};
+  return step.launch(grid, Dim3{static_cast<unsigned>(kLinearStepThreads), 1, 1}, 0, stream, args);
+}
+
+Status attnc::launchForward(const Kernel &kernel, const ForwardConfig &c, const FwdParams &p,
+                            void *stream) {
+  if (c.kernelTemplate == KernelTemplate::Linear) {
+    Dim3 grid;
+    ATTNC_TRY(linearGrid(c, p, grid));
+    if (p.seqlen_q == 0 && !p.state_out)
+      return Status::success(); // nothing to compute or pass through
+    FwdParams copy = p;
+    void *args[] = {&copy};
+    return kernel.launch(grid, Dim3{static_cast<unsigned>(kLinearThreads), 1, 1},
+                         static_cast<unsigned>(linearSm80SmemBytes(c.headDim)), stream, args);
+  }
+  ATTNC_TRY(checkLaunchSizes(p));
   if (p.seqlen_q == 0)
     return Status::success(); // nothing to compute
   Dim3 grid{static_cast<unsigned>((p.seqlen_q + c.blockM - 1) / c.blockM),

@@ -54,9 +54,9 @@ attn.pattern @negative_scale {
 
 // -----
 
-attn.pattern @scale_without_normaliser {
-  // expected-error @+1 {{a scale or temperature needs a softmax or sigmoid normaliser}}
-  attn.normalize none {scale = 2.0 : f64}
+attn.pattern @temperature_without_normaliser {
+  // expected-error @+1 {{a temperature needs a softmax or sigmoid normaliser}}
+  attn.normalize none {temperature = 2.0 : f64}
 }
 
 // -----

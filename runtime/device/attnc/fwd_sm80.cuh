@@ -28,24 +28,6 @@
 
 namespace attnc {
 
-/// Issues cp.async copies of rows [0, kRows) of a row-major global tile (rows `rowStride`
-/// elements apart, kChunks 16-byte chunks each) into a swizzled shared tile. Rows at or past
-/// `rowsValid` are zero-filled and not read, so no garbage (NaN) from past a sequence's end can
-/// reach the MMAs.
-template <int kRows, int kChunks, int kThreads, class Elem>
-ATTNC_DEVICE void loadTileAsync(u32 smemTile, const Elem *gmem, i64 rowStride, int rowsValid,
-                                int tid) {
-  static_assert((kRows * kChunks) % kThreads == 0, "tile must split evenly over the threads");
-#pragma unroll
-  for (int i = 0; i < kRows * kChunks / kThreads; ++i) {
-    const int idx = tid + i * kThreads;
-    const int row = idx / kChunks, chunk = idx % kChunks;
-    const bool valid = row < rowsValid;
-    const Elem *src = gmem + (valid ? row * rowStride : 0) + chunk * 8;
-    cpAsync16(smemTile + swizzledOffset<kChunks>(row, chunk), src, valid);
-  }
-}
-
 template <class Pattern, class Elem, int kHeadDim, int kHeadDimV, int kBlockM, int kBlockN,
           int kWarps, int kStages>
 __device__ void fwdSm80(const FwdParams &p) {

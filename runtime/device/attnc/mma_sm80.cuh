@@ -72,11 +72,35 @@ template <int kPending> ATTNC_DEVICE void cpAsyncWait() {
   asm volatile("cp.async.wait_group %0;" ::"n"(kPending) : "memory");
 }
 
-/// 16-byte shared load and global store (4 x 32-bit).
+/// Issues cp.async copies of rows [0, kRows) of a row-major global tile (rows `rowStride`
+/// elements apart, kChunks 16-byte chunks each) into a swizzled shared tile. Rows at or past
+/// `rowsValid` are zero-filled and not read, so no garbage (NaN) from past a sequence's end can
+/// reach the MMAs.
+template <int kRows, int kChunks, int kThreads, class Elem>
+ATTNC_DEVICE void loadTileAsync(u32 smemTile, const Elem *gmem, i64 rowStride, int rowsValid,
+                                int tid) {
+  static_assert((kRows * kChunks) % kThreads == 0, "tile must split evenly over the threads");
+#pragma unroll
+  for (int i = 0; i < kRows * kChunks / kThreads; ++i) {
+    const int idx = tid + i * kThreads;
+    const int row = idx / kChunks, chunk = idx % kChunks;
+    const bool valid = row < rowsValid;
+    const Elem *src = gmem + (valid ? row * rowStride : 0) + chunk * 8;
+    cpAsync16(smemTile + swizzledOffset<kChunks>(row, chunk), src, valid);
+  }
+}
+
+/// 16-byte shared load and store, global store (4 x 32-bit).
 ATTNC_DEVICE void ldShared16(u32 (&r)[4], u32 addr) {
   asm volatile("ld.shared.v4.b32 {%0, %1, %2, %3}, [%4];"
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
                : "r"(addr)
+               : "memory");
+}
+
+ATTNC_DEVICE void stShared16(u32 addr, const u32 (&r)[4]) {
+  asm volatile("st.shared.v4.b32 [%0], {%1, %2, %3, %4};" ::"r"(addr), "r"(r[0]), "r"(r[1]),
+               "r"(r[2]), "r"(r[3])
                : "memory");
 }
 

@@ -70,6 +70,12 @@ struct FwdParams {
   // mask depends on the head, else 1. Null for patterns without one.
   const unsigned char *block_map;
   int block_map_heads;
+
+  // Linear patterns: the recurrent state S, float32 contiguous [B, Hq, D, Dv] (B sequences when
+  // varlen). A prefill or step starts from state_in (null: zero) and writes the final state to
+  // state_out (null: not written); the two may be the same buffer.
+  const float *state_in;
+  float *state_out;
 };
 
 /// Entries of a block map.
@@ -134,6 +140,23 @@ ATTNC_HD constexpr int fwdSm90SmemBytes(int headDim, int headDimV, int blockM, i
 
 /// Threads of the Hopper forward kernel: a producer warpgroup and two consumer warpgroups.
 constexpr int kFwdSm90Threads = 384;
+
+/// The chunked linear template (linear_sm80.cuh): chunks of kLinearChunk rows, kLinearThreads
+/// threads per block, each block carrying kLinearSlice of the state's Dv columns (grid
+/// Dv / kLinearSlice x Hq x B); its decode step runs kLinearStepThreads per block on the same
+/// grid.
+constexpr int kLinearChunk = 64;
+constexpr int kLinearSlice = 64;
+constexpr int kLinearThreads = 128;
+constexpr int kLinearStepThreads = 256;
+
+/// Shared memory bytes of the chunked linear kernel: two stages of the Q, K (kLinearChunk x D)
+/// and V (kLinearChunk x kLinearSlice) chunks, and two D x kLinearSlice copies of the state as
+/// the tensor-core operand (read one, write the other), 2-byte elements.
+ATTNC_HD constexpr int linearSm80SmemBytes(int headDim) {
+  return 2 * (2 * (2 * kLinearChunk * headDim + kLinearChunk * kLinearSlice) +
+              2 * headDim * kLinearSlice);
+}
 
 } // namespace attnc
 

@@ -25,7 +25,7 @@
 namespace attnc {
 
 /// Pattern::kNormalizer values (the order of the dialect's NormalizerKind).
-constexpr int kNormalizeSoftmax = 0, kNormalizeSigmoid = 1, kNormalizeNone = 2;
+constexpr int kNormalizeSoftmax = 0, kNormalizeSigmoid = 1, kNormalizeNone = 2, kNormalizeSum = 3;
 
 /// Softmax units: raw scores s with f = c*log2(e), or modified scores t with f = log2(e).
 template <class Pattern> ATTNC_DEVICE float softmaxLog2Factor(const FwdParams &p) {

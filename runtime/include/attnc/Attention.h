@@ -71,6 +71,9 @@ struct AttentionSpec {
     std::optional<double> defaultValue;
   };
   std::vector<Scalar> scalars; ///< in slot order
+  /// Linear patterns (template "linear"): the recurrent step's entry point, launched instead of
+  /// `entry` (the chunked prefill) for sequences of length 1. Empty otherwise.
+  std::string stepEntry;
 
   std::string toJson() const;
   static StatusOr<AttentionSpec> fromJson(const std::string &json);
@@ -84,8 +87,14 @@ struct AttentionSpec {
 ///   lse (optional, softmax only): float32 contiguous [B, Hq, Sq], varlen [Hq, total_q].
 ///   inputs: the pattern's input tensors in declaration order, contiguous, int32 or float32,
 ///   shaped as declared (B H Hkv Sq Skv resolved for this call; Sq/Skv the longest sequences).
+///   Linear patterns: k and v have q's sequence lengths (varlen: the same cu_seqlens); stateIn
+///   (optional: zero) and stateOut (optional: not written) are float32 contiguous
+///   [B, Hq, D, Dv], 16-byte aligned, and may be the same tensor (an update in place). A call
+///   whose sequences have length 1 runs the recurrent step (decode), any other the chunked
+///   prefill; either way stateOut receives the state after the call's tokens.
 struct ForwardArgs {
   TensorRef q, k, v, o, lse;
+  TensorRef stateIn, stateOut;
   TensorRef cuSeqlensQ, cuSeqlensK;
   int maxSeqlenQ = 0, maxSeqlenK = 0;
   std::vector<TensorRef> inputs;
@@ -142,10 +151,12 @@ public:
 
 private:
   AttentionKernel(AttentionSpec spec, std::shared_ptr<Kernel> forward,
-                  std::shared_ptr<Kernel> builder)
-      : spec_(std::move(spec)), forward_(std::move(forward)), builder_(std::move(builder)) {}
+                  std::shared_ptr<Kernel> builder, std::shared_ptr<Kernel> step)
+      : spec_(std::move(spec)), forward_(std::move(forward)), builder_(std::move(builder)),
+        step_(std::move(step)) {}
   AttentionSpec spec_;
   std::shared_ptr<Kernel> forward_, builder_;
+  std::shared_ptr<Kernel> step_; // linear patterns: the recurrent step (decode)
 };
 
 /// A generated kernel not yet loaded: its spec, its CUDA source and/or CUBINs per arch. `load`

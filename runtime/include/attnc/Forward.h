@@ -23,9 +23,10 @@ enum class ElementType { BF16, F16 };
 enum class KernelTemplate {
   Sm80, // fwd_sm80.cuh: mma.sync, cp.async; any sm_80+ GPU; one argument (FwdParams)
   Sm90, // fwd_sm90.cuh: wgmma, TMA, warp specialisation; sm_90a; FwdParams + FwdTmaMaps
+  Linear, // linear_sm80.cuh: chunked linear attention and its recurrent step; any sm_80+ GPU
 };
 
-/// "sm80" / "sm90", and back (nullopt for anything else).
+/// "sm80" / "sm90" / "linear", and back (nullopt for anything else).
 const char *kernelTemplateName(KernelTemplate t);
 std::optional<KernelTemplate> parseKernelTemplate(const std::string &name);
 
@@ -39,9 +40,14 @@ struct ForwardConfig {
 /// Launches `kernel` over `params` on `stream` (null: default stream). Checks the shapes
 /// against the configuration first and returns an error instead of launching on a mismatch.
 /// For the Sm90 template it also encodes the TMA tensor maps of q, k and v (needs a current
-/// context).
+/// context); for the Linear template it launches the chunked prefill (seqlen_q == seqlen_k).
 Status launchForward(const Kernel &kernel, const ForwardConfig &config, const FwdParams &params,
                      void *stream = nullptr);
+
+/// Launches the recurrent step of a linear pattern (its `_step` entry point) over `params`,
+/// whose sequences have length at most 1 (decode); launchForward runs the chunked prefill.
+Status launchLinearStep(const Kernel &step, const ForwardConfig &config, const FwdParams &params,
+                        void *stream = nullptr);
 
 /// The TMA tensor maps of q, k, v for the Sm90 template (launchForward makes them itself).
 Status encodeTmaMaps(const ForwardConfig &config, const FwdParams &params, FwdTmaMaps &maps);

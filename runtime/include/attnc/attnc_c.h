@@ -29,7 +29,7 @@ extern "C" {
 #endif
 
 #define ATTNC_API __attribute__((visibility("default")))
-#define ATTNC_C_API_VERSION 1
+#define ATTNC_C_API_VERSION 2
 
 typedef enum attnc_dtype { ATTNC_BF16 = 0, ATTNC_F16 = 1, ATTNC_F32 = 2, ATTNC_I32 = 3 } attnc_dtype;
 
@@ -48,7 +48,9 @@ typedef struct attnc_tensor {
  *   lse: optional float32 [B, Hq, Sq] (varlen [Hq, total_q]), softmax patterns only;
  *   inputs: the pattern's input tensors in declaration order;
  *   scalars: the pattern's run-time scalars in declaration order, NaN = the default;
- *   scale: 0 = the pattern's (1/sqrt(D) with its temperature folded in). */
+ *   scale: 0 = the pattern's (1/sqrt(D) with its temperature folded in);
+ *   state_in, state_out (version 2): linear patterns' recurrent state, optional float32
+ *     [B, Hq, D, Dv], possibly the same tensor; sequences of length 1 run the decode step. */
 typedef struct attnc_forward_args {
   int32_t struct_size;
   attnc_tensor q, k, v, o, lse;
@@ -59,6 +61,7 @@ typedef struct attnc_forward_args {
   const double *scalars;
   int32_t num_scalars;
   double scale;
+  attnc_tensor state_in, state_out; /* version 2 */
 } attnc_forward_args;
 
 typedef struct attnc_compile_options {

@@ -21,18 +21,21 @@ namespace mlir::attn {
 struct KernelLaunchSpec {
   std::string pattern;            // the attn.pattern the kernel implements
   std::string entryName;          // the extern "C" symbol
-  std::string normalizer;         // softmax | sigmoid | none
+  std::string normalizer;         // softmax | sigmoid | none; linear patterns: none | sum
   int64_t heads = 0, kvHeads = 0; // fixed by the pattern; 0: any
   std::string elementType;        // "bf16" | "f16"
   int64_t headDim = 0, headDimV = 0;
   int64_t blockM = 0, blockN = 0, warps = 0, stages = 0;
-  std::string kernelTemplate; // "sm80" | "sm90": the device-library template
+  std::string kernelTemplate; // "sm80" | "sm90" | "linear": the device-library template
   double scale = 0;           // c of s = c * q.k (temperature folded in)
   bool varlen = false;        // the pattern declares packed variable-length sequences
   /// The block-map builder entry point (`(const FwdParams, unsigned char *map)`), empty when
   /// the kernel classifies tiles at compile time; its map has one head when !blockMapPerHead.
   std::string blockMapEntry;
   bool blockMapPerHead = false;
+  /// Linear patterns: the recurrent step entry point (decode: sequences of length 1), beside
+  /// the chunked prefill `entryName`.
+  std::string stepEntry;
   /// Extra input tensors in slot order (FwdParams::inputs); shape entries are problem sizes
   /// (B H Hkv Sq Skv) or integers.
   struct Input {

@@ -30,6 +30,9 @@ struct ReferenceProblem {
   llvm::StringMap<std::vector<double>> inputs;
   llvm::StringMap<double> scalars;
   std::optional<double> scale; // overrides the pattern's and the default 1/sqrt(D)
+  /// Linear patterns: the state a prefill starts from, [B, Hq, D, Dv] (and [B, Hq, D] for the
+  /// sum normaliser's key sum); empty: zero.
+  std::vector<double> stateIn, stateSumIn;
 
   bool isVarlen() const { return !cuSeqlensQ.empty(); }
   int64_t totalQ() const { return isVarlen() ? cuSeqlensQ.back() : batch * seqQ; }
@@ -44,6 +47,9 @@ struct ReferenceProblem {
 struct ReferenceResult {
   std::vector<double> out; // like q with Dv columns
   std::vector<double> lse; // natural log; -inf for rows that see no key (softmax only)
+  /// Linear patterns: the final state S = gamma^L S0 + sum_s gamma^(L-1-s) phi(k_s) v_s^T per
+  /// (sequence, head), [B, Hq, D, Dv]; with the sum normaliser also the key sum [B, Hq, D].
+  std::vector<double> state, stateSum;
 };
 
 /// The extents of `input` for `problem` (problem sizes resolved).
@@ -55,7 +61,8 @@ std::vector<int64_t> resolveInputShape(InputOp input, const ReferenceProblem &pr
 LogicalResult verifyProblem(Operation *container, const ReferenceProblem &problem);
 
 /// Evaluates `pattern` on `problem`. Rows that see no key give O = 0 and LSE = -inf, the
-/// kernels' convention. Fails (with a diagnostic) on an op the evaluator does not know, a
+/// kernels' convention. A linear pattern is evaluated in its quadratic (parallel) form, not the
+/// chunked or recurrent one the kernels run, and also returns its final state. Fails (with a diagnostic) on an op the evaluator does not know, a
 /// problem that does not fit, or an input read out of bounds.
 FailureOr<ReferenceResult> evaluateReference(PatternOp pattern, const ReferenceProblem &problem);
 

@@ -30,17 +30,21 @@ def Attn_Dialect : Dialect {
 class Attn_Op<string mnemonic, list<Trait> traits = []>
     : Op<Attn_Dialect, mnemonic, traits>;
 
+// softmax / sigmoid / none normalise the scores of the softmax family; a linear pattern's
+// output is either unnormalised (none) or divided by the sum of its weights (sum).
 def Attn_NormalizerKind : I32EnumAttr<"NormalizerKind", "how scores become weights", [
     I32EnumAttrCase<"Softmax", 0, "softmax">,
     I32EnumAttrCase<"Sigmoid", 1, "sigmoid">,
-    I32EnumAttrCase<"None", 2, "none">
+    I32EnumAttrCase<"None", 2, "none">,
+    I32EnumAttrCase<"Sum", 3, "sum">
   ]> {
   let cppNamespace = "::mlir::attn";
 }
 
 def Attn_TileTemplate : I32EnumAttr<"TileTemplate", "device-library kernel template", [
     I32EnumAttrCase<"Sm80", 0, "sm80">,
-    I32EnumAttrCase<"Sm90", 1, "sm90">
+    I32EnumAttrCase<"Sm90", 1, "sm90">,
+    I32EnumAttrCase<"Linear", 2, "linear">
   ]> {
   let cppNamespace = "::mlir::attn";
   let genSpecializedAttr = 0;

@@ -7,6 +7,8 @@
 //   tile_full  ^bb0(b, h, q0, q1, k0, k1, sq, skv: index)  -> i1   (mask true on the whole tile)
 //   tile_empty ^bb0(b, h, q0, q1, k0, k1, sq, skv: index)  -> i1   (mask false on the whole tile)
 //   weight     ^bb0(b, h, q, k, sq, skv: index)            -> f32  (multiplies the normalised weight)
+//   feature    ^bb0(x: f32)                                -> f32  (linear: phi, per element)
+//   decay      ^bb0(b, h: index)                           -> f32  (linear: gamma in (0, 1])
 // Positions are within one sequence; sq and skv are that sequence's lengths.
 //
 //===----------------------------------------------------------------------===//
@@ -51,7 +53,8 @@ def Attn_PatternOp : Attn_Op<"pattern", [
     (`attn.input`) and run-time scalars (`attn.scalar`) its regions read. After
     `attn-classify-blocks` it also holds the tile functions `attn.kv_range`, `attn.tile_full`
     and `attn.tile_empty` derived from the mask, and `mask_class` names what the mask was
-    recognised as.
+    recognised as. A linear pattern holds `attn.linear` instead of the mask, score and weight,
+    with an optional `attn.feature` and `attn.decay`, and is not classified.
 
     Optional attributes fix the problem shape: `head_dim` / `head_dim_v` (D, Dv), `heads` /
     `kv_heads` (GQA/MQA), `varlen` (packed sequences with cumulative offsets), `lse` (the
@@ -103,6 +106,9 @@ def Attn_KernelOp : Attn_Op<"kernel", [
     effective scale c of s = c * q.k (temperature folded in); `bias` is the sigmoid bias.
     With `block_map`, the emitter adds a block-map builder entry point (the mask evaluated on
     every pair of every tile) and the kernel's tile_full / tile_empty read its map.
+    A kernel of a linear pattern (template `linear`) holds `attn.linear` and the pattern's
+    `attn.feature` / `attn.decay` instead of the tile functions; block_m is its chunk and
+    block_n the slice of Dv one thread block carries.
   }];
   let arguments = (ins
     SymbolNameAttr:$sym_name,
@@ -189,10 +195,44 @@ def Attn_TileFullOp : Attn_RegionOp<"tile_full"> {
   }];
 }
 
+def Attn_FeatureOp : Attn_RegionOp<"feature"> {
+  let summary = "the feature map of a linear pattern, applied to each element of q and k";
+  let description = [{
+    `^bb0(%x: f32)` yielding one `f32`: phi(x) for every element of q and k (identity, relu,
+    elu + 1, ...). Without one, phi is the identity.
+  }];
+}
+
+def Attn_DecayOp : Attn_RegionOp<"decay"> {
+  let summary = "the constant decay of a linear pattern's state, per sequence and head";
+  let description = [{
+    `^bb0(%b, %h: index)` yielding one `f32` gamma in (0, 1]: key s contributes to query t with
+    weight gamma^(t - s) (RetNet, Lightning Attention). Without one, gamma is 1.
+  }];
+}
+
+def Attn_LinearOp : Attn_Op<"linear", [ParentOneOf<["PatternOp", "KernelOp"]>]> {
+  let summary = "marks a linear (recurrent) pattern: a feature map and a decayed running state";
+  let description = [{
+    The pattern computes, for query t and key s of one sequence (s <= t when `causal`),
+      o_t = sum_s c * gamma^(t - s) * (phi(q_t) . phi(k_s)) * v_s
+    with phi from `attn.feature`, gamma from `attn.decay` and c the scale of the pattern's
+    `attn.normalize` (`none`), or that sum divided by the same sum without v_s (`sum`). In
+    recurrent form the state S = sum_s gamma^(T - 1 - s) phi(k_s) v_s^T is carried between
+    calls: a prefill may start from a given state and return the final one, and a decode step
+    is S <- gamma S + phi(k) v^T, o = c phi(q)^T S. A linear pattern has no mask, score or
+    weight; without `causal` every query sees every key, and there is no decay.
+  }];
+  let arguments = (ins UnitAttr:$causal);
+  let assemblyFormat = "(`causal` $causal^)? attr-dict";
+}
+
 def Attn_NormalizeOp : Attn_Op<"normalize", [ParentOneOf<["PatternOp"]>]> {
   let summary = "how scores become attention weights";
   let description = [{
     `softmax` or `sigmoid` over the (modified) score t, or `none` (the weights are t itself).
+    A linear pattern (`attn.linear`) takes `none` or `sum` (its output divided by the sum of
+    its weights).
     `scale` replaces the default c = 1/sqrt(D) of s = c * q.k; `temperature` T divides it
     (c / T); `bias` is added before a sigmoid: sigmoid(t + bias).
   }];
@@ -267,7 +307,7 @@ def Attn_GetScalarOp : Attn_Op<"get_scalar", [Pure]> {
 
 def Attn_YieldOp : Attn_Op<"yield", [Pure, Terminator, ReturnLike,
     ParentOneOf<["MaskOp", "ScoreModOp", "KvRangeOp", "TileFullOp", "TileEmptyOp",
-                 "WeightOp"]>]> {
+                 "WeightOp", "FeatureOp", "DecayOp"]>]> {
   let summary = "yields the values of a pattern region";
   let arguments = (ins Variadic<AnyType>:$values);
   let assemblyFormat = "($values^ `:` type($values))? attr-dict";

@@ -29,7 +29,7 @@ struct Expr {
 using ExprPtr = std::unique_ptr<Expr>;
 
 enum class Type { Int, Float, Bool };
-enum class Normalizer { Softmax, Sigmoid, None };
+enum class Normalizer { Softmax, Sigmoid, None, Sum };
 
 /// `param NAME: TYPE = VALUE [in [LO, HI]]`: a compile-time constant, overridable per compile.
 struct Param {
@@ -70,6 +70,15 @@ struct Option {
   ExprPtr value; // a constant expression
 };
 
+/// `linear { feature E; decay E; normalize none|sum; causal }`: a linear (recurrent) form in
+/// place of the softmax family's mask, score and weight. Its normaliser is the pattern's.
+struct Linear {
+  llvm::SMLoc loc;
+  ExprPtr feature; // over x; null: the identity
+  ExprPtr decay;   // over b, h; null: no decay
+  bool causal = false;
+};
+
 struct Pattern {
   std::string name;
   llvm::SMLoc loc;
@@ -80,6 +89,7 @@ struct Pattern {
   ExprPtr mask;   // null: every pair takes part
   ExprPtr score;  // null: the scaled dot product s
   ExprPtr weight; // null: weights are not multiplied
+  std::optional<Linear> linear;
   std::optional<Normalizer> normalizer;
   llvm::SMLoc normalizerLoc;
   std::vector<Option> normalizerOptions;

@@ -1,0 +1,466 @@
+//===- linear_sm80.cuh - Chunked linear attention and its recurrent step -----===//
+//
+// The kernels of linear patterns (attn.linear), on mma.sync tensor cores (any sm_80+ GPU).
+// With phi the pattern's feature map, gamma its decay (1 without one) and c the scale, one
+// sequence and head computes
+//   o_t = c * sum_{s <= t} gamma^(t-s) (phi(q_t) . phi(k_s)) v_s  (+ c gamma^(t+1) phi(q_t)^T S0)
+// and its final state S = gamma^L S0 + sum_s gamma^(L-1-s) phi(k_s) v_s^T (D x Dv, float32).
+//
+// linearSm80: the chunked form (Lightning Attention-2). One block per (Dv slice of 64 columns,
+// head, sequence) walks the sequence in chunks of 64 rows, carrying its D x 64 slice of S in
+// registers (fp32, rows split over the 4 warps) and a 16-bit copy in shared memory as the
+// tensor-core operand. Per chunk, with Q, K the chunk's feature-mapped rows and i, j positions
+// inside it (n rows valid):
+//   O  = c (Lambda Q S_prev + (Q K^T . M) V),  Lambda = diag(gamma^(i+1)),
+//        M_ij = gamma^(i-j) for j <= i, else 0            (the intra-chunk part, quadratic)
+//   S  = gamma^n S_prev + (Gamma K)^T V,       Gamma = diag(gamma^(n-1-j))
+// Each warp owns 16 chunk rows for O and D/4 state rows for the update. The chunk's Q, K, V
+// arrive by cp.async, double-buffered; a feature map is applied in shared memory once per
+// chunk. Without `causal` there is no intra-chunk part: a first pass sums S over every chunk,
+// a second computes O = c Q S.
+//
+// linearStep: one recurrent step (a sequence of length 1: decode), memory-bound on S:
+//   S <- gamma S + phi(k) v^T,   o = c phi(q)^T S
+// 8 warps per block split the D rows of the block's 64 columns; each lane owns 2 columns.
+//
+//===----------------------------------------------------------------------===//
+#ifndef ATTNC_DEVICE_LINEAR_SM80_CUH
+#define ATTNC_DEVICE_LINEAR_SM80_CUH
+
+#include "attnc/math.cuh"
+#include "attnc/mma_sm80.cuh"
+#include "attnc/params.cuh"
+#include "attnc/tile_scores.cuh"
+#include "attnc/tiles.cuh"
+
+namespace attnc {
+
+/// Two floats moved as one 8-byte access (the state's rows are float32).
+struct alignas(8) Float2 {
+  float x, y;
+};
+
+/// Both 16-bit halves of x times those of f.
+template <class Elem> ATTNC_DEVICE u32 mulPacked(u32 x, u32 f) {
+  u32 r;
+  if constexpr (Elem::kIsBf16)
+    asm("fma.rn.bf16x2 %0, %1, %2, %3;" : "=r"(r) : "r"(x), "r"(f), "r"(0x80008000u));
+  else
+    asm("mul.rn.f16x2 %0, %1, %2;" : "=r"(r) : "r"(x), "r"(f));
+  return r;
+}
+
+/// x, through an opaque move: a value that is cheap to recompute but that the compiler would
+/// otherwise hoist out of the chunk loop (a table of decay factors kept live across iterations)
+/// is laundered once per iteration instead.
+template <class T> ATTNC_DEVICE T opaque(T x) {
+  static_assert(sizeof(T) == 4 || sizeof(T) == 8, "32- or 64-bit values");
+  if constexpr (sizeof(T) == 4)
+    asm volatile("mov.b32 %0, %0;" : "+r"(*reinterpret_cast<u32 *>(&x)));
+  else
+    asm volatile("mov.b64 %0, %0;" : "+l"(*reinterpret_cast<u64 *>(&x)));
+  return x;
+}
+
+/// The two Elem of a packed register as floats (lower half first).
+template <class Elem> ATTNC_DEVICE void unpackFloat2(u32 x, float &lo, float &hi) {
+  Elem a, b;
+  a.bits = u16(x & 0xffffu);
+  b.bits = u16(x >> 16);
+  lo = toFloat(a);
+  hi = toFloat(b);
+}
+
+/// Applies the pattern's feature map to every element of a swizzled kLinearChunk-row tile in
+/// place; rows at or past `rowsValid` become 0 (phi(0) need not be 0).
+template <class Pattern, class Elem, int kChunks>
+ATTNC_DEVICE void applyFeatureMap(u32 tile, int rowsValid, int tid) {
+  static_assert((kLinearChunk * kChunks) % kLinearThreads == 0, "tile splits over the threads");
+#pragma unroll 4
+  for (int i = 0; i < kLinearChunk * kChunks / kLinearThreads; ++i) {
+    const int idx = tid + i * kLinearThreads;
+    const int row = idx / kChunks, chunk = idx % kChunks;
+    const u32 addr = tile + swizzledOffset<kChunks>(row, chunk);
+    u32 v[4];
+    ldShared16(v, addr);
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      float lo, hi;
+      unpackFloat2<Elem>(v[e], lo, hi);
+      v[e] = row < rowsValid ? packFloat2<Elem>(Pattern::feature(lo), Pattern::feature(hi)) : 0u;
+    }
+    stShared16(addr, v);
+  }
+}
+
+/// log2 of the pattern's decay for (b, h); 0 without one.
+template <class Pattern> ATTNC_DEVICE float decayLog2(const FwdParams &p, int b, int h) {
+  if constexpr (Pattern::kHasDecay)
+    return log2f(Pattern::decay(p, b, h));
+  return 0.f;
+}
+
+template <class Pattern, class Elem, int kHeadDim, int kHeadDimV>
+__device__ void linearSm80(const FwdParams &p) {
+  constexpr int kChunk = kLinearChunk, kSlice = kLinearSlice, kThreads = kLinearThreads;
+  constexpr int kChunksQK = kHeadDim / 8; // 16-byte chunks per Q/K row
+  constexpr int kChunksV = kSlice / 8;    // per V / state row (the block's 64 columns)
+  constexpr int kStepsQK = kHeadDim / 16; // k16 steps over D
+  constexpr int kStepsC = kChunk / 16;    // k16 steps over the chunk's rows
+  constexpr int kTiles = 8;               // n8 tiles over 64 keys or 64 state columns
+  constexpr int kStateRows = kHeadDim / 4; // state rows per warp
+  constexpr int kStateTiles = kStateRows / 16;
+  constexpr u32 kBytesQK = kChunk * kHeadDim * 2, kBytesV = kChunk * kSlice * 2;
+  constexpr u32 kBytesS = kHeadDim * kSlice * 2;
+  constexpr bool kCausal = Pattern::kCausal, kDecay = Pattern::kHasDecay;
+  static_assert(sizeof(Elem) == 2, "Elem is a 16-bit storage type");
+  static_assert(kHeadDim == 64 || kHeadDim == 128, "D must be 64 or 128");
+  static_assert(kHeadDimV % kSlice == 0, "Dv must be a multiple of 64");
+  static_assert(linearSm80SmemBytes(kHeadDim) == int(2 * (2 * kBytesQK + kBytesV) + 2 * kBytesS),
+                "linearSm80SmemBytes does not match the layout");
+  static_assert(kNormalizeNone == Pattern::kNormalizer, "the sum normaliser is not built yet");
+
+  const int slice = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
+  const int e0 = slice * kSlice;
+  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
+  const int g = lane / 4, t = lane % 4;
+
+  const SequenceView seq = sequenceView(p, b, h);
+  const int L = seq.seqlenQ;
+  const int hk = h / (p.heads / p.kv_heads);
+  const Elem *qPtr = static_cast<const Elem *>(p.q) + seq.qOff + h * p.q_head_stride;
+  const Elem *kPtr = static_cast<const Elem *>(p.k) + seq.kOff + hk * p.k_head_stride;
+  const Elem *vPtr = static_cast<const Elem *>(p.v) + seq.vOff + hk * p.v_head_stride + e0;
+  Elem *oPtr = static_cast<Elem *>(p.o) + seq.oOff + h * p.o_head_stride + e0;
+  const i64 stateOff = (i64(b) * p.heads + h) * kHeadDim * kHeadDimV + e0;
+  const float lgHead = decayLog2<Pattern>(p, b, h);
+
+  extern __shared__ __attribute__((aligned(128))) u8 attncSmem[];
+  const u32 sQ = smemAddress(attncSmem);
+  const u32 sK = sQ + 2 * kBytesQK;
+  const u32 sV = sK + 2 * kBytesQK;
+  const u32 sS = sV + 2 * kBytesV;
+
+  // The state slice: rows warp * kStateRows + 16 mt + g (+8), columns 8 j + 2 t (+1).
+  float state[kStateTiles][kTiles][4];
+#pragma unroll
+  for (int mt = 0; mt < kStateTiles; ++mt)
+#pragma unroll
+    for (int j = 0; j < kTiles; ++j)
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        const int d = warp * kStateRows + 16 * mt + g + 8 * r, e = 8 * j + 2 * t;
+        Float2 s0 = {0.f, 0.f};
+        if (p.state_in)
+          s0 = *reinterpret_cast<const Float2 *>(p.state_in + stateOff + d * kHeadDimV + e);
+        state[mt][j][2 * r] = s0.x;
+        state[mt][j][2 * r + 1] = s0.y;
+      }
+  // Writes the 16-bit copy of the state slice into buffer `slot` (each warp its own rows).
+  auto stageState = [&](int slot) {
+#pragma unroll
+    for (int mt = 0; mt < kStateTiles; ++mt)
+#pragma unroll
+      for (int j = 0; j < kTiles; ++j)
+#pragma unroll
+        for (int r = 0; r < 2; ++r)
+          stShared32(sS + slot * kBytesS +
+                         swizzledOffset<kChunksV>(warp * kStateRows + 16 * mt + g + 8 * r, j) +
+                         4 * t,
+                     packFloat2<Elem>(state[mt][j][2 * r], state[mt][j][2 * r + 1]));
+  };
+  int readS = 0; // the buffer holding the state before the current chunk
+  stageState(readS);
+
+  const int nChunks = (L + kChunk - 1) / kChunk;
+  // Causal: one pass (output and state per chunk). Otherwise pass 0 sums the state over every
+  // chunk and pass 1 computes the outputs from it.
+  const int steps = kCausal ? nChunks : 2 * nChunks;
+  auto loadChunk = [&](int step, int stage) {
+    const int c0 = (step % nChunks) * kChunk, valid = L - c0;
+    const bool output = kCausal || step >= nChunks, update = kCausal || step < nChunks;
+    if (output)
+      loadTileAsync<kChunk, kChunksQK, kThreads>(sQ + stage * kBytesQK, qPtr + c0 * p.q_row_stride,
+                                                 p.q_row_stride, valid, tid);
+    if (update) {
+      loadTileAsync<kChunk, kChunksQK, kThreads>(sK + stage * kBytesQK, kPtr + c0 * p.k_row_stride,
+                                                 p.k_row_stride, valid, tid);
+      loadTileAsync<kChunk, kChunksV, kThreads>(sV + stage * kBytesV, vPtr + c0 * p.v_row_stride,
+                                                p.v_row_stride, valid, tid);
+    }
+  };
+  if (steps > 0)
+    loadChunk(0, 0);
+  cpAsyncCommit();
+
+  // Per-lane parts of the ldmatrix row addresses (lanes 8i..8i+7 address matrix i).
+  const int rowQ = warp * 16 + (lane & 7) + ((lane >> 3) & 1) * 8; // Q: A fragment order
+  const int chunkQ = lane >> 4;
+  const int rowK = (lane & 7) + (lane >> 4) * 8; // K: b0/b1 of n8 tile j, then of j+1
+  const int chunkK = (lane >> 3) & 1;
+  const int rowV = (lane & 7) + ((lane >> 3) & 1) * 8; // V, S (trans): tiles j, j+1
+  const int chunkV = lane >> 4;
+  const int rowKt = (lane & 7) + ((lane >> 4) & 1) * 8; // K^T (trans): A fragment of K^T
+  const int chunkKt = (lane >> 3) & 1;
+
+  for (int step = 0; step < steps; ++step) {
+    const int stage = step & 1;
+    const int c0 = (step % nChunks) * kChunk, n = min(kChunk, L - c0);
+    const bool output = kCausal || step >= nChunks, update = kCausal || step < nChunks;
+    const u32 sQt = sQ + stage * kBytesQK, sKt = sK + stage * kBytesQK, sVt = sV + stage * kBytesV;
+    const float lg = opaque(lgHead); // the per-element decay factors are recomputed per chunk
+    // This chunk has landed for every thread, every warp is done with the previous one (whose
+    // stage the prefetch below overwrites) and the staged state is visible.
+    cpAsyncWait<0>();
+    __syncthreads();
+    if (step + 1 < steps)
+      loadChunk(step + 1, stage ^ 1);
+    cpAsyncCommit();
+    if constexpr (Pattern::kHasFeature) {
+      if (output)
+        applyFeatureMap<Pattern, Elem, kChunksQK>(sQt, n, tid);
+      if (update)
+        applyFeatureMap<Pattern, Elem, kChunksQK>(sKt, n, tid);
+      __syncthreads();
+    }
+
+    // The k16 loops over D and over the chunk's keys stay rolled (unroll 1): unrolled, ptxas
+    // hoists every iteration's fragment loads and the block no longer fits 255 registers
+    // beside the state. The Q fragment is re-read per k16 step instead of held.
+    if (output) {
+      // O = Q S_prev: the state as a K x N = D x 64 row-major operand, like V.
+      float o[kTiles][4];
+#pragma unroll
+      for (int j = 0; j < kTiles; ++j)
+        o[j][0] = o[j][1] = o[j][2] = o[j][3] = 0.f;
+      const u32 sSr = sS + readS * kBytesS;
+#pragma unroll 1
+      for (int kk = 0; kk < kStepsQK; ++kk) {
+        u32 qf[4];
+        ldmatrixX4(qf, sQt + swizzledOffset<kChunksQK>(rowQ, 2 * kk + chunkQ));
+#pragma unroll
+        for (int j = 0; j < kTiles; j += 2) {
+          u32 sf[4];
+          ldmatrixX4Trans(sf, sSr + swizzledOffset<kChunksV>(16 * kk + rowV, j + chunkV));
+          mmaM16n8k16<Elem>(o[j], qf, sf[0], sf[1]);
+          mmaM16n8k16<Elem>(o[j + 1], qf, sf[2], sf[3]);
+        }
+      }
+      if constexpr (kCausal) {
+        // Rows i = 16 warp + g (+8) of the chunk: the carried part decays by gamma^(i+1).
+        if constexpr (kDecay) {
+#pragma unroll
+          for (int r = 0; r < 2; ++r) {
+            const float f = exp2Approx(float(warp * 16 + g + 8 * r + 1) * lg);
+#pragma unroll
+            for (int j = 0; j < kTiles; ++j) {
+              o[j][2 * r] *= f;
+              o[j][2 * r + 1] *= f;
+            }
+          }
+        }
+        // A = Q K^T over the keys up to this warp's last row (n8 tiles 0 .. 2 warp + 1).
+        float a[kTiles][4];
+#pragma unroll
+        for (int j = 0; j < kTiles; ++j)
+          a[j][0] = a[j][1] = a[j][2] = a[j][3] = 0.f;
+#pragma unroll 1
+        for (int kk = 0; kk < kStepsQK; ++kk) {
+          u32 qf[4];
+          ldmatrixX4(qf, sQt + swizzledOffset<kChunksQK>(rowQ, 2 * kk + chunkQ));
+#pragma unroll
+          for (int j = 0; j < kTiles; j += 2)
+            if (j <= 2 * warp) {
+              u32 kf[4];
+              ldmatrixX4(kf, sKt + swizzledOffset<kChunksQK>(8 * j + rowK, 2 * kk + chunkK));
+              mmaM16n8k16<Elem>(a[j], qf, kf[0], kf[1]);
+              mmaM16n8k16<Elem>(a[j + 1], qf, kf[2], kf[3]);
+            }
+        }
+        // A_ij *= gamma^(i-j) for j <= i, 0 above the diagonal. i - j = diag + 8 (e / 2) - 8 j -
+        // e % 2 for element e of n8 tile j (diag laundered, or the 32 distances would be
+        // hoisted out of the chunk loop as constants and held in registers).
+        const int diag = opaque(warp * 16 + g - 2 * t);
+#pragma unroll
+        for (int j = 0; j < kTiles; ++j)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const int distance = diag + 8 * (e >> 1) - 8 * j - (e & 1);
+            const float f = kDecay ? exp2Approx(float(distance) * lg) : 1.f;
+            a[j][e] = distance >= 0 ? a[j][e] * f : 0.f;
+          }
+        // O += A V over the keys of k16 steps 0 .. warp.
+#pragma unroll
+        for (int ks = 0; ks < kStepsC; ++ks)
+          if (ks <= warp) {
+            u32 af[4];
+            packWeights<Elem>(a, ks, af);
+#pragma unroll
+            for (int j = 0; j < kTiles; j += 2) {
+              u32 vf[4];
+              ldmatrixX4Trans(vf, sVt + swizzledOffset<kChunksV>(16 * ks + rowV, j + chunkV));
+              mmaM16n8k16<Elem>(o[j], af, vf[0], vf[1]);
+              mmaM16n8k16<Elem>(o[j + 1], af, vf[2], vf[3]);
+            }
+          }
+      }
+      // c O, staged in this warp's own 16 rows of the Q chunk (only it reads them) so that the
+      // global stores are 16-byte and row-contiguous.
+      const u32 sO = sQt + warp * 16 * kChunksQK * 16;
+#pragma unroll
+      for (int j = 0; j < kTiles; ++j)
+#pragma unroll
+        for (int r = 0; r < 2; ++r)
+          stShared32(sO + swizzledOffset<kChunksV>(g + 8 * r, j) + 4 * t,
+                     packFloat2<Elem>(o[j][2 * r] * p.scale, o[j][2 * r + 1] * p.scale));
+      __syncwarp();
+#pragma unroll
+      for (int i = 0; i < 16 * kChunksV / 32; ++i) {
+        const int idx = lane + 32 * i, row = idx / kChunksV, chunk = idx % kChunksV;
+        const int q = c0 + warp * 16 + row;
+        u32 v[4];
+        ldShared16(v, sO + swizzledOffset<kChunksV>(row, chunk));
+        if (q < L)
+          stGlobal16(oPtr + q * p.o_row_stride + chunk * 8, v);
+      }
+    }
+
+    if (update) {
+      // S = gamma^n S + (Gamma K)^T V. Key j's factor gamma^(n-1-j) (0 past the chunk's end)
+      // scales the 16-bit K^T fragment: keys 16 ks + 2t, +1 (a0, a1) and +8, +9 (a2, a3).
+      if constexpr (kDecay) {
+        const float carry = exp2Approx(float(n) * lg);
+#pragma unroll
+        for (int mt = 0; mt < kStateTiles; ++mt)
+#pragma unroll
+          for (int j = 0; j < kTiles; ++j)
+#pragma unroll
+            for (int e = 0; e < 4; ++e)
+              state[mt][j][e] *= carry;
+      }
+      auto keyFactor = [&](int key) { return key < n ? exp2Approx(float(n - 1 - key) * lg) : 0.f; };
+#pragma unroll 1
+      for (int ks = 0; ks < kStepsC; ++ks) {
+        u32 factor[2];
+        if constexpr (kDecay)
+#pragma unroll
+          for (int half = 0; half < 2; ++half) {
+            const int key = 16 * ks + 8 * half + 2 * t;
+            factor[half] = packFloat2<Elem>(keyFactor(key), keyFactor(key + 1));
+          }
+        u32 vf[kTiles / 2][4];
+#pragma unroll
+        for (int j = 0; j < kTiles; j += 2)
+          ldmatrixX4Trans(vf[j / 2], sVt + swizzledOffset<kChunksV>(16 * ks + rowV, j + chunkV));
+#pragma unroll
+        for (int mt = 0; mt < kStateTiles; ++mt) {
+          u32 kt[4];
+          ldmatrixX4Trans(kt, sKt + swizzledOffset<kChunksQK>(
+                                        16 * ks + rowKt,
+                                        (warp * kStateRows + 16 * mt) / 8 + chunkKt));
+          if constexpr (kDecay) {
+            kt[0] = mulPacked<Elem>(kt[0], factor[0]);
+            kt[1] = mulPacked<Elem>(kt[1], factor[0]);
+            kt[2] = mulPacked<Elem>(kt[2], factor[1]);
+            kt[3] = mulPacked<Elem>(kt[3], factor[1]);
+          }
+#pragma unroll
+          for (int j = 0; j < kTiles; j += 2) {
+            mmaM16n8k16<Elem>(state[mt][j], kt, vf[j / 2][0], vf[j / 2][1]);
+            mmaM16n8k16<Elem>(state[mt][j + 1], kt, vf[j / 2][2], vf[j / 2][3]);
+          }
+        }
+      }
+      // The next chunk reads the new state from the other buffer (its reads of this one, from
+      // the previous chunk, finished before this chunk's barrier).
+      readS ^= 1;
+      stageState(readS);
+    }
+  }
+  cpAsyncWait<0>();
+
+  if (p.state_out) {
+#pragma unroll
+    for (int mt = 0; mt < kStateTiles; ++mt)
+#pragma unroll
+      for (int j = 0; j < kTiles; ++j)
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+          const int d = warp * kStateRows + 16 * mt + g + 8 * r, e = 8 * j + 2 * t;
+          *reinterpret_cast<Float2 *>(p.state_out + stateOff + d * kHeadDimV + e) =
+              Float2{state[mt][j][2 * r], state[mt][j][2 * r + 1]};
+        }
+  }
+}
+
+template <class Pattern, class Elem, int kHeadDim, int kHeadDimV>
+__device__ void linearStep(const FwdParams &p) {
+  constexpr int kWarps = kLinearStepThreads / 32, kRows = kHeadDim / kWarps;
+  static_assert(kHeadDim % kWarps == 0, "D rows split over the warps");
+  static_assert(kNormalizeNone == Pattern::kNormalizer, "the sum normaliser is not built yet");
+  const int slice = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
+  const int e0 = slice * kLinearSlice;
+  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
+  const SequenceView seq = sequenceView(p, b, h);
+  const bool present = seq.seqlenQ > 0; // a varlen sequence may be empty: S passes through
+  const int hk = h / (p.heads / p.kv_heads);
+
+  __shared__ float fq[kHeadDim], fk[kHeadDim];
+  __shared__ float partial[kWarps][kLinearSlice];
+  if (tid < kHeadDim && present) {
+    const Elem *q = static_cast<const Elem *>(p.q) + seq.qOff + h * p.q_head_stride;
+    const Elem *k = static_cast<const Elem *>(p.k) + seq.kOff + hk * p.k_head_stride;
+    float x = toFloat(q[tid]), y = toFloat(k[tid]);
+    if constexpr (Pattern::kHasFeature) {
+      // Rounded to Elem like the chunked kernel's shared-memory tiles.
+      x = toFloat(fromFloat<Elem>(Pattern::feature(x)));
+      y = toFloat(fromFloat<Elem>(Pattern::feature(y)));
+    }
+    fq[tid] = x;
+    fk[tid] = y;
+  }
+  float v0 = 0.f, v1 = 0.f;
+  if (present) {
+    const Elem *v = static_cast<const Elem *>(p.v) + seq.vOff + hk * p.v_head_stride + e0;
+    v0 = toFloat(v[2 * lane]);
+    v1 = toFloat(v[2 * lane + 1]);
+  }
+  const float gamma = Pattern::kHasDecay ? Pattern::decay(p, b, h) : 1.f;
+  const i64 stateOff = (i64(b) * p.heads + h) * kHeadDim * kHeadDimV + e0 + 2 * lane;
+  Float2 s[kRows];
+#pragma unroll
+  for (int i = 0; i < kRows; ++i) {
+    const int d = warp * kRows + i;
+    s[i] = p.state_in ? *reinterpret_cast<const Float2 *>(p.state_in + stateOff + d * kHeadDimV)
+                      : Float2{0.f, 0.f};
+  }
+  __syncthreads();
+  float acc0 = 0.f, acc1 = 0.f;
+#pragma unroll
+  for (int i = 0; i < kRows; ++i) {
+    const int d = warp * kRows + i;
+    if (present) {
+      s[i].x = fmaf(gamma, s[i].x, fk[d] * v0);
+      s[i].y = fmaf(gamma, s[i].y, fk[d] * v1);
+      acc0 = fmaf(fq[d], s[i].x, acc0);
+      acc1 = fmaf(fq[d], s[i].y, acc1);
+    }
+    if (p.state_out)
+      *reinterpret_cast<Float2 *>(p.state_out + stateOff + d * kHeadDimV) = s[i];
+  }
+  partial[warp][2 * lane] = acc0;
+  partial[warp][2 * lane + 1] = acc1;
+  __syncthreads();
+  if (present && tid < kLinearSlice) {
+    float sum = 0.f;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w)
+      sum += partial[w][tid];
+    Elem *o = static_cast<Elem *>(p.o) + seq.oOff + h * p.o_head_stride + e0;
+    o[tid] = fromFloat<Elem>(sum * p.scale);
+  }
+}
+
+} // namespace attnc
+
+#endif // ATTNC_DEVICE_LINEAR_SM80_CUH
