@@ -147,8 +147,13 @@ std::string attnc::bundleHeader(const std::string &name,
        << " *   q [" << seq << "q, Hq, " << s.config.headDim << "], k [" << seq << "kv, Hkv, "
        << s.config.headDim << "], v [" << seq << "kv, Hkv, " << s.config.headDimV << "], o [" << seq
        << "q, Hq, " << s.config.headDimV << "]";
+    const bool linear = !s.stepEntry.empty();
     if (s.normalizer == "softmax")
       os << "; lse float32 (NULL: not written)";
+    if (linear)
+      os << ";\n *   state_in, state_out float32 [B, Hq, " << s.config.headDim << ", "
+         << s.config.headDimV << "] (NULL: zero / not written; may be the same; length-1 "
+         << "sequences run the decode step)";
     os << ".\n";
     for (const AttentionSpec::Input &in : s.inputs) {
       os << " *   input " << in.name << ": " << dtypeName(in.dtype) << "[";
@@ -167,6 +172,8 @@ std::string attnc::bundleHeader(const std::string &name,
        << "const attnc_tensor *k,\n    const attnc_tensor *v, const attnc_tensor *o";
     if (s.normalizer == "softmax")
       os << ", const attnc_tensor *lse";
+    if (linear)
+      os << ",\n    const attnc_tensor *state_in, const attnc_tensor *state_out";
     if (s.varlen)
       os << ",\n    const attnc_tensor *cu_seqlens_q, const attnc_tensor *cu_seqlens_k, "
             "int32_t max_seqlen_q, int32_t max_seqlen_k";
@@ -183,6 +190,9 @@ std::string attnc::bundleHeader(const std::string &name,
        << "  args.q = *q;\n  args.k = *k;\n  args.v = *v;\n  args.o = *o;\n";
     if (s.normalizer == "softmax")
       os << "  if (lse)\n    args.lse = *lse;\n";
+    if (linear)
+      os << "  if (state_in)\n    args.state_in = *state_in;\n"
+         << "  if (state_out)\n    args.state_out = *state_out;\n";
     if (s.varlen)
       os << "  args.cu_seqlens_q = *cu_seqlens_q;\n  args.cu_seqlens_k = *cu_seqlens_k;\n"
          << "  args.max_seqlen_q = max_seqlen_q;\n  args.max_seqlen_k = max_seqlen_k;\n";

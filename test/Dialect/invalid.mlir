@@ -253,3 +253,79 @@ attn.pattern @bad_heads attributes {heads = 6 : i64, kv_heads = 4 : i64} {
 attn.pattern @kv_only attributes {kv_heads = 4 : i64} {
   attn.normalize softmax
 }
+
+// -----
+
+attn.pattern @decay_without_causal {
+  attn.linear
+  // expected-error @+1 {{needs a causal linear pattern}}
+  attn.decay {
+  ^bb0(%b: index, %h: index):
+    %g = arith.constant 0.9 : f32
+    attn.yield %g : f32
+  }
+  attn.normalize none
+}
+
+// -----
+
+attn.pattern @linear_softmax {
+  attn.linear causal
+  // expected-error @+1 {{a linear pattern normalises with 'none' or 'sum'}}
+  attn.normalize softmax
+}
+
+// -----
+
+attn.pattern @sum_without_linear {
+  // expected-error @+1 {{'sum' normalises linear patterns only}}
+  attn.normalize sum
+}
+
+// -----
+
+attn.pattern @feature_without_linear {
+  // expected-error @+1 {{needs 'attn.linear' in the pattern}}
+  attn.feature {
+  ^bb0(%x: f32):
+    attn.yield %x : f32
+  }
+  attn.normalize none
+}
+
+// -----
+
+attn.pattern @linear_with_mask {
+  attn.linear causal
+  // expected-error @+1 {{is not a part of a linear pattern}}
+  attn.mask {
+  ^bb0(%b: index, %h: index, %q: index, %k: index, %sq: index, %skv: index):
+    %t = arith.constant true
+    attn.yield %t : i1
+  }
+  attn.normalize none
+}
+
+// -----
+
+attn.pattern @p {
+  attn.linear causal
+  attn.normalize none
+}
+// expected-error @+1 {{the linear template runs 4 warps on chunks of 64 rows}}
+attn.kernel @k attributes {block_m = 128 : i64, block_n = 64 : i64, element_type = bf16,
+    head_dim = 64 : i64, head_dim_v = 64 : i64, kernel_template = #attn<template linear>,
+    normalizer = 2 : i32, pattern = @p, scale = 1.0 : f64, stages = 2 : i64, warps = 8 : i64} {
+  attn.linear causal
+}
+
+// -----
+
+attn.pattern @p {
+  attn.normalize softmax
+}
+// expected-error @+1 {{the linear template goes with 'attn.linear', and only with it}}
+attn.kernel @k attributes {block_m = 64 : i64, block_n = 64 : i64, element_type = bf16,
+    head_dim = 64 : i64, head_dim_v = 64 : i64, kernel_template = #attn<template linear>,
+    normalizer = 2 : i32, pattern = @p, scale = 1.0 : f64, stages = 2 : i64, warps = 4 : i64} {
+}

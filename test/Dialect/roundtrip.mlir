@@ -90,3 +90,41 @@ attn.pattern @everything attributes {block_map, head_dim = 128 : i64, head_dim_v
     attn.yield %f : i1
   }
 }
+
+// -----
+
+// A linear pattern and its kernel: the form, feature map and decay instead of mask and tiles.
+// CHECK-LABEL: attn.pattern @retention
+// CHECK: attn.linear causal
+// CHECK: attn.feature {
+// CHECK: attn.decay {
+// CHECK: attn.normalize none
+// CHECK-LABEL: attn.kernel @retention_bf16_d64
+// CHECK-SAME: kernel_template = #attn<template linear>
+// CHECK: attn.linear causal
+attn.pattern @retention {
+  attn.linear causal
+  attn.feature {
+  ^bb0(%x: f32):
+    %zero = arith.constant 0.0 : f32
+    %r = arith.maximumf %x, %zero : f32
+    attn.yield %r : f32
+  }
+  attn.decay {
+  ^bb0(%b: index, %h: index):
+    %g = arith.constant 0.9 : f32
+    attn.yield %g : f32
+  }
+  attn.normalize none
+}
+attn.kernel @retention_bf16_d64 attributes {block_m = 64 : i64, block_n = 64 : i64,
+    element_type = bf16, head_dim = 64 : i64, head_dim_v = 64 : i64,
+    kernel_template = #attn<template linear>, normalizer = 2 : i32, pattern = @retention,
+    scale = 1.250000e-01 : f64, stages = 2 : i64, warps = 4 : i64} {
+  attn.linear causal
+  attn.decay {
+  ^bb0(%b: index, %h: index):
+    %g = arith.constant 0.9 : f32
+    attn.yield %g : f32
+  }
+}

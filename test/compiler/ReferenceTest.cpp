@@ -237,6 +237,122 @@ TEST(Reference, VarlenCausalGqa) {
     EXPECT_TRUE(std::isfinite(x));
 }
 
+/// A linear pattern token by token (the recurrent form, independent of the reference's
+/// quadratic one): S <- gamma S + phi(k) v^T, z <- gamma z + phi(k), o = c phi(q)^T S or
+/// phi(q)^T S / phi(q) . z. Non-causal: S and z over every key first. Returns O, then the final
+/// state appended.
+std::vector<double> handLinear(const ReferenceProblem &p, const std::function<double(double)> &phi,
+                               const std::function<double(int64_t)> &gamma, bool causal, bool sum,
+                               double scale) {
+  const int64_t H = p.heads, D = p.headDim, Dv = p.headDimV, group = H / p.kvHeads;
+  std::vector<double> out(p.totalQ() * H * Dv, 0.0), states;
+  for (int64_t b = 0; b < p.batch; ++b)
+    for (int64_t h = 0; h < H; ++h) {
+      const int64_t L = p.length(b, false), base = p.rowStart(b, false), st = b * H + h;
+      std::vector<double> S(D * Dv, 0.0), z(D, 0.0);
+      for (int64_t i = 0; !p.stateIn.empty() && i < D * Dv; ++i)
+        S[i] = p.stateIn[st * D * Dv + i];
+      auto absorb = [&](int64_t t, double g) {
+        for (int64_t d = 0; d < D; ++d) {
+          const double fk = phi(p.k[((base + t) * p.kvHeads + h / group) * D + d]);
+          z[d] = g * z[d] + fk;
+          for (int64_t e = 0; e < Dv; ++e)
+            S[d * Dv + e] =
+                g * S[d * Dv + e] + fk * p.v[((base + t) * p.kvHeads + h / group) * Dv + e];
+        }
+      };
+      auto emit = [&](int64_t t) {
+        double den = 0;
+        std::vector<double> num(Dv, 0.0);
+        for (int64_t d = 0; d < D; ++d) {
+          const double fq = phi(p.q[((base + t) * H + h) * D + d]);
+          den += fq * z[d];
+          for (int64_t e = 0; e < Dv; ++e)
+            num[e] += fq * S[d * Dv + e];
+        }
+        for (int64_t e = 0; e < Dv; ++e)
+          out[((base + t) * H + h) * Dv + e] = sum ? (den != 0 ? num[e] / den : 0) : scale * num[e];
+      };
+      for (int64_t t = 0; t < L; ++t) {
+        absorb(t, causal ? gamma(h) : 1.0);
+        if (causal)
+          emit(t);
+      }
+      for (int64_t t = 0; !causal && t < L; ++t)
+        emit(t);
+      states.insert(states.end(), S.begin(), S.end());
+    }
+  out.insert(out.end(), states.begin(), states.end());
+  return out;
+}
+
+void expectLinear(const std::string &spec, RandomProblem &rp,
+                  const std::function<double(double)> &phi,
+                  const std::function<double(int64_t)> &gamma, bool causal, bool sum) {
+  std::unique_ptr<Compiled> c = compile(spec);
+  ASSERT_TRUE(c) << spec;
+  mlir::FailureOr<ReferenceResult> ref = evaluateReference(c->pattern(), rp.p);
+  ASSERT_TRUE(mlir::succeeded(ref)) << spec;
+  std::vector<double> want = handLinear(rp.p, phi, gamma, causal, sum, 1.0 / 4.0);
+  std::vector<double> got = ref->out;
+  got.insert(got.end(), ref->state.begin(), ref->state.end());
+  double norm = 0;
+  for (double x : want)
+    norm = std::max(norm, std::fabs(x));
+  ASSERT_GT(norm, 0.1) << "degenerate problem";
+  EXPECT_LT(maxAbsDiff(got, want), 1e-9 * norm) << spec;
+}
+
+/// Square problems (a linear pattern attends within one sequence), with a random initial state.
+RandomProblem linearProblem(unsigned seed, bool varlen = false) {
+  RandomProblem rp(seed, varlen, 45, 45);
+  std::mt19937 rng(seed + 1000);
+  if (varlen) { // the keys' sequences are the queries'
+    rp.p.cuSeqlensK = rp.p.cuSeqlensQ;
+    rp.k = randomVector(rp.p.totalK() * rp.p.kvHeads * rp.p.headDim, rng);
+    rp.v = randomVector(rp.p.totalK() * rp.p.kvHeads * rp.p.headDimV, rng);
+    rp.p.k = rp.k;
+    rp.p.v = rp.v;
+  }
+  rp.p.stateIn = randomVector(rp.p.batch * rp.p.heads * rp.p.headDim * rp.p.headDimV, rng);
+  return rp;
+}
+
+TEST(ReferenceLinear, DecayAndFeatureMatchTheRecurrence) {
+  RandomProblem rp = linearProblem(21);
+  expectLinear(
+      "attention l { linear { feature select(x > 0.0, x + 1.0, exp(x)); "
+      "decay 1.0 - exp2(-2.0 - float(h)); causal } }",
+      rp, [](double x) { return x > 0 ? x + 1 : std::exp(x); },
+      [](int64_t h) { return 1.0 - std::exp2(-2.0 - double(h)); }, true, false);
+}
+
+TEST(ReferenceLinear, SumNormaliserWithoutCausality) {
+  RandomProblem rp = linearProblem(22);
+  rp.p.stateIn.clear(); // the sum normaliser's key sum starts at zero with the state
+  expectLinear(
+      "attention l { linear { feature max(x, 0.0); normalize sum } }", rp,
+      [](double x) { return std::max(x, 0.0); }, [](int64_t) { return 1.0; }, false, true);
+}
+
+TEST(ReferenceLinear, VarlenGqaWithScale) {
+  RandomProblem rp = linearProblem(23, /*varlen=*/true);
+  expectLinear(
+      "attention l { varlen\n linear { causal; decay 0.75; normalize none(scale = 0.25) } }", rp,
+      [](double x) { return x; }, [](int64_t) { return 0.75; }, true, false);
+}
+
+TEST(ReferenceLinear, RejectsDecaysOutsideTheUnitInterval) {
+  RandomProblem rp = linearProblem(24);
+  std::unique_ptr<Compiled> c = compile("attention l { linear { decay 1.5; causal } }");
+  ASSERT_TRUE(c);
+  EXPECT_TRUE(mlir::failed(evaluateReference(c->pattern(), rp.p)));
+  RandomProblem tall(25, false, 40, 30); // queries and keys of different lengths
+  std::unique_ptr<Compiled> ok = compile("attention l { linear { causal } }");
+  ASSERT_TRUE(ok);
+  EXPECT_TRUE(mlir::failed(evaluateReference(ok->pattern(), tall.p)));
+}
+
 TEST(Reference, RejectsBadProblems) {
   RandomProblem rp(10);
   std::unique_ptr<Compiled> c = compile("attention d { input doc: int[B, Skv]\n"

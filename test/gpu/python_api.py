@@ -116,6 +116,48 @@ def causal_br(b, h, qi, ki, ins):
     return ki <= qi + (ki.shape[-1] - qi.shape[-2])
 
 
+def linear_reference(q, k, v, log_gamma, scale, s0):
+    """examples/lightning.attn in float64, token by token: S <- gamma S + k v^T, o = c q^T S.
+    Returns O [B, T, H, Dv] and the final state."""
+    q, k, v = (t.double() for t in (q, k, v))
+    gamma = log_gamma.double().exp().view(1, -1, 1, 1)
+    S = s0.double().clone()
+    outs = []
+    for t in range(q.shape[1]):
+        S = gamma * S + k[:, t, :, :, None] * v[:, t, :, None, :]
+        outs.append(scale * torch.einsum("bhd,bhde->bhe", q[:, t], S))
+    return torch.stack(outs, 1), S
+
+
+def linear_checks():
+    """A linear pattern through the package: a prefill from a given state returning the final
+    one, then decode steps updating it in place, against the recurrence in float64."""
+    B, T, H, D, steps = 2, 150, 4, 64, 3
+    kern = attnc.compile(os.path.join(EX, "lightning.attn"), head_dim=D)["lightning"]
+    torch.manual_seed(5)
+    q, k, v = (torch.randn(B, T + steps, H, D, device="cuda", dtype=torch.bfloat16)
+               for _ in range(3))
+    slope = torch.rand(H, device="cuda") * 0.5 + 0.01
+    s0 = torch.randn(B, H, D, D, device="cuda") * 0.1
+    ref, ref_state = linear_reference(q, k, v, -slope, D ** -0.5, s0)
+    state = s0.clone()
+    out = kern(q[:, :T], k[:, :T], v[:, :T], inputs=[slope], initial_state=state,
+               final_state=state)
+    step_outs = [kern(q[:, t:t + 1], k[:, t:t + 1], v[:, t:t + 1], inputs=[slope],
+                      initial_state=state, final_state=state) for t in range(T, T + steps)]
+    torch.cuda.synchronize()
+    got = torch.cat([out] + step_outs, 1)
+    report(rel(got, ref) < TOL[torch.bfloat16] and rel(state, ref_state) < TOL[torch.bfloat16],
+           "linear prefill %d + %d decode steps from a state: err %.2e, state err %.2e" % (
+               T, steps, rel(got, ref), rel(state, ref_state)))
+    try:
+        kern(q[:, :T], k[:, :T], v[:, :T], inputs=[slope],
+             final_state=np.zeros((B, H, D, D), dtype=np.float32))
+        report(False, "a numpy state did not raise")
+    except attnc.AttncError as e:
+        report("state_out" in str(e), "a numpy state raises: %s" % e)
+
+
 def main():
     name, cc = attnc.device_info()
     print("device", name, cc, "| attnc", attnc.library_version(), "| torch", torch.__version__)
@@ -223,6 +265,8 @@ def main():
            "x.attn:1:", "a syntax error")
     raises(lambda: attnc.compile("attention x { mask k <= q }", head_dim=96).kernels[0].load(),
            "96", "head dim 96")
+
+    linear_checks()
 
     print("\n%d checks, %d failed" % (checks, len(failures)))
     for f in failures:

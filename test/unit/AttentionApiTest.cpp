@@ -57,10 +57,12 @@ TEST(AttentionSpec, JsonRoundTripsEveryField) {
   s.varlen = true;
   s.heads = 8;
   s.kvHeads = 2;
+  s.stepEntry = "attnc_document_bf16_d128_step";
   StatusOr<AttentionSpec> back = AttentionSpec::fromJson(s.toJson());
   ASSERT_TRUE(back.ok()) << back.status().message();
   EXPECT_EQ(back->toJson(), s.toJson());
   EXPECT_EQ(back->entry, s.entry);
+  EXPECT_EQ(back->stepEntry, s.stepEntry);
   EXPECT_EQ(back->dtype, ElementType::F16);
   EXPECT_EQ(back->config.blockN, 64);
   EXPECT_EQ(back->config.kernelTemplate, KernelTemplate::Sm80);
@@ -207,6 +209,44 @@ TEST(BindForwardArgs, LseOnlyForSoftmax) {
   EXPECT_NE(bindError(spec, pr.args).find("needs a softmax pattern"), std::string::npos);
   spec.normalizer = "softmax";
   EXPECT_EQ(bindError(spec, pr.args), "");
+}
+
+TEST(BindForwardArgs, LinearStates) {
+  AttentionSpec spec;
+  spec.pattern = "lightning";
+  spec.entry = "attnc_lightning_bf16_d128";
+  spec.stepEntry = "attnc_lightning_bf16_d128_step";
+  spec.config = ForwardConfig{128, 128, 64, 64, 4, 2, KernelTemplate::Linear};
+  spec.normalizer = "none";
+  spec.scale = 0.08838834764831845;
+  Problem pr;
+  pr.args.inputs.clear();
+  pr.args.scalars.clear();
+  // Queries and keys of one sequence have the same length.
+  EXPECT_NE(bindError(spec, pr.args).find("same sequence lengths"), std::string::npos);
+  pr.args.k.shape[1] = pr.args.v.shape[1] = pr.sq;
+  for (TensorRef *t : {&pr.args.k, &pr.args.v})
+    *t = TensorRef::contiguous(t->data, DType::BF16, {pr.b, pr.sq, pr.hkv, pr.d});
+  pr.args.stateIn = TensorRef::contiguous(fake(8), DType::F32, {pr.b, pr.h, pr.d, pr.d});
+  pr.args.stateOut = pr.args.stateIn; // in place
+  FwdParams p;
+  Status st = bindForwardArgs(spec, pr.args, p);
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(p.state_in, fake(8));
+  EXPECT_EQ(static_cast<const void *>(p.state_out), fake(8));
+  pr.args.stateOut = TensorRef::contiguous(fake(9), DType::F32, {pr.b, pr.hkv, pr.d, pr.d});
+  EXPECT_NE(bindError(spec, pr.args)
+                .find("state_out has shape [2, 2, 128, 128], expected "
+                      "[2, 4, 128, 128]"),
+            std::string::npos);
+  pr.args.stateOut = TensorRef::contiguous(fake(9), DType::BF16, {pr.b, pr.h, pr.d, pr.d});
+  EXPECT_NE(bindError(spec, pr.args).find("state_out must be a contiguous float32 tensor"),
+            std::string::npos);
+  // Softmax patterns take no state.
+  Problem softmax;
+  softmax.args.stateIn = pr.args.stateIn;
+  EXPECT_NE(bindError(documentSpec(), softmax.args).find("a state belongs to linear patterns"),
+            std::string::npos);
 }
 
 TEST(BindForwardArgs, Varlen) {

@@ -103,11 +103,11 @@ template <class Pattern> ATTNC_DEVICE float decayLog2(const FwdParams &p, int b,
 template <class Pattern, class Elem, int kHeadDim, int kHeadDimV>
 __device__ void linearSm80(const FwdParams &p) {
   constexpr int kChunk = kLinearChunk, kSlice = kLinearSlice, kThreads = kLinearThreads;
-  constexpr int kChunksQK = kHeadDim / 8; // 16-byte chunks per Q/K row
-  constexpr int kChunksV = kSlice / 8;    // per V / state row (the block's 64 columns)
-  constexpr int kStepsQK = kHeadDim / 16; // k16 steps over D
-  constexpr int kStepsC = kChunk / 16;    // k16 steps over the chunk's rows
-  constexpr int kTiles = 8;               // n8 tiles over 64 keys or 64 state columns
+  constexpr int kChunksQK = kHeadDim / 8;  // 16-byte chunks per Q/K row
+  constexpr int kChunksV = kSlice / 8;     // per V / state row (the block's 64 columns)
+  constexpr int kStepsQK = kHeadDim / 16;  // k16 steps over D
+  constexpr int kStepsC = kChunk / 16;     // k16 steps over the chunk's rows
+  constexpr int kTiles = 8;                // n8 tiles over 64 keys or 64 state columns
   constexpr int kStateRows = kHeadDim / 4; // state rows per warp
   constexpr int kStateTiles = kStateRows / 16;
   constexpr u32 kBytesQK = kChunk * kHeadDim * 2, kBytesV = kChunk * kSlice * 2;
@@ -289,7 +289,7 @@ __device__ void linearSm80(const FwdParams &p) {
             const float f = kDecay ? exp2Approx(float(distance) * lg) : 1.f;
             a[j][e] = distance >= 0 ? a[j][e] * f : 0.f;
           }
-        // O += A V over the keys of k16 steps 0 .. warp.
+          // O += A V over the keys of k16 steps 0 .. warp.
 #pragma unroll
         for (int ks = 0; ks < kStepsC; ++ks)
           if (ks <= warp) {
@@ -355,9 +355,9 @@ __device__ void linearSm80(const FwdParams &p) {
 #pragma unroll
         for (int mt = 0; mt < kStateTiles; ++mt) {
           u32 kt[4];
-          ldmatrixX4Trans(kt, sKt + swizzledOffset<kChunksQK>(
-                                        16 * ks + rowKt,
-                                        (warp * kStateRows + 16 * mt) / 8 + chunkKt));
+          ldmatrixX4Trans(
+              kt, sKt + swizzledOffset<kChunksQK>(16 * ks + rowKt,
+                                                  (warp * kStateRows + 16 * mt) / 8 + chunkKt));
           if constexpr (kDecay) {
             kt[0] = mulPacked<Elem>(kt[0], factor[0]);
             kt[1] = mulPacked<Elem>(kt[1], factor[0]);
