@@ -400,8 +400,10 @@ private:
     unsigned seed = 1;
     for (const Shape &shape : shapes) {
       runLinearOnGpu(**prefill, **step, s, pattern, type, shape, seed, /*decodeSteps=*/0);
-      // Decode after prefill: the last tokens one step at a time from the prefill's state.
-      if (shape.seqQ >= 4 && !pattern.getVarlen())
+      // Decode after prefill: the last tokens one step at a time from the prefill's state (a
+      // causal form only: without causality every query sees the keys after it too).
+      if (shape.seqQ >= 4 && !pattern.getVarlen() &&
+          pattern.getUnique<attn::LinearOp>().getCausal())
         runLinearOnGpu(**prefill, **step, s, pattern, type, shape, seed, /*decodeSteps=*/3);
       ++seed;
     }
