@@ -137,7 +137,7 @@ static FailureOr<ReferenceResult> evaluateLinear(PatternOp pattern, const Refere
            << p.seqQ << " and " << p.seqK;
   const size_t states = size_t(p.batch * H);
   if ((!p.stateIn.empty() && p.stateIn.size() != states * D * Dv) ||
-      (!p.stateSumIn.empty() && p.stateSumIn.size() != states * D))
+      (!p.keySumIn.empty() && p.keySumIn.size() != states * D))
     return pattern.emitError("the initial state must be [B, H, D, Dv] (and [B, H, D] for the "
                              "key sum)");
   using S = Scalar;
@@ -147,7 +147,7 @@ static FailureOr<ReferenceResult> evaluateLinear(PatternOp pattern, const Refere
   result.out.assign(p.totalQ() * H * Dv, 0.0);
   result.state.assign(states * D * Dv, 0.0);
   if (sum)
-    result.stateSum.assign(states * D, 0.0);
+    result.keySum.assign(states * D, 0.0);
   std::vector<double> fq, fk, w;
   for (int64_t b = 0; b < p.batch; ++b) {
     const int64_t L = p.length(b, false), base = p.rowStart(b, false);
@@ -158,7 +158,7 @@ static FailureOr<ReferenceResult> evaluateLinear(PatternOp pattern, const Refere
                << b << ", head " << h << " is " << gamma << ", outside (0, 1]";
       const int64_t hk = h / group, st = b * H + h;
       const double *s0 = p.stateIn.empty() ? nullptr : &p.stateIn[st * D * Dv];
-      const double *z0 = p.stateSumIn.empty() ? nullptr : &p.stateSumIn[st * D];
+      const double *z0 = p.keySumIn.empty() ? nullptr : &p.keySumIn[st * D];
       fq.assign(L * D, 0.0);
       fk.assign(L * D, 0.0);
       for (int64_t t = 0; t < L; ++t)
@@ -199,14 +199,14 @@ static FailureOr<ReferenceResult> evaluateLinear(PatternOp pattern, const Refere
           for (int64_t e = 0; e < Dv; ++e)
             state[d * Dv + e] += decayed * fk[s * D + d] * v[e];
           if (sum)
-            result.stateSum[st * D + d] += decayed * fk[s * D + d];
+            result.keySum[st * D + d] += decayed * fk[s * D + d];
         }
       }
       const double carried = std::pow(gamma, double(L));
       for (int64_t i = 0; s0 && i < D * Dv; ++i)
         state[i] += carried * s0[i];
       for (int64_t d = 0; sum && z0 && d < D; ++d)
-        result.stateSum[st * D + d] += carried * z0[d];
+        result.keySum[st * D + d] += carried * z0[d];
     }
   }
   for (auto *eval : {&*feature, &*decay})

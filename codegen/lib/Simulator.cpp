@@ -25,6 +25,8 @@ using namespace mlir::attn;
 /// C = block_m rows with n valid, phi applied to q and k, lg = log2(gamma):
 ///   O_i = c (2^((i+1) lg) Q_i S + sum_{j <= i} 2^((i-j) lg) (Q_i . K_j) V_j)
 ///   S   = 2^(n lg) S + sum_j 2^((n-1-j) lg) K_j^T V_j
+/// (sum normaliser: O_i divided by the same sums with z and 1 for S and V_j, c not applied; z
+/// updated like S with K_j for K_j^T V_j)
 /// and without `causal` S summed over every chunk first, then O = c Q S. Its agreement with the
 /// quadratic float64 reference checks the chunk decomposition (decay factors, partial last
 /// chunk, carried state) without a GPU. Every chunk is counted as one PARTIAL tile.
@@ -35,6 +37,7 @@ static FailureOr<ReferenceResult> simulateLinear(KernelOp kernel, const Referenc
   if (failed(feature) || failed(decay))
     return failure();
   const bool causal = kernel.getUnique<LinearOp>().getCausal();
+  const bool sum = kernel.getNormalizer() == NormalizerKind::Sum;
   const int64_t H = p.heads, D = p.headDim, Dv = p.headDimV, group = H / p.kvHeads;
   const int64_t C = kernel.getBlockM();
   const float scale = static_cast<float>(p.scale ? *p.scale : kernel.getScale().convertToDouble());
@@ -47,8 +50,10 @@ static FailureOr<ReferenceResult> simulateLinear(KernelOp kernel, const Referenc
   ReferenceResult result;
   result.out.assign(p.totalQ() * H * Dv, 0.0);
   result.state.assign(p.batch * H * D * Dv, 0.0);
+  if (sum)
+    result.keySum.assign(p.batch * H * D, 0.0);
   TileCounts local;
-  std::vector<float> state(D * Dv), q(C * D), k(C * D);
+  std::vector<float> state(D * Dv), z(D), q(C * D), k(C * D);
   for (int64_t b = 0; b < p.batch; ++b) {
     const int64_t L = p.length(b, false), base = p.rowStart(b, false);
     for (int64_t h = 0; h < H; ++h) {
@@ -57,6 +62,8 @@ static FailureOr<ReferenceResult> simulateLinear(KernelOp kernel, const Referenc
           *decay ? std::log2(float((*decay)->run({S{b}, S{h}})[0].f)) : 0.f;
       for (int64_t i = 0; i < D * Dv; ++i)
         state[i] = p.stateIn.empty() ? 0.f : float(p.stateIn[st * D * Dv + i]);
+      for (int64_t d = 0; d < D; ++d)
+        z[d] = p.keySumIn.empty() ? 0.f : float(p.keySumIn[st * D + d]);
       auto loadRows = [&](std::vector<float> &dst, int64_t c0, int64_t n, bool keys) {
         llvm::ArrayRef<double> src = keys ? p.k : p.q;
         const int64_t heads = keys ? p.kvHeads : H, head = keys ? hk : h;
@@ -72,8 +79,12 @@ static FailureOr<ReferenceResult> simulateLinear(KernelOp kernel, const Referenc
         const float carry = std::exp2(float(n) * lg);
         for (int64_t i = 0; i < D * Dv; ++i)
           state[i] *= carry;
+        for (int64_t d = 0; d < D; ++d)
+          z[d] *= carry;
         for (int64_t j = 0; j < n; ++j) {
           const float f = std::exp2(float(n - 1 - j) * lg);
+          for (int64_t d = 0; d < D; ++d)
+            z[d] += f * k[j * D + d];
           for (int64_t d = 0; d < D; ++d)
             for (int64_t e = 0; e < Dv; ++e)
               state[d * Dv + e] += f * k[j * D + d] * vAt(c0 + j, e);
@@ -92,16 +103,22 @@ static FailureOr<ReferenceResult> simulateLinear(KernelOp kernel, const Referenc
               acc += q[i * D + d] * state[d * Dv + e];
             o[e] = carry * acc;
           }
+          float den = 0;
+          for (int64_t d = 0; d < D; ++d)
+            den += q[i * D + d] * z[d];
+          den *= carry;
           for (int64_t j = 0; causal && j <= i; ++j) {
             float dot = 0;
             for (int64_t d = 0; d < D; ++d)
               dot += q[i * D + d] * k[j * D + d];
             const float a = dot * std::exp2(float(i - j) * lg);
+            den += a;
             for (int64_t e = 0; e < Dv; ++e)
               o[e] += a * vAt(c0 + j, e);
           }
+          const float factor = sum ? (den != 0.f ? 1.f / den : 0.f) : scale;
           for (int64_t e = 0; e < Dv; ++e)
-            o[e] = float(o[e]) * scale;
+            o[e] = float(o[e]) * factor;
         }
       };
       for (int64_t c0 = 0; c0 < L; c0 += C) {
@@ -118,6 +135,8 @@ static FailureOr<ReferenceResult> simulateLinear(KernelOp kernel, const Referenc
         output(c0, std::min(C, L - c0));
       for (int64_t i = 0; i < D * Dv; ++i)
         result.state[st * D * Dv + i] = state[i];
+      for (int64_t d = 0; sum && d < D; ++d)
+        result.keySum[st * D + d] = z[d];
     }
   }
   if (counts)

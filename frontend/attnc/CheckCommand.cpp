@@ -346,13 +346,23 @@ private:
   }
 
   /// Random initial states for a linear problem (normals scaled down, as states of earlier
-  /// tokens would be).
-  static void randomState(attn::ReferenceProblem &p, unsigned seed) {
+  /// tokens would be); with the sum normaliser a key sum too, positive as sums of positive
+  /// features are.
+  static void randomState(attn::PatternOp pattern, attn::ReferenceProblem &p, unsigned seed) {
     std::mt19937 rng(seed);
     std::normal_distribution<double> normal(0.0, 0.5);
     p.stateIn.resize(size_t(p.batch * p.heads * p.headDim * p.headDimV));
     for (double &x : p.stateIn)
       x = float(normal(rng)); // representable as the float32 the kernel reads
+    if (sumNormalised(pattern)) {
+      p.keySumIn.resize(size_t(p.batch * p.heads * p.headDim));
+      for (double &x : p.keySumIn)
+        x = float(std::fabs(normal(rng)) * 4.0);
+    }
+  }
+
+  static bool sumNormalised(attn::PatternOp pattern) {
+    return pattern.getUnique<attn::NormalizeOp>().getKind() == attn::NormalizerKind::Sum;
   }
 
   /// Steps 3 and 4 for a linear kernel: the chunked algorithm on the CPU, then the prefill and
@@ -365,7 +375,7 @@ private:
                                        std::pair{Shape{1, 2, 1, 300, 300}, true}}) {
       std::unique_ptr<Problem> problem = makeProblem(pattern, cpuShape, d, dv, type, 1234);
       if (withState)
-        randomState(problem->ref, 99);
+        randomState(pattern, problem->ref, 99);
       FailureOr<attn::ReferenceResult> ref = attn::evaluateReference(pattern, problem->ref);
       attn::TileCounts counts;
       FailureOr<attn::ReferenceResult> sim = attn::simulateKernel(kernel, problem->ref, &counts);
@@ -374,7 +384,8 @@ private:
         return;
       }
       double err = relativeError(sim->out, ref->out);
-      double stateErr = relativeError(sim->state, ref->state);
+      double stateErr = std::max(relativeError(sim->state, ref->state),
+                                 relativeError(sim->keySum, ref->keySum));
       report(err < 1e-5 && stateErr < 1e-5,
              "cpu simulate " + shapeName(problem->ref) + (withState ? " +state" : ""),
              llvm::formatv("rel err {0:e2}, state rel err {1:e2}; chunks {2}", err, stateErr,
@@ -420,13 +431,16 @@ private:
     std::unique_ptr<Problem> problem = makeProblem(pattern, shape, d, dv, type, seed);
     attn::ReferenceProblem &rp = problem->ref;
     if (seed % 2)
-      randomState(rp, seed + 100);
+      randomState(pattern, rp, seed + 100);
+    const bool sum = sumNormalised(pattern);
     std::string name = shapeName(rp) + (seed % 2 ? " +state" : "") +
                        (decodeSteps ? " +" + std::to_string(decodeSteps) + " steps" : "");
     auto fail = [&](const attnc::Status &st) { report(false, "gpu " + name, st.message()); };
     const size_t outCount = size_t(rp.totalQ()) * rp.heads * dv;
     const size_t stateCount = size_t(rp.batch * rp.heads) * d * dv;
+    const size_t keySumCount = size_t(rp.batch * rp.heads) * d;
     std::vector<float> stateIn(rp.stateIn.begin(), rp.stateIn.end());
+    std::vector<float> keySumIn(rp.keySumIn.begin(), rp.keySumIn.end());
     std::vector<attnc::DeviceBuffer> buffers;
     std::vector<uint64_t> ptrs;
     for (auto [data, bytes] :
@@ -434,7 +448,9 @@ private:
           {problem->k.data(), problem->k.size() * 2},
           {problem->v.data(), problem->v.size() * 2},
           {nullptr, outCount * 2},
-          {stateIn.empty() ? nullptr : stateIn.data(), stateCount * 4}}) {
+          {stateIn.empty() ? nullptr : stateIn.data(), stateCount * 4},
+          {keySumIn.empty() ? nullptr : keySumIn.data(), keySumCount * 4},
+          {nullptr, keySumCount * 4}}) {
       attnc::StatusOr<attnc::DeviceBuffer> buffer = device->allocBuffer(std::max<size_t>(bytes, 4));
       if (!buffer.ok())
         return fail(buffer.status());
@@ -454,6 +470,12 @@ private:
     // The state is updated in place: prefill and steps read and write the same buffer.
     p.state_in = stateIn.empty() ? nullptr : reinterpret_cast<const float *>(ptrs[4]);
     p.state_out = reinterpret_cast<float *>(ptrs[4]);
+    // The key sum cannot be updated in place: two buffers, swapped after every call.
+    uint64_t keySum[2] = {ptrs[5], ptrs[6]};
+    if (sum) {
+      p.key_sum_in = keySumIn.empty() ? nullptr : reinterpret_cast<const float *>(keySum[0]);
+      p.key_sum_out = reinterpret_cast<float *>(keySum[1]);
+    }
     for (auto [slot, bits] : llvm::enumerate(problem->inputBits)) {
       attnc::StatusOr<attnc::DeviceBuffer> buffer = device->allocBuffer(bits.size() * 4);
       attnc::Status st = buffer.ok() ? device->copyToDevice(buffer->ptr(), bits.data(),
@@ -494,6 +516,7 @@ private:
     first.seqlen_q = first.seqlen_k = prefillRows;
     attnc::Status st = prefillRows == 1 ? attnc::launchLinearStep(step, config, first)
                                         : attnc::launchForward(prefill, config, first);
+    int keySumNow = 1; // the buffer holding the current key sum
     for (int i = 0; st.ok() && i < decodeSteps; ++i) {
       // Row r = prefillRows + i of every sequence, as a batch of length-1 sequences.
       const long long r = prefillRows + i;
@@ -504,6 +527,11 @@ private:
       one.k = static_cast<const uint16_t *>(p.k) + r * p.k_row_stride;
       one.v = static_cast<const uint16_t *>(p.v) + r * p.v_row_stride;
       one.o = static_cast<uint16_t *>(p.o) + r * p.o_row_stride;
+      if (sum) {
+        one.key_sum_in = reinterpret_cast<const float *>(keySum[keySumNow]);
+        one.key_sum_out = reinterpret_cast<float *>(keySum[keySumNow ^ 1]);
+        keySumNow ^= 1;
+      }
       st = attnc::launchLinearStep(step, config, one);
     }
     if (st.ok())
@@ -514,6 +542,9 @@ private:
       st = device->copyToHost(outBits.data(), ptrs[3], outCount * 2);
     if (st.ok())
       st = device->copyToHost(state.data(), ptrs[4], stateCount * 4);
+    std::vector<float> keySumOut(sum ? keySumCount : 0);
+    if (st.ok() && sum)
+      st = device->copyToHost(keySumOut.data(), keySum[keySumNow], keySumCount * 4);
     if (!st.ok())
       return fail(st);
     FailureOr<attn::ReferenceResult> ref = attn::evaluateReference(pattern, rp);
@@ -523,6 +554,10 @@ private:
     for (size_t i = 0; i < outCount; ++i)
       out[i] = attnc::bitsToFloat(outBits[i], type);
     double err = relativeError(out, ref->out), stateErr = relativeError(stateD, ref->state);
+    if (sum)
+      stateErr = std::max(stateErr,
+                          relativeError(std::vector<double>(keySumOut.begin(), keySumOut.end()),
+                                        ref->keySum));
     report(err < outputTolerance(type) && stateErr < outputTolerance(type), "gpu " + name,
            llvm::formatv("rel err {0:e2}, state rel err {1:e2} (tol {2:e0})", err, stateErr,
                          outputTolerance(type))

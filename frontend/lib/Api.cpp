@@ -26,6 +26,7 @@ attnc::ForwardConfig attnc::forwardConfig(const attn::KernelLaunchSpec &k) {
   c.warps = int(k.warps);
   c.stages = int(k.stages);
   c.kernelTemplate = parseKernelTemplate(k.kernelTemplate).value_or(KernelTemplate::Sm80);
+  c.keySum = c.kernelTemplate == KernelTemplate::Linear && k.normalizer == "sum";
   return c;
 }
 

@@ -77,10 +77,6 @@ std::optional<std::string> mlir::attn::unsupportedReason(PatternOp pattern,
   if (!elementType)
     return "unknown element type '" + target.elementType + "' (expected bf16 or f16)";
   auto [d, dv] = headDimsFor(pattern, target);
-  if (pattern.getUnique<LinearOp>() &&
-      pattern.getUnique<NormalizeOp>().getKind() == NormalizerKind::Sum)
-    return std::string("the linear template does not normalise by the sum yet (the float64 "
-                       "reference does)");
   if (failed(selectConfig(pattern, target.arch, elementType, d, dv)))
     return ("no kernel configuration for arch " + target.arch + ", " + target.elementType +
             ", head dims " + Twine(d) + "/" + Twine(dv))

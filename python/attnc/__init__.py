@@ -48,7 +48,8 @@ class _ForwardArgs(ctypes.Structure):
                 ("inputs", ctypes.POINTER(_Tensor)), ("num_inputs", ctypes.c_int32),
                 ("scalars", ctypes.POINTER(ctypes.c_double)), ("num_scalars", ctypes.c_int32),
                 ("scale", ctypes.c_double),
-                ("state_in", _Tensor), ("state_out", _Tensor)]
+                ("state_in", _Tensor), ("state_out", _Tensor),
+                ("key_sum_in", _Tensor), ("key_sum_out", _Tensor)]
 
 
 class _CompileOptions(ctypes.Structure):
@@ -266,6 +267,12 @@ class BlockMap:
             self._handle = None
 
 
+def _states(state_in, state_out, key_sum_in, key_sum_out):
+    """A linear pattern's carried tensors, by their C API field names."""
+    return {"state_in": state_in, "state_out": state_out, "key_sum_in": key_sum_in,
+            "key_sum_out": key_sum_out}
+
+
 class Kernel:
     """One pattern's kernel. Call it on q, k, v (and the pattern's inputs and scalars)."""
 
@@ -296,17 +303,17 @@ class Kernel:
         return self
 
     def _args(self, q, k, v, out, lse, inputs, scalars, scale, cu_seqlens_q, cu_seqlens_k,
-              max_seqlen_q, max_seqlen_k, arrays, initial_state=None, final_state=None):
+              max_seqlen_q, max_seqlen_k, arrays, states=None):
         s = self.spec
         a = _ForwardArgs()
         a.struct_size = ctypes.sizeof(_ForwardArgs)
-        keep = [q, k, v, out, lse, initial_state, final_state]
+        keep = [q, k, v, out, lse, states]
         torch_mode = _is_torch(q)
-        for name, state in (("state_in", initial_state), ("state_out", final_state)):
+        for name, state in (states or {}).items():
             if state is None:
                 continue
             if not _is_torch(state):
-                raise AttncError("%s takes a torch float32 tensor [B, Hq, D, Dv]" % name)
+                raise AttncError("%s takes a torch float32 tensor" % name)
             setattr(a, name, _torch_tensor(state, name))
         if torch_mode:
             a.q, a.k, a.v = (_torch_tensor(t, n) for t, n in ((q, "q"), (k, "k"), (v, "v")))
@@ -398,13 +405,15 @@ class Kernel:
 
     def __call__(self, q, k, v, *, out=None, lse=False, inputs=None, scalars=None, scale=None,
                  cu_seqlens_q=None, cu_seqlens_k=None, max_seqlen_q=None, max_seqlen_k=None,
-                 block_map=None, stream=None, initial_state=None, final_state=None):
+                 block_map=None, stream=None, initial_state=None, final_state=None,
+                 initial_key_sum=None, final_key_sum=None):
         """The attention output [B, Sq, Hq, Dv] (varlen: [total_q, Hq, Dv]); with lse=True also
         the log-sum-exp [B, Hq, Sq] (varlen [Hq, total_q]) as float32.
 
         Linear patterns: initial_state (read; default zero) and final_state (written) are torch
-        float32 [B, Hq, D, Dv] tensors, possibly the same one; a call with sequences of length
-        1 runs the recurrent decode step.
+        float32 [B, Hq, D, Dv] tensors, possibly the same one; with `normalize sum` also
+        initial_key_sum / final_key_sum, [B, Hq, D]. A call with sequences of length 1 runs the
+        recurrent decode step.
 
         torch tensors: launched on `stream` (default: torch's current stream) without a sync;
         `out` may be given. numpy arrays: float values, synchronous, float32 results.
@@ -420,8 +429,9 @@ class Kernel:
             lse_t = (torch.empty(lse_shape, dtype=torch.float32, device=q.device)
                      if lse else None)
             a, keep = self._args(q, k, v, out, lse_t, inputs, scalars, scale, cu_seqlens_q,
-                                 cu_seqlens_k, max_seqlen_q, max_seqlen_k, None, initial_state,
-                                 final_state)
+                                 cu_seqlens_k, max_seqlen_q, max_seqlen_k, None,
+                                 _states(initial_state, final_state, initial_key_sum,
+                                         final_key_sum))
             if stream is None:
                 stream = torch.cuda.current_stream(q.device).cuda_stream
             self._launch(a, block_map, stream)
@@ -433,8 +443,9 @@ class Kernel:
             o = arrays.empty(out_shape, code, 2, "out")
             lse_c = arrays.empty(lse_shape, _F32, 4, "lse") if lse else None
             a, keep = self._args(q, k, v, o, lse_c, inputs, scalars, scale, cu_seqlens_q,
-                                 cu_seqlens_k, max_seqlen_q, max_seqlen_k, arrays, initial_state,
-                                 final_state)
+                                 cu_seqlens_k, max_seqlen_q, max_seqlen_k, arrays,
+                                 _states(initial_state, final_state, initial_key_sum,
+                                         final_key_sum))
             self._launch(a, block_map, stream)
             _check(_lib.attnc_synchronize())
             bits = np.empty(out_shape, dtype=np.uint16)
@@ -450,14 +461,15 @@ class Kernel:
 
     def bind(self, q, k, v, out, *, lse=None, inputs=None, scalars=None, scale=None,
              cu_seqlens_q=None, cu_seqlens_k=None, max_seqlen_q=None, max_seqlen_k=None,
-             block_map=None, initial_state=None, final_state=None):
+             block_map=None, initial_state=None, final_state=None, initial_key_sum=None,
+             final_key_sum=None):
         """A launcher with every argument converted once (torch tensors only): calling it
         re-launches on the same tensors, for timing loops and CUDA graph capture."""
         if not _is_torch(q):
             raise AttncError("bind takes torch tensors")
         a, keep = self._args(q, k, v, out, lse, inputs, scalars, scale, cu_seqlens_q,
-                             cu_seqlens_k, max_seqlen_q, max_seqlen_k, None, initial_state,
-                             final_state)
+                             cu_seqlens_k, max_seqlen_q, max_seqlen_k, None,
+                             _states(initial_state, final_state, initial_key_sum, final_key_sum))
         kernel = self
 
         def launch(stream=None):

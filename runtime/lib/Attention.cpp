@@ -126,6 +126,7 @@ StatusOr<AttentionSpec> AttentionSpec::fromJson(const std::string &text) {
     s.config.kernelTemplate = *parsed;
     s.scale = j.at("scale").get<double>();
     s.normalizer = j.at("normalizer").get<std::string>();
+    s.config.keySum = s.config.kernelTemplate == KernelTemplate::Linear && s.normalizer == "sum";
     // Absent in manifests written before linear patterns: those kernels have no step.
     s.stepEntry = j.value("step_entry", std::string());
     s.varlen = j.at("varlen").get<bool>();
@@ -362,7 +363,26 @@ Status attnc::bindForwardArgs(const AttentionSpec &s, const ForwardArgs &a, FwdP
     }
     p.state_in = static_cast<const float *>(a.stateIn.data);
     p.state_out = static_cast<float *>(const_cast<void *>(a.stateOut.data));
-  } else if (a.stateIn.given() || a.stateOut.given()) {
+    for (auto [name, t] : {std::pair<const char *, const TensorRef *>{"key_sum_in", &a.keySumIn},
+                           {"key_sum_out", &a.keySumOut}}) {
+      if (!t->given())
+        continue;
+      std::string what = std::string("forward: ") + name + " ";
+      if (s.normalizer != "sum")
+        return Status::error(what + "belongs to linear patterns with 'normalize sum'");
+      if (t->dtype != DType::F32 || !t->isContiguous() || !t->data)
+        return Status::error(what + "must be a contiguous float32 tensor");
+      ATTNC_TRY(expectShape(name, *t, {p.batch, heads, d}));
+      if (reinterpret_cast<uintptr_t>(t->data) % 16 != 0)
+        return Status::error(what + "is not 16-byte aligned");
+    }
+    if (a.keySumIn.given() && a.keySumOut.given() && a.keySumIn.data == a.keySumOut.data)
+      return Status::error("forward: key_sum_out must not be key_sum_in (every block of Dv "
+                           "columns reads the key sum it starts from): pass another tensor");
+    p.key_sum_in = static_cast<const float *>(a.keySumIn.data);
+    p.key_sum_out = static_cast<float *>(const_cast<void *>(a.keySumOut.data));
+  } else if (a.stateIn.given() || a.stateOut.given() || a.keySumIn.given() ||
+             a.keySumOut.given()) {
     return Status::error("forward: a state belongs to linear patterns; '" + s.pattern +
                          "' normalises with " + s.normalizer);
   }

@@ -107,6 +107,8 @@ StatusOr<ForwardArgs> toArgs(const attnc_forward_args *a) {
   if (a->struct_size >= int32_t(sizeof(attnc_forward_args))) {
     ATTNC_ASSIGN_OR_RETURN(f.stateIn, toTensor(a->state_in, "state_in"));
     ATTNC_ASSIGN_OR_RETURN(f.stateOut, toTensor(a->state_out, "state_out"));
+    ATTNC_ASSIGN_OR_RETURN(f.keySumIn, toTensor(a->key_sum_in, "key_sum_in"));
+    ATTNC_ASSIGN_OR_RETURN(f.keySumOut, toTensor(a->key_sum_out, "key_sum_out"));
   }
   return f;
 }

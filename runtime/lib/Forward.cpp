@@ -183,7 +183,8 @@ Status attnc::launchForward(const Kernel &kernel, const ForwardConfig &c, const 
     FwdParams copy = p;
     void *args[] = {&copy};
     return kernel.launch(grid, Dim3{static_cast<unsigned>(kLinearThreads), 1, 1},
-                         static_cast<unsigned>(linearSm80SmemBytes(c.headDim)), stream, args);
+                         static_cast<unsigned>(linearSm80SmemBytes(c.headDim, c.keySum)), stream,
+                         args);
   }
   ATTNC_TRY(checkLaunchSizes(p));
   if (p.seqlen_q == 0)

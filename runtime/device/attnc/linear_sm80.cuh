@@ -113,12 +113,14 @@ __device__ void linearSm80(const FwdParams &p) {
   constexpr u32 kBytesQK = kChunk * kHeadDim * 2, kBytesV = kChunk * kSlice * 2;
   constexpr u32 kBytesS = kHeadDim * kSlice * 2;
   constexpr bool kCausal = Pattern::kCausal, kDecay = Pattern::kHasDecay;
+  constexpr bool kSum = Pattern::kNormalizer == kNormalizeSum;
   static_assert(sizeof(Elem) == 2, "Elem is a 16-bit storage type");
   static_assert(kHeadDim == 64 || kHeadDim == 128, "D must be 64 or 128");
   static_assert(kHeadDimV % kSlice == 0, "Dv must be a multiple of 64");
-  static_assert(linearSm80SmemBytes(kHeadDim) == int(2 * (2 * kBytesQK + kBytesV) + 2 * kBytesS),
+  static_assert(linearSm80SmemBytes(kHeadDim, kSum) ==
+                    int(2 * (2 * kBytesQK + kBytesV) + 2 * kBytesS + (kSum ? 8 * kHeadDim : 0)),
                 "linearSm80SmemBytes does not match the layout");
-  static_assert(kNormalizeNone == Pattern::kNormalizer, "the sum normaliser is not built yet");
+  static_assert(kSum || Pattern::kNormalizer == kNormalizeNone, "normalise with none or sum");
 
   const int slice = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
   const int e0 = slice * kSlice;
@@ -140,6 +142,11 @@ __device__ void linearSm80(const FwdParams &p) {
   const u32 sK = sQ + 2 * kBytesQK;
   const u32 sV = sK + 2 * kBytesQK;
   const u32 sS = sV + 2 * kBytesV;
+  // The sum normaliser's key sum z (float32, two buffers like the state's copy); thread d < D
+  // owns z[d] in a register.
+  float *const sZ = reinterpret_cast<float *>(attncSmem + 2 * (2 * kBytesQK + kBytesV + kBytesS));
+  const i64 keySumOff = (i64(b) * p.heads + h) * kHeadDim;
+  float z = 0.f;
 
   // The state slice: rows warp * kStateRows + 16 mt + g (+8), columns 8 j + 2 t (+1).
   float state[kStateTiles][kTiles][4];
@@ -171,6 +178,11 @@ __device__ void linearSm80(const FwdParams &p) {
   };
   int readS = 0; // the buffer holding the state before the current chunk
   stageState(readS);
+  if constexpr (kSum)
+    if (tid < kHeadDim) {
+      z = p.key_sum_in ? p.key_sum_in[keySumOff + tid] : 0.f;
+      sZ[tid] = z;
+    }
 
   const int nChunks = (L + kChunk - 1) / kChunk;
   // Causal: one pass (output and state per chunk). Otherwise pass 0 sums the state over every
@@ -246,18 +258,25 @@ __device__ void linearSm80(const FwdParams &p) {
           mmaM16n8k16<Elem>(o[j + 1], qf, sf[2], sf[3]);
         }
       }
+      // Rows i = 16 warp + g (+8) of the chunk: the carried part decays by gamma^(i+1).
+      float carry[2] = {1.f, 1.f};
+      if constexpr (kCausal && kDecay) {
+#pragma unroll
+        for (int r = 0; r < 2; ++r)
+          carry[r] = exp2Approx(float(warp * 16 + g + 8 * r + 1) * lg);
+      }
+      // The sum normaliser's denominator: the chunk's own weights (row sums of A, below), then
+      // the carried part q_i . z_prev.
+      float den[2] = {0.f, 0.f};
       if constexpr (kCausal) {
-        // Rows i = 16 warp + g (+8) of the chunk: the carried part decays by gamma^(i+1).
         if constexpr (kDecay) {
 #pragma unroll
-          for (int r = 0; r < 2; ++r) {
-            const float f = exp2Approx(float(warp * 16 + g + 8 * r + 1) * lg);
+          for (int r = 0; r < 2; ++r)
 #pragma unroll
             for (int j = 0; j < kTiles; ++j) {
-              o[j][2 * r] *= f;
-              o[j][2 * r + 1] *= f;
+              o[j][2 * r] *= carry[r];
+              o[j][2 * r + 1] *= carry[r];
             }
-          }
         }
         // A = Q K^T over the keys up to this warp's last row (n8 tiles 0 .. 2 warp + 1).
         float a[kTiles][4];
@@ -289,12 +308,17 @@ __device__ void linearSm80(const FwdParams &p) {
             const float f = kDecay ? exp2Approx(float(distance) * lg) : 1.f;
             a[j][e] = distance >= 0 ? a[j][e] * f : 0.f;
           }
-          // O += A V over the keys of k16 steps 0 .. warp.
+        // O += A V over the keys of k16 steps 0 .. warp; with the sum normaliser also A 1 (an
+        // n8 tile of ones as B: every column holds the row sums of the same 16-bit weights).
+        float rowSums[4] = {0.f, 0.f, 0.f, 0.f};
+        const u32 ones = packFloat2<Elem>(1.f, 1.f);
 #pragma unroll
         for (int ks = 0; ks < kStepsC; ++ks)
           if (ks <= warp) {
             u32 af[4];
             packWeights<Elem>(a, ks, af);
+            if constexpr (kSum)
+              mmaM16n8k16<Elem>(rowSums, af, ones, ones);
 #pragma unroll
             for (int j = 0; j < kTiles; j += 2) {
               u32 vf[4];
@@ -303,16 +327,45 @@ __device__ void linearSm80(const FwdParams &p) {
               mmaM16n8k16<Elem>(o[j + 1], af, vf[2], vf[3]);
             }
           }
+        den[0] = rowSums[0];
+        den[1] = rowSums[2];
       }
-      // c O, staged in this warp's own 16 rows of the Q chunk (only it reads them) so that the
-      // global stores are 16-byte and row-contiguous.
+      if constexpr (kSum) {
+        // q_i . z_prev: each lane of a quad sums a quarter of D (after the intra-chunk part,
+        // whose registers are free by now).
+        const float *zPrev = sZ + readS * kHeadDim;
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+          const int row = warp * 16 + g + 8 * r;
+          float acc = 0.f;
+#pragma unroll 4
+          for (int d = t * (kHeadDim / 4); d < (t + 1) * (kHeadDim / 4); d += 2) {
+            float lo, hi;
+            unpackFloat2<Elem>(ldShared32(sQt + swizzledOffset<kChunksQK>(row, d / 8) + (d % 8) * 2),
+                               lo, hi);
+            acc = fmaf(lo, zPrev[d], fmaf(hi, zPrev[d + 1], acc));
+          }
+          acc += __shfl_xor_sync(0xffffffffu, acc, 1);
+          acc += __shfl_xor_sync(0xffffffffu, acc, 2);
+          den[r] += carry[r] * acc;
+        }
+      }
+      // c O (sum: O / den, 0 where den = 0), staged in this warp's own 16 rows of the Q chunk
+      // (only it reads them) so that the global stores are 16-byte and row-contiguous.
+      float factor[2] = {p.scale, p.scale};
+      if constexpr (kSum) {
+#pragma unroll
+        for (int r = 0; r < 2; ++r)
+          factor[r] = den[r] != 0.f ? 1.f / den[r] : 0.f;
+        __syncwarp(); // the denominator's reads of this warp's Q rows are done
+      }
       const u32 sO = sQt + warp * 16 * kChunksQK * 16;
 #pragma unroll
       for (int j = 0; j < kTiles; ++j)
 #pragma unroll
         for (int r = 0; r < 2; ++r)
           stShared32(sO + swizzledOffset<kChunksV>(g + 8 * r, j) + 4 * t,
-                     packFloat2<Elem>(o[j][2 * r] * p.scale, o[j][2 * r + 1] * p.scale));
+                     packFloat2<Elem>(o[j][2 * r] * factor[r], o[j][2 * r + 1] * factor[r]));
       __syncwarp();
 #pragma unroll
       for (int i = 0; i < 16 * kChunksV / 32; ++i) {
@@ -342,12 +395,13 @@ __device__ void linearSm80(const FwdParams &p) {
 #pragma unroll 1
       for (int ks = 0; ks < kStepsC; ++ks) {
         u32 factor[2];
-        if constexpr (kDecay)
+        if constexpr (kDecay) {
 #pragma unroll
           for (int half = 0; half < 2; ++half) {
             const int key = 16 * ks + 8 * half + 2 * t;
             factor[half] = packFloat2<Elem>(keyFactor(key), keyFactor(key + 1));
           }
+        }
         u32 vf[kTiles / 2][4];
 #pragma unroll
         for (int j = 0; j < kTiles; j += 2)
@@ -371,6 +425,17 @@ __device__ void linearSm80(const FwdParams &p) {
           }
         }
       }
+      // z = gamma^n z + sum_j gamma^(n-1-j) k_j, by Horner over the chunk's keys.
+      if constexpr (kSum)
+        if (tid < kHeadDim) {
+          const float gamma = kDecay ? exp2Approx(lg) : 1.f;
+          for (int j = 0; j < n; ++j) {
+            Elem key;
+            key.bits = ldSharedU16(sKt + swizzledOffset<kChunksQK>(j, tid / 8) + (tid % 8) * 2);
+            z = fmaf(z, gamma, toFloat(key));
+          }
+          sZ[(readS ^ 1) * kHeadDim + tid] = z;
+        }
       // The next chunk reads the new state from the other buffer (its reads of this one, from
       // the previous chunk, finished before this chunk's barrier).
       readS ^= 1;
@@ -379,6 +444,8 @@ __device__ void linearSm80(const FwdParams &p) {
   }
   cpAsyncWait<0>();
 
+  if (kSum && p.key_sum_out && tid < kHeadDim)
+    p.key_sum_out[keySumOff + tid] = z;
   if (p.state_out) {
 #pragma unroll
     for (int mt = 0; mt < kStateTiles; ++mt)
@@ -397,7 +464,8 @@ template <class Pattern, class Elem, int kHeadDim, int kHeadDimV>
 __device__ void linearStep(const FwdParams &p) {
   constexpr int kWarps = kLinearStepThreads / 32, kRows = kHeadDim / kWarps;
   static_assert(kHeadDim % kWarps == 0, "D rows split over the warps");
-  static_assert(kNormalizeNone == Pattern::kNormalizer, "the sum normaliser is not built yet");
+  constexpr bool kSum = Pattern::kNormalizer == kNormalizeSum;
+  static_assert(kSum || Pattern::kNormalizer == kNormalizeNone, "normalise with none or sum");
   const int slice = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
   const int e0 = slice * kLinearSlice;
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
@@ -407,6 +475,7 @@ __device__ void linearStep(const FwdParams &p) {
 
   __shared__ float fq[kHeadDim], fk[kHeadDim];
   __shared__ float partial[kWarps][kLinearSlice];
+  __shared__ float qz[kSum ? kHeadDim : 1]; // sum normaliser: phi(q)_d z_d
   if (tid < kHeadDim && present) {
     const Elem *q = static_cast<const Elem *>(p.q) + seq.qOff + h * p.q_head_stride;
     const Elem *k = static_cast<const Elem *>(p.k) + seq.kOff + hk * p.k_head_stride;
@@ -419,13 +488,23 @@ __device__ void linearStep(const FwdParams &p) {
     fq[tid] = x;
     fk[tid] = y;
   }
+  const float gamma = Pattern::kHasDecay ? Pattern::decay(p, b, h) : 1.f;
+  if (kSum && tid < kHeadDim) {
+    // z <- gamma z + phi(k); only the first slice's block writes it back.
+    const i64 off = (i64(b) * p.heads + h) * kHeadDim + tid;
+    float z = p.key_sum_in ? p.key_sum_in[off] : 0.f;
+    if (present)
+      z = fmaf(gamma, z, fk[tid]);
+    qz[tid] = present ? fq[tid] * z : 0.f;
+    if (p.key_sum_out && slice == 0)
+      p.key_sum_out[off] = z;
+  }
   float v0 = 0.f, v1 = 0.f;
   if (present) {
     const Elem *v = static_cast<const Elem *>(p.v) + seq.vOff + hk * p.v_head_stride + e0;
     v0 = toFloat(v[2 * lane]);
     v1 = toFloat(v[2 * lane + 1]);
   }
-  const float gamma = Pattern::kHasDecay ? Pattern::decay(p, b, h) : 1.f;
   const i64 stateOff = (i64(b) * p.heads + h) * kHeadDim * kHeadDimV + e0 + 2 * lane;
   Float2 s[kRows];
 #pragma unroll
@@ -456,8 +535,15 @@ __device__ void linearStep(const FwdParams &p) {
 #pragma unroll
     for (int w = 0; w < kWarps; ++w)
       sum += partial[w][tid];
+    float factor = p.scale;
+    if constexpr (kSum) {
+      float den = 0.f;
+      for (int d = 0; d < kHeadDim; ++d)
+        den += qz[d];
+      factor = den != 0.f ? 1.f / den : 0.f;
+    }
     Elem *o = static_cast<Elem *>(p.o) + seq.oOff + h * p.o_head_stride + e0;
-    o[tid] = fromFloat<Elem>(sum * p.scale);
+    o[tid] = fromFloat<Elem>(sum * factor);
   }
 }
 

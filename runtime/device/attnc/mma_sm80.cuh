@@ -98,6 +98,18 @@ ATTNC_DEVICE void ldShared16(u32 (&r)[4], u32 addr) {
                : "memory");
 }
 
+ATTNC_DEVICE u32 ldShared32(u32 addr) {
+  u32 r;
+  asm volatile("ld.shared.b32 %0, [%1];" : "=r"(r) : "r"(addr) : "memory");
+  return r;
+}
+
+ATTNC_DEVICE u16 ldSharedU16(u32 addr) {
+  u16 r;
+  asm volatile("ld.shared.u16 %0, [%1];" : "=h"(r) : "r"(addr) : "memory");
+  return r;
+}
+
 ATTNC_DEVICE void stShared16(u32 addr, const u32 (&r)[4]) {
   asm volatile("st.shared.v4.b32 [%0], {%1, %2, %3, %4};" ::"r"(addr), "r"(r[0]), "r"(r[1]),
                "r"(r[2]), "r"(r[3])

@@ -76,6 +76,10 @@ struct FwdParams {
   // state_out (null: not written); the two may be the same buffer.
   const float *state_in;
   float *state_out;
+  // Linear patterns with the sum normaliser: the key sum z = sum_s gamma^(L-1-s) phi(k_s) that
+  // divides the output, float32 contiguous [B, Hq, D], carried like the state.
+  const float *key_sum_in;
+  float *key_sum_out;
 };
 
 /// Entries of a block map.
@@ -152,10 +156,12 @@ constexpr int kLinearStepThreads = 256;
 
 /// Shared memory bytes of the chunked linear kernel: two stages of the Q, K (kLinearChunk x D)
 /// and V (kLinearChunk x kLinearSlice) chunks, and two D x kLinearSlice copies of the state as
-/// the tensor-core operand (read one, write the other), 2-byte elements.
-ATTNC_HD constexpr int linearSm80SmemBytes(int headDim) {
+/// the tensor-core operand (read one, write the other), 2-byte elements; with the sum
+/// normaliser two float32 copies of the key sum (D).
+ATTNC_HD constexpr int linearSm80SmemBytes(int headDim, bool keySum) {
   return 2 * (2 * (2 * kLinearChunk * headDim + kLinearChunk * kLinearSlice) +
-              2 * headDim * kLinearSlice);
+              2 * headDim * kLinearSlice) +
+         (keySum ? 2 * 4 * headDim : 0);
 }
 
 } // namespace attnc

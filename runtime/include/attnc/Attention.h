@@ -95,6 +95,9 @@ struct AttentionSpec {
 struct ForwardArgs {
   TensorRef q, k, v, o, lse;
   TensorRef stateIn, stateOut;
+  /// Linear patterns with `normalize sum`: the key sum carried with the state, float32
+  /// contiguous [B, Hq, D] (same rules as the state, but keySumOut must not be keySumIn).
+  TensorRef keySumIn, keySumOut;
   TensorRef cuSeqlensQ, cuSeqlensK;
   int maxSeqlenQ = 0, maxSeqlenK = 0;
   std::vector<TensorRef> inputs;

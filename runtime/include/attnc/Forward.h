@@ -35,6 +35,7 @@ struct ForwardConfig {
   int headDim = 128, headDimV = 128;
   int blockM = 128, blockN = 64, warps = 8, stages = 2;
   KernelTemplate kernelTemplate = KernelTemplate::Sm80;
+  bool keySum = false; ///< Linear: the sum normaliser (the kernel carries a key sum)
 };
 
 /// Launches `kernel` over `params` on `stream` (null: default stream). Checks the shapes

@@ -61,7 +61,8 @@ typedef struct attnc_forward_args {
   const double *scalars;
   int32_t num_scalars;
   double scale;
-  attnc_tensor state_in, state_out; /* version 2 */
+  attnc_tensor state_in, state_out;     /* version 2 */
+  attnc_tensor key_sum_in, key_sum_out; /* version 2: float32 [B, Hq, D], 'normalize sum' */
 } attnc_forward_args;
 
 typedef struct attnc_compile_options {

@@ -30,9 +30,9 @@ struct ReferenceProblem {
   llvm::StringMap<std::vector<double>> inputs;
   llvm::StringMap<double> scalars;
   std::optional<double> scale; // overrides the pattern's and the default 1/sqrt(D)
-  /// Linear patterns: the state a prefill starts from, [B, Hq, D, Dv] (and [B, Hq, D] for the
-  /// sum normaliser's key sum); empty: zero.
-  std::vector<double> stateIn, stateSumIn;
+  /// Linear patterns: the state a prefill starts from, [B, Hq, D, Dv], and with the sum
+  /// normaliser its key sum z = sum_s gamma^(L-1-s) phi(k_s), [B, Hq, D]; empty: zero.
+  std::vector<double> stateIn, keySumIn;
 
   bool isVarlen() const { return !cuSeqlensQ.empty(); }
   int64_t totalQ() const { return isVarlen() ? cuSeqlensQ.back() : batch * seqQ; }
@@ -49,7 +49,7 @@ struct ReferenceResult {
   std::vector<double> lse; // natural log; -inf for rows that see no key (softmax only)
   /// Linear patterns: the final state S = gamma^L S0 + sum_s gamma^(L-1-s) phi(k_s) v_s^T per
   /// (sequence, head), [B, Hq, D, Dv]; with the sum normaliser also the key sum [B, Hq, D].
-  std::vector<double> state, stateSum;
+  std::vector<double> state, keySum;
 };
 
 /// The extents of `input` for `problem` (problem sizes resolved).
