@@ -106,10 +106,51 @@ std::string pathFor(llvm::StringRef path, llvm::StringRef name) {
   return (path.drop_back(extension.size()) + "-" + name + extension).str();
 }
 
+/// A linear pattern has no mask and no block map: says which form it is, and what the linear
+/// template will run (chunks, state slices, blocks, the decode step) for --seq and --heads.
+int explainLinear(PatternOp pattern, const attnc::ExplainCommandOptions &o) {
+  auto linear = pattern.getUnique<LinearOp>();
+  auto normalize = pattern.getUnique<NormalizeOp>();
+  const int64_t d = pattern.getHeadDim().value_or(128), dv = pattern.getHeadDimV().value_or(d);
+  const int64_t heads =
+      pattern.getHeads() ? int64_t(*pattern.getHeads()) : std::max<int64_t>(o.heads, 1);
+  outs() << "@" << pattern.getSymName() << "\n";
+  outs() << llvm::formatv("  form: linear, {0}; feature map: {1}; decay: {2}; normaliser: {3}\n",
+                          linear.getCausal() ? "causal (key s reaches query t for s <= t)"
+                                             : "bidirectional (every key reaches every query)",
+                          pattern.getUnique<FeatureOp>() ? "the pattern's" : "identity",
+                          pattern.getUnique<DecayOp>() ? "the pattern's, per sequence and head"
+                                                       : "none",
+                          stringifyNormalizerKind(normalize.getKind()));
+  outs() << "  mask_class: (none: a linear form is not classified into tiles)\n";
+  KernelTarget target{"bf16", d, dv, "sm_90a", /*skipUnsupported=*/true};
+  if (std::optional<std::string> reason = unsupportedReason(pattern, target)) {
+    outs() << "  kernel: none for head dims " << d << "/" << dv << ": " << *reason << "\n";
+    return 0;
+  }
+  // The linear template's fixed geometry (linear_sm80.cuh, TileConfig.cpp selectLinearConfig).
+  constexpr int64_t kChunk = 64, kSlice = 64;
+  const int64_t chunks = (o.seqQ + kChunk - 1) / kChunk, blocks = o.batch * heads * dv / kSlice;
+  outs() << llvm::formatv(
+      "  kernel (D {0}, Dv {1}): template linear, fused into one launch: chunks of {2} rows "
+      "(intra-chunk part quadratic on tensor cores, a {0} x {1} fp32 state carried between "
+      "chunks{3}), one block of 4 warps per ({4}-column slice of Dv, head, sequence)\n",
+      d, dv, kChunk, normalize.getKind() == NormalizerKind::Sum ? " with its key sum" : "", kSlice);
+  outs() << llvm::formatv("  problem: Sq {0}, batch {1}, heads {2}: {3} chunks per sequence, {4} "
+                          "blocks{5}\n",
+                          o.seqQ, o.batch, heads, chunks, blocks,
+                          linear.getCausal() ? "" : " (two passes: the state, then the outputs)");
+  outs() << "  decode: sequences of length 1 run the recurrent step (S <- gamma S + k v^T), which "
+            "reads and writes the state once\n";
+  return 0;
+}
+
 /// Explains one classified pattern; returns the exit code (1 for an error or an unsound map).
 int explainPattern(PatternOp pattern, const attnc::ExplainCommandOptions &o,
                    const llvm::StringMap<std::string> &inputFiles,
                    const llvm::StringMap<std::string> &scalarValues, const std::string &pngPath) {
+  if (pattern.getUnique<LinearOp>())
+    return explainLinear(pattern, o);
   ReferenceProblem p;
   p.batch = o.batch;
   p.heads = o.heads ? o.heads : 1;
