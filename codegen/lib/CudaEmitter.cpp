@@ -39,8 +39,10 @@ KernelLaunchSpec mlir::attn::getLaunchSpec(KernelOp kernel) {
   spec.kernelTemplate = stringifyTileTemplate(kernel.getKernelTemplate()).str();
   spec.scale = kernel.getScale().convertToDouble();
   spec.varlen = kernel.getVarlen();
-  if (kernel.getUnique<LinearOp>())
+  if (auto linear = kernel.getUnique<LinearOp>()) {
     spec.stepEntry = spec.entryName + "_step";
+    spec.causal = linear.getCausal();
+  }
   if (kernel.getBlockMap()) {
     spec.blockMapEntry = spec.entryName + "_blockmap";
     auto mask = kernel.getUnique<MaskOp>();

@@ -88,6 +88,8 @@ static std::unique_ptr<Problem> makeProblem(attn::PatternOp pattern, Shape shape
       // The last sequence has the full lengths, so that seqQ / seqK are the maxima.
       int64_t lq = b + 1 == shape.batch ? shape.seqQ : rng() % (shape.seqQ + 1);
       int64_t lk = b + 1 == shape.batch ? shape.seqK : rng() % (shape.seqK + 1);
+      if (pattern.getUnique<attn::LinearOp>())
+        lk = lq; // a linear form attends within one sequence
       p.cuSeqlensQ.push_back(p.cuSeqlensQ.back() + lq);
       p.cuSeqlensK.push_back(p.cuSeqlensK.back() + lk);
     }

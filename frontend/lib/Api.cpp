@@ -27,6 +27,7 @@ attnc::ForwardConfig attnc::forwardConfig(const attn::KernelLaunchSpec &k) {
   c.stages = int(k.stages);
   c.kernelTemplate = parseKernelTemplate(k.kernelTemplate).value_or(KernelTemplate::Sm80);
   c.keySum = c.kernelTemplate == KernelTemplate::Linear && k.normalizer == "sum";
+  c.causal = c.kernelTemplate == KernelTemplate::Linear && k.causal;
   return c;
 }
 

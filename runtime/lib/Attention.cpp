@@ -81,6 +81,7 @@ std::string AttentionSpec::toJson() const {
   j["scale"] = scale;
   j["normalizer"] = normalizer;
   j["step_entry"] = stepEntry;
+  j["linear_causal"] = config.causal;
   j["varlen"] = varlen;
   j["heads"] = heads;
   j["kv_heads"] = kvHeads;
@@ -129,6 +130,7 @@ StatusOr<AttentionSpec> AttentionSpec::fromJson(const std::string &text) {
     s.config.keySum = s.config.kernelTemplate == KernelTemplate::Linear && s.normalizer == "sum";
     // Absent in manifests written before linear patterns: those kernels have no step.
     s.stepEntry = j.value("step_entry", std::string());
+    s.config.causal = j.value("linear_causal", false);
     s.varlen = j.at("varlen").get<bool>();
     s.heads = j.at("heads").get<int>();
     s.kvHeads = j.at("kv_heads").get<int>();

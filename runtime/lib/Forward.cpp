@@ -3,6 +3,7 @@
 
 #include "Driver.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -181,10 +182,37 @@ Status attnc::launchForward(const Kernel &kernel, const ForwardConfig &c, const 
     if (p.seqlen_q == 0 && !p.state_out)
       return Status::success(); // nothing to compute or pass through
     FwdParams copy = p;
+    copy.linear_splits = 1;
+    copy.linear_pass = 1;
     void *args[] = {&copy};
-    return kernel.launch(grid, Dim3{static_cast<unsigned>(kLinearThreads), 1, 1},
-                         static_cast<unsigned>(linearSm80SmemBytes(c.headDim, c.keySum)), stream,
-                         args);
+    const Dim3 block{static_cast<unsigned>(kLinearThreads), 1, 1};
+    const unsigned smem = static_cast<unsigned>(linearSm80SmemBytes(c.headDim, c.keySum));
+    // Too few blocks for the GPU (two per SM fit): cut long causal sequences into segments of
+    // at least 4 chunks, the first pass writing each segment's own state to a workspace (not
+    // with the sum normaliser: the kernel compiles the split out there).
+    const long long blocks = static_cast<long long>(grid.x) * grid.y * grid.z;
+    const int chunks = (p.seqlen_q + kLinearChunk - 1) / kLinearChunk;
+    const long long slots = 2LL * kernel.device().smCount();
+    int splits = 1;
+    if (c.causal && !c.keySum && blocks < slots)
+      splits = int(std::min<long long>((slots + blocks - 1) / blocks, chunks / 4));
+    if (splits <= 1)
+      return kernel.launch(grid, block, smem, stream, args);
+    copy.linear_segment_rows = ((chunks + splits - 1) / splits) * kLinearChunk;
+    copy.linear_splits = (p.seqlen_q + copy.linear_segment_rows - 1) / copy.linear_segment_rows;
+    const size_t bytes = size_t(linearWorkspaceFloats(p.batch, p.heads, copy.linear_splits,
+                                                      c.headDim, c.headDimV)) *
+                         sizeof(float);
+    ATTNC_ASSIGN_OR_RETURN(DevicePtr workspace, kernel.device().allocAsync(bytes, stream));
+    copy.linear_workspace = reinterpret_cast<float *>(workspace);
+    grid.x *= unsigned(copy.linear_splits);
+    Status st = Status::success();
+    for (int pass = 0; pass < 2 && st.ok(); ++pass) {
+      copy.linear_pass = pass;
+      st = kernel.launch(grid, block, smem, stream, args);
+    }
+    Status freed = kernel.device().freeAsync(workspace, stream);
+    return st.ok() ? freed : st;
   }
   ATTNC_TRY(checkLaunchSizes(p));
   if (p.seqlen_q == 0)

@@ -17,7 +17,13 @@
 // Each warp owns 16 chunk rows for O and D/4 state rows for the update. The chunk's Q, K, V
 // arrive by cp.async, double-buffered; a feature map is applied in shared memory once per
 // chunk. Without `causal` there is no intra-chunk part: a first pass sums S over every chunk,
-// a second computes O = c Q S.
+// a second computes O = c Q S. With the sum normaliser a key sum z = sum gamma^.. phi(k) rides
+// along (fp32 in shared memory) and divides each row.
+//
+// Sequence split (FwdParams::linear_splits > 1, chosen by launchForward when too few blocks
+// would fill the GPU; causal forms without the sum normaliser): blocks (slice, segment) run
+// twice; pass 0 computes each segment's own state from zero into a workspace, pass 1 starts
+// segment q from gamma^r0 S0 + sum_{q' < q} gamma^(r0 - end(q')) S(q') and computes its rows.
 //
 // linearStep: one recurrent step (a sequence of length 1: decode), memory-bound on S:
 //   S <- gamma S + phi(k) v^T,   o = c phi(q)^T S
@@ -93,6 +99,12 @@ ATTNC_DEVICE void applyFeatureMap(u32 tile, int rowsValid, int tid) {
   }
 }
 
+/// The sequence split's workspace (FwdParams::linear_workspace): segment q's own state of
+/// (b, h), D x Dv.
+ATTNC_DEVICE float *linearSegmentState(const FwdParams &p, int b, int h, int q, int d, int dv) {
+  return p.linear_workspace + ((i64(b) * p.heads + h) * p.linear_splits + q) * d * dv;
+}
+
 /// log2 of the pattern's decay for (b, h); 0 without one.
 template <class Pattern> ATTNC_DEVICE float decayLog2(const FwdParams &p, int b, int h) {
   if constexpr (Pattern::kHasDecay)
@@ -122,13 +134,24 @@ __device__ void linearSm80(const FwdParams &p) {
                 "linearSm80SmemBytes does not match the layout");
   static_assert(kSum || Pattern::kNormalizer == kNormalizeNone, "normalise with none or sum");
 
-  const int slice = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
+  const int slices = kHeadDimV / kSlice;
+  const int slice = blockIdx.x % slices, split = blockIdx.x / slices;
+  const int h = blockIdx.y, b = blockIdx.z;
   const int e0 = slice * kSlice;
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
   const int g = lane / 4, t = lane % 4;
 
   const SequenceView seq = sequenceView(p, b, h);
   const int L = seq.seqlenQ;
+  // This block's rows [r0, r1): the whole sequence, or one segment of a split (causal forms
+  // without the sum normaliser: with it the split's registers no longer fit beside the key
+  // sum's, and the host does not split).
+  const bool splitRun = kCausal && !kSum && p.linear_splits > 1;
+  const int r0 = splitRun ? min(L, split * p.linear_segment_rows) : 0;
+  const int r1 = splitRun ? min(L, r0 + p.linear_segment_rows) : L;
+  const bool statePass = splitRun && p.linear_pass == 0;
+  // The segment holding the last row writes the final state (segment 0 of an empty sequence).
+  const bool writesState = !splitRun || (r1 == L && (r0 < L || split == 0));
   const int hk = h / (p.heads / p.kv_heads);
   const Elem *qPtr = static_cast<const Elem *>(p.q) + seq.qOff + h * p.q_head_stride;
   const Elem *kPtr = static_cast<const Elem *>(p.k) + seq.kOff + hk * p.k_head_stride;
@@ -144,11 +167,13 @@ __device__ void linearSm80(const FwdParams &p) {
   const u32 sS = sV + 2 * kBytesV;
   // The sum normaliser's key sum z (float32, two buffers like the state's copy); thread d < D
   // owns z[d] in a register.
-  float *const sZ = reinterpret_cast<float *>(attncSmem + 2 * (2 * kBytesQK + kBytesV + kBytesS));
+  const u32 sZ = sS + 2 * kBytesS; // a shared-window address: no 64-bit pointer held
   const i64 keySumOff = (i64(b) * p.heads + h) * kHeadDim;
   float z = 0.f;
 
-  // The state slice: rows warp * kStateRows + 16 mt + g (+8), columns 8 j + 2 t (+1).
+  // The state slice: rows warp * kStateRows + 16 mt + g (+8), columns 8 j + 2 t (+1). A
+  // split's pass 0 starts from zero; its pass 1 from gamma^r0 S0 plus each earlier segment's
+  // own state decayed over the rows after it.
   float state[kStateTiles][kTiles][4];
 #pragma unroll
   for (int mt = 0; mt < kStateTiles; ++mt)
@@ -158,11 +183,38 @@ __device__ void linearSm80(const FwdParams &p) {
       for (int r = 0; r < 2; ++r) {
         const int d = warp * kStateRows + 16 * mt + g + 8 * r, e = 8 * j + 2 * t;
         Float2 s0 = {0.f, 0.f};
-        if (p.state_in)
+        if (p.state_in && !statePass)
           s0 = *reinterpret_cast<const Float2 *>(p.state_in + stateOff + d * kHeadDimV + e);
         state[mt][j][2 * r] = s0.x;
         state[mt][j][2 * r + 1] = s0.y;
       }
+  if (splitRun && !statePass) {
+    const float f0 = exp2Approx(float(r0) * lgHead);
+#pragma unroll
+    for (int mt = 0; mt < kStateTiles; ++mt)
+#pragma unroll
+      for (int j = 0; j < kTiles; ++j)
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+          state[mt][j][e] *= f0;
+#pragma unroll 1
+    for (int q = 0; q < split; ++q) {
+      const int end = min(L, (q + 1) * p.linear_segment_rows);
+      const float f = exp2Approx(float(r0 - end) * lgHead);
+      const float *w = linearSegmentState(p, b, h, q, kHeadDim, kHeadDimV) + e0;
+#pragma unroll
+      for (int mt = 0; mt < kStateTiles; ++mt)
+#pragma unroll
+        for (int j = 0; j < kTiles; ++j)
+#pragma unroll
+          for (int r = 0; r < 2; ++r) {
+            const int d = warp * kStateRows + 16 * mt + g + 8 * r, e = 8 * j + 2 * t;
+            const Float2 v = *reinterpret_cast<const Float2 *>(w + d * kHeadDimV + e);
+            state[mt][j][2 * r] = fmaf(f, v.x, state[mt][j][2 * r]);
+            state[mt][j][2 * r + 1] = fmaf(f, v.y, state[mt][j][2 * r + 1]);
+          }
+    }
+  }
   // Writes the 16-bit copy of the state slice into buffer `slot` (each warp its own rows).
   auto stageState = [&](int slot) {
 #pragma unroll
@@ -180,17 +232,18 @@ __device__ void linearSm80(const FwdParams &p) {
   stageState(readS);
   if constexpr (kSum)
     if (tid < kHeadDim) {
-      z = p.key_sum_in ? p.key_sum_in[keySumOff + tid] : 0.f;
-      sZ[tid] = z;
+      z = p.key_sum_in ? p.key_sum_in[keySumOff + tid] : 0.f; // never split (splitRun false)
+      stShared32(sZ + 4 * tid, __float_as_uint(z));
     }
 
-  const int nChunks = (L + kChunk - 1) / kChunk;
-  // Causal: one pass (output and state per chunk). Otherwise pass 0 sums the state over every
-  // chunk and pass 1 computes the outputs from it.
+  const int nChunks = (r1 - r0 + kChunk - 1) / kChunk;
+  // Causal: one pass (output and state per chunk; a split's pass 0 the state only). Otherwise
+  // pass 0 sums the state over every chunk and pass 1 computes the outputs from it.
   const int steps = kCausal ? nChunks : 2 * nChunks;
   auto loadChunk = [&](int step, int stage) {
-    const int c0 = (step % nChunks) * kChunk, valid = L - c0;
-    const bool output = kCausal || step >= nChunks, update = kCausal || step < nChunks;
+    const int c0 = r0 + (step % nChunks) * kChunk, valid = r1 - c0;
+    const bool output = (kCausal && !statePass) || step >= nChunks;
+    const bool update = kCausal || step < nChunks;
     if (output)
       loadTileAsync<kChunk, kChunksQK, kThreads>(sQ + stage * kBytesQK, qPtr + c0 * p.q_row_stride,
                                                  p.q_row_stride, valid, tid);
@@ -217,8 +270,9 @@ __device__ void linearSm80(const FwdParams &p) {
 
   for (int step = 0; step < steps; ++step) {
     const int stage = step & 1;
-    const int c0 = (step % nChunks) * kChunk, n = min(kChunk, L - c0);
-    const bool output = kCausal || step >= nChunks, update = kCausal || step < nChunks;
+    const int c0 = r0 + (step % nChunks) * kChunk, n = min(kChunk, r1 - c0);
+    const bool output = (kCausal && !statePass) || step >= nChunks;
+    const bool update = kCausal || step < nChunks;
     const u32 sQt = sQ + stage * kBytesQK, sKt = sK + stage * kBytesQK, sVt = sV + stage * kBytesV;
     const float lg = opaque(lgHead); // the per-element decay factors are recomputed per chunk
     // This chunk has landed for every thread, every warp is done with the previous one (whose
@@ -333,7 +387,7 @@ __device__ void linearSm80(const FwdParams &p) {
       if constexpr (kSum) {
         // q_i . z_prev: each lane of a quad sums a quarter of D (after the intra-chunk part,
         // whose registers are free by now).
-        const float *zPrev = sZ + readS * kHeadDim;
+        const u32 zPrev = sZ + readS * kHeadDim * 4;
 #pragma unroll
         for (int r = 0; r < 2; ++r) {
           const int row = warp * 16 + g + 8 * r;
@@ -343,7 +397,8 @@ __device__ void linearSm80(const FwdParams &p) {
             float lo, hi;
             unpackFloat2<Elem>(ldShared32(sQt + swizzledOffset<kChunksQK>(row, d / 8) + (d % 8) * 2),
                                lo, hi);
-            acc = fmaf(lo, zPrev[d], fmaf(hi, zPrev[d + 1], acc));
+            acc = fmaf(lo, __uint_as_float(ldShared32(zPrev + 4 * d)),
+                       fmaf(hi, __uint_as_float(ldShared32(zPrev + 4 * d + 4)), acc));
           }
           acc += __shfl_xor_sync(0xffffffffu, acc, 1);
           acc += __shfl_xor_sync(0xffffffffu, acc, 2);
@@ -373,7 +428,7 @@ __device__ void linearSm80(const FwdParams &p) {
         const int q = c0 + warp * 16 + row;
         u32 v[4];
         ldShared16(v, sO + swizzledOffset<kChunksV>(row, chunk));
-        if (q < L)
+        if (q < r1)
           stGlobal16(oPtr + q * p.o_row_stride + chunk * 8, v);
       }
     }
@@ -434,7 +489,7 @@ __device__ void linearSm80(const FwdParams &p) {
             key.bits = ldSharedU16(sKt + swizzledOffset<kChunksQK>(j, tid / 8) + (tid % 8) * 2);
             z = fmaf(z, gamma, toFloat(key));
           }
-          sZ[(readS ^ 1) * kHeadDim + tid] = z;
+          stShared32(sZ + ((readS ^ 1) * kHeadDim + tid) * 4, __float_as_uint(z));
         }
       // The next chunk reads the new state from the other buffer (its reads of this one, from
       // the previous chunk, finished before this chunk's barrier).
@@ -444,6 +499,22 @@ __device__ void linearSm80(const FwdParams &p) {
   }
   cpAsyncWait<0>();
 
+  if (statePass) { // this segment's own state, for the segments after it
+    float *w = linearSegmentState(p, b, h, split, kHeadDim, kHeadDimV) + e0;
+#pragma unroll
+    for (int mt = 0; mt < kStateTiles; ++mt)
+#pragma unroll
+      for (int j = 0; j < kTiles; ++j)
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+          const int d = warp * kStateRows + 16 * mt + g + 8 * r, e = 8 * j + 2 * t;
+          *reinterpret_cast<Float2 *>(w + d * kHeadDimV + e) =
+              Float2{state[mt][j][2 * r], state[mt][j][2 * r + 1]};
+        }
+    return;
+  }
+  if (!writesState)
+    return;
   if (kSum && p.key_sum_out && tid < kHeadDim)
     p.key_sum_out[keySumOff + tid] = z;
   if (p.state_out) {

@@ -80,6 +80,17 @@ struct FwdParams {
   // divides the output, float32 contiguous [B, Hq, D], carried like the state.
   const float *key_sum_in;
   float *key_sum_out;
+
+  // The linear prefill's sequence split (set by launchForward, not by callers): with
+  // linear_splits > 1 each (slice, head, sequence) is cut into segments of linear_segment_rows
+  // rows (a multiple of kLinearChunk) and the kernel runs twice: pass 0 writes each segment's
+  // own state (from zero) to linear_workspace, [B, Hq, splits, D, Dv] floats; pass 1 starts
+  // each segment from the decayed sum of the states before it and computes its outputs. Causal
+  // forms without the sum normaliser only.
+  int linear_splits;
+  int linear_segment_rows;
+  int linear_pass;
+  float *linear_workspace;
 };
 
 /// Entries of a block map.
@@ -153,6 +164,11 @@ constexpr int kLinearChunk = 64;
 constexpr int kLinearSlice = 64;
 constexpr int kLinearThreads = 128;
 constexpr int kLinearStepThreads = 256;
+/// Floats of the sequence split's workspace: a D x Dv state per segment.
+ATTNC_HD inline long long linearWorkspaceFloats(int batch, int heads, int splits, int headDim,
+                                                int headDimV) {
+  return static_cast<long long>(batch) * heads * splits * headDim * headDimV;
+}
 
 /// Shared memory bytes of the chunked linear kernel: two stages of the Q, K (kLinearChunk x D)
 /// and V (kLinearChunk x kLinearSlice) chunks, and two D x kLinearSlice copies of the state as

@@ -36,12 +36,15 @@ struct ForwardConfig {
   int blockM = 128, blockN = 64, warps = 8, stages = 2;
   KernelTemplate kernelTemplate = KernelTemplate::Sm80;
   bool keySum = false; ///< Linear: the sum normaliser (the kernel carries a key sum)
+  bool causal = false; ///< Linear: a causal form (its prefill may split long sequences)
 };
 
 /// Launches `kernel` over `params` on `stream` (null: default stream). Checks the shapes
 /// against the configuration first and returns an error instead of launching on a mismatch.
 /// For the Sm90 template it also encodes the TMA tensor maps of q, k and v (needs a current
-/// context); for the Linear template it launches the chunked prefill (seqlen_q == seqlen_k).
+/// context); for the Linear template it launches the chunked prefill (seqlen_q == seqlen_k),
+/// cutting long sequences of a causal form into segments when there are too few (slice, head,
+/// sequence) blocks to fill the GPU: two passes over a workspace in stream-ordered memory.
 Status launchForward(const Kernel &kernel, const ForwardConfig &config, const FwdParams &params,
                      void *stream = nullptr);
 

@@ -36,6 +36,7 @@ struct KernelLaunchSpec {
   /// Linear patterns: the recurrent step entry point (decode: sequences of length 1), beside
   /// the chunked prefill `entryName`.
   std::string stepEntry;
+  bool causal = false; ///< linear patterns: a causal form
   /// Extra input tensors in slot order (FwdParams::inputs); shape entries are problem sizes
   /// (B H Hkv Sq Skv) or integers.
   struct Input {
