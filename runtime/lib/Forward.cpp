@@ -187,15 +187,16 @@ Status attnc::launchForward(const Kernel &kernel, const ForwardConfig &c, const 
     void *args[] = {&copy};
     const Dim3 block{static_cast<unsigned>(kLinearThreads), 1, 1};
     const unsigned smem = static_cast<unsigned>(linearSm80SmemBytes(c.headDim, c.keySum));
-    // Too few blocks for the GPU (two per SM fit): cut long causal sequences into segments of
+    // At most half the blocks the GPU holds at once (two per SM): cut long causal sequences
+    // into as many segments as fill it (the second pass costs a third of the work again), of
     // at least 4 chunks, the first pass writing each segment's own state to a workspace (not
     // with the sum normaliser: the kernel compiles the split out there).
     const long long blocks = static_cast<long long>(grid.x) * grid.y * grid.z;
     const int chunks = (p.seqlen_q + kLinearChunk - 1) / kLinearChunk;
     const long long slots = 2LL * kernel.device().smCount();
     int splits = 1;
-    if (c.causal && !c.keySum && blocks < slots)
-      splits = int(std::min<long long>((slots + blocks - 1) / blocks, chunks / 4));
+    if (c.causal && !c.keySum && 2 * blocks <= slots)
+      splits = int(std::min<long long>(slots / blocks, chunks / 4));
     if (splits <= 1)
       return kernel.launch(grid, block, smem, stream, args);
     copy.linear_segment_rows = ((chunks + splits - 1) / splits) * kLinearChunk;
