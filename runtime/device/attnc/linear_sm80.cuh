@@ -175,6 +175,18 @@ __device__ void linearSm80(const FwdParams &p) {
   // split's pass 0 starts from zero; its pass 1 from gamma^r0 S0 plus each earlier segment's
   // own state decayed over the rows after it.
   float state[kStateTiles][kTiles][4];
+  // Calls fn(x, y, offset) for each pair of this thread's state elements (adjacent columns),
+  // offset = row * Dv + column of the pair in a [D, Dv] float array.
+  auto forEachStatePair = [&](auto &&fn) {
+#pragma unroll
+    for (int mt = 0; mt < kStateTiles; ++mt)
+#pragma unroll
+      for (int j = 0; j < kTiles; ++j)
+#pragma unroll
+        for (int r = 0; r < 2; ++r)
+          fn(state[mt][j][2 * r], state[mt][j][2 * r + 1],
+             (warp * kStateRows + 16 * mt + g + 8 * r) * kHeadDimV + 8 * j + 2 * t);
+  };
 #pragma unroll
   for (int mt = 0; mt < kStateTiles; ++mt)
 #pragma unroll
@@ -202,17 +214,11 @@ __device__ void linearSm80(const FwdParams &p) {
       const int end = min(L, (q + 1) * p.linear_segment_rows);
       const float f = exp2Approx(float(r0 - end) * lgHead);
       const float *w = linearSegmentState(p, b, h, q, kHeadDim, kHeadDimV) + e0;
-#pragma unroll
-      for (int mt = 0; mt < kStateTiles; ++mt)
-#pragma unroll
-        for (int j = 0; j < kTiles; ++j)
-#pragma unroll
-          for (int r = 0; r < 2; ++r) {
-            const int d = warp * kStateRows + 16 * mt + g + 8 * r, e = 8 * j + 2 * t;
-            const Float2 v = *reinterpret_cast<const Float2 *>(w + d * kHeadDimV + e);
-            state[mt][j][2 * r] = fmaf(f, v.x, state[mt][j][2 * r]);
-            state[mt][j][2 * r + 1] = fmaf(f, v.y, state[mt][j][2 * r + 1]);
-          }
+      forEachStatePair([&](float &x, float &y, int offset) {
+        const Float2 v = *reinterpret_cast<const Float2 *>(w + offset);
+        x = fmaf(f, v.x, x);
+        y = fmaf(f, v.y, y);
+      });
     }
   }
   // Writes the 16-bit copy of the state slice into buffer `slot` (each warp its own rows).
@@ -395,8 +401,8 @@ __device__ void linearSm80(const FwdParams &p) {
 #pragma unroll 4
           for (int d = t * (kHeadDim / 4); d < (t + 1) * (kHeadDim / 4); d += 2) {
             float lo, hi;
-            unpackFloat2<Elem>(ldShared32(sQt + swizzledOffset<kChunksQK>(row, d / 8) + (d % 8) * 2),
-                               lo, hi);
+            unpackFloat2<Elem>(
+                ldShared32(sQt + swizzledOffset<kChunksQK>(row, d / 8) + (d % 8) * 2), lo, hi);
             acc = fmaf(lo, __uint_as_float(ldShared32(zPrev + 4 * d)),
                        fmaf(hi, __uint_as_float(ldShared32(zPrev + 4 * d + 4)), acc));
           }
@@ -501,34 +507,19 @@ __device__ void linearSm80(const FwdParams &p) {
 
   if (statePass) { // this segment's own state, for the segments after it
     float *w = linearSegmentState(p, b, h, split, kHeadDim, kHeadDimV) + e0;
-#pragma unroll
-    for (int mt = 0; mt < kStateTiles; ++mt)
-#pragma unroll
-      for (int j = 0; j < kTiles; ++j)
-#pragma unroll
-        for (int r = 0; r < 2; ++r) {
-          const int d = warp * kStateRows + 16 * mt + g + 8 * r, e = 8 * j + 2 * t;
-          *reinterpret_cast<Float2 *>(w + d * kHeadDimV + e) =
-              Float2{state[mt][j][2 * r], state[mt][j][2 * r + 1]};
-        }
+    forEachStatePair([&](float &x, float &y, int offset) {
+      *reinterpret_cast<Float2 *>(w + offset) = Float2{x, y};
+    });
     return;
   }
   if (!writesState)
     return;
   if (kSum && p.key_sum_out && tid < kHeadDim)
     p.key_sum_out[keySumOff + tid] = z;
-  if (p.state_out) {
-#pragma unroll
-    for (int mt = 0; mt < kStateTiles; ++mt)
-#pragma unroll
-      for (int j = 0; j < kTiles; ++j)
-#pragma unroll
-        for (int r = 0; r < 2; ++r) {
-          const int d = warp * kStateRows + 16 * mt + g + 8 * r, e = 8 * j + 2 * t;
-          *reinterpret_cast<Float2 *>(p.state_out + stateOff + d * kHeadDimV + e) =
-              Float2{state[mt][j][2 * r], state[mt][j][2 * r + 1]};
-        }
-  }
+  if (p.state_out)
+    forEachStatePair([&](float &x, float &y, int offset) {
+      *reinterpret_cast<Float2 *>(p.state_out + stateOff + offset) = Float2{x, y};
+    });
 }
 
 template <class Pattern, class Elem, int kHeadDim, int kHeadDimV>
