@@ -22,7 +22,8 @@
 //
 // Sequence split (FwdParams::linear_splits > 1, chosen by launchForward when too few blocks
 // would fill the GPU; causal forms without the sum normaliser): blocks (slice, segment) run
-// twice; pass 0 computes each segment's own state from zero into a workspace, pass 1 starts
+// twice; pass 0 computes each segment's own state from zero into a workspace (and copies S0
+// there, so that an in-place final state cannot overwrite it under pass 1), pass 1 starts
 // segment q from gamma^r0 S0 + sum_{q' < q} gamma^(r0 - end(q')) S(q') and computes its rows.
 //
 // linearStep: one recurrent step (a sequence of length 1: decode), memory-bound on S:
@@ -100,9 +101,9 @@ ATTNC_DEVICE void applyFeatureMap(u32 tile, int rowsValid, int tid) {
 }
 
 /// The sequence split's workspace (FwdParams::linear_workspace): segment q's own state of
-/// (b, h), D x Dv.
+/// (b, h), D x Dv; q = -1 is pass 0's copy of the initial state.
 ATTNC_DEVICE float *linearSegmentState(const FwdParams &p, int b, int h, int q, int d, int dv) {
-  return p.linear_workspace + ((i64(b) * p.heads + h) * p.linear_splits + q) * d * dv;
+  return p.linear_workspace + ((i64(b) * p.heads + h) * (p.linear_splits + 1) + q + 1) * d * dv;
 }
 
 /// log2 of the pattern's decay for (b, h); 0 without one.
@@ -187,6 +188,19 @@ __device__ void linearSm80(const FwdParams &p) {
           fn(state[mt][j][2 * r], state[mt][j][2 * r + 1],
              (warp * kStateRows + 16 * mt + g + 8 * r) * kHeadDimV + 8 * j + 2 * t);
   };
+  // A split's pass 1 reads the initial state from pass 0's copy in the workspace, never from
+  // state_in: the last segment may write the final state over it (an update in place) while
+  // other segments' blocks have not started.
+  if (statePass && split == 0) {
+    float *copy = linearSegmentState(p, b, h, -1, kHeadDim, kHeadDimV) + e0;
+    forEachStatePair([&](float &, float &, int offset) {
+      *reinterpret_cast<Float2 *>(copy + offset) =
+          p.state_in ? *reinterpret_cast<const Float2 *>(p.state_in + stateOff + offset)
+                     : Float2{0.f, 0.f};
+    });
+  }
+  const float *initial = splitRun ? linearSegmentState(p, b, h, -1, kHeadDim, kHeadDimV) + e0
+                                  : (p.state_in ? p.state_in + stateOff : nullptr);
 #pragma unroll
   for (int mt = 0; mt < kStateTiles; ++mt)
 #pragma unroll
@@ -195,8 +209,8 @@ __device__ void linearSm80(const FwdParams &p) {
       for (int r = 0; r < 2; ++r) {
         const int d = warp * kStateRows + 16 * mt + g + 8 * r, e = 8 * j + 2 * t;
         Float2 s0 = {0.f, 0.f};
-        if (p.state_in && !statePass)
-          s0 = *reinterpret_cast<const Float2 *>(p.state_in + stateOff + d * kHeadDimV + e);
+        if (initial && !statePass)
+          s0 = *reinterpret_cast<const Float2 *>(initial + d * kHeadDimV + e);
         state[mt][j][2 * r] = s0.x;
         state[mt][j][2 * r + 1] = s0.y;
       }

@@ -84,9 +84,9 @@ struct FwdParams {
   // The linear prefill's sequence split (set by launchForward, not by callers): with
   // linear_splits > 1 each (slice, head, sequence) is cut into segments of linear_segment_rows
   // rows (a multiple of kLinearChunk) and the kernel runs twice: pass 0 writes each segment's
-  // own state (from zero) to linear_workspace, [B, Hq, splits, D, Dv] floats; pass 1 starts
-  // each segment from the decayed sum of the states before it and computes its outputs. Causal
-  // forms without the sum normaliser only.
+  // own state (from zero) to linear_workspace, [B, Hq, splits + 1, D, Dv] floats after a copy
+  // of the initial state; pass 1 starts each segment from the decayed sum of the states before
+  // it and computes its outputs. Causal forms without the sum normaliser only.
   int linear_splits;
   int linear_segment_rows;
   int linear_pass;
@@ -164,10 +164,11 @@ constexpr int kLinearChunk = 64;
 constexpr int kLinearSlice = 64;
 constexpr int kLinearThreads = 128;
 constexpr int kLinearStepThreads = 256;
-/// Floats of the sequence split's workspace: a D x Dv state per segment.
+/// Floats of the sequence split's workspace: a D x Dv state per segment and a copy of the
+/// initial state.
 ATTNC_HD inline long long linearWorkspaceFloats(int batch, int heads, int splits, int headDim,
                                                 int headDimV) {
-  return static_cast<long long>(batch) * heads * splits * headDim * headDimV;
+  return static_cast<long long>(batch) * heads * (splits + 1) * headDim * headDimV;
 }
 
 /// Shared memory bytes of the chunked linear kernel: two stages of the Q, K (kLinearChunk x D)
