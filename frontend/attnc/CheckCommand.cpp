@@ -318,34 +318,51 @@ private:
       ++skips;
       return;
     }
-    attnc::JitTarget jit;
-    jit.device = device;
-    attnc::StatusOr<std::shared_ptr<attnc::Kernel>> loaded =
-        attnc::jitKernel(k.source, s.entryName, {}, jit);
-    if (!loaded.ok()) {
-      report(false, "gpu load", loaded.status().message());
+    std::shared_ptr<attnc::Kernel> loaded = loadEntry(k.source, s.entryName);
+    if (!loaded)
       return;
-    }
     builder = nullptr;
-    if (!s.blockMapEntry.empty()) {
-      attnc::StatusOr<std::shared_ptr<attnc::Kernel>> built =
-          attnc::jitKernel(k.source, s.blockMapEntry, {}, jit);
-      if (!built.ok()) {
-        report(false, "gpu load", built.status().message());
-        return;
-      }
-      builder = *built;
-    }
+    if (!s.blockMapEntry.empty() && !(builder = loadEntry(k.source, s.blockMapEntry)))
+      return;
     static const Shape shapes[] = {{2, 4, 2, 77, 201},  {1, 2, 2, 300, 300}, {2, 4, 4, 1, 513},
                                    {1, 3, 1, 128, 128}, {2, 2, 2, 1000, 37}, {1, 8, 2, 555, 1024}};
     unsigned seed = 1;
     for (const Shape &shape : shapes)
-      runOnGpu(**loaded, s, pattern, type, shape, seed++);
+      runOnGpu(*loaded, s, pattern, type, shape, seed++);
   }
 
-  static bool linear(attn::PatternOp pattern) {
-    return bool(pattern.getUnique<attn::LinearOp>());
+  /// A device buffer of `bytes` (at least 4), kept in `buffers`, holding `data` when given
+  /// (else uninitialised); its address.
+  attnc::StatusOr<uint64_t> uploadTo(std::vector<attnc::DeviceBuffer> &buffers, const void *data,
+                                     size_t bytes) {
+    attnc::StatusOr<attnc::DeviceBuffer> buffer = device->allocBuffer(std::max<size_t>(bytes, 4));
+    if (!buffer.ok())
+      return buffer.status();
+    const uint64_t ptr = buffer->ptr();
+    buffers.push_back(std::move(*buffer));
+    if (data && bytes) {
+      attnc::Status st = device->copyToDevice(ptr, data, bytes);
+      if (!st.ok())
+        return st;
+    }
+    return ptr;
   }
+
+  /// JIT-loads entry point `entry` of `source` on the device; null (with a failed "gpu load"
+  /// check reported) when it cannot.
+  std::shared_ptr<attnc::Kernel> loadEntry(const std::string &source, const std::string &entry) {
+    attnc::JitTarget jit;
+    jit.device = device;
+    attnc::StatusOr<std::shared_ptr<attnc::Kernel>> loaded =
+        attnc::jitKernel(source, entry, {}, jit);
+    if (!loaded.ok()) {
+      report(false, "gpu load", loaded.status().message());
+      return nullptr;
+    }
+    return *loaded;
+  }
+
+  static bool linear(attn::PatternOp pattern) { return bool(pattern.getUnique<attn::LinearOp>()); }
 
   /// Random initial states for a linear problem (normals scaled down, as states of earlier
   /// tokens would be); with the sum normaliser a key sum too, positive as sums of positive
@@ -373,8 +390,8 @@ private:
                          attn::PatternOp pattern, attnc::ElementType type) {
     const attn::KernelLaunchSpec &s = k.spec;
     const int d = int(s.headDim), dv = int(s.headDimV);
-    for (auto [cpuShape, withState] : {std::pair{Shape{2, 4, 2, 77, 77}, false},
-                                       std::pair{Shape{1, 2, 1, 300, 300}, true}}) {
+    for (auto [cpuShape, withState] :
+         {std::pair{Shape{2, 4, 2, 77, 77}, false}, std::pair{Shape{1, 2, 1, 300, 300}, true}}) {
       std::unique_ptr<Problem> problem = makeProblem(pattern, cpuShape, d, dv, type, 1234);
       if (withState)
         randomState(pattern, problem->ref, 99);
@@ -386,8 +403,8 @@ private:
         return;
       }
       double err = relativeError(sim->out, ref->out);
-      double stateErr = std::max(relativeError(sim->state, ref->state),
-                                 relativeError(sim->keySum, ref->keySum));
+      double stateErr =
+          std::max(relativeError(sim->state, ref->state), relativeError(sim->keySum, ref->keySum));
       report(err < 1e-5 && stateErr < 1e-5,
              "cpu simulate " + shapeName(problem->ref) + (withState ? " +state" : ""),
              llvm::formatv("rel err {0:e2}, state rel err {1:e2}; chunks {2}", err, stateErr,
@@ -398,26 +415,20 @@ private:
       ++skips;
       return;
     }
-    attnc::JitTarget jit;
-    jit.device = device;
-    attnc::StatusOr<std::shared_ptr<attnc::Kernel>> prefill =
-        attnc::jitKernel(k.source, s.entryName, {}, jit);
-    attnc::StatusOr<std::shared_ptr<attnc::Kernel>> step =
-        attnc::jitKernel(k.source, s.stepEntry, {}, jit);
-    if (!prefill.ok() || !step.ok()) {
-      report(false, "gpu load", (prefill.ok() ? step.status() : prefill.status()).message());
+    std::shared_ptr<attnc::Kernel> prefill = loadEntry(k.source, s.entryName);
+    std::shared_ptr<attnc::Kernel> step = prefill ? loadEntry(k.source, s.stepEntry) : nullptr;
+    if (!step)
       return;
-    }
-    static const Shape shapes[] = {{2, 4, 2, 77, 77}, {1, 2, 2, 300, 300}, {2, 4, 4, 1, 1},
+    static const Shape shapes[] = {{2, 4, 2, 77, 77},   {1, 2, 2, 300, 300},   {2, 4, 4, 1, 1},
                                    {1, 3, 1, 128, 128}, {2, 2, 2, 1000, 1000}, {1, 8, 2, 555, 555}};
     unsigned seed = 1;
     for (const Shape &shape : shapes) {
-      runLinearOnGpu(**prefill, **step, s, pattern, type, shape, seed, /*decodeSteps=*/0);
+      runLinearOnGpu(*prefill, *step, s, pattern, type, shape, seed, /*decodeSteps=*/0);
       // Decode after prefill: the last tokens one step at a time from the prefill's state (a
       // causal form only: without causality every query sees the keys after it too).
       if (shape.seqQ >= 4 && !pattern.getVarlen() &&
           pattern.getUnique<attn::LinearOp>().getCausal())
-        runLinearOnGpu(**prefill, **step, s, pattern, type, shape, seed, /*decodeSteps=*/3);
+        runLinearOnGpu(*prefill, *step, s, pattern, type, shape, seed, /*decodeSteps=*/3);
       ++seed;
     }
   }
@@ -427,8 +438,7 @@ private:
   /// reference of all L rows; compares O and the final state.
   void runLinearOnGpu(const attnc::Kernel &prefill, const attnc::Kernel &step,
                       const attn::KernelLaunchSpec &s, attn::PatternOp pattern,
-                      attnc::ElementType type, const Shape &shape, unsigned seed,
-                      int decodeSteps) {
+                      attnc::ElementType type, const Shape &shape, unsigned seed, int decodeSteps) {
     const int d = int(s.headDim), dv = int(s.headDimV);
     std::unique_ptr<Problem> problem = makeProblem(pattern, shape, d, dv, type, seed);
     attn::ReferenceProblem &rp = problem->ref;
@@ -453,16 +463,14 @@ private:
           {stateIn.empty() ? nullptr : stateIn.data(), stateCount * 4},
           {keySumIn.empty() ? nullptr : keySumIn.data(), keySumCount * 4},
           {nullptr, keySumCount * 4}}) {
-      attnc::StatusOr<attnc::DeviceBuffer> buffer = device->allocBuffer(std::max<size_t>(bytes, 4));
-      if (!buffer.ok())
-        return fail(buffer.status());
-      ptrs.push_back(buffer->ptr());
-      buffers.push_back(std::move(*buffer));
+      attnc::StatusOr<uint64_t> ptr = uploadTo(buffers, data, bytes);
       // Poison: 0xFF bytes are NaN in bf16, f16 and f32, so an unwritten element fails.
-      attnc::Status st = data ? device->copyToDevice(ptrs.back(), data, bytes)
-                              : device->memset(ptrs.back(), 0xff, bytes);
+      attnc::Status st = !ptr.ok() ? ptr.status()
+                         : data    ? attnc::Status::success()
+                                   : device->memset(*ptr, 0xff, bytes);
       if (!st.ok())
         return fail(st);
+      ptrs.push_back(*ptr);
     }
     attnc::FwdParams p{};
     p.q = reinterpret_cast<const void *>(ptrs[0]);
@@ -479,14 +487,10 @@ private:
       p.key_sum_out = reinterpret_cast<float *>(keySum[1]);
     }
     for (auto [slot, bits] : llvm::enumerate(problem->inputBits)) {
-      attnc::StatusOr<attnc::DeviceBuffer> buffer = device->allocBuffer(bits.size() * 4);
-      attnc::Status st = buffer.ok() ? device->copyToDevice(buffer->ptr(), bits.data(),
-                                                            bits.size() * 4)
-                                     : buffer.status();
-      if (!st.ok())
-        return fail(st);
-      p.inputs[slot] = reinterpret_cast<const void *>(buffer->ptr());
-      buffers.push_back(std::move(*buffer));
+      attnc::StatusOr<uint64_t> ptr = uploadTo(buffers, bits.data(), bits.size() * 4);
+      if (!ptr.ok())
+        return fail(ptr.status());
+      p.inputs[slot] = reinterpret_cast<const void *>(*ptr);
     }
     for (auto [slot, scalar] : llvm::enumerate(s.scalars)) {
       auto it = rp.scalars.find(scalar.name);
@@ -499,15 +503,11 @@ private:
     attnc::setContiguousStrides(p, d, dv);
     if (rp.isVarlen()) {
       for (const std::vector<int> *cu : {&problem->cuQ, &problem->cuK}) {
-        attnc::StatusOr<attnc::DeviceBuffer> buffer = device->allocBuffer(cu->size() * 4);
-        attnc::Status st = buffer.ok()
-                               ? device->copyToDevice(buffer->ptr(), cu->data(), cu->size() * 4)
-                               : buffer.status();
-        if (!st.ok())
-          return fail(st);
+        attnc::StatusOr<uint64_t> ptr = uploadTo(buffers, cu->data(), cu->size() * 4);
+        if (!ptr.ok())
+          return fail(ptr.status());
         (cu == &problem->cuQ ? p.cu_seqlens_q : p.cu_seqlens_k) =
-            reinterpret_cast<const int *>(buffer->ptr());
-        buffers.push_back(std::move(*buffer));
+            reinterpret_cast<const int *>(*ptr);
       }
       p.total_q = p.total_k = problem->cuQ.back();
     }
@@ -557,9 +557,9 @@ private:
       out[i] = attnc::bitsToFloat(outBits[i], type);
     double err = relativeError(out, ref->out), stateErr = relativeError(stateD, ref->state);
     if (sum)
-      stateErr = std::max(stateErr,
-                          relativeError(std::vector<double>(keySumOut.begin(), keySumOut.end()),
-                                        ref->keySum));
+      stateErr =
+          std::max(stateErr, relativeError(std::vector<double>(keySumOut.begin(), keySumOut.end()),
+                                           ref->keySum));
     report(err < outputTolerance(type) && stateErr < outputTolerance(type), "gpu " + name,
            llvm::formatv("rel err {0:e2}, state rel err {1:e2} (tol {2:e0})", err, stateErr,
                          outputTolerance(type))
@@ -577,19 +577,8 @@ private:
     auto fail = [&](const attnc::Status &st) {
       report(false, "gpu " + shapeName(rp), st.message());
     };
-    std::vector<attnc::StatusOr<attnc::DeviceBuffer>> buffers;
-    auto upload = [&](const void *data, size_t bytes) -> attnc::StatusOr<uint64_t> {
-      buffers.push_back(device->allocBuffer(std::max<size_t>(bytes, 4)));
-      if (!buffers.back().ok())
-        return buffers.back().status();
-      uint64_t ptr = buffers.back()->ptr();
-      if (data && bytes) {
-        attnc::Status st = device->copyToDevice(ptr, data, bytes);
-        if (!st.ok())
-          return st;
-      }
-      return ptr;
-    };
+    std::vector<attnc::DeviceBuffer> buffers;
+    auto upload = [&](const void *data, size_t bytes) { return uploadTo(buffers, data, bytes); };
     attnc::FwdParams p{};
     std::vector<uint64_t> ptrs;
     for (auto [data, bytes] :

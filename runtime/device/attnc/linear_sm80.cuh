@@ -214,15 +214,18 @@ __device__ void linearSm80(const FwdParams &p) {
         state[mt][j][2 * r] = s0.x;
         state[mt][j][2 * r + 1] = s0.y;
       }
-  if (splitRun && !statePass) {
-    const float f0 = exp2Approx(float(r0) * lgHead);
+  // Multiplies the state slice by f (a decay over the rows it is carried across).
+  auto scaleState = [&](float f) {
 #pragma unroll
     for (int mt = 0; mt < kStateTiles; ++mt)
 #pragma unroll
       for (int j = 0; j < kTiles; ++j)
 #pragma unroll
         for (int e = 0; e < 4; ++e)
-          state[mt][j][e] *= f0;
+          state[mt][j][e] *= f;
+  };
+  if (splitRun && !statePass) {
+    scaleState(exp2Approx(float(r0) * lgHead));
 #pragma unroll 1
     for (int q = 0; q < split; ++q) {
       const int end = min(L, (q + 1) * p.linear_segment_rows);
@@ -456,16 +459,8 @@ __device__ void linearSm80(const FwdParams &p) {
     if (update) {
       // S = gamma^n S + (Gamma K)^T V. Key j's factor gamma^(n-1-j) (0 past the chunk's end)
       // scales the 16-bit K^T fragment: keys 16 ks + 2t, +1 (a0, a1) and +8, +9 (a2, a3).
-      if constexpr (kDecay) {
-        const float carry = exp2Approx(float(n) * lg);
-#pragma unroll
-        for (int mt = 0; mt < kStateTiles; ++mt)
-#pragma unroll
-          for (int j = 0; j < kTiles; ++j)
-#pragma unroll
-            for (int e = 0; e < 4; ++e)
-              state[mt][j][e] *= carry;
-      }
+      if constexpr (kDecay)
+        scaleState(exp2Approx(float(n) * lg));
       auto keyFactor = [&](int key) { return key < n ? exp2Approx(float(n - 1 - key) * lg) : 0.f; };
 #pragma unroll 1
       for (int ks = 0; ks < kStepsC; ++ks) {
