@@ -102,10 +102,10 @@ static LogicalResult emitLinearKernel(KernelOp kernel, const KernelLaunchSpec &s
   std::string hooks = (kernel.getSymName() + "_hooks").str();
   auto feature = kernel.getUnique<FeatureOp>();
   auto decay = kernel.getUnique<DecayOp>();
-  os << "// attnc kernel " << spec.entryName << ": linear pattern @" << kernel.getPattern()
-     << ", " << spec.elementType << ", head dims " << spec.headDim << "/" << spec.headDimV
-     << ", chunk " << spec.blockM << ", " << spec.blockN << " state columns per block, "
-     << spec.warps << " warps\n";
+  os << "// attnc kernel " << spec.entryName << ": linear pattern @" << kernel.getPattern() << ", "
+     << spec.elementType << ", head dims " << spec.headDim << "/" << spec.headDimV << ", chunk "
+     << spec.blockM << ", " << spec.blockN << " state columns per block, " << spec.warps
+     << " warps\n";
   os << "#include \"attnc/linear_sm80.cuh\"\n#include \"attnc/hooks.cuh\"\n\n";
   os << "struct " << hooks << " {\n";
   os << "  static constexpr bool kCausal = "
@@ -114,16 +114,15 @@ static LogicalResult emitLinearKernel(KernelOp kernel, const KernelLaunchSpec &s
   os << "  static constexpr bool kHasDecay = " << (decay ? "true" : "false") << ";\n";
   os << "  static constexpr int kNormalizer = attnc::kNormalize"
      << (kernel.getNormalizer() == NormalizerKind::Sum ? "Sum" : "None") << ";\n";
-  if (failed(printHook(feature, "float", "feature", "float x", {"x"}, {"return"}, "return x;",
-                       os)) ||
+  if (failed(
+          printHook(feature, "float", "feature", "float x", {"x"}, {"return"}, "return x;", os)) ||
       failed(printHook(decay, "float", "decay", Twine(kParams).concat(", int b, int h").str(),
                        {"b", "h"}, {"return"}, "return 1.f;", os)))
     return failure();
   os << "};\n\n";
   const char *elem = spec.elementType == "bf16" ? "attnc::bf16" : "attnc::half";
-  std::string args = llvm::formatv("<{0}, {1}, {2}, {3}>(p);\n", hooks, elem, spec.headDim,
-                                   spec.headDimV)
-                         .str();
+  std::string args =
+      llvm::formatv("<{0}, {1}, {2}, {3}>(p);\n", hooks, elem, spec.headDim, spec.headDimV).str();
   os << "extern \"C\" __global__ void __launch_bounds__(attnc::kLinearThreads, 2) "
      << spec.entryName << "(const attnc::FwdParams p) {\n  attnc::linearSm80" << args << "}\n\n";
   os << "extern \"C\" __global__ void __launch_bounds__(attnc::kLinearStepThreads) "

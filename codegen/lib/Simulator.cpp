@@ -44,9 +44,7 @@ static FailureOr<ReferenceResult> simulateLinear(KernelOp kernel, const Referenc
   if (p.seqQ != p.seqK || p.cuSeqlensQ != p.cuSeqlensK)
     return kernel.emitError("a linear kernel needs queries and keys of the same lengths");
   using S = Scalar;
-  auto phi = [&](double x) {
-    return float(*feature ? (*feature)->run({S{0, x}})[0].f : x);
-  };
+  auto phi = [&](double x) { return float(*feature ? (*feature)->run({S{0, x}})[0].f : x); };
   ReferenceResult result;
   result.out.assign(p.totalQ() * H * Dv, 0.0);
   result.state.assign(p.batch * H * D * Dv, 0.0);
@@ -58,8 +56,7 @@ static FailureOr<ReferenceResult> simulateLinear(KernelOp kernel, const Referenc
     const int64_t L = p.length(b, false), base = p.rowStart(b, false);
     for (int64_t h = 0; h < H; ++h) {
       const int64_t hk = h / group, st = b * H + h;
-      const float lg =
-          *decay ? std::log2(float((*decay)->run({S{b}, S{h}})[0].f)) : 0.f;
+      const float lg = *decay ? std::log2(float((*decay)->run({S{b}, S{h}})[0].f)) : 0.f;
       for (int64_t i = 0; i < D * Dv; ++i)
         state[i] = p.stateIn.empty() ? 0.f : float(p.stateIn[st * D * Dv + i]);
       for (int64_t d = 0; d < D; ++d)

@@ -241,8 +241,7 @@ LogicalResult KernelOp::verify() {
       return emitOpError("the linear template carries 64 state columns per block, got block_n = ")
              << getBlockN();
     if (getHeadDim() > 128)
-      return emitOpError("the linear template supports head dims 64 and 128, got ")
-             << getHeadDim();
+      return emitOpError("the linear template supports head dims 64 and 128, got ") << getHeadDim();
   } else if (getKernelTemplate() == TileTemplate::Sm90) {
     // fwd_sm90.cuh: a producer warpgroup and two consumer warpgroups of 64 rows.
     if (getWarps() != 12 || getBlockM() != 128)

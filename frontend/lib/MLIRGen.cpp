@@ -393,8 +393,8 @@ private:
     const ast::Expr *feature = linear.feature.get();
     if (feature && !(feature->kind == ast::Expr::Kind::Name && feature->name == "identity")) {
       auto op = attn::FeatureOp::create(builder, loc(feature->loc));
-      if (failed(genRegion(op, *feature, {"x"}, ValueKind::Float, ValueKind::Float,
-                           "a feature map")))
+      if (failed(
+              genRegion(op, *feature, {"x"}, ValueKind::Float, ValueKind::Float, "a feature map")))
         return failure();
     }
     if (const ast::Expr *decay = linear.decay.get()) {

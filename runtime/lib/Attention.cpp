@@ -178,8 +178,8 @@ StatusOr<std::shared_ptr<AttentionKernel>> AttentionKernel::fromSource(Attention
   if (!spec.stepEntry.empty()) {
     ATTNC_ASSIGN_OR_RETURN(step, jitKernel(source, spec.stepEntry, {}, target));
   }
-  return std::shared_ptr<AttentionKernel>(new AttentionKernel(
-      std::move(spec), std::move(forward), std::move(builder), std::move(step)));
+  return std::shared_ptr<AttentionKernel>(new AttentionKernel(std::move(spec), std::move(forward),
+                                                              std::move(builder), std::move(step)));
 }
 
 StatusOr<std::shared_ptr<AttentionKernel>>
@@ -193,8 +193,8 @@ AttentionKernel::fromCubin(AttentionSpec spec, std::string cubin, Device *device
   }
   ATTNC_ASSIGN_OR_RETURN(std::shared_ptr<Kernel> forward,
                          loadKernel(std::move(cubin), spec.entry, device));
-  return std::shared_ptr<AttentionKernel>(new AttentionKernel(
-      std::move(spec), std::move(forward), std::move(builder), std::move(step)));
+  return std::shared_ptr<AttentionKernel>(new AttentionKernel(std::move(spec), std::move(forward),
+                                                              std::move(builder), std::move(step)));
 }
 
 //===----------------------------------------------------------------------===//
@@ -383,8 +383,7 @@ Status attnc::bindForwardArgs(const AttentionSpec &s, const ForwardArgs &a, FwdP
                            "columns reads the key sum it starts from): pass another tensor");
     p.key_sum_in = static_cast<const float *>(a.keySumIn.data);
     p.key_sum_out = static_cast<float *>(const_cast<void *>(a.keySumOut.data));
-  } else if (a.stateIn.given() || a.stateOut.given() || a.keySumIn.given() ||
-             a.keySumOut.given()) {
+  } else if (a.stateIn.given() || a.stateOut.given() || a.keySumIn.given() || a.keySumOut.given()) {
     return Status::error("forward: a state belongs to linear patterns; '" + s.pattern +
                          "' normalises with " + s.normalizer);
   }

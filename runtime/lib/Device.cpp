@@ -21,8 +21,7 @@
 using namespace attnc;
 using namespace attnc::detail;
 
-static_assert(sizeof(DevicePtr) == sizeof(CUdeviceptr) &&
-                  std::is_same_v<DevicePtr, CUdeviceptr>,
+static_assert(sizeof(DevicePtr) == sizeof(CUdeviceptr) && std::is_same_v<DevicePtr, CUdeviceptr>,
               "DevicePtr must be CUdeviceptr");
 
 /// The default limit of dynamic shared memory per block; above it the function
@@ -76,8 +75,8 @@ StatusOr<Device *> Device::open(int ordinal) {
   if (n == 0)
     return Status::error("no CUDA device (the driver reports 0 devices)");
   if (ordinal < 0 || ordinal >= n)
-    return Status::error("CUDA device " + std::to_string(ordinal) +
-                         " does not exist (" + std::to_string(n) + " devices)");
+    return Status::error("CUDA device " + std::to_string(ordinal) + " does not exist (" +
+                         std::to_string(n) + " devices)");
 
   std::unique_ptr<Device> d(new Device());
   d->ordinal_ = ordinal;
@@ -93,8 +92,7 @@ StatusOr<Device *> Device::open(int ordinal) {
       {CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, &d->ccMajor_},
       {CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, &d->ccMinor_},
       {CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, &d->smCount_},
-      {CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN,
-       &d->maxSharedOptin_},
+      {CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN, &d->maxSharedOptin_},
   };
   for (auto &a : attrs)
     ATTNC_CU(*api, cuDeviceGetAttribute, a.out, a.attr, dev);
@@ -129,8 +127,7 @@ std::string Device::arch() const {
   // From 9.0 on, the arch-specific "a" targets unlock wgmma/setmaxnreg (and
   // tcgen05 on 10.0); such a cubin runs only on that exact compute capability,
   // which is what JIT wants.
-  return "sm_" + std::to_string(ccMajor_) + std::to_string(ccMinor_) +
-         (ccMajor_ >= 9 ? "a" : "");
+  return "sm_" + std::to_string(ccMajor_) + std::to_string(ccMinor_) + (ccMajor_ >= 9 ? "a" : "");
 }
 
 Status Device::makeCurrent() {
@@ -140,8 +137,8 @@ Status Device::makeCurrent() {
 }
 
 /// The driver table, with this device's context current on the calling thread.
-#define ATTNC_BIND(apiVar)                                                     \
-  ATTNC_ASSIGN_OR_RETURN(const DriverApi *apiVar, driver());                   \
+#define ATTNC_BIND(apiVar)                                                                         \
+  ATTNC_ASSIGN_OR_RETURN(const DriverApi *apiVar, driver());                                       \
   ATTNC_TRY(makeCurrent())
 
 StatusOr<DevicePtr> Device::alloc(size_t bytes) {
@@ -203,26 +200,23 @@ StatusOr<Module> Device::loadModule(std::string_view cubin) {
   return Module(std::move(impl));
 }
 
-Status Device::launch(const Function &fn, Dim3 grid, Dim3 block,
-                      unsigned sharedBytes, void *stream, void **args) {
+Status Device::launch(const Function &fn, Dim3 grid, Dim3 block, unsigned sharedBytes, void *stream,
+                      void **args) {
   if (!fn)
     return Status::error("cuLaunchKernel: null function");
   if (fn.state_->device != this)
-    return Status::error("cuLaunchKernel: " + fn.name() +
-                         " was loaded on device " +
-                         std::to_string(fn.state_->device->ordinal()) +
-                         ", not on device " + std::to_string(ordinal_));
+    return Status::error("cuLaunchKernel: " + fn.name() + " was loaded on device " +
+                         std::to_string(fn.state_->device->ordinal()) + ", not on device " +
+                         std::to_string(ordinal_));
   ATTNC_BIND(api);
   Function::State &state = *fn.state_;
   if (sharedBytes > state.smemLimit.load(std::memory_order_relaxed)) {
-    ATTNC_CU(*api, cuFuncSetAttribute, state.fn,
-             CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+    ATTNC_CU(*api, cuFuncSetAttribute, state.fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
              static_cast<int>(sharedBytes));
     state.smemLimit.store(sharedBytes, std::memory_order_relaxed);
   }
-  ATTNC_CU(*api, cuLaunchKernel, state.fn, grid.x, grid.y, grid.z, block.x,
-           block.y, block.z, sharedBytes, static_cast<CUstream>(stream), args,
-           nullptr);
+  ATTNC_CU(*api, cuLaunchKernel, state.fn, grid.x, grid.y, grid.z, block.x, block.y, block.z,
+           sharedBytes, static_cast<CUstream>(stream), args, nullptr);
   return Status::success();
 }
 
@@ -249,8 +243,7 @@ StatusOr<Timer> Device::createTimer() {
   ATTNC_BIND(api);
   CUevent start = nullptr, stop = nullptr;
   ATTNC_CU(*api, cuEventCreate, &start, CU_EVENT_DEFAULT);
-  if (Status s = check(*api, api->cuEventCreate(&stop, CU_EVENT_DEFAULT),
-                       "cuEventCreate");
+  if (Status s = check(*api, api->cuEventCreate(&stop, CU_EVENT_DEFAULT), "cuEventCreate");
       !s.ok()) {
     api->cuEventDestroy(start);
     return s;
@@ -282,8 +275,7 @@ Module &Module::operator=(Module &&other) noexcept {
 }
 Module::~Module() {
   if (impl_ && impl_->module)
-    releaseOn(impl_->device,
-              [&](const DriverApi &api) { api.cuModuleUnload(impl_->module); });
+    releaseOn(impl_->device, [&](const DriverApi &api) { api.cuModuleUnload(impl_->module); });
 }
 void *Module::handle() const { return impl_ ? impl_->module : nullptr; }
 
@@ -296,9 +288,8 @@ StatusOr<Function> Module::getFunction(const std::string &name) {
   std::unique_ptr<Function::State> &slot = impl_->functions[name];
   if (!slot) {
     CUfunction fn = nullptr;
-    if (Status s = check(
-            *api, api->cuModuleGetFunction(&fn, impl_->module, name.c_str()),
-            "cuModuleGetFunction");
+    if (Status s = check(*api, api->cuModuleGetFunction(&fn, impl_->module, name.c_str()),
+                         "cuModuleGetFunction");
         !s.ok()) {
       impl_->functions.erase(name);
       return s.withContext("kernel '" + name + "'");
@@ -312,8 +303,8 @@ StatusOr<Function> Module::getFunction(const std::string &name) {
 }
 
 DeviceBuffer::DeviceBuffer(DeviceBuffer &&o) noexcept
-    : device_(std::exchange(o.device_, nullptr)),
-      ptr_(std::exchange(o.ptr_, 0)), size_(std::exchange(o.size_, 0)) {}
+    : device_(std::exchange(o.device_, nullptr)), ptr_(std::exchange(o.ptr_, 0)),
+      size_(std::exchange(o.size_, 0)) {}
 DeviceBuffer &DeviceBuffer::operator=(DeviceBuffer &&o) noexcept {
   if (this != &o) {
     DeviceBuffer dying(std::move(*this));
@@ -329,8 +320,7 @@ DeviceBuffer::~DeviceBuffer() {
 }
 
 Stream::Stream(Stream &&o) noexcept
-    : device_(std::exchange(o.device_, nullptr)),
-      stream_(std::exchange(o.stream_, nullptr)) {}
+    : device_(std::exchange(o.device_, nullptr)), stream_(std::exchange(o.stream_, nullptr)) {}
 Stream &Stream::operator=(Stream &&o) noexcept {
   if (this != &o) {
     Stream dying(std::move(*this));
@@ -341,14 +331,12 @@ Stream &Stream::operator=(Stream &&o) noexcept {
 }
 Stream::~Stream() {
   if (stream_)
-    releaseOn(device_, [&](const DriverApi &api) {
-      api.cuStreamDestroy(static_cast<CUstream>(stream_));
-    });
+    releaseOn(device_,
+              [&](const DriverApi &api) { api.cuStreamDestroy(static_cast<CUstream>(stream_)); });
 }
 
 Timer::Timer(Timer &&o) noexcept
-    : device_(std::exchange(o.device_, nullptr)),
-      start_(std::exchange(o.start_, nullptr)),
+    : device_(std::exchange(o.device_, nullptr)), start_(std::exchange(o.start_, nullptr)),
       stop_(std::exchange(o.stop_, nullptr)) {}
 Timer &Timer::operator=(Timer &&o) noexcept {
   if (this != &o) {
@@ -372,8 +360,7 @@ Status Timer::start(void *stream) {
     return Status::error("cuEventRecord: empty timer");
   ATTNC_ASSIGN_OR_RETURN(const DriverApi *api, driver());
   ATTNC_TRY(device_->makeCurrent());
-  ATTNC_CU(*api, cuEventRecord, static_cast<CUevent>(start_),
-           static_cast<CUstream>(stream));
+  ATTNC_CU(*api, cuEventRecord, static_cast<CUevent>(start_), static_cast<CUstream>(stream));
   return Status::success();
 }
 
@@ -382,8 +369,7 @@ Status Timer::stop(void *stream) {
     return Status::error("cuEventRecord: empty timer");
   ATTNC_ASSIGN_OR_RETURN(const DriverApi *api, driver());
   ATTNC_TRY(device_->makeCurrent());
-  ATTNC_CU(*api, cuEventRecord, static_cast<CUevent>(stop_),
-           static_cast<CUstream>(stream));
+  ATTNC_CU(*api, cuEventRecord, static_cast<CUevent>(stop_), static_cast<CUstream>(stream));
   return Status::success();
 }
 

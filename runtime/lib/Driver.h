@@ -25,40 +25,40 @@ namespace attnc::detail {
 /// 13000, a CUDA 13 driver returns the variant that takes a CUcontext argument
 /// (cuCtxSynchronize_v2), and calling it through the old prototype passes
 /// garbage. Each version below is the newest one whose signature we call.
-#define ATTNC_DRIVER_FUNCTIONS(X)                                              \
-  X(cuInit, 2000)                                                              \
-  X(cuDriverGetVersion, 2020)                                                  \
-  X(cuGetErrorName, 6000)                                                      \
-  X(cuGetErrorString, 6000)                                                    \
-  X(cuDeviceGetCount, 2000)                                                    \
-  X(cuDeviceGet, 2000)                                                         \
-  X(cuDeviceGetAttribute, 2000)                                                \
-  X(cuDeviceGetName, 2000)                                                     \
-  X(cuDevicePrimaryCtxRetain, 7000)                                            \
-  X(cuCtxSetCurrent, 4000)                                                     \
-  X(cuCtxGetCurrent, 4000)                                                     \
-  X(cuCtxGetDevice, 2000)                                                      \
-  X(cuCtxSynchronize, 2000)                                                    \
-  X(cuModuleLoadData, 2000)                                                    \
-  X(cuModuleGetFunction, 2000)                                                 \
-  X(cuModuleUnload, 2000)                                                      \
-  X(cuFuncSetAttribute, 9000)                                                  \
-  X(cuLaunchKernel, 4000)                                                      \
-  X(cuMemAlloc, 3020)                                                          \
-  X(cuMemFree, 3020)                                                           \
-  X(cuMemAllocAsync, 11020)                                                    \
-  X(cuMemFreeAsync, 11020)                                                     \
-  X(cuMemcpyHtoD, 3020)                                                        \
-  X(cuMemcpyDtoH, 3020)                                                        \
-  X(cuMemsetD8, 3020)                                                          \
-  X(cuStreamCreate, 2000)                                                      \
-  X(cuStreamDestroy, 4000)                                                     \
-  X(cuStreamSynchronize, 2000)                                                 \
-  X(cuEventCreate, 2000)                                                       \
-  X(cuEventRecord, 2000)                                                       \
-  X(cuEventSynchronize, 2000)                                                  \
-  X(cuEventElapsedTime, 2000)                                                  \
-  X(cuEventDestroy, 4000)                                                      \
+#define ATTNC_DRIVER_FUNCTIONS(X)                                                                  \
+  X(cuInit, 2000)                                                                                  \
+  X(cuDriverGetVersion, 2020)                                                                      \
+  X(cuGetErrorName, 6000)                                                                          \
+  X(cuGetErrorString, 6000)                                                                        \
+  X(cuDeviceGetCount, 2000)                                                                        \
+  X(cuDeviceGet, 2000)                                                                             \
+  X(cuDeviceGetAttribute, 2000)                                                                    \
+  X(cuDeviceGetName, 2000)                                                                         \
+  X(cuDevicePrimaryCtxRetain, 7000)                                                                \
+  X(cuCtxSetCurrent, 4000)                                                                         \
+  X(cuCtxGetCurrent, 4000)                                                                         \
+  X(cuCtxGetDevice, 2000)                                                                          \
+  X(cuCtxSynchronize, 2000)                                                                        \
+  X(cuModuleLoadData, 2000)                                                                        \
+  X(cuModuleGetFunction, 2000)                                                                     \
+  X(cuModuleUnload, 2000)                                                                          \
+  X(cuFuncSetAttribute, 9000)                                                                      \
+  X(cuLaunchKernel, 4000)                                                                          \
+  X(cuMemAlloc, 3020)                                                                              \
+  X(cuMemFree, 3020)                                                                               \
+  X(cuMemAllocAsync, 11020)                                                                        \
+  X(cuMemFreeAsync, 11020)                                                                         \
+  X(cuMemcpyHtoD, 3020)                                                                            \
+  X(cuMemcpyDtoH, 3020)                                                                            \
+  X(cuMemsetD8, 3020)                                                                              \
+  X(cuStreamCreate, 2000)                                                                          \
+  X(cuStreamDestroy, 4000)                                                                         \
+  X(cuStreamSynchronize, 2000)                                                                     \
+  X(cuEventCreate, 2000)                                                                           \
+  X(cuEventRecord, 2000)                                                                           \
+  X(cuEventSynchronize, 2000)                                                                      \
+  X(cuEventElapsedTime, 2000)                                                                      \
+  X(cuEventDestroy, 4000)                                                                          \
   X(cuTensorMapEncodeTiled, 12000)
 
 struct DriverApi {
@@ -80,7 +80,7 @@ Status check(const DriverApi &api, CUresult result, const char *call);
 
 /// Calls a driver entry point and returns its error from the enclosing
 /// function.
-#define ATTNC_CU(api, call, ...)                                               \
+#define ATTNC_CU(api, call, ...)                                                                   \
   ATTNC_TRY(::attnc::detail::check((api), (api).call(__VA_ARGS__), #call))
 
 #endif // ATTNC_RUNTIME_LIB_DRIVER_H

@@ -155,8 +155,7 @@ static Status linearGrid(const ForwardConfig &c, const FwdParams &p, Dim3 &grid)
     return Status::error("linear launch: queries and keys must have the same lengths (got " +
                          std::to_string(p.seqlen_q) + " and " + std::to_string(p.seqlen_k) + ")");
   if (c.headDimV % kLinearSlice != 0)
-    return Status::error("linear launch: Dv must be a multiple of " +
-                         std::to_string(kLinearSlice));
+    return Status::error("linear launch: Dv must be a multiple of " + std::to_string(kLinearSlice));
   grid = Dim3{static_cast<unsigned>(c.headDimV / kLinearSlice), static_cast<unsigned>(p.heads),
               static_cast<unsigned>(p.batch)};
   return Status::success();
@@ -201,9 +200,9 @@ Status attnc::launchForward(const Kernel &kernel, const ForwardConfig &c, const 
       return kernel.launch(grid, block, smem, stream, args);
     copy.linear_segment_rows = ((chunks + splits - 1) / splits) * kLinearChunk;
     copy.linear_splits = (p.seqlen_q + copy.linear_segment_rows - 1) / copy.linear_segment_rows;
-    const size_t bytes = size_t(linearWorkspaceFloats(p.batch, p.heads, copy.linear_splits,
-                                                      c.headDim, c.headDimV)) *
-                         sizeof(float);
+    const size_t bytes =
+        size_t(linearWorkspaceFloats(p.batch, p.heads, copy.linear_splits, c.headDim, c.headDimV)) *
+        sizeof(float);
     ATTNC_ASSIGN_OR_RETURN(DevicePtr workspace, kernel.device().allocAsync(bytes, stream));
     copy.linear_workspace = reinterpret_cast<float *>(workspace);
     grid.x *= unsigned(copy.linear_splits);

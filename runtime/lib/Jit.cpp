@@ -23,22 +23,20 @@ namespace {
 struct LoadedKernels {
   std::mutex mutex;
   std::map<std::pair<Hash128, int>, std::shared_ptr<Module>> modules;
-  std::map<std::tuple<Hash128, int, std::string>, std::shared_ptr<Kernel>>
-      kernels;
+  std::map<std::tuple<Hash128, int, std::string>, std::shared_ptr<Kernel>> kernels;
 };
 
 LoadedKernels &loaded() {
-  static LoadedKernels *state =
-      new LoadedKernels(); // never destroyed, see above
+  static LoadedKernels *state = new LoadedKernels(); // never destroyed, see above
   return *state;
 }
 } // namespace
 
 /// Loads `kernelName` from `compiled`'s CUBIN on `device` once; later calls for the same
 /// (cubin, device, name) return the same Kernel.
-static StatusOr<std::shared_ptr<Kernel>>
-loadCompiled(std::shared_ptr<const CompileResult> compiled, const std::string &kernelName,
-             Device *device, const std::string &arch) {
+static StatusOr<std::shared_ptr<Kernel>> loadCompiled(std::shared_ptr<const CompileResult> compiled,
+                                                      const std::string &kernelName, Device *device,
+                                                      const std::string &arch) {
   Hash128 cubinHash = hash128(compiled->cubin);
   LoadedKernels &state = loaded();
   // One lock around load + lookup: loads are rare, and this keeps two threads
@@ -48,14 +46,13 @@ loadCompiled(std::shared_ptr<const CompileResult> compiled, const std::string &k
   if (auto it = state.kernels.find(kernelKey); it != state.kernels.end())
     return it->second;
 
-  std::shared_ptr<Module> &module =
-      state.modules[{cubinHash, device->ordinal()}];
+  std::shared_ptr<Module> &module = state.modules[{cubinHash, device->ordinal()}];
   if (!module) {
     StatusOr<Module> m = device->loadModule(compiled->cubin);
     if (!m.ok()) {
       state.modules.erase({cubinHash, device->ordinal()});
-      return m.status().withContext("loading " + kernelName + " (" + arch +
-                                    ") on " + device->name());
+      return m.status().withContext("loading " + kernelName + " (" + arch + ") on " +
+                                    device->name());
     }
     module = std::make_shared<Module>(std::move(m).value());
   }
@@ -65,10 +62,10 @@ loadCompiled(std::shared_ptr<const CompileResult> compiled, const std::string &k
   return kernel;
 }
 
-StatusOr<std::shared_ptr<Kernel>>
-attnc::jitKernel(const std::string &source, const std::string &kernelName,
-                 const std::vector<std::string> &options,
-                 const JitTarget &target) {
+StatusOr<std::shared_ptr<Kernel>> attnc::jitKernel(const std::string &source,
+                                                   const std::string &kernelName,
+                                                   const std::vector<std::string> &options,
+                                                   const JitTarget &target) {
   Device *device = target.device;
   if (!device) {
     ATTNC_ASSIGN_OR_RETURN(device, Device::current());
@@ -79,8 +76,7 @@ attnc::jitKernel(const std::string &source, const std::string &kernelName,
   request.source = source;
   request.arch = target.arch.empty() ? device->arch() : target.arch;
   request.options = options;
-  ATTNC_ASSIGN_OR_RETURN(std::shared_ptr<const CompileResult> compiled,
-                         cache.compile(request));
+  ATTNC_ASSIGN_OR_RETURN(std::shared_ptr<const CompileResult> compiled, cache.compile(request));
   if (compiled->cubin.empty())
     return Status::error("jitKernel: no CUBIN for arch " + request.arch +
                          " (use a real sm_XX arch)");
@@ -88,8 +84,7 @@ attnc::jitKernel(const std::string &source, const std::string &kernelName,
 }
 
 StatusOr<std::shared_ptr<Kernel>> attnc::loadKernel(std::string cubin,
-                                                    const std::string &kernelName,
-                                                    Device *device) {
+                                                    const std::string &kernelName, Device *device) {
   if (!device) {
     ATTNC_ASSIGN_OR_RETURN(device, Device::current());
   }

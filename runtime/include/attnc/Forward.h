@@ -21,8 +21,8 @@ enum class ElementType { BF16, F16 };
 
 /// The device-library template a forward kernel instantiates (runtime/device/attnc/).
 enum class KernelTemplate {
-  Sm80, // fwd_sm80.cuh: mma.sync, cp.async; any sm_80+ GPU; one argument (FwdParams)
-  Sm90, // fwd_sm90.cuh: wgmma, TMA, warp specialisation; sm_90a; FwdParams + FwdTmaMaps
+  Sm80,   // fwd_sm80.cuh: mma.sync, cp.async; any sm_80+ GPU; one argument (FwdParams)
+  Sm90,   // fwd_sm90.cuh: wgmma, TMA, warp specialisation; sm_90a; FwdParams + FwdTmaMaps
   Linear, // linear_sm80.cuh: chunked linear attention and its recurrent step; any sm_80+ GPU
 };
 

@@ -31,7 +31,12 @@ extern "C" {
 #define ATTNC_API __attribute__((visibility("default")))
 #define ATTNC_C_API_VERSION 2
 
-typedef enum attnc_dtype { ATTNC_BF16 = 0, ATTNC_F16 = 1, ATTNC_F32 = 2, ATTNC_I32 = 3 } attnc_dtype;
+typedef enum attnc_dtype {
+  ATTNC_BF16 = 0,
+  ATTNC_F16 = 1,
+  ATTNC_F32 = 2,
+  ATTNC_I32 = 3
+} attnc_dtype;
 
 /* A strided view of device memory; shape and strides in elements. rank 0: not given. */
 typedef struct attnc_tensor {
@@ -67,12 +72,12 @@ typedef struct attnc_forward_args {
 
 typedef struct attnc_compile_options {
   int32_t struct_size;
-  const char *dtype;          /* "bf16" (NULL) or "f16" */
-  int32_t head_dim;           /* 0: the pattern's, else 128 */
-  int32_t head_dim_v;         /* 0: the pattern's, else head_dim */
-  const char *arch;           /* NULL: the current device's, sm_90a without one */
-  const char *file_name;      /* in diagnostics; NULL: "<spec>" */
-  const char *const *params;  /* "NAME=VALUE" overrides of the spec's params */
+  const char *dtype;         /* "bf16" (NULL) or "f16" */
+  int32_t head_dim;          /* 0: the pattern's, else 128 */
+  int32_t head_dim_v;        /* 0: the pattern's, else head_dim */
+  const char *arch;          /* NULL: the current device's, sm_90a without one */
+  const char *file_name;     /* in diagnostics; NULL: "<spec>" */
+  const char *const *params; /* "NAME=VALUE" overrides of the spec's params */
   int32_t num_params;
 } attnc_compile_options;
 

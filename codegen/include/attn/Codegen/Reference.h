@@ -62,8 +62,9 @@ LogicalResult verifyProblem(Operation *container, const ReferenceProblem &proble
 
 /// Evaluates `pattern` on `problem`. Rows that see no key give O = 0 and LSE = -inf, the
 /// kernels' convention. A linear pattern is evaluated in its quadratic (parallel) form, not the
-/// chunked or recurrent one the kernels run, and also returns its final state. Fails (with a diagnostic) on an op the evaluator does not know, a
-/// problem that does not fit, or an input read out of bounds.
+/// chunked or recurrent one the kernels run, and also returns its final state. Fails (with a
+/// diagnostic) on an op the evaluator does not know, a problem that does not fit, or an input read
+/// out of bounds.
 FailureOr<ReferenceResult> evaluateReference(PatternOp pattern, const ReferenceProblem &problem);
 
 } // namespace mlir::attn
