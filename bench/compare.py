@@ -183,20 +183,31 @@ def run_row(label, B, Hq, Hkv, S, D, dtype, names, results):
     torch.cuda.empty_cache()
 
 
-def decode_row(results):
-    """One query per sequence over a KV cache of 8192, GQA 32/8, B16 (memory-bound)."""
-    Bd, Hq, Hk, L, D = 16, 32, 8, 8192, 128
+# Decode: (B, Hq, Hkv, KV length); the first is PERFORMANCE.md's target row.
+DECODE_SHAPES = [(16, 32, 8, 8192), (1, 32, 8, 32768), (64, 32, 8, 2048), (8, 32, 32, 8192)]
+
+
+def decode_rows(results):
+    for shape in DECODE_SHAPES:
+        decode_row(results, *shape)
+        torch.cuda.empty_cache()
+
+
+def decode_row(results, Bd, Hq, Hk, L, D=128):
+    """One query per sequence over a KV cache (memory-bound): attnc's split-KV decode kernel
+    against SDPA's and FlexAttention's, and the copy bandwidth."""
     q = torch.randn(Bd, Hq, 1, D, device=DEV, dtype=torch.bfloat16)
     k = torch.randn(Bd, Hk, L, D, device=DEV, dtype=torch.bfloat16)
     v = torch.randn_like(k)
     kv_bytes = 2 * Bd * Hk * L * D * 2
-    row = {"shape": "decode B16 Hq32 Hkv8 L8192 D128", "pattern": "full", "kv_bytes": kv_bytes}
+    row = {"shape": "decode B%d Hq%d Hkv%d L%d D%d" % (Bd, Hq, Hk, L, D), "pattern": "full",
+           "kv_bytes": kv_bytes}
     row["sdpa_ms"] = bench(lambda: torch.nn.functional.scaled_dot_product_attention(
-        q, k, v, enable_gqa=True))
+        q, k, v, enable_gqa=Hq != Hk))
     torch._dynamo.reset()
     flex = torch.compile(flex_attention, dynamic=False)
-    ref = flex(q, k, v, enable_gqa=True)
-    row["flex_ms"] = bench(lambda: flex(q, k, v, enable_gqa=True))
+    ref = flex(q, k, v, enable_gqa=Hq != Hk)
+    row["flex_ms"] = bench(lambda: flex(q, k, v, enable_gqa=Hq != Hk))
     kern = attnc.compile(os.path.join(EX, "full.attn"), head_dim=D).kernels[0]
     out = torch.empty(Bd, 1, Hq, D, device=DEV, dtype=torch.bfloat16)
     launch = kern.bind(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), out)
@@ -411,6 +422,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="the first row only, no decode")
     ap.add_argument("--jit-only", action="store_true", help="only the JIT times")
     ap.add_argument("--linear-only", action="store_true", help="only the linear rows")
+    ap.add_argument("--decode-only", action="store_true", help="only the decode rows")
     args = ap.parse_args()
     torch._dynamo.config.recompile_limit = 1000
     torch._dynamo.config.cache_size_limit = 1000
@@ -422,15 +434,16 @@ def main():
     if args.rows:
         wanted = args.rows.split(",")
         rows = [r for r in rows if any(r[0].startswith(w) for w in wanted)]
-    if args.jit_only or args.linear_only:
+    only = args.jit_only or args.linear_only or args.decode_only
+    if only:
         rows = []
     for row in rows:
         run_row(*row, results)
-    if not args.quick and not args.jit_only and not args.linear_only:
-        decode_row(results)
-    if not args.quick and not args.jit_only:
+    if not args.quick and (not only or args.decode_only):
+        decode_rows(results)
+    if not args.quick and (not only or args.linear_only):
         linear_rows(results)
-    if not args.linear_only:
+    if not only or args.jit_only:
         jit_times(results)
     print()
     print(table(results))

@@ -42,6 +42,9 @@ KernelLaunchSpec mlir::attn::getLaunchSpec(KernelOp kernel) {
   if (auto linear = kernel.getUnique<LinearOp>()) {
     spec.stepEntry = spec.entryName + "_step";
     spec.causal = linear.getCausal();
+  } else if (spec.headDim <= 128 && spec.headDimV <= 128) { // decode_sm80.cuh's limits
+    spec.decodeEntry = spec.entryName + "_decode";
+    spec.mergeEntry = spec.entryName + "_merge";
   }
   if (kernel.getBlockMap()) {
     spec.blockMapEntry = spec.entryName + "_blockmap";
@@ -144,7 +147,7 @@ LogicalResult mlir::attn::emitKernelSource(KernelOp kernel, llvm::raw_ostream &o
      << " stages, template " << stringifyTileTemplate(kernel.getKernelTemplate()) << "\n";
   const bool hopper = kernel.getKernelTemplate() == TileTemplate::Sm90;
   os << "#include \"attnc/" << (hopper ? "fwd_sm90" : "fwd_sm80")
-     << ".cuh\"\n#include \"attnc/hooks.cuh\"\n";
+     << ".cuh\"\n#include \"attnc/decode_sm80.cuh\"\n#include \"attnc/hooks.cuh\"\n";
   if (kernel.getBlockMap())
     os << "#include \"attnc/blockmap.cuh\"\n";
   os << "\n";
@@ -218,6 +221,10 @@ LogicalResult mlir::attn::emitKernelSource(KernelOp kernel, llvm::raw_ostream &o
   os << "};\n\n";
 
   const char *elem = spec.elementType == "bf16" ? "attnc::bf16" : "attnc::half";
+  // The JIT compiles the forward entry (-DATTNC_NO_DECODE) and, on the first call with few
+  // query rows, the decode entries (-DATTNC_DECODE_ONLY) as two programs, so that a pattern
+  // used only for prefill does not pay for the decode kernel's compile; AOT compiles all.
+  os << "#ifndef ATTNC_DECODE_ONLY\n";
   if (hopper) {
     os << "extern \"C\" __global__ void __launch_bounds__(attnc::kFwdSm90Threads, 1) "
        << spec.entryName
@@ -231,7 +238,21 @@ LogicalResult mlir::attn::emitKernelSource(KernelOp kernel, llvm::raw_ostream &o
        << spec.headDimV << ", " << spec.blockM << ", " << spec.blockN << ", " << spec.warps << ", "
        << spec.stages << ">(p);\n";
   }
-  os << "}\n";
+  os << "}\n#endif\n";
+  // Few query rows per sequence (decode): the split-KV kernel and the merge of its splits.
+  if (!spec.decodeEntry.empty()) {
+    std::string decodeArgs =
+        llvm::formatv("<{0}, {1}, {2}, {3}, attnc::decodeStages({2}, {3})>(p);\n", hooks, elem,
+                      spec.headDim, spec.headDimV)
+            .str();
+    os << "\n#ifndef ATTNC_NO_DECODE\nextern \"C\" __global__ void "
+          "__launch_bounds__(attnc::kDecodeThreads, 2) "
+       << spec.decodeEntry << "(const attnc::FwdParams p) {\n  attnc::decodeSm80" << decodeArgs
+       << "}\n";
+    os << "\nextern \"C\" __global__ void __launch_bounds__(attnc::kDecodeMergeThreads) "
+       << spec.mergeEntry << "(const attnc::FwdParams p) {\n  attnc::decodeMerge<" << hooks << ", "
+       << elem << ", " << spec.headDimV << ">(p);\n}\n#endif\n";
+  }
   if (blockMap) {
     os << "\nextern \"C\" __global__ void __launch_bounds__(attnc::kBlockMapThreads) "
        << spec.blockMapEntry << "(const attnc::FwdParams p, unsigned char *map) {\n";

@@ -321,11 +321,18 @@ private:
     std::shared_ptr<attnc::Kernel> loaded = loadEntry(k.source, s.entryName);
     if (!loaded)
       return;
-    builder = nullptr;
+    builder = decode = merge = nullptr;
     if (!s.blockMapEntry.empty() && !(builder = loadEntry(k.source, s.blockMapEntry)))
       return;
-    static const Shape shapes[] = {{2, 4, 2, 77, 201},  {1, 2, 2, 300, 300}, {2, 4, 4, 1, 513},
-                                   {1, 3, 1, 128, 128}, {2, 2, 2, 1000, 37}, {1, 8, 2, 555, 1024}};
+    if (!s.decodeEntry.empty() && (!(decode = loadEntry(k.source, s.decodeEntry)) ||
+                                   !(merge = loadEntry(k.source, s.mergeEntry))))
+      return;
+    // The last five have a few query rows: they run the decode kernel (MHA, GQA and MQA
+    // packing, one and several row groups, split and unsplit keys).
+    static const Shape shapes[] = {{2, 4, 2, 77, 201},  {1, 2, 2, 300, 300},  {1, 3, 1, 128, 128},
+                                   {2, 2, 2, 1000, 37}, {1, 8, 2, 555, 1024}, {2, 4, 4, 1, 513},
+                                   {3, 8, 2, 1, 1000},  {2, 8, 1, 3, 777},    {1, 4, 2, 16, 300},
+                                   {4, 4, 4, 2, 70}};
     unsigned seed = 1;
     for (const Shape &shape : shapes)
       runOnGpu(*loaded, s, pattern, type, shape, seed++);
@@ -648,7 +655,9 @@ private:
         return fail(st);
       p.block_map = reinterpret_cast<const unsigned char *>(*map);
     }
-    st = attnc::launchForward(kernel, config, p);
+    const bool decoding = decode && attnc::useDecode(config, p);
+    st = decoding ? attnc::launchDecode(*decode, *merge, config, p)
+                  : attnc::launchForward(kernel, config, p);
     if (st.ok())
       st = device->synchronize();
     std::vector<uint16_t> outBits(outCount);
@@ -674,7 +683,8 @@ private:
         pattern.getUnique<attn::NormalizeOp>().getKind() == attn::NormalizerKind::Softmax
             ? maxAbsError(lseD, ref->lse)
             : 0.0;
-    report(err < outputTolerance(type) && lseErr < kLseTolerance, "gpu " + shapeName(rp),
+    report(err < outputTolerance(type) && lseErr < kLseTolerance,
+           "gpu " + shapeName(rp) + (decoding ? " decode" : ""),
            llvm::formatv("rel err {0:e2} (tol {1:e0}), lse max err {2:e2}", err,
                          outputTolerance(type), lseErr)
                .str());
@@ -687,15 +697,20 @@ private:
     return p.isVarlen() ? name + " varlen" : name;
   }
 
-  /// "N registers, S B stack, T B spill stores" from the ptxas -v lines of an NVRTC log.
+  /// "N registers, S B stack, T B spill stores" from the ptxas -v lines of an NVRTC log: the
+  /// most over the module's entry points.
   static std::string ptxasSummary(const std::string &log) {
     int registers = -1, stack = -1, spills = -1;
     for (llvm::StringRef line : llvm::split(log, '\n')) {
+      int r = -1, st = -1, sp = -1;
       if (size_t at = line.find("Used "); at != llvm::StringRef::npos)
-        std::sscanf(line.data() + at, "Used %d registers", &registers);
+        std::sscanf(line.data() + at, "Used %d registers", &r);
       if (size_t at = line.find("bytes stack frame"); at != llvm::StringRef::npos)
         std::sscanf(line.data() + line.find_first_of("0123456789"),
-                    "%d bytes stack frame, %d bytes spill stores", &stack, &spills);
+                    "%d bytes stack frame, %d bytes spill stores", &st, &sp);
+      registers = std::max(registers, r);
+      stack = std::max(stack, st);
+      spills = std::max(spills, sp);
     }
     if (registers < 0)
       return "no ptxas report";
@@ -715,7 +730,8 @@ private:
   const attnc::CheckCommandOptions &options;
   attnc::Device *device = nullptr;
   int passes = 0, failures = 0, skips = 0;
-  std::shared_ptr<attnc::Kernel> builder; // the current kernel's block-map builder, if any
+  std::shared_ptr<attnc::Kernel> builder;       // the current kernel's block-map builder, if any
+  std::shared_ptr<attnc::Kernel> decode, merge; // and its decode kernels
   std::set<std::string> checked, skipped;
 };
 

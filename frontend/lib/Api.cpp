@@ -43,6 +43,8 @@ attnc::AttentionSpec attnc::toAttentionSpec(const attn::KernelLaunchSpec &k) {
   s.normalizer = k.normalizer;
   s.varlen = k.varlen;
   s.stepEntry = k.stepEntry;
+  s.decodeEntry = k.decodeEntry;
+  s.mergeEntry = k.mergeEntry;
   s.heads = int(k.heads);
   s.kvHeads = int(k.kvHeads);
   for (const attn::KernelLaunchSpec::Input &in : k.inputs)

@@ -81,6 +81,8 @@ std::string AttentionSpec::toJson() const {
   j["scale"] = scale;
   j["normalizer"] = normalizer;
   j["step_entry"] = stepEntry;
+  j["decode_entry"] = decodeEntry;
+  j["merge_entry"] = mergeEntry;
   j["linear_causal"] = config.causal;
   j["varlen"] = varlen;
   j["heads"] = heads;
@@ -131,6 +133,11 @@ StatusOr<AttentionSpec> AttentionSpec::fromJson(const std::string &text) {
     // Absent in manifests written before linear patterns: those kernels have no step.
     s.stepEntry = j.value("step_entry", std::string());
     s.config.causal = j.value("linear_causal", false);
+    // Absent in manifests written before the decode kernel: those calls run the forward one.
+    s.decodeEntry = j.value("decode_entry", std::string());
+    s.mergeEntry = j.value("merge_entry", std::string());
+    if (s.decodeEntry.empty() != s.mergeEntry.empty())
+      return Status::error("kernel spec: decode_entry and merge_entry come together");
     s.varlen = j.at("varlen").get<bool>();
     s.heads = j.at("heads").get<int>();
     s.kvHeads = j.at("kv_heads").get<int>();
@@ -169,17 +176,24 @@ StatusOr<AttentionSpec> AttentionSpec::fromJson(const std::string &text) {
 StatusOr<std::shared_ptr<AttentionKernel>> AttentionKernel::fromSource(AttentionSpec spec,
                                                                        const std::string &source,
                                                                        const JitTarget &target) {
+  // The forward program leaves the decode kernels out (see CudaEmitter.cpp); decodeKernels()
+  // compiles them on first use.
+  const std::vector<std::string> options = {"-DATTNC_NO_DECODE"};
   ATTNC_ASSIGN_OR_RETURN(std::shared_ptr<Kernel> forward,
-                         jitKernel(source, spec.entry, {}, target));
+                         jitKernel(source, spec.entry, options, target));
   std::shared_ptr<Kernel> builder, step;
   if (!spec.blockMapEntry.empty()) {
-    ATTNC_ASSIGN_OR_RETURN(builder, jitKernel(source, spec.blockMapEntry, {}, target));
+    ATTNC_ASSIGN_OR_RETURN(builder, jitKernel(source, spec.blockMapEntry, options, target));
   }
   if (!spec.stepEntry.empty()) {
-    ATTNC_ASSIGN_OR_RETURN(step, jitKernel(source, spec.stepEntry, {}, target));
+    ATTNC_ASSIGN_OR_RETURN(step, jitKernel(source, spec.stepEntry, options, target));
   }
-  return std::shared_ptr<AttentionKernel>(new AttentionKernel(std::move(spec), std::move(forward),
+  std::shared_ptr<AttentionKernel> kernel(new AttentionKernel(std::move(spec), std::move(forward),
                                                               std::move(builder), std::move(step)));
+  kernel->source_ = source;
+  kernel->target_ = target;
+  kernel->target_.device = &kernel->device();
+  return kernel;
 }
 
 StatusOr<std::shared_ptr<AttentionKernel>>
@@ -191,10 +205,33 @@ AttentionKernel::fromCubin(AttentionSpec spec, std::string cubin, Device *device
   if (!spec.stepEntry.empty()) {
     ATTNC_ASSIGN_OR_RETURN(step, loadKernel(cubin, spec.stepEntry, device));
   }
+  DecodeKernels decode;
+  if (!spec.decodeEntry.empty()) {
+    ATTNC_ASSIGN_OR_RETURN(decode.decode, loadKernel(cubin, spec.decodeEntry, device));
+    ATTNC_ASSIGN_OR_RETURN(decode.merge, loadKernel(cubin, spec.mergeEntry, device));
+  }
   ATTNC_ASSIGN_OR_RETURN(std::shared_ptr<Kernel> forward,
                          loadKernel(std::move(cubin), spec.entry, device));
-  return std::shared_ptr<AttentionKernel>(new AttentionKernel(std::move(spec), std::move(forward),
+  std::shared_ptr<AttentionKernel> kernel(new AttentionKernel(std::move(spec), std::move(forward),
                                                               std::move(builder), std::move(step)));
+  if (decode.decode)
+    kernel->decode_ = std::move(decode);
+  return kernel;
+}
+
+StatusOr<AttentionKernel::DecodeKernels> AttentionKernel::decodeKernels() const {
+  std::lock_guard<std::mutex> lock(decodeMutex_);
+  if (decode_)
+    return *decode_;
+  if (source_.empty())
+    return Status::error("forward: the decode kernels of '" + spec_.entry +
+                         "' are in neither its CUBIN nor a source");
+  const std::vector<std::string> options = {"-DATTNC_DECODE_ONLY"};
+  DecodeKernels k;
+  ATTNC_ASSIGN_OR_RETURN(k.decode, jitKernel(source_, spec_.decodeEntry, options, target_));
+  ATTNC_ASSIGN_OR_RETURN(k.merge, jitKernel(source_, spec_.mergeEntry, options, target_));
+  decode_ = k;
+  return k;
 }
 
 //===----------------------------------------------------------------------===//
@@ -482,6 +519,14 @@ StatusOr<BlockMap> AttentionKernel::buildBlockMap(const ForwardArgs &args, void 
   return map;
 }
 
+Status AttentionKernel::launch(const FwdParams &p, void *stream) const {
+  if (!spec_.decodeEntry.empty() && useDecode(spec_.config, p)) {
+    ATTNC_ASSIGN_OR_RETURN(DecodeKernels k, decodeKernels());
+    return launchDecode(*k.decode, *k.merge, spec_.config, p, stream);
+  }
+  return launchForward(*forward_, spec_.config, p, stream);
+}
+
 Status AttentionKernel::forward(const ForwardArgs &args, void *stream, const BlockMap *map) const {
   FwdParams p;
   ATTNC_TRY(bind(args, p));
@@ -490,14 +535,14 @@ Status AttentionKernel::forward(const ForwardArgs &args, void *stream, const Blo
       return Status::error("forward: pattern '" + spec_.pattern + "' takes no block map");
     if (step_ && p.seqlen_q == 1)
       return launchLinearStep(*step_, spec_.config, p, stream); // decode
-    return launchForward(*forward_, spec_.config, p, stream);
+    return launch(p, stream);
   }
   if (map) {
     if (map->batch_ != p.batch || map->mapHeads_ != p.block_map_heads ||
         map->seqlenQ_ != p.seqlen_q || map->seqlenK_ != p.seqlen_k)
       return Status::error("forward: the block map was built for other sizes");
     p.block_map = reinterpret_cast<const unsigned char *>(map->data());
-    return launchForward(*forward_, spec_.config, p, stream);
+    return launch(p, stream);
   }
   // A map for this call only, in stream-ordered memory.
   ATTNC_ASSIGN_OR_RETURN(DevicePtr ptr,
@@ -505,7 +550,7 @@ Status AttentionKernel::forward(const ForwardArgs &args, void *stream, const Blo
   Status st = launchBlockMap(*builder_, spec_.config, p, reinterpret_cast<void *>(ptr), stream);
   if (st.ok()) {
     p.block_map = reinterpret_cast<const unsigned char *>(ptr);
-    st = launchForward(*forward_, spec_.config, p, stream);
+    st = launch(p, stream);
   }
   Status freed = device().freeAsync(ptr, stream);
   return st.ok() ? freed : st;

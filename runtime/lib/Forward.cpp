@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -234,6 +235,57 @@ Status attnc::launchForward(const Kernel &kernel, const ForwardConfig &c, const 
       static_cast<unsigned>(fwdSm80SmemBytes(c.headDim, c.headDimV, c.blockM, c.blockN, c.stages));
   void *args[] = {&copy};
   return kernel.launch(grid, block, smem, stream, args);
+}
+
+bool attnc::useDecode(const ForwardConfig &c, const FwdParams &p) {
+  return c.kernelTemplate != KernelTemplate::Linear && p.kv_heads > 0 && p.seqlen_q > 0 &&
+         p.seqlen_q <= 16 && (p.heads / p.kv_heads) * p.seqlen_q <= 64;
+}
+
+Status attnc::launchDecode(const Kernel &decode, const Kernel &merge, const ForwardConfig &c,
+                           const FwdParams &p, void *stream) {
+  ATTNC_TRY(checkLaunchSizes(p));
+  if (c.kernelTemplate == KernelTemplate::Linear)
+    return Status::error("decode launch: linear patterns decode with their step kernel");
+  if (p.seqlen_q == 0)
+    return Status::success(); // nothing to compute
+  const int rowGroups = decodeRowGroups(p.heads, p.kv_heads, p.seqlen_q);
+  const long long blocks = static_cast<long long>(rowGroups) * p.kv_heads * p.batch;
+  const int tiles = (p.seqlen_k + kDecodeBlockN - 1) / kDecodeBlockN;
+  // Split only when the (row group, KV head, sequence) blocks leave SMs idle, into about one
+  // block per SM (two fit, but an SM's second block or a split beyond one wave gained less than
+  // the merge and the extra blocks' start cost: bench/decode_splits.py, bench/RESULTS.md).
+  int splits = int(std::min<long long>(std::max<long long>(1, decode.device().smCount() / blocks),
+                                       std::max(1, tiles / 4)));
+  if (const char *env = std::getenv("ATTNC_DECODE_SPLITS"); env && std::atoi(env) > 0)
+    splits = std::min(std::atoi(env), std::max(1, tiles));
+  splits = std::min(splits, 65535);
+  FwdParams copy = p;
+  copy.decode_splits = splits;
+  copy.decode_workspace = nullptr;
+  const Dim3 grid{static_cast<unsigned>(splits), static_cast<unsigned>(p.kv_heads * rowGroups),
+                  static_cast<unsigned>(p.batch)};
+  const Dim3 block{static_cast<unsigned>(kDecodeThreads), 1, 1};
+  const unsigned smem = static_cast<unsigned>(
+      decodeSm80SmemBytes(c.headDim, c.headDimV, decodeStages(c.headDim, c.headDimV)));
+  void *args[] = {&copy};
+  if (splits == 1)
+    return decode.launch(grid, block, smem, stream, args);
+  const size_t bytes =
+      size_t(decodeWorkspaceFloats(splits, p.batch, p.heads, p.seqlen_q, c.headDimV)) *
+      sizeof(float);
+  ATTNC_ASSIGN_OR_RETURN(DevicePtr workspace, decode.device().allocAsync(bytes, stream));
+  copy.decode_workspace = reinterpret_cast<float *>(workspace);
+  Status st = decode.launch(grid, block, smem, stream, args);
+  if (st.ok()) {
+    const long long rows = static_cast<long long>(p.batch) * p.heads * p.seqlen_q;
+    const long long rowsPerBlock = kDecodeMergeThreads / 32;
+    const Dim3 mergeGrid{static_cast<unsigned>((rows + rowsPerBlock - 1) / rowsPerBlock), 1, 1};
+    st = merge.launch(mergeGrid, Dim3{static_cast<unsigned>(kDecodeMergeThreads), 1, 1}, 0, stream,
+                      args);
+  }
+  Status freed = decode.device().freeAsync(workspace, stream);
+  return st.ok() ? freed : st;
 }
 
 Status attnc::launchBlockMap(const Kernel &builder, const ForwardConfig &c, const FwdParams &p,

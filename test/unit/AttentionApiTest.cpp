@@ -58,11 +58,15 @@ TEST(AttentionSpec, JsonRoundTripsEveryField) {
   s.heads = 8;
   s.kvHeads = 2;
   s.stepEntry = "attnc_document_bf16_d128_step";
+  s.decodeEntry = "attnc_document_bf16_d128_decode";
+  s.mergeEntry = "attnc_document_bf16_d128_merge";
   StatusOr<AttentionSpec> back = AttentionSpec::fromJson(s.toJson());
   ASSERT_TRUE(back.ok()) << back.status().message();
   EXPECT_EQ(back->toJson(), s.toJson());
   EXPECT_EQ(back->entry, s.entry);
   EXPECT_EQ(back->stepEntry, s.stepEntry);
+  EXPECT_EQ(back->decodeEntry, s.decodeEntry);
+  EXPECT_EQ(back->mergeEntry, s.mergeEntry);
   EXPECT_EQ(back->dtype, ElementType::F16);
   EXPECT_EQ(back->config.blockN, 64);
   EXPECT_EQ(back->config.kernelTemplate, KernelTemplate::Sm80);
@@ -73,6 +77,38 @@ TEST(AttentionSpec, JsonRoundTripsEveryField) {
   ASSERT_EQ(back->scalars.size(), 2u);
   EXPECT_EQ(back->scalars[0].defaultValue, 256.0);
   EXPECT_FALSE(back->scalars[1].defaultValue.has_value());
+}
+
+TEST(AttentionSpec, DecodeEntriesComeTogether) {
+  AttentionSpec s = documentSpec();
+  s.decodeEntry = "attnc_document_bf16_d128_decode";
+  StatusOr<AttentionSpec> back = AttentionSpec::fromJson(s.toJson());
+  ASSERT_FALSE(back.ok());
+  EXPECT_NE(back.status().message().find("decode_entry and merge_entry"), std::string::npos);
+}
+
+TEST(Forward, UsesTheDecodeKernelForFewQueryRows) {
+  ForwardConfig c;
+  c.kernelTemplate = KernelTemplate::Sm90;
+  FwdParams p{};
+  p.heads = 32;
+  p.kv_heads = 8;
+  p.seqlen_q = 1;
+  EXPECT_TRUE(useDecode(c, p));
+  p.seqlen_q = 16; // 4 heads x 16 rows = 64 packed rows
+  EXPECT_TRUE(useDecode(c, p));
+  p.seqlen_q = 17;
+  EXPECT_FALSE(useDecode(c, p));
+  p.heads = p.kv_heads = 8; // 16 rows per head at most
+  p.seqlen_q = 16;
+  EXPECT_TRUE(useDecode(c, p));
+  p.heads = 64; // 8 x 16 = 128 packed rows: the forward tiles re-read less
+  EXPECT_FALSE(useDecode(c, p));
+  p.seqlen_q = 0;
+  EXPECT_FALSE(useDecode(c, p));
+  p.seqlen_q = 1;
+  c.kernelTemplate = KernelTemplate::Linear; // linear patterns decode with their step
+  EXPECT_FALSE(useDecode(c, p));
 }
 
 TEST(AttentionSpec, CarriesTheKernelTemplate) {

@@ -91,6 +91,14 @@ struct FwdParams {
   int linear_segment_rows;
   int linear_pass;
   float *linear_workspace;
+
+  // The decode kernel's split of the keys (set by launchDecode, not by callers): with
+  // decode_splits > 1 each block writes its rows' partial output, normalised over its own
+  // keys, and their LSE to decode_workspace (decodeWorkspaceFloats floats: O partials
+  // [splits, B, Hq, seqlen_q, Dv], then LSE partials [splits, B, Hq, seqlen_q]), and the merge
+  // kernel combines them into O and LSE.
+  int decode_splits;
+  float *decode_workspace;
 };
 
 /// Entries of a block map.
@@ -155,6 +163,39 @@ ATTNC_HD constexpr int fwdSm90SmemBytes(int headDim, int headDimV, int blockM, i
 
 /// Threads of the Hopper forward kernel: a producer warpgroup and two consumer warpgroups.
 constexpr int kFwdSm90Threads = 384;
+
+/// The decode template (decode_sm80.cuh): blocks of kDecodeThreads threads (4 warps), each
+/// holding kDecodeRows packed query rows (the query heads of one KV head times the few query
+/// positions) and streaming key tiles of kDecodeBlockN keys (16 per warp) through a cp.async
+/// ring; grid (splits, Hkv x row groups, B). Its merge kernel runs kDecodeMergeThreads threads,
+/// one warp per output row.
+constexpr int kDecodeThreads = 128;
+constexpr int kDecodeRows = 16;
+constexpr int kDecodeBlockN = 64;
+constexpr int kDecodeMergeThreads = 128;
+
+/// Stages of the decode kernel's K/V ring: as many as keep two blocks (three at D = Dv = 64)
+/// resident per SM.
+ATTNC_HD constexpr int decodeStages(int headDim, int headDimV) {
+  return headDim + headDimV <= 128 ? 4 : headDim + headDimV <= 256 ? 3 : 2;
+}
+
+/// Shared memory bytes of the decode kernel: the Q rows and `stages` K and V tiles, 2-byte
+/// elements (the end-of-kernel combine of the four warps reuses the ring).
+ATTNC_HD constexpr int decodeSm80SmemBytes(int headDim, int headDimV, int stages) {
+  return 2 * (kDecodeRows * headDim + stages * kDecodeBlockN * (headDim + headDimV));
+}
+
+/// Query rows the decode kernel packs for a KV head: its query heads times the query positions.
+ATTNC_HD inline int decodeRowGroups(int heads, int kvHeads, int seqlenQ) {
+  return ((heads / kvHeads) * seqlenQ + kDecodeRows - 1) / kDecodeRows;
+}
+
+/// Floats of the decode split's workspace.
+ATTNC_HD inline long long decodeWorkspaceFloats(int splits, int batch, int heads, int seqlenQ,
+                                                int headDimV) {
+  return static_cast<long long>(splits) * batch * heads * seqlenQ * (headDimV + 1);
+}
 
 /// The chunked linear template (linear_sm80.cuh): chunks of kLinearChunk rows, kLinearThreads
 /// threads per block, each block carrying kLinearSlice of the state's Dv columns (grid

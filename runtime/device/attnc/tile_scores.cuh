@@ -43,12 +43,14 @@ template <class Pattern> ATTNC_DEVICE float unnormalizedWeight(const FwdParams &
 
 /// Overwrites the scores `s` of key tile [k0, k0 + 8 kTilesN) with the tile's weights P and sets
 /// `alpha` to the factor the caller rescales its O rows by. `full`: the tile is entirely below
-/// seqlen_k and Pattern::tileFull holds (no mask code runs).
+/// seqlen_k and Pattern::tileFull holds for both rows (no mask code runs). Row r of this
+/// thread is query qHook[r] of head hHook[r] (the decode template packs several heads of one
+/// KV head into a tile; the forward templates pass one head twice).
 template <class Pattern, int kTilesN>
 ATTNC_DEVICE void scoresToWeights(const FwdParams &p, float (&s)[kTilesN][4],
                                   OnlineSoftmax<kTilesN> &softmax, float (&alpha)[2], bool full,
-                                  int b, int h, const int (&qHook)[2], int k0, int t, int seqlenQ,
-                                  int seqlenK) {
+                                  int b, const int (&hHook)[2], const int (&qHook)[2], int k0,
+                                  int t, int seqlenQ, int seqlenK) {
   constexpr bool kSoftmax = Pattern::kNormalizer == kNormalizeSoftmax;
   // A score modifier that uses the MUFU unit (tanh, exp, log) competes with the softmax's
   // exponentials for it: then every ATTNC_EXP2_EMULATION-th column tile's exponentials run
@@ -62,7 +64,7 @@ ATTNC_DEVICE void scoresToWeights(const FwdParams &p, float (&s)[kTilesN][4],
       for (int j = 0; j < kTilesN; ++j)
 #pragma unroll
         for (int e = 0; e < 4; ++e)
-          s[j][e] = Pattern::scoreMod(p, s[j][e] * p.scale, b, h, qHook[e / 2],
+          s[j][e] = Pattern::scoreMod(p, s[j][e] * p.scale, b, hHook[e / 2], qHook[e / 2],
                                       k0 + 8 * j + 2 * t + (e & 1), seqlenQ, seqlenK);
     }
     if constexpr (kSoftmax) {
@@ -85,10 +87,10 @@ ATTNC_DEVICE void scoresToWeights(const FwdParams &p, float (&s)[kTilesN][4],
         const int k = min(k0 + 8 * j + 2 * t + (e & 1), seqlenK - 1); // hooks see valid keys
         float x = s[j][e];
         if constexpr (Pattern::kHasScoreMod)
-          x = Pattern::scoreMod(p, x * p.scale, b, h, qHook[e / 2], k, seqlenQ, seqlenK);
+          x = Pattern::scoreMod(p, x * p.scale, b, hHook[e / 2], qHook[e / 2], k, seqlenQ, seqlenK);
         bool keep = 8 * j + (e & 1) < colLimit;
         if constexpr (Pattern::kHasMask)
-          keep = keep & Pattern::mask(p, b, h, qHook[e / 2], k, seqlenQ, seqlenK);
+          keep = keep & Pattern::mask(p, b, hHook[e / 2], qHook[e / 2], k, seqlenQ, seqlenK);
         if constexpr (kSoftmax)
           s[j][e] = keep ? x : negInfinity();
         else
@@ -104,9 +106,19 @@ ATTNC_DEVICE void scoresToWeights(const FwdParams &p, float (&s)[kTilesN][4],
 #pragma unroll
       for (int e = 0; e < 4; ++e)
         s[j][e] *=
-            Pattern::weight(p, b, h, qHook[e / 2], min(k0 + 8 * j + 2 * t + (e & 1), seqlenK - 1),
-                            seqlenQ, seqlenK);
+            Pattern::weight(p, b, hHook[e / 2], qHook[e / 2],
+                            min(k0 + 8 * j + 2 * t + (e & 1), seqlenK - 1), seqlenQ, seqlenK);
   }
+}
+
+/// scoresToWeights for two rows of one head h.
+template <class Pattern, int kTilesN>
+ATTNC_DEVICE void scoresToWeights(const FwdParams &p, float (&s)[kTilesN][4],
+                                  OnlineSoftmax<kTilesN> &softmax, float (&alpha)[2], bool full,
+                                  int b, int h, const int (&qHook)[2], int k0, int t, int seqlenQ,
+                                  int seqlenK) {
+  const int hHook[2] = {h, h};
+  scoresToWeights<Pattern>(p, s, softmax, alpha, full, b, hHook, qHook, k0, t, seqlenQ, seqlenK);
 }
 
 /// Rescales O rows by alpha (the online softmax moved the running max).

@@ -74,6 +74,10 @@ struct AttentionSpec {
   /// Linear patterns (template "linear"): the recurrent step's entry point, launched instead of
   /// `entry` (the chunked prefill) for sequences of length 1. Empty otherwise.
   std::string stepEntry;
+  /// Softmax-family patterns: the split-KV decode kernel and the merge of its splits, launched
+  /// instead of `entry` when every sequence has a few query rows (useDecode in Forward.h).
+  /// Empty in manifests written before them: those calls run `entry`.
+  std::string decodeEntry, mergeEntry;
 
   std::string toJson() const;
   static StatusOr<AttentionSpec> fromJson(const std::string &json);
@@ -157,9 +161,22 @@ private:
                   std::shared_ptr<Kernel> builder, std::shared_ptr<Kernel> step)
       : spec_(std::move(spec)), forward_(std::move(forward)), builder_(std::move(builder)),
         step_(std::move(step)) {}
+  /// The decode and merge kernels: loaded from the CUBIN with the others, or JIT-compiled from
+  /// `source_` on the first call that needs them.
+  struct DecodeKernels {
+    std::shared_ptr<Kernel> decode, merge;
+  };
+  StatusOr<DecodeKernels> decodeKernels() const;
+  /// The forward or the decode kernels on `p` (its block map, if any, already set).
+  Status launch(const FwdParams &p, void *stream) const;
+
   AttentionSpec spec_;
   std::shared_ptr<Kernel> forward_, builder_;
   std::shared_ptr<Kernel> step_; // linear patterns: the recurrent step (decode)
+  std::string source_;           // JIT: the source, for the decode kernels
+  JitTarget target_;
+  mutable std::mutex decodeMutex_;
+  mutable std::optional<DecodeKernels> decode_;
 };
 
 /// A generated kernel not yet loaded: its spec, its CUDA source and/or CUBINs per arch. `load`

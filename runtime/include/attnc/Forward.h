@@ -48,6 +48,19 @@ struct ForwardConfig {
 Status launchForward(const Kernel &kernel, const ForwardConfig &config, const FwdParams &params,
                      void *stream = nullptr);
 
+/// Whether a softmax-family call on `params` runs the decode kernel rather than the forward
+/// one: every sequence has at most 16 query rows, and a KV head's query heads times them make
+/// at most 64 packed rows (more would re-read each KV head more often than the forward tiles).
+bool useDecode(const ForwardConfig &config, const FwdParams &params);
+
+/// Launches the split-KV decode kernel of a softmax-family pattern (its `_decode` entry point)
+/// over `params` and, when it splits the keys, the merge of the splits (`_merge`) with a
+/// workspace in stream-ordered memory. The keys are split only when there are fewer blocks
+/// than SMs, into about one block per SM, each split at least four key tiles;
+/// ATTNC_DECODE_SPLITS=N in the environment fixes the count (bench/decode_splits.py).
+Status launchDecode(const Kernel &decode, const Kernel &merge, const ForwardConfig &config,
+                    const FwdParams &params, void *stream = nullptr);
+
 /// Launches the recurrent step of a linear pattern (its `_step` entry point) over `params`,
 /// whose sequences have length at most 1 (decode); launchForward runs the chunked prefill.
 Status launchLinearStep(const Kernel &step, const ForwardConfig &config, const FwdParams &params,

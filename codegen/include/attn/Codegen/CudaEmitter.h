@@ -37,6 +37,9 @@ struct KernelLaunchSpec {
   /// the chunked prefill `entryName`.
   std::string stepEntry;
   bool causal = false; ///< linear patterns: a causal form
+  /// Softmax-family patterns: the split-KV decode kernel for sequences of a few query rows
+  /// (decode_sm80.cuh) and the merge of its splits.
+  std::string decodeEntry, mergeEntry;
   /// Extra input tensors in slot order (FwdParams::inputs); shape entries are problem sizes
   /// (B H Hkv Sq Skv) or integers.
   struct Input {

@@ -1,0 +1,42 @@
+"""Sweeps the decode kernel's key split (ATTNC_DECODE_SPLITS) on decode shapes and prints the
+bandwidth of each choice beside the default heuristic's, so that launchDecode's heuristic can be
+checked against the best fixed split. Usage (on the GPU machine):
+  ATTNC_LIBRARY=build/lib/libattnc.so python3 bench/decode_splits.py"""
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+
+import torch  # noqa: E402
+
+import compare  # noqa: E402
+
+SPLITS = [1, 2, 3, 4, 6, 8, 12, 16, 24, 33, 48, 66, 96, 128]
+
+
+def main():
+    kern = compare.attnc.compile(os.path.join(compare.EX, "full.attn"), head_dim=128).kernels[0]
+    for Bd, Hq, Hk, L in compare.DECODE_SHAPES:
+        q = torch.randn(Bd, 1, Hq, 128, device="cuda", dtype=torch.bfloat16)
+        k = torch.randn(Bd, L, Hk, 128, device="cuda", dtype=torch.bfloat16)
+        v = torch.randn_like(k)
+        out = torch.empty_like(q)
+        launch = kern.bind(q, k, v, out)
+        kv_bytes = 2 * k.numel() * 2
+        line = []
+        for splits in [None] + SPLITS:
+            if splits is None:
+                os.environ.pop("ATTNC_DECODE_SPLITS", None)
+            else:
+                os.environ["ATTNC_DECODE_SPLITS"] = str(splits)
+            ms = compare.bench(launch)
+            line.append("%s:%.0f" % ("default" if splits is None else splits, kv_bytes / ms / 1e6))
+        os.environ.pop("ATTNC_DECODE_SPLITS", None)
+        print("B%d Hq%d Hkv%d L%d GB/s by split: %s" % (Bd, Hq, Hk, L, " ".join(line)), flush=True)
+        del q, k, v, out
+        torch.cuda.empty_cache()
+
+
+if __name__ == "__main__":
+    main()
