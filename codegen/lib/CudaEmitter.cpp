@@ -166,6 +166,9 @@ LogicalResult mlir::attn::emitKernelSource(KernelOp kernel, llvm::raw_ostream &o
           isa<math::TanhOp, math::ExpOp, math::Exp2Op, math::LogOp, math::Log2Op, math::PowFOp>(op);
     });
   os << "  static constexpr int kMufuScoreOps = " << mufuOps << ";\n";
+  // The key width of the run-time block map's tiles (0: none), for the decode kernel, whose
+  // 64-key tiles may straddle two of them.
+  os << "  static constexpr int kBlockMapN = " << (blockMap ? spec.blockN : 0) << ";\n";
   auto weight = kernel.getUnique<WeightOp>();
   os << "  static constexpr bool kHasWeight = " << (weight ? "true" : "false") << ";\n";
   os << "  static constexpr int kNormalizer = attnc::kNormalize"

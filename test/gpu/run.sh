@@ -15,10 +15,10 @@ nvidia-smi --query-gpu=name,driver_version --format=csv,noheader || true
 status=0
 "$BUILD/bin/attnc" devices || status=1
 "$BUILD/bin/attnc-unittests" 2>&1 | tee "$OUT/unittests.log" | tail -3 || status=1
-# Every example, ${JOBS:-8} at a time (the float64 reference runs on the CPU); each check keeps
-# its own kernel cache.
+# Every example and test/gpu's specs, ${JOBS:-8} at a time (the float64 reference runs on the
+# CPU); each check keeps its own kernel cache.
 export BUILD OUT CACHE
-ls examples/*.attn | xargs -P "${JOBS:-8}" -I{} bash -c \
+ls examples/*.attn test/gpu/*.attn | xargs -P "${JOBS:-8}" -I{} bash -c \
   'n=$(basename {} .attn); ATTNC_CACHE_DIR="$CACHE/$n" "$BUILD/bin/attnc" check {} --gpu=require > "$OUT/check-$n.log" 2>&1 || echo "$n" >> "$OUT/failed-specs"'
 for log in "$OUT"/check-*.log; do
   echo "## $(basename "$log" .log): $(grep -E "passed" "$log")"

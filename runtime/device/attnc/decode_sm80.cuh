@@ -96,23 +96,34 @@ __device__ void decodeSm80(const FwdParams &p) {
   const int nBegin = nMin + split * perSplit, nEnd = min(nMax, nBegin + perSplit);
 
   // Tile n is skipped when every row finds it EMPTY, and FULL when every row finds it FULL and
-  // it lies below seqlen_k. Every warp evaluates the same votes, so the walk is CTA-uniform.
+  // it lies below seqlen_k. Every warp evaluates the same votes, so the walk is CTA-uniform. A
+  // run-time block map's tile functions answer for the map tile (Pattern::kBlockMapN keys)
+  // holding their k0, and a decode tile may straddle two: each one it touches is asked.
+  constexpr int kMapN = Pattern::kBlockMapN > 0 ? Pattern::kBlockMapN : kDecodeBlockN;
+  auto everyRow = [&](int n, auto tileHook) -> bool {
+    const int k0 = n * kDecodeBlockN, kEnd = min(k0 + kDecodeBlockN, seqlenK);
+    bool all = true;
+    if (lane < rows)
+      for (int m = k0 - k0 % kMapN; m < kEnd; m += kMapN)
+        all = all && tileHook(max(m, k0), Pattern::kBlockMapN > 0 ? m + kMapN : k0 + kDecodeBlockN);
+    return __all_sync(0xffffffffu, all);
+  };
   auto skipped = [&](int n) -> bool {
     if constexpr (!Pattern::kHasTileEmpty)
       return false;
-    const int k0 = n * kDecodeBlockN;
-    const bool empty = lane >= rows || Pattern::tileEmpty(p, b, hLane, qLane, qLane + 1, k0,
-                                                          k0 + kDecodeBlockN, seqlenQ, seqlenK);
-    return __all_sync(0xffffffffu, empty);
+    return everyRow(n, [&](int k0, int k1) {
+      return Pattern::tileEmpty(p, b, hLane, qLane, qLane + 1, k0, k1, seqlenQ, seqlenK);
+    });
   };
   auto full = [&](int n) -> bool {
-    const int k0 = n * kDecodeBlockN;
-    bool all = k0 + kDecodeBlockN <= seqlenK;
-    if constexpr (Pattern::kHasMask) {
-      const bool f = lane >= rows || Pattern::tileFull(p, b, hLane, qLane, qLane + 1, k0,
-                                                       k0 + kDecodeBlockN, seqlenQ, seqlenK);
-      all = __all_sync(0xffffffffu, f) && all;
-    }
+    bool all = (n + 1) * kDecodeBlockN <= seqlenK;
+    if constexpr (Pattern::kHasMask)
+      all = everyRow(n,
+                     [&](int k0, int k1) {
+                       return Pattern::tileFull(p, b, hLane, qLane, qLane + 1, k0, k1, seqlenQ,
+                                                seqlenK);
+                     }) &&
+            all;
     return all;
   };
   // The next tile to visit after n (start with nBegin - 1); nEnd or more when there is none.
