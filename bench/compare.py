@@ -232,33 +232,68 @@ def decode_row(results, Bd, Hq, Hk, L, D=128):
 LINEAR_SHAPES = [(8, 16, 2048), (8, 16, 4096), (8, 16, 8192), (4, 16, 16384), (2, 16, 32768)]
 
 
-def torch_chunked(q, k, v, log_gamma, scale, chunk=64):
+def torch_chunked(q, k, v, log_gate, scale, chunk=64):
     """The chunked form in eager PyTorch ([B, T, H, D] tensors, fp32 state, bf16 matmuls
-    like the kernels'): per chunk O = scale (Lambda Q S + (Q K^T . M) V), S = gamma^C S +
-    (Gamma K)^T V."""
+    like the kernels'), with log_gate [B, T, H] the natural log of each token's decay and G_i
+    its sum over the chunk's rows up to i: per chunk O = scale (Lambda Q S + (Q K^T . M) V),
+    S = e^G_(n-1) S + (Gamma K)^T V, Lambda = diag(e^G_i), M_ij = e^(G_i - G_j) (j <= i),
+    Gamma = diag(e^(G_(n-1) - G_j))."""
     B, T, H, D = q.shape
     Dv = v.shape[-1]
-    gamma_log = log_gamma.float().view(1, H, 1, 1)
-    pos = torch.arange(chunk, device=q.device, dtype=torch.float32)
     state = torch.zeros(B, H, D, Dv, device=q.device, dtype=torch.float32)
     out = torch.empty(B, T, H, Dv, device=q.device, dtype=q.dtype)
-    diff = pos.view(-1, 1) - pos.view(1, -1)
+    pos = torch.arange(chunk, device=q.device)
     for c0 in range(0, T, chunk):
         n = min(chunk, T - c0)
         qc, kc, vc = (t[:, c0:c0 + n].transpose(1, 2) for t in (q, k, v))
-        lam = torch.exp(gamma_log * (pos[:n] + 1).view(1, 1, n, 1))
-        mask = torch.where(diff[:n, :n] >= 0, torch.exp(gamma_log * diff[:n, :n]), 0.0)
-        inter = (qc.float() * lam) @ state
+        G = log_gate[:, c0:c0 + n].float().cumsum(1).transpose(1, 2).unsqueeze(-1)  # [B,H,n,1]
+        diff = G - G.transpose(-1, -2)
+        mask = torch.where(pos[:n].view(-1, 1) >= pos[:n].view(1, -1),
+                           torch.exp(torch.clamp(diff, max=0.0)), 0.0)
+        inter = (qc.float() * torch.exp(G)) @ state
         intra = ((qc @ kc.transpose(-1, -2)).float() * mask).to(q.dtype) @ vc
         out[:, c0:c0 + n] = (scale * (inter + intra.float())).to(q.dtype).transpose(1, 2)
-        kdec = kc.float() * torch.exp(gamma_log * (n - 1 - pos[:n]).view(1, 1, n, 1))
-        state = torch.exp(gamma_log * n) * state + kdec.transpose(-1, -2) @ vc.float()
+        last = G[:, :, -1:]
+        kdec = kc.float() * torch.exp(last - G)
+        state = torch.exp(last) * state + kdec.transpose(-1, -2) @ vc.float()
     return out, state
 
 
+def linear_prefill_row(results, kern, pattern, B, H, T, D, inputs, log_gate, scale, fla_gate,
+                       chunk_simple_gla):
+    """One prefill row: attnc's kernel `kern` (its inputs `inputs`) against the eager chunked
+    form and fla's chunk_simple_gla (keyword fla_gate: g_gamma [H] or g [B, T, H]) on the same
+    tensors, with log_gate [B, T, H] the decays both compute."""
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(B, T, H, D, device=DEV, dtype=torch.bfloat16) for _ in range(3))
+    row = {"shape": "linear B%d H%d T%d D%d" % (B, H, T, D), "pattern": pattern, "tokens": B * T}
+    out = torch.empty_like(q)
+    state = torch.empty(B, H, D, D, device=DEV, dtype=torch.float32)
+    launch = kern.bind(q, k, v, out, inputs=inputs, final_state=state)
+    launch()
+    torch.cuda.synchronize()
+    row["attnc_ms"] = bench(launch)
+    ref, ref_state = torch_chunked(q, k, v, log_gate, scale)
+    row["err_vs_torch"] = ((out.float() - ref.float()).norm() / ref.float().norm()).item()
+    row["state_err_vs_torch"] = ((state - ref_state).norm() / ref_state.norm()).item()
+    row["torch_ms"] = bench(lambda: torch_chunked(q, k, v, log_gate, scale))
+    if chunk_simple_gla is not None:
+        fla = lambda: chunk_simple_gla(q, k, v, scale=scale,  # noqa: E731
+                                       output_final_state=True, **fla_gate)
+        o_fla, s_fla = fla()
+        row["err_vs_fla"] = ((out.float() - o_fla.float()).norm() / o_fla.float().norm()).item()
+        row["fla_ms"] = bench(fla)
+        row["ratio_vs_fla"] = row["fla_ms"] / row["attnc_ms"]
+    row["ratio_vs_torch"] = row["torch_ms"] / row["attnc_ms"]
+    row["attnc_ns_per_token"] = row["attnc_ms"] * 1e6 / (B * T)
+    results.append(row)
+    print(json.dumps(row), flush=True)
+
+
 def linear_rows(results):
-    """Linear attention with a per-head decay: attnc's chunked kernel against
-    flash-linear-attention's chunk_simple_gla (g_gamma) and an eager PyTorch chunked form, on
+    """Linear attention with a per-head decay (lightning.attn) and with a per-token gate
+    (gated_linear.attn, Mamba-2's SSD form): attnc's chunked kernel against
+    flash-linear-attention's chunk_simple_gla (g_gamma, g) and an eager PyTorch chunked form, on
     the same [B, T, H, D] tensors, as T grows (time per token should stay flat); then one
     decode step against fla's fused_recurrent_simple_gla."""
     try:
@@ -268,36 +303,21 @@ def linear_rows(results):
         chunk_simple_gla = fused_recurrent_simple_gla = None
     D = 128
     kern = attnc.compile(os.path.join(EX, "lightning.attn"), head_dim=D)["lightning"]
+    gated = attnc.compile(os.path.join(EX, "gated_linear.attn"), head_dim=D)["mamba2_ssd"]
     for B, H, T in LINEAR_SHAPES:
-        torch.manual_seed(0)
-        q, k, v = (torch.randn(B, T, H, D, device=DEV, dtype=torch.bfloat16) for _ in range(3))
         slope = torch.exp2(-8.0 * (torch.arange(H, device=DEV, dtype=torch.float32) + 1) / H)
         log_gamma = -slope  # gamma_h = exp(-slope_h), as lightning.attn writes it
-        scale = D ** -0.5
-        row = {"shape": "linear B%d H%d T%d D%d" % (B, H, T, D), "pattern": "lightning",
-               "tokens": B * T}
-        out = torch.empty_like(q)
-        state = torch.empty(B, H, D, D, device=DEV, dtype=torch.float32)
-        launch = kern.bind(q, k, v, out, inputs=[slope], final_state=state)
-        launch()
-        torch.cuda.synchronize()
-        row["attnc_ms"] = bench(launch)
-        ref, ref_state = torch_chunked(q, k, v, log_gamma, scale)
-        row["err_vs_torch"] = ((out.float() - ref.float()).norm() / ref.float().norm()).item()
-        row["state_err_vs_torch"] = ((state - ref_state).norm() / ref_state.norm()).item()
-        row["torch_ms"] = bench(lambda: torch_chunked(q, k, v, log_gamma, scale))
-        if chunk_simple_gla is not None:
-            fla = lambda: chunk_simple_gla(q, k, v, g_gamma=log_gamma, scale=scale,  # noqa: E731
-                                           output_final_state=True)
-            o_fla, s_fla = fla()
-            row["err_vs_fla"] = ((out.float() - o_fla.float()).norm()
-                                 / o_fla.float().norm()).item()
-            row["fla_ms"] = bench(fla)
-            row["ratio_vs_fla"] = row["fla_ms"] / row["attnc_ms"]
-        row["ratio_vs_torch"] = row["torch_ms"] / row["attnc_ms"]
-        row["attnc_ns_per_token"] = row["attnc_ms"] * 1e6 / (B * T)
-        results.append(row)
-        print(json.dumps(row), flush=True)
+        linear_prefill_row(results, kern, "lightning", B, H, T, D, [slope],
+                           log_gamma.view(1, 1, H).expand(B, T, H), D ** -0.5,
+                           {"g_gamma": log_gamma}, chunk_simple_gla)
+        # GLA-style gates, log sigmoid(x) / 16 per token and head: dt = -g with unit rates.
+        torch.manual_seed(1)
+        g = torch.nn.functional.logsigmoid(
+            torch.randn(B, T, H, device=DEV, dtype=torch.float32)) / 16
+        dt = (-g).permute(0, 2, 1).contiguous()  # [B, H, T], as gated_linear.attn reads it
+        rate = torch.ones(H, device=DEV, dtype=torch.float32)
+        linear_prefill_row(results, gated, "mamba2_ssd", B, H, T, D, [dt, rate], g, 1.0,
+                           {"g": g}, chunk_simple_gla)
     # Decode: one token per sequence, the state read and written once (in place for attnc).
     B, H = 64, 16
     q, k, v = (torch.randn(B, 1, H, D, device=DEV, dtype=torch.bfloat16) for _ in range(3))
@@ -398,9 +418,10 @@ def table(results):
                              r["copy_GBps"], r["ratio_vs_sdpa"], r["ratio_vs_flex"],
                              r["err_vs_flex"]))
         if r["shape"].startswith("linear B"):
-            lines.append("linear (%s): attnc %.3f ms (%.2f ns/token), fla %s ms (x fla %s), eager "
-                         "torch chunked %.3f ms (x torch %.1f); err vs fla %s, vs torch %.1e" % (
-                             r["shape"], r["attnc_ms"], r["attnc_ns_per_token"],
+            lines.append("linear %s (%s): attnc %.3f ms (%.2f ns/token), fla %s ms (x fla %s), "
+                         "eager torch chunked %.3f ms (x torch %.1f); err vs fla %s, vs torch "
+                         "%.1e" % (
+                             r["pattern"], r["shape"], r["attnc_ms"], r["attnc_ns_per_token"],
                              fmt(r.get("fla_ms"), ".3f"), fmt(r.get("ratio_vs_fla"), ".2f"),
                              r["torch_ms"], r["ratio_vs_torch"], fmt(r.get("err_vs_fla"), ".1e"),
                              r["err_vs_torch"]))

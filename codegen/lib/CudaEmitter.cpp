@@ -115,12 +115,17 @@ static LogicalResult emitLinearKernel(KernelOp kernel, const KernelLaunchSpec &s
      << (kernel.getUnique<LinearOp>().getCausal() ? "true" : "false") << ";\n";
   os << "  static constexpr bool kHasFeature = " << (feature ? "true" : "false") << ";\n";
   os << "  static constexpr bool kHasDecay = " << (decay ? "true" : "false") << ";\n";
+  // A decay that reads the token position is a per-token gate: the template accumulates it
+  // along each chunk instead of raising one gamma to powers.
+  const bool perToken = decay && !decay->getRegion(0).front().getArgument(2).use_empty();
+  os << "  static constexpr bool kDecayPerToken = " << (perToken ? "true" : "false") << ";\n";
   os << "  static constexpr int kNormalizer = attnc::kNormalize"
      << (kernel.getNormalizer() == NormalizerKind::Sum ? "Sum" : "None") << ";\n";
   if (failed(
           printHook(feature, "float", "feature", "float x", {"x"}, {"return"}, "return x;", os)) ||
-      failed(printHook(decay, "float", "decay", Twine(kParams).concat(", int b, int h").str(),
-                       {"b", "h"}, {"return"}, "return 1.f;", os)))
+      failed(printHook(decay, "float", "decay",
+                       Twine(kParams).concat(", int b, int h, int t").str(), {"b", "h", "t"},
+                       {"return"}, "return 1.f;", os)))
     return failure();
   os << "};\n\n";
   const char *elem = spec.elementType == "bf16" ? "attnc::bf16" : "attnc::half";

@@ -115,11 +115,13 @@ LogicalResult mlir::attn::verifyProblem(Operation *container, const ReferencePro
   return success();
 }
 
-/// A linear pattern: for each (sequence, head) with gamma = decay(b, h) and phi the feature map,
-///   num_t = sum_{s <= t} gamma^(t-s) (phi(q_t) . phi(k_s)) v_s + gamma^(t+1) phi(q_t)^T S0
-///   den_t = sum_{s <= t} gamma^(t-s) (phi(q_t) . phi(k_s))     + gamma^(t+1) phi(q_t) . z0
+/// A linear pattern: for each (sequence, head) with gamma_t = decay(b, h, t), its running
+/// products G(s, t] = gamma_{s+1} ... gamma_t (constant decays: gamma^(t-s)) and phi the
+/// feature map,
+///   num_t = sum_{s <= t} G(s, t] (phi(q_t) . phi(k_s)) v_s + G(-1, t] phi(q_t)^T S0
+///   den_t = sum_{s <= t} G(s, t] (phi(q_t) . phi(k_s))     + G(-1, t] phi(q_t) . z0
 /// (every s and no gamma without `causal`), o_t = c num_t (none) or num_t / den_t (sum; 0 where
-/// den_t = 0), and the final state S = gamma^L S0 + sum_s gamma^(L-1-s) phi(k_s) v_s^T.
+/// den_t = 0), and the final state S = G(-1, L-1] S0 + sum_s G(s, L-1] phi(k_s) v_s^T.
 static FailureOr<ReferenceResult> evaluateLinear(PatternOp pattern, const ReferenceProblem &p) {
   auto feature = RegionEvaluator::createFor(pattern.getUnique<FeatureOp>(), p);
   auto decay = RegionEvaluator::createFor(pattern.getUnique<DecayOp>(), p);
@@ -148,14 +150,22 @@ static FailureOr<ReferenceResult> evaluateLinear(PatternOp pattern, const Refere
   result.state.assign(states * D * Dv, 0.0);
   if (sum)
     result.keySum.assign(states * D, 0.0);
-  std::vector<double> fq, fk, w;
+  std::vector<double> fq, fk, logG;
   for (int64_t b = 0; b < p.batch; ++b) {
     const int64_t L = p.length(b, false), base = p.rowStart(b, false);
     for (int64_t h = 0; h < H; ++h) {
-      const double gamma = *decay ? (*decay)->run({S{b}, S{h}})[0].f : 1.0;
-      if (!(gamma > 0.0 && gamma <= 1.0))
-        return pattern.emitError("decay of sequence ")
-               << b << ", head " << h << " is " << gamma << ", outside (0, 1]";
+      // logG[t + 1] = log G(-1, t], the decay accumulated up to and including token t.
+      logG.assign(L + 1, 0.0);
+      for (int64_t t = 0; t < L; ++t) {
+        const double gamma = *decay ? (*decay)->run({S{b}, S{h}, S{t}})[0].f : 1.0;
+        if (!(gamma > 0.0 && gamma <= 1.0))
+          return pattern.emitError("decay of sequence ")
+                 << b << ", head " << h << ", token " << t << " is " << gamma << ", outside (0, 1]";
+        logG[t + 1] = logG[t] + std::log(gamma);
+      }
+      auto decayed = [&](int64_t from, int64_t to) { // G(from, to]
+        return std::exp(logG[to + 1] - logG[from + 1]);
+      };
       const int64_t hk = h / group, st = b * H + h;
       const double *s0 = p.stateIn.empty() ? nullptr : &p.stateIn[st * D * Dv];
       const double *z0 = p.keySumIn.empty() ? nullptr : &p.keySumIn[st * D];
@@ -174,13 +184,13 @@ static FailureOr<ReferenceResult> evaluateLinear(PatternOp pattern, const Refere
           double dot = 0;
           for (int64_t d = 0; d < D; ++d)
             dot += qt[d] * fk[s * D + d];
-          double weight = std::pow(gamma, double(t - s)) * dot;
+          double weight = decayed(s, t) * dot;
           den += weight;
           const double *v = &p.v[((base + s) * Hkv + hk) * Dv];
           for (int64_t e = 0; e < Dv; ++e)
             o[e] += weight * v[e];
         }
-        const double carry = std::pow(gamma, double(t + 1));
+        const double carry = decayed(-1, t);
         for (int64_t d = 0; d < D; ++d) {
           if (s0)
             for (int64_t e = 0; e < Dv; ++e)
@@ -193,16 +203,16 @@ static FailureOr<ReferenceResult> evaluateLinear(PatternOp pattern, const Refere
       }
       double *state = &result.state[st * D * Dv];
       for (int64_t s = 0; s < L; ++s) {
-        const double decayed = std::pow(gamma, double(L - 1 - s));
+        const double f = decayed(s, L - 1);
         const double *v = &p.v[((base + s) * Hkv + hk) * Dv];
         for (int64_t d = 0; d < D; ++d) {
           for (int64_t e = 0; e < Dv; ++e)
-            state[d * Dv + e] += decayed * fk[s * D + d] * v[e];
+            state[d * Dv + e] += f * fk[s * D + d] * v[e];
           if (sum)
-            result.keySum[st * D + d] += decayed * fk[s * D + d];
+            result.keySum[st * D + d] += f * fk[s * D + d];
         }
       }
-      const double carried = std::pow(gamma, double(L));
+      const double carried = decayed(-1, L - 1);
       for (int64_t i = 0; s0 && i < D * Dv; ++i)
         state[i] += carried * s0[i];
       for (int64_t d = 0; sum && z0 && d < D; ++d)

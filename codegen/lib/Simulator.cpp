@@ -22,9 +22,10 @@ using namespace mlir;
 using namespace mlir::attn;
 
 /// The chunked linear template (linear_sm80.cuh) in float32: per (sequence, head), chunks of
-/// C = block_m rows with n valid, phi applied to q and k, lg = log2(gamma):
-///   O_i = c (2^((i+1) lg) Q_i S + sum_{j <= i} 2^((i-j) lg) (Q_i . K_j) V_j)
-///   S   = 2^(n lg) S + sum_j 2^((n-1-j) lg) K_j^T V_j
+/// C = block_m rows with n valid, phi applied to q and k, G_i = sum_{r <= i} log2(gamma_r) over
+/// the chunk's rows (constant decays: (i + 1) log2(gamma)):
+///   O_i = c (2^G_i Q_i S + sum_{j <= i} 2^(G_i - G_j) (Q_i . K_j) V_j)
+///   S   = 2^G_(n-1) S + sum_j 2^(G_(n-1) - G_j) K_j^T V_j
 /// (sum normaliser: O_i divided by the same sums with z and 1 for S and V_j, c not applied; z
 /// updated like S with K_j for K_j^T V_j)
 /// and without `causal` S summed over every chunk first, then O = c Q S. Its agreement with the
@@ -56,7 +57,17 @@ static FailureOr<ReferenceResult> simulateLinear(KernelOp kernel, const Referenc
     const int64_t L = p.length(b, false), base = p.rowStart(b, false);
     for (int64_t h = 0; h < H; ++h) {
       const int64_t hk = h / group, st = b * H + h;
-      const float lg = *decay ? std::log2(float((*decay)->run({S{b}, S{h}})[0].f)) : 0.f;
+      // G[i] = log2 of the decay accumulated over the current chunk's rows 0 .. i (the
+      // kernel's prefix over its per-token gates; with a constant gamma, (i + 1) lg).
+      std::vector<float> G(C);
+      auto loadDecay = [&](int64_t c0, int64_t n) {
+        float acc = 0.f;
+        for (int64_t i = 0; i < C; ++i) {
+          const float lg =
+              *decay && i < n ? std::log2(float((*decay)->run({S{b}, S{h}, S{c0 + i}})[0].f)) : 0.f;
+          G[i] = acc += lg;
+        }
+      };
       for (int64_t i = 0; i < D * Dv; ++i)
         state[i] = p.stateIn.empty() ? 0.f : float(p.stateIn[st * D * Dv + i]);
       for (int64_t d = 0; d < D; ++d)
@@ -73,13 +84,14 @@ static FailureOr<ReferenceResult> simulateLinear(KernelOp kernel, const Referenc
       };
       auto update = [&](int64_t c0, int64_t n) {
         loadRows(k, c0, n, true);
-        const float carry = std::exp2(float(n) * lg);
+        loadDecay(c0, n);
+        const float carry = std::exp2(G[n - 1]);
         for (int64_t i = 0; i < D * Dv; ++i)
           state[i] *= carry;
         for (int64_t d = 0; d < D; ++d)
           z[d] *= carry;
         for (int64_t j = 0; j < n; ++j) {
-          const float f = std::exp2(float(n - 1 - j) * lg);
+          const float f = std::exp2(G[n - 1] - G[j]);
           for (int64_t d = 0; d < D; ++d)
             z[d] += f * k[j * D + d];
           for (int64_t d = 0; d < D; ++d)
@@ -91,9 +103,10 @@ static FailureOr<ReferenceResult> simulateLinear(KernelOp kernel, const Referenc
         loadRows(q, c0, n, false);
         if (causal)
           loadRows(k, c0, n, true);
+        loadDecay(c0, n);
         for (int64_t i = 0; i < n; ++i) {
           double *o = &result.out[((base + c0 + i) * H + h) * Dv];
-          const float carry = causal ? std::exp2(float(i + 1) * lg) : 1.f;
+          const float carry = causal ? std::exp2(G[i]) : 1.f;
           for (int64_t e = 0; e < Dv; ++e) {
             float acc = 0;
             for (int64_t d = 0; d < D; ++d)
@@ -108,7 +121,7 @@ static FailureOr<ReferenceResult> simulateLinear(KernelOp kernel, const Referenc
             float dot = 0;
             for (int64_t d = 0; d < D; ++d)
               dot += q[i * D + d] * k[j * D + d];
-            const float a = dot * std::exp2(float(i - j) * lg);
+            const float a = dot * std::exp2(G[i] - G[j]);
             den += a;
             for (int64_t e = 0; e < Dv; ++e)
               o[e] += a * vAt(c0 + j, e);

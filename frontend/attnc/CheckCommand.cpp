@@ -28,6 +28,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <random>
 #include <set>
 
@@ -132,6 +133,35 @@ static std::unique_ptr<Problem> makeProblem(attn::PatternOp pattern, Shape shape
     }
   }
   return problem;
+}
+
+/// The values `bits` of `input` (laid out for all of `rp`) that a call over rows [from, from +
+/// count) of each sequence passes: every Sq / Skv dimension cut to those rows, the others whole.
+/// An input without such a dimension is returned as it is.
+static std::vector<uint32_t> sliceSequenceRows(attn::InputOp input,
+                                               const attn::ReferenceProblem &rp,
+                                               llvm::ArrayRef<uint32_t> bits, int64_t from,
+                                               int64_t count) {
+  const std::vector<int64_t> shape = attn::resolveInputShape(input, rp);
+  std::vector<int64_t> begin(shape.size(), 0), extent = shape;
+  for (auto [i, dim] : llvm::enumerate(input.getShape()))
+    if (auto name = dyn_cast<StringAttr>(dim);
+        name && (name.getValue() == "Sq" || name.getValue() == "Skv")) {
+      begin[i] = from;
+      extent[i] = count;
+    }
+  std::vector<uint32_t> out;
+  // Row-major walk over the slice: each output element's source offset.
+  std::function<void(size_t, int64_t)> walk = [&](size_t dim, int64_t offset) {
+    if (dim == shape.size()) {
+      out.push_back(bits[offset]);
+      return;
+    }
+    for (int64_t i = 0; i < extent[dim]; ++i)
+      walk(dim + 1, offset * shape[dim] + begin[dim] + i);
+  };
+  walk(0, 0);
+  return out;
 }
 
 /// ||a - b|| / ||b||; NaN anywhere in `a` gives +inf.
@@ -493,12 +523,19 @@ private:
       p.key_sum_in = keySumIn.empty() ? nullptr : reinterpret_cast<const float *>(keySum[0]);
       p.key_sum_out = reinterpret_cast<float *>(keySum[1]);
     }
-    for (auto [slot, bits] : llvm::enumerate(problem->inputBits)) {
-      attnc::StatusOr<uint64_t> ptr = uploadTo(buffers, bits.data(), bits.size() * 4);
-      if (!ptr.ok())
-        return fail(ptr.status());
-      p.inputs[slot] = reinterpret_cast<const void *>(*ptr);
-    }
+    // Each call gets its own rows of the inputs indexed by position (a per-token gate): the
+    // prefill rows [0, prefillRows), each step its one row.
+    SmallVector<attn::InputOp> inputOps(pattern.getBody().front().getOps<attn::InputOp>());
+    auto uploadInputs = [&](attnc::FwdParams &call, int64_t from, int64_t count) {
+      for (auto [slot, bits] : llvm::enumerate(problem->inputBits)) {
+        std::vector<uint32_t> rows = sliceSequenceRows(inputOps[slot], rp, bits, from, count);
+        attnc::StatusOr<uint64_t> ptr = uploadTo(buffers, rows.data(), rows.size() * 4);
+        if (!ptr.ok())
+          return ptr.status();
+        call.inputs[slot] = reinterpret_cast<const void *>(*ptr);
+      }
+      return attnc::Status::success();
+    };
     for (auto [slot, scalar] : llvm::enumerate(s.scalars)) {
       auto it = rp.scalars.find(scalar.name);
       p.scalars[slot] = float(it != rp.scalars.end() ? it->second : *scalar.defaultValue);
@@ -523,8 +560,10 @@ private:
     const int prefillRows = int(rp.seqQ) - decodeSteps;
     attnc::FwdParams first = p;
     first.seqlen_q = first.seqlen_k = prefillRows;
-    attnc::Status st = prefillRows == 1 ? attnc::launchLinearStep(step, config, first)
-                                        : attnc::launchForward(prefill, config, first);
+    attnc::Status st = uploadInputs(first, 0, prefillRows);
+    if (st.ok())
+      st = prefillRows == 1 ? attnc::launchLinearStep(step, config, first)
+                            : attnc::launchForward(prefill, config, first);
     int keySumNow = 1; // the buffer holding the current key sum
     for (int i = 0; st.ok() && i < decodeSteps; ++i) {
       // Row r = prefillRows + i of every sequence, as a batch of length-1 sequences.
@@ -541,7 +580,9 @@ private:
         one.key_sum_out = reinterpret_cast<float *>(keySum[keySumNow ^ 1]);
         keySumNow ^= 1;
       }
-      st = attnc::launchLinearStep(step, config, one);
+      st = uploadInputs(one, r, 1);
+      if (st.ok())
+        st = attnc::launchLinearStep(step, config, one);
     }
     if (st.ok())
       st = device->synchronize();

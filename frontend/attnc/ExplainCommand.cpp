@@ -114,13 +114,17 @@ int explainLinear(PatternOp pattern, const attnc::ExplainCommandOptions &o) {
   const int64_t d = pattern.getHeadDim().value_or(128), dv = pattern.getHeadDimV().value_or(d);
   const int64_t heads =
       pattern.getHeads() ? int64_t(*pattern.getHeads()) : std::max<int64_t>(o.heads, 1);
+  auto decay = pattern.getUnique<DecayOp>();
+  const char *decayWhat =
+      !decay ? "none"
+      : decay->getRegion(0).front().getArgument(2).use_empty()
+          ? "the pattern's, per sequence and head"
+          : "a gate per token (accumulated along each chunk; a split sums it per segment)";
   outs() << "@" << pattern.getSymName() << "\n";
   outs() << llvm::formatv("  form: linear, {0}; feature map: {1}; decay: {2}; normaliser: {3}\n",
                           linear.getCausal() ? "causal (key s reaches query t for s <= t)"
                                              : "bidirectional (every key reaches every query)",
-                          pattern.getUnique<FeatureOp>() ? "the pattern's" : "identity",
-                          pattern.getUnique<DecayOp>() ? "the pattern's, per sequence and head"
-                                                       : "none",
+                          pattern.getUnique<FeatureOp>() ? "the pattern's" : "identity", decayWhat,
                           stringifyNormalizerKind(normalize.getKind()));
   outs() << "  mask_class: (none: a linear form is not classified into tiles)\n";
   KernelTarget target{"bf16", d, dv, "sm_90a", /*skipUnsupported=*/true};

@@ -403,7 +403,8 @@ private:
                                  "distance to a later query): add 'causal'"),
                failure();
       auto op = attn::DecayOp::create(builder, loc(decay->loc));
-      if (failed(genRegion(op, *decay, {"b", "h"}, ValueKind::Int, ValueKind::Float, "a decay")))
+      if (failed(
+              genRegion(op, *decay, {"b", "h", "t"}, ValueKind::Int, ValueKind::Float, "a decay")))
         return failure();
     }
     return success();

@@ -260,7 +260,7 @@ attn.pattern @decay_without_causal {
   attn.linear
   // expected-error @+1 {{needs a causal linear pattern}}
   attn.decay {
-  ^bb0(%b: index, %h: index):
+  ^bb0(%b: index, %h: index, %t: index):
     %g = arith.constant 0.9 : f32
     attn.yield %g : f32
   }

@@ -237,13 +237,15 @@ TEST(Reference, VarlenCausalGqa) {
     EXPECT_TRUE(std::isfinite(x));
 }
 
+/// The decay of token t of sequence b, head h.
+using GammaFn = std::function<double(int64_t b, int64_t h, int64_t t)>;
+
 /// A linear pattern token by token (the recurrent form, independent of the reference's
-/// quadratic one): S <- gamma S + phi(k) v^T, z <- gamma z + phi(k), o = c phi(q)^T S or
+/// quadratic one): S <- gamma_t S + phi(k) v^T, z <- gamma_t z + phi(k), o = c phi(q)^T S or
 /// phi(q)^T S / phi(q) . z. Non-causal: S and z over every key first. Returns O, then the final
 /// state appended.
 std::vector<double> handLinear(const ReferenceProblem &p, const std::function<double(double)> &phi,
-                               const std::function<double(int64_t)> &gamma, bool causal, bool sum,
-                               double scale) {
+                               const GammaFn &gamma, bool causal, bool sum, double scale) {
   const int64_t H = p.heads, D = p.headDim, Dv = p.headDimV, group = H / p.kvHeads;
   std::vector<double> out(p.totalQ() * H * Dv, 0.0), states;
   for (int64_t b = 0; b < p.batch; ++b)
@@ -274,7 +276,7 @@ std::vector<double> handLinear(const ReferenceProblem &p, const std::function<do
           out[((base + t) * H + h) * Dv + e] = sum ? (den != 0 ? num[e] / den : 0) : scale * num[e];
       };
       for (int64_t t = 0; t < L; ++t) {
-        absorb(t, causal ? gamma(h) : 1.0);
+        absorb(t, causal ? gamma(b, h, t) : 1.0);
         if (causal)
           emit(t);
       }
@@ -287,8 +289,8 @@ std::vector<double> handLinear(const ReferenceProblem &p, const std::function<do
 }
 
 void expectLinear(const std::string &spec, RandomProblem &rp,
-                  const std::function<double(double)> &phi,
-                  const std::function<double(int64_t)> &gamma, bool causal, bool sum) {
+                  const std::function<double(double)> &phi, const GammaFn &gamma, bool causal,
+                  bool sum) {
   std::unique_ptr<Compiled> c = compile(spec);
   ASSERT_TRUE(c) << spec;
   mlir::FailureOr<ReferenceResult> ref = evaluateReference(c->pattern(), rp.p);
@@ -324,7 +326,7 @@ TEST(ReferenceLinear, DecayAndFeatureMatchTheRecurrence) {
       "attention l { linear { feature select(x > 0.0, x + 1.0, exp(x)); "
       "decay 1.0 - exp2(-2.0 - float(h)); causal } }",
       rp, [](double x) { return x > 0 ? x + 1 : std::exp(x); },
-      [](int64_t h) { return 1.0 - std::exp2(-2.0 - double(h)); }, true, false);
+      [](int64_t, int64_t h, int64_t) { return 1.0 - std::exp2(-2.0 - double(h)); }, true, false);
 }
 
 TEST(ReferenceLinear, SumNormaliserWithoutCausality) {
@@ -332,14 +334,36 @@ TEST(ReferenceLinear, SumNormaliserWithoutCausality) {
   rp.p.stateIn.clear(); // the sum normaliser's key sum starts at zero with the state
   expectLinear(
       "attention l { linear { feature max(x, 0.0); normalize sum } }", rp,
-      [](double x) { return std::max(x, 0.0); }, [](int64_t) { return 1.0; }, false, true);
+      [](double x) { return std::max(x, 0.0); }, [](int64_t, int64_t, int64_t) { return 1.0; },
+      false, true);
 }
 
 TEST(ReferenceLinear, VarlenGqaWithScale) {
   RandomProblem rp = linearProblem(23, /*varlen=*/true);
   expectLinear(
       "attention l { varlen\n linear { causal; decay 0.75; normalize none(scale = 0.25) } }", rp,
-      [](double x) { return x; }, [](int64_t) { return 0.75; }, true, false);
+      [](double x) { return x; }, [](int64_t, int64_t, int64_t) { return 0.75; }, true, false);
+}
+
+/// A gate per token (the decay reads t) from an input [B, H, Sq], padded to the longest
+/// sequence under varlen; with the sum normaliser the key sum decays by the same gates.
+TEST(ReferenceLinear, PerTokenGateMatchesTheRecurrence) {
+  for (bool varlen : {false, true}) {
+    RandomProblem rp = linearProblem(26 + varlen, varlen);
+    rp.p.stateIn.clear(); // the key sum starts at zero with the state
+    const int64_t H = rp.p.heads, S = rp.p.seqQ;
+    std::mt19937 rng(77);
+    std::vector<double> &gate = rp.p.inputs["gate"];
+    for (int64_t i = 0; i < rp.p.batch * H * S; ++i)
+      gate.push_back(std::uniform_real_distribution<double>(0.05, 1.0)(rng));
+    expectLinear(
+        std::string("attention l { ") + (varlen ? "varlen " : "") +
+            "input gate: float[B, H, Sq]\n linear { feature max(x, 0.0); "
+            "decay exp(-gate[b, h, t]); causal; normalize sum } }",
+        rp, [](double x) { return std::max(x, 0.0); },
+        [&](int64_t b, int64_t h, int64_t t) { return std::exp(-gate[(b * H + h) * S + t]); }, true,
+        true);
+  }
 }
 
 TEST(ReferenceLinear, RejectsDecaysOutsideTheUnitInterval) {

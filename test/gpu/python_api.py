@@ -116,14 +116,15 @@ def causal_br(b, h, qi, ki, ins):
     return ki <= qi + (ki.shape[-1] - qi.shape[-2])
 
 
-def linear_reference(q, k, v, log_gamma, scale, s0):
-    """examples/lightning.attn in float64, token by token: S <- gamma S + k v^T, o = c q^T S.
-    Returns O [B, T, H, Dv] and the final state."""
+def linear_reference(q, k, v, log_gate, scale, s0):
+    """A linear pattern in float64, token by token: S <- gamma_t S + k v^T, o = c q^T S, with
+    log_gate [B, T, H] the log of each token's decay. Returns O [B, T, H, Dv] and the final
+    state."""
     q, k, v = (t.double() for t in (q, k, v))
-    gamma = log_gamma.double().exp().view(1, -1, 1, 1)
     S = s0.double().clone()
     outs = []
     for t in range(q.shape[1]):
+        gamma = log_gate[:, t].double().exp()[:, :, None, None]
         S = gamma * S + k[:, t, :, :, None] * v[:, t, :, None, :]
         outs.append(scale * torch.einsum("bhd,bhde->bhe", q[:, t], S))
     return torch.stack(outs, 1), S
@@ -139,7 +140,7 @@ def linear_checks():
                for _ in range(3))
     slope = torch.rand(H, device="cuda") * 0.5 + 0.01
     s0 = torch.randn(B, H, D, D, device="cuda") * 0.1
-    ref, ref_state = linear_reference(q, k, v, -slope, D ** -0.5, s0)
+    ref, ref_state = linear_reference(q, k, v, (-slope).expand(B, T + steps, H), D ** -0.5, s0)
     state = s0.clone()
     out = kern(q[:, :T], k[:, :T], v[:, :T], inputs=[slope], initial_state=state,
                final_state=state)
@@ -149,6 +150,24 @@ def linear_checks():
     got = torch.cat([out] + step_outs, 1)
     report(rel(got, ref) < TOL[torch.bfloat16] and rel(state, ref_state) < TOL[torch.bfloat16],
            "linear prefill %d + %d decode steps from a state: err %.2e, state err %.2e" % (
+               T, steps, rel(got, ref), rel(state, ref_state)))
+    # A per-token gate (examples/gated_linear.attn): each call passes its own tokens' rows of
+    # the gate input, [B, H, T] for the prefill and [B, H, 1] for a step.
+    gated = attnc.compile(os.path.join(EX, "gated_linear.attn"), head_dim=D)["mamba2_ssd"]
+    dt = torch.rand(B, H, T + steps, device="cuda") * 0.2
+    rate = torch.rand(H, device="cuda") + 0.5
+    log_gate = -(dt * rate.view(1, H, 1)).permute(0, 2, 1)
+    ref, ref_state = linear_reference(q, k, v, log_gate, 1.0, s0)
+    state = s0.clone()
+    out = gated(q[:, :T], k[:, :T], v[:, :T], inputs=[dt[:, :, :T].contiguous(), rate],
+                initial_state=state, final_state=state)
+    step_outs = [gated(q[:, t:t + 1], k[:, t:t + 1], v[:, t:t + 1],
+                       inputs=[dt[:, :, t:t + 1].contiguous(), rate], initial_state=state,
+                       final_state=state) for t in range(T, T + steps)]
+    torch.cuda.synchronize()
+    got = torch.cat([out] + step_outs, 1)
+    report(rel(got, ref) < TOL[torch.bfloat16] and rel(state, ref_state) < TOL[torch.bfloat16],
+           "gated linear prefill %d + %d decode steps from a state: err %.2e, state err %.2e" % (
                T, steps, rel(got, ref), rel(state, ref_state)))
     try:
         kern(q[:, :T], k[:, :T], v[:, :T], inputs=[slope],

@@ -5,6 +5,10 @@
 // sequence and head computes
 //   o_t = c * sum_{s <= t} gamma^(t-s) (phi(q_t) . phi(k_s)) v_s  (+ c gamma^(t+1) phi(q_t)^T S0)
 // and its final state S = gamma^L S0 + sum_s gamma^(L-1-s) phi(k_s) v_s^T (D x Dv, float32).
+// A per-token gate (Pattern::kDecayPerToken: the decay reads the position t) replaces each
+// gamma^m by the product of the m gates it spans: the kernel keeps G_i, the log2 decay
+// accumulated over chunk rows 0 .. i, in shared memory, and every factor below becomes
+// 2^(G_i - G_j) <= 1 (gamma^(i+1) -> 2^G_i, gamma^n -> 2^G_(n-1)).
 //
 // linearSm80: the chunked form (Lightning Attention-2). One block per (Dv slice of 64 columns,
 // head, sequence) walks the sequence in chunks of 64 rows, carrying its D x 64 slice of S in
@@ -106,11 +110,38 @@ ATTNC_DEVICE float *linearSegmentState(const FwdParams &p, int b, int h, int q, 
   return p.linear_workspace + ((i64(b) * p.heads + h) * (p.linear_splits + 1) + q + 1) * d * dv;
 }
 
-/// log2 of the pattern's decay for (b, h); 0 without one.
-template <class Pattern> ATTNC_DEVICE float decayLog2(const FwdParams &p, int b, int h) {
+/// log2 of the pattern's decay for (b, h) and token t of the call's sequence; 0 without one.
+template <class Pattern> ATTNC_DEVICE float decayLog2(const FwdParams &p, int b, int h, int t) {
   if constexpr (Pattern::kHasDecay)
-    return log2f(Pattern::decay(p, b, h));
+    return log2f(Pattern::decay(p, b, h, t));
   return 0.f;
+}
+
+/// The split's log2 decay over segment q of (b, h) (per-token gates; written by pass 0).
+ATTNC_DEVICE float *linearSegmentLog(const FwdParams &p, int b, int h, int q, int d, int dv) {
+  return p.linear_workspace + i64(p.batch) * p.heads * (p.linear_splits + 1) * d * dv +
+         (i64(b) * p.heads + h) * p.linear_splits + q;
+}
+
+/// One warp's inclusive prefix of the chunk's log2 gates: G_i = sum of log2(gamma_(c0 + r)) over
+/// rows r = 0 .. i, rows at or past `n` contributing 0 (so G stays G_(n-1) there), written to
+/// the kLinearChunk floats at `sG`. Lane l owns rows 2l and 2l + 1.
+template <class Pattern>
+ATTNC_DEVICE void chunkDecayPrefix(const FwdParams &p, int b, int h, int c0, int n, u32 sG,
+                                   int lane) {
+  static_assert(kLinearChunk == 64, "two rows per lane");
+  const int r = 2 * lane;
+  const float a = r < n ? decayLog2<Pattern>(p, b, h, c0 + r) : 0.f;
+  const float c = r + 1 < n ? decayLog2<Pattern>(p, b, h, c0 + r + 1) : 0.f;
+  float sum = a + c;
+#pragma unroll
+  for (int offset = 1; offset < 32; offset *= 2) {
+    const float up = __shfl_up_sync(0xffffffffu, sum, offset);
+    if (lane >= offset)
+      sum += up;
+  }
+  stShared32(sG + 4 * r, __float_as_uint(sum - c));
+  stShared32(sG + 4 * (r + 1), __float_as_uint(sum));
 }
 
 template <class Pattern, class Elem, int kHeadDim, int kHeadDimV>
@@ -126,12 +157,14 @@ __device__ void linearSm80(const FwdParams &p) {
   constexpr u32 kBytesQK = kChunk * kHeadDim * 2, kBytesV = kChunk * kSlice * 2;
   constexpr u32 kBytesS = kHeadDim * kSlice * 2;
   constexpr bool kCausal = Pattern::kCausal, kDecay = Pattern::kHasDecay;
+  constexpr bool kGate = kDecay && Pattern::kDecayPerToken; // a per-token gate
   constexpr bool kSum = Pattern::kNormalizer == kNormalizeSum;
   static_assert(sizeof(Elem) == 2, "Elem is a 16-bit storage type");
   static_assert(kHeadDim == 64 || kHeadDim == 128, "D must be 64 or 128");
   static_assert(kHeadDimV % kSlice == 0, "Dv must be a multiple of 64");
   static_assert(linearSm80SmemBytes(kHeadDim, kSum) ==
-                    int(2 * (2 * kBytesQK + kBytesV) + 2 * kBytesS + (kSum ? 8 * kHeadDim : 0)),
+                    int(2 * (2 * kBytesQK + kBytesV) + 2 * kBytesS + (kSum ? 8 * kHeadDim : 0) +
+                        8 * kChunk),
                 "linearSm80SmemBytes does not match the layout");
   static_assert(kSum || Pattern::kNormalizer == kNormalizeNone, "normalise with none or sum");
 
@@ -159,7 +192,7 @@ __device__ void linearSm80(const FwdParams &p) {
   const Elem *vPtr = static_cast<const Elem *>(p.v) + seq.vOff + hk * p.v_head_stride + e0;
   Elem *oPtr = static_cast<Elem *>(p.o) + seq.oOff + h * p.o_head_stride + e0;
   const i64 stateOff = (i64(b) * p.heads + h) * kHeadDim * kHeadDimV + e0;
-  const float lgHead = decayLog2<Pattern>(p, b, h);
+  const float lgHead = kGate ? 0.f : decayLog2<Pattern>(p, b, h, 0);
 
   extern __shared__ __attribute__((aligned(128))) u8 attncSmem[];
   const u32 sQ = smemAddress(attncSmem);
@@ -171,6 +204,9 @@ __device__ void linearSm80(const FwdParams &p) {
   const u32 sZ = sS + 2 * kBytesS; // a shared-window address: no 64-bit pointer held
   const i64 keySumOff = (i64(b) * p.heads + h) * kHeadDim;
   float z = 0.f;
+  // Two chunks' accumulated log2 gates G_i (per-token gates only).
+  const u32 sG = sZ + (kSum ? 8 * kHeadDim : 0);
+  float segmentLog = 0.f; // a split's pass 0: the gates' log2 sum over this segment
 
   // The state slice: rows warp * kStateRows + 16 mt + g (+8), columns 8 j + 2 t (+1). A
   // split's pass 0 starts from zero; its pass 1 from gamma^r0 S0 plus each earlier segment's
@@ -225,11 +261,23 @@ __device__ void linearSm80(const FwdParams &p) {
           state[mt][j][e] *= f;
   };
   if (splitRun && !statePass) {
-    scaleState(exp2Approx(float(r0) * lgHead));
+    // The decay over segment q: its rows times log2(gamma), or pass 0's sum of its gates.
+    auto logOf = [&](int q) {
+      if constexpr (kGate)
+        return *linearSegmentLog(p, b, h, q, kHeadDim, kHeadDimV);
+      const int start = q * p.linear_segment_rows;
+      return float(min(L, start + p.linear_segment_rows) - start) * lgHead;
+    };
+    float total = 0.f; // over every segment before this one, [0, r0)
+#pragma unroll 1
+    for (int q = 0; q < split; ++q)
+      total += logOf(q);
+    scaleState(exp2Approx(total));
+    float through = 0.f; // over segments 0 .. q
 #pragma unroll 1
     for (int q = 0; q < split; ++q) {
-      const int end = min(L, (q + 1) * p.linear_segment_rows);
-      const float f = exp2Approx(float(r0 - end) * lgHead);
+      through += logOf(q);
+      const float f = exp2Approx(total - through);
       const float *w = linearSegmentState(p, b, h, q, kHeadDim, kHeadDimV) + e0;
       forEachStatePair([&](float &x, float &y, int offset) {
         const Float2 v = *reinterpret_cast<const Float2 *>(w + offset);
@@ -280,6 +328,18 @@ __device__ void linearSm80(const FwdParams &p) {
   if (steps > 0)
     loadChunk(0, 0);
   cpAsyncCommit();
+  // A per-token gate's prefix G of chunk `step`, into buffer step & 1 (a gate is causal: one
+  // pass, steps = chunks). Warp 0 computes the next chunk's while the others start on the
+  // current one: its share of the intra-chunk product is the smallest, so the gate loads'
+  // latency hides there, and the barrier at the top of the next step publishes the prefix.
+  auto gatePrefix = [&](int step) {
+    const int c0 = r0 + step * kChunk;
+    chunkDecayPrefix<Pattern>(p, b, h, c0, min(kChunk, r1 - c0), sG + (step & 1) * 4 * kChunk,
+                              lane);
+  };
+  if constexpr (kGate)
+    if (steps > 0 && warp == 0)
+      gatePrefix(0);
 
   // Per-lane parts of the ldmatrix row addresses (lanes 8i..8i+7 address matrix i).
   const int rowQ = warp * 16 + (lane & 7) + ((lane >> 3) & 1) * 8; // Q: A fragment order
@@ -312,6 +372,13 @@ __device__ void linearSm80(const FwdParams &p) {
         applyFeatureMap<Pattern, Elem, kChunksQK>(sKt, n, tid);
       __syncthreads();
     }
+    // The next chunk's gates (their buffer was last read in the previous step, before the
+    // barrier above), and G_i of this one.
+    if constexpr (kGate)
+      if (step + 1 < steps && warp == 0)
+        gatePrefix(step + 1);
+    const u32 sGt = sG + (step & 1) * 4 * kChunk;
+    auto gateLog = [&](int row) { return __uint_as_float(ldShared32(sGt + 4 * row)); };
 
     // The k16 loops over D and over the chunk's keys stay rolled (unroll 1): unrolled, ptxas
     // hoists every iteration's fragment loads and the block no longer fits 255 registers
@@ -340,7 +407,8 @@ __device__ void linearSm80(const FwdParams &p) {
       if constexpr (kCausal && kDecay) {
 #pragma unroll
         for (int r = 0; r < 2; ++r)
-          carry[r] = exp2Approx(float(warp * 16 + g + 8 * r + 1) * lg);
+          carry[r] = exp2Approx(kGate ? gateLog(warp * 16 + g + 8 * r)
+                                      : float(warp * 16 + g + 8 * r + 1) * lg);
       }
       // The sum normaliser's denominator: the chunk's own weights (row sums of A, below), then
       // the carried part q_i . z_prev.
@@ -376,15 +444,33 @@ __device__ void linearSm80(const FwdParams &p) {
         // A_ij *= gamma^(i-j) for j <= i, 0 above the diagonal. i - j = diag + 8 (e / 2) - 8 j -
         // e % 2 for element e of n8 tile j (diag laundered, or the 32 distances would be
         // hoisted out of the chunk loop as constants and held in registers).
+        // A per-token gate: 2^(G_i - G_j), G_i for this thread's two rows, G_j, G_j+1 of each
+        // n8 tile's columns 2t, 2t + 1.
         const int diag = opaque(warp * 16 + g - 2 * t);
+        float rowLog[2] = {0.f, 0.f};
+        if constexpr (kGate) {
+          rowLog[0] = gateLog(warp * 16 + g);
+          rowLog[1] = gateLog(warp * 16 + g + 8);
+        }
 #pragma unroll
-        for (int j = 0; j < kTiles; ++j)
+        for (int j = 0; j < kTiles; ++j) {
+          float colLog[2] = {0.f, 0.f};
+          if constexpr (kGate)
+            if (j <= 2 * warp + 1) {
+              colLog[0] = gateLog(8 * j + 2 * t);
+              colLog[1] = gateLog(8 * j + 2 * t + 1);
+            }
 #pragma unroll
           for (int e = 0; e < 4; ++e) {
             const int distance = diag + 8 * (e >> 1) - 8 * j - (e & 1);
-            const float f = kDecay ? exp2Approx(float(distance) * lg) : 1.f;
+            float f = 1.f;
+            if constexpr (kGate)
+              f = exp2Approx(distance >= 0 ? rowLog[e >> 1] - colLog[e & 1] : 0.f);
+            else if constexpr (kDecay)
+              f = exp2Approx(float(distance) * lg);
             a[j][e] = distance >= 0 ? a[j][e] * f : 0.f;
           }
+        }
         // O += A V over the keys of k16 steps 0 .. warp; with the sum normaliser also A 1 (an
         // n8 tile of ones as B: every column holds the row sums of the same 16-bit weights).
         float rowSums[4] = {0.f, 0.f, 0.f, 0.f};
@@ -459,9 +545,16 @@ __device__ void linearSm80(const FwdParams &p) {
     if (update) {
       // S = gamma^n S + (Gamma K)^T V. Key j's factor gamma^(n-1-j) (0 past the chunk's end)
       // scales the 16-bit K^T fragment: keys 16 ks + 2t, +1 (a0, a1) and +8, +9 (a2, a3).
+      const float lastLog = kGate ? gateLog(n - 1) : float(n) * lg; // the decay over the chunk
       if constexpr (kDecay)
-        scaleState(exp2Approx(float(n) * lg));
-      auto keyFactor = [&](int key) { return key < n ? exp2Approx(float(n - 1 - key) * lg) : 0.f; };
+        scaleState(exp2Approx(lastLog));
+      if constexpr (kGate)
+        segmentLog += lastLog;
+      auto keyFactor = [&](int key) {
+        if constexpr (kGate)
+          return key < n ? exp2Approx(lastLog - gateLog(key)) : 0.f;
+        return key < n ? exp2Approx(float(n - 1 - key) * lg) : 0.f;
+      };
 #pragma unroll 1
       for (int ks = 0; ks < kStepsC; ++ks) {
         u32 factor[2];
@@ -495,14 +588,20 @@ __device__ void linearSm80(const FwdParams &p) {
           }
         }
       }
-      // z = gamma^n z + sum_j gamma^(n-1-j) k_j, by Horner over the chunk's keys.
+      // z = gamma^n z + sum_j gamma^(n-1-j) k_j, by Horner over the chunk's keys (per-token
+      // gates: each key by its own factor, like the state's).
       if constexpr (kSum)
         if (tid < kHeadDim) {
-          const float gamma = kDecay ? exp2Approx(lg) : 1.f;
+          const float gamma = kDecay && !kGate ? exp2Approx(lg) : 1.f;
+          if constexpr (kGate)
+            z *= exp2Approx(lastLog);
           for (int j = 0; j < n; ++j) {
             Elem key;
             key.bits = ldSharedU16(sKt + swizzledOffset<kChunksQK>(j, tid / 8) + (tid % 8) * 2);
-            z = fmaf(z, gamma, toFloat(key));
+            if constexpr (kGate)
+              z = fmaf(exp2Approx(lastLog - gateLog(j)), toFloat(key), z);
+            else
+              z = fmaf(z, gamma, toFloat(key));
           }
           stShared32(sZ + ((readS ^ 1) * kHeadDim + tid) * 4, __float_as_uint(z));
         }
@@ -515,6 +614,8 @@ __device__ void linearSm80(const FwdParams &p) {
   cpAsyncWait<0>();
 
   if (statePass) { // this segment's own state, for the segments after it
+    if (kGate && slice == 0 && tid == 0)
+      *linearSegmentLog(p, b, h, split, kHeadDim, kHeadDimV) = segmentLog;
     float *w = linearSegmentState(p, b, h, split, kHeadDim, kHeadDimV) + e0;
     forEachStatePair([&](float &x, float &y, int offset) {
       *reinterpret_cast<Float2 *>(w + offset) = Float2{x, y};
@@ -559,7 +660,8 @@ __device__ void linearStep(const FwdParams &p) {
     fq[tid] = x;
     fk[tid] = y;
   }
-  const float gamma = Pattern::kHasDecay ? Pattern::decay(p, b, h) : 1.f;
+  // The call's only token is position 0 of its sequence (a gate input holds this step's gate).
+  const float gamma = Pattern::kHasDecay ? Pattern::decay(p, b, h, 0) : 1.f;
   if (kSum && tid < kHeadDim) {
     // z <- gamma z + phi(k); only the first slice's block writes it back.
     const i64 off = (i64(b) * p.heads + h) * kHeadDim + tid;

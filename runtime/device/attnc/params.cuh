@@ -85,8 +85,9 @@ struct FwdParams {
   // linear_splits > 1 each (slice, head, sequence) is cut into segments of linear_segment_rows
   // rows (a multiple of kLinearChunk) and the kernel runs twice: pass 0 writes each segment's
   // own state (from zero) to linear_workspace, [B, Hq, splits + 1, D, Dv] floats after a copy
-  // of the initial state; pass 1 starts each segment from the decayed sum of the states before
-  // it and computes its outputs. Causal forms without the sum normaliser only.
+  // of the initial state, followed by [B, Hq, splits] log2 decays of the segments (per-token
+  // gates); pass 1 starts each segment from the decayed sum of the states before it and
+  // computes its outputs. Causal forms without the sum normaliser only.
   int linear_splits;
   int linear_segment_rows;
   int linear_pass;
@@ -206,20 +207,21 @@ constexpr int kLinearSlice = 64;
 constexpr int kLinearThreads = 128;
 constexpr int kLinearStepThreads = 256;
 /// Floats of the sequence split's workspace: a D x Dv state per segment and a copy of the
-/// initial state.
+/// initial state, then each segment's log2 decay (per-token gates; linearSegmentLog).
 ATTNC_HD inline long long linearWorkspaceFloats(int batch, int heads, int splits, int headDim,
                                                 int headDimV) {
-  return static_cast<long long>(batch) * heads * (splits + 1) * headDim * headDimV;
+  return static_cast<long long>(batch) * heads * ((splits + 1) * headDim * headDimV + splits);
 }
 
 /// Shared memory bytes of the chunked linear kernel: two stages of the Q, K (kLinearChunk x D)
 /// and V (kLinearChunk x kLinearSlice) chunks, and two D x kLinearSlice copies of the state as
 /// the tensor-core operand (read one, write the other), 2-byte elements; with the sum
-/// normaliser two float32 copies of the key sum (D).
+/// normaliser two float32 copies of the key sum (D); two chunks' accumulated log2 decays
+/// (kLinearChunk float32 each, read by per-token gates).
 ATTNC_HD constexpr int linearSm80SmemBytes(int headDim, bool keySum) {
   return 2 * (2 * (2 * kLinearChunk * headDim + kLinearChunk * kLinearSlice) +
               2 * headDim * kLinearSlice) +
-         (keySum ? 2 * 4 * headDim : 0);
+         (keySum ? 2 * 4 * headDim : 0) + 2 * 4 * kLinearChunk;
 }
 
 } // namespace attnc

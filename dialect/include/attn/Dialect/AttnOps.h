@@ -27,7 +27,7 @@ constexpr unsigned kMaskIndexArgs = 6;     // b h q k sq skv
 constexpr unsigned kScoreModIndexArgs = 6; // after s: b h q k sq skv
 constexpr unsigned kKvRangeArgs = 6;       // b h q0 q1 sq skv
 constexpr unsigned kTileFullArgs = 8;      // b h q0 q1 k0 k1 sq skv (tile_empty too)
-constexpr unsigned kDecayArgs = 2;         // b h
+constexpr unsigned kDecayArgs = 3;         // b h t
 
 /// Limits of the kernel argument block (runtime/device/attnc/params.cuh).
 constexpr unsigned kMaxInputs = 8;

@@ -8,7 +8,7 @@
 //   tile_empty ^bb0(b, h, q0, q1, k0, k1, sq, skv: index)  -> i1   (mask false on the whole tile)
 //   weight     ^bb0(b, h, q, k, sq, skv: index)            -> f32  (multiplies the normalised weight)
 //   feature    ^bb0(x: f32)                                -> f32  (linear: phi, per element)
-//   decay      ^bb0(b, h: index)                           -> f32  (linear: gamma in (0, 1])
+//   decay      ^bb0(b, h, t: index)                        -> f32  (linear: gamma_t in (0, 1])
 // Positions are within one sequence; sq and skv are that sequence's lengths.
 //
 //===----------------------------------------------------------------------===//
@@ -204,10 +204,14 @@ def Attn_FeatureOp : Attn_RegionOp<"feature"> {
 }
 
 def Attn_DecayOp : Attn_RegionOp<"decay"> {
-  let summary = "the constant decay of a linear pattern's state, per sequence and head";
+  let summary = "the decay of a linear pattern's state: per sequence and head, or per token";
   let description = [{
-    `^bb0(%b, %h: index)` yielding one `f32` gamma in (0, 1]: key s contributes to query t with
-    weight gamma^(t - s) (RetNet, Lightning Attention). Without one, gamma is 1.
+    `^bb0(%b, %h, %t: index)` yielding one `f32` gamma_t in (0, 1], the factor the state is
+    multiplied by before token t (a position in the call's sequence) is added: key s contributes
+    to query t with weight gamma_{s+1} * ... * gamma_t. A decay that does not use %t is constant
+    along the sequence, gamma^(t - s) (RetNet, Lightning Attention); one that does is a
+    data-dependent gate, read from an input (Mamba-2, gated retention, scalar-gate GLA).
+    Without one, gamma is 1.
   }];
 }
 
@@ -215,12 +219,12 @@ def Attn_LinearOp : Attn_Op<"linear", [ParentOneOf<["PatternOp", "KernelOp"]>]> 
   let summary = "marks a linear (recurrent) pattern: a feature map and a decayed running state";
   let description = [{
     The pattern computes, for query t and key s of one sequence (s <= t when `causal`),
-      o_t = sum_s c * gamma^(t - s) * (phi(q_t) . phi(k_s)) * v_s
+      o_t = sum_s c * gamma_{s+1} ... gamma_t * (phi(q_t) . phi(k_s)) * v_s
     with phi from `attn.feature`, gamma from `attn.decay` and c the scale of the pattern's
     `attn.normalize` (`none`), or that sum divided by the same sum without v_s (`sum`). In
-    recurrent form the state S = sum_s gamma^(T - 1 - s) phi(k_s) v_s^T is carried between
-    calls: a prefill may start from a given state and return the final one, and a decode step
-    is S <- gamma S + phi(k) v^T, o = c phi(q)^T S. A linear pattern has no mask, score or
+    recurrent form the state S_t = gamma_t S_(t-1) + phi(k_t) v_t^T is carried between calls:
+    a prefill may start from a given state and return the final one, and a decode step is
+    S <- gamma S + phi(k) v^T, o = c phi(q)^T S. A linear pattern has no mask, score or
     weight; without `causal` every query sees every key, and there is no decay.
   }];
   let arguments = (ins UnitAttr:$causal);
