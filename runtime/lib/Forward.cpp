@@ -197,6 +197,11 @@ Status attnc::launchForward(const Kernel &kernel, const ForwardConfig &c, const 
     int splits = 1;
     if (c.causal && !c.keySum && 2 * blocks <= slots)
       splits = int(std::min<long long>(slots / blocks, chunks / 4));
+    // A fixed split for measurements (bench/linear_splits.py); forms the kernel cannot split
+    // keep one segment.
+    if (const char *env = std::getenv("ATTNC_LINEAR_SPLITS");
+        env && std::atoi(env) > 0 && c.causal && !c.keySum)
+      splits = std::min(std::atoi(env), std::max(1, chunks));
     if (splits <= 1)
       return kernel.launch(grid, block, smem, stream, args);
     copy.linear_segment_rows = ((chunks + splits - 1) / splits) * kLinearChunk;
