@@ -186,6 +186,12 @@ __device__ void linearSm80(const FwdParams &p) {
   const bool statePass = splitRun && p.linear_pass == 0;
   // The segment holding the last row writes the final state (segment 0 of an empty sequence).
   const bool writesState = !splitRun || (r1 == L && (r0 < L || split == 0));
+  // Blocks with nothing to do leave at once: pass 0 of the segment holding the last row (no
+  // segment with rows comes after it to read its state; the output pass computes the final
+  // state), and pass 1 of a segment past the end. Segment 0 stays: pass 0 copies S0 there,
+  // pass 1 writes an empty sequence's state.
+  if (splitRun && split != 0 && (statePass ? r1 >= L : r0 >= L))
+    return;
   const int hk = h / (p.heads / p.kv_heads);
   const Elem *qPtr = static_cast<const Elem *>(p.q) + seq.qOff + h * p.q_head_stride;
   const Elem *kPtr = static_cast<const Elem *>(p.k) + seq.kOff + hk * p.k_head_stride;
