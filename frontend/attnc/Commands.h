@@ -42,6 +42,8 @@ struct RefCommandOptions {
   std::vector<std::string> inputs, scalars, params; // NAME=FILE, NAME=VALUE, NAME=VALUE
   std::optional<double> scale;
   std::string outputPath, lsePath;
+  // Linear patterns: the initial / final state [B, Hq, D, Dv] and key sum [B, Hq, D] (sum).
+  std::string stateInPath, stateOutPath, keySumInPath, keySumOutPath;
   // attnc run: the generated kernel on the GPU instead of the reference.
   bool gpu = false;
   std::string dtype = "bf16", arch = "sm_90a";

@@ -6,7 +6,9 @@
 //   varlen (--cu-seqlens-q/-k, B + 1 offsets each): q [total_q, Hq, D], k [total_k, Hkv, D],
 //           v [total_k, Hkv, Dv]  ->  out [total_q, Hq, Dv], lse [Hq, total_q]
 // Every size comes from the .npy headers and is checked before anything is evaluated; out and
-// lse are written as float32. Extra inputs and scalars: Inputs.cpp.
+// lse are written as float32. A linear pattern's state: --state-in / --state-out
+// [B, Hq, D, Dv] and, with the sum normaliser, --key-sum-in / --key-sum-out [B, Hq, D]. Extra
+// inputs and scalars: Inputs.cpp.
 //
 //===----------------------------------------------------------------------===//
 #include "Commands.h"
@@ -19,6 +21,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <tuple>
 
 using namespace mlir;
 using llvm::errs;
@@ -204,6 +207,29 @@ int attnc::runRefCommand(const RefCommandOptions &o) {
       pattern.getUnique<attn::NormalizeOp>().getKind() != attn::NormalizerKind::Softmax)
     return fail("pattern '" + pattern.getSymName() +
                 "' does not normalise with softmax: it has no LSE to write");
+  // A linear pattern's recurrent state: read the initial one, check what is asked of it.
+  const bool linear = bool(pattern.getUnique<attn::LinearOp>());
+  const bool keySum = pattern.getUnique<attn::NormalizeOp>().getKind() == attn::NormalizerKind::Sum;
+  if (!linear && !(o.stateInPath + o.stateOutPath + o.keySumInPath + o.keySumOutPath).empty())
+    return fail("pattern '" + pattern.getSymName() +
+                "' is not linear: it has no state (--state-in/-out, --key-sum-in/-out)");
+  if (!keySum && !(o.keySumInPath + o.keySumOutPath).empty())
+    return fail("pattern '" + pattern.getSymName() +
+                "' does not normalise with sum: it has no key sum (--key-sum-in/-out)");
+  const std::vector<int64_t> stateShape = {p.batch, hq, d, dv}, keySumShape = {p.batch, hq, d};
+  for (auto [path, shape, target] : {std::tuple{&o.stateInPath, &stateShape, &p.stateIn},
+                                     std::tuple{&o.keySumInPath, &keySumShape, &p.keySumIn}}) {
+    if (path->empty())
+      continue;
+    std::optional<NpyArray> array = load(*path);
+    if (!array)
+      return 1;
+    if (array->shape != *shape)
+      return fail(*path + ": must be " + formatShape(*shape) + " ([B, Hq, D" +
+                  (shape->size() == 4 ? ", Dv]" : "]") + "), the file has shape " +
+                  formatShape(array->shape));
+    *target = std::move(array->values);
+  }
 
   // Pattern-level checks (fixed heads or head dims) are reported on the pattern by the reference.
   FailureOr<attn::ReferenceResult> result;
@@ -218,22 +244,31 @@ int attnc::runRefCommand(const RefCommandOptions &o) {
       FailureOr<attn::ReferenceResult> ref = attn::evaluateReference(pattern, p);
       if (failed(ref))
         return 1;
-      double err = 0, norm = 0, lseErr = 0;
-      for (size_t i = 0; i < ref->out.size(); ++i) {
-        err += (result->out[i] - ref->out[i]) * (result->out[i] - ref->out[i]);
-        norm += ref->out[i] * ref->out[i];
-      }
+      // ||got - want|| / ||want|| (the norm itself where want is zero).
+      auto relative = [](llvm::ArrayRef<double> got, llvm::ArrayRef<double> want) {
+        double err = 0, norm = 0;
+        for (size_t i = 0; i < want.size(); ++i) {
+          err += (got[i] - want[i]) * (got[i] - want[i]);
+          norm += want[i] * want[i];
+        }
+        return norm > 0 ? std::sqrt(err / norm) : std::sqrt(err);
+      };
+      double lseErr = 0;
       for (size_t i = 0; softmax && i < ref->lse.size(); ++i)
         if (!(std::isinf(ref->lse[i]) && ref->lse[i] == result->lse[i]))
           lseErr = std::max(lseErr, std::fabs(result->lse[i] - ref->lse[i]));
-      double rel = norm > 0 ? std::sqrt(err / norm) : std::sqrt(err);
+      const double rel = relative(result->out, ref->out);
+      // A linear pattern's final state (and key sum), against the reference's.
+      const double stateRel = linear ? std::max(relative(result->state, ref->state),
+                                                relative(result->keySum, ref->keySum))
+                                     : 0.0;
       const double tolerance = o.dtype == "bf16" ? 1e-2 : 3e-3;
       llvm::outs() << llvm::formatv(
           "check against the float64 reference: |O - ref| / |ref| = "
-          "{0:e2}{1} (tolerance {2:e0})\n",
+          "{0:e2}{1}{2} (tolerance {3:e0})\n",
           rel, softmax ? llvm::formatv(", max |LSE - ref| = {0:e2}", lseErr).str() : std::string(),
-          tolerance);
-      if (!(rel < tolerance) || !(lseErr < 1e-3))
+          linear ? llvm::formatv(", state {0:e2}", stateRel).str() : std::string(), tolerance);
+      if (!(rel < tolerance) || !(lseErr < 1e-3) || !(stateRel < tolerance))
         return fail("the GPU result is outside the tolerance");
     }
   } else {
@@ -251,12 +286,20 @@ int attnc::runRefCommand(const RefCommandOptions &o) {
   if (!o.lsePath.empty())
     if (llvm::Error error = writeNpyFloat32(o.lsePath, lseShape, result->lse))
       return fail(llvm::toString(std::move(error)));
+  for (auto [path, shape, values] : {std::tuple{&o.stateOutPath, &stateShape, &result->state},
+                                     std::tuple{&o.keySumOutPath, &keySumShape, &result->keySum}})
+    if (!path->empty())
+      if (llvm::Error error = writeNpyFloat32(*path, *shape, *values))
+        return fail(llvm::toString(std::move(error)));
   if (o.outputPath != "-")
-    llvm::outs() << llvm::formatv("@{0}: B={1} Sq={2} Skv={3} Hq={4} Hkv={5} D={6} Dv={7}{8}; "
-                                  "wrote {9} {10}",
-                                  pattern.getSymName(), p.batch, p.seqQ, p.seqK, hq, hkv, d, dv,
-                                  varlen ? " varlen" : "", o.outputPath, formatShape(outShape))
-                 << (o.lsePath.empty() ? "" : ", " + o.lsePath + " " + formatShape(lseShape))
-                 << "\n";
+    llvm::outs()
+        << llvm::formatv("@{0}: B={1} Sq={2} Skv={3} Hq={4} Hkv={5} D={6} Dv={7}{8}; "
+                         "wrote {9} {10}",
+                         pattern.getSymName(), p.batch, p.seqQ, p.seqK, hq, hkv, d, dv,
+                         varlen ? " varlen" : "", o.outputPath, formatShape(outShape))
+        << (o.lsePath.empty() ? "" : ", " + o.lsePath + " " + formatShape(lseShape))
+        << (o.stateOutPath.empty() ? "" : ", " + o.stateOutPath + " " + formatShape(stateShape))
+        << (o.keySumOutPath.empty() ? "" : ", " + o.keySumOutPath + " " + formatShape(keySumShape))
+        << "\n";
   return 0;
 }

@@ -15,6 +15,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <cstring>
+#include <tuple>
 
 using namespace mlir;
 
@@ -114,6 +115,32 @@ attnc::Status runOnDevice(const attnc::KernelImage &image, const attn::Reference
                                                  : std::nullopt);
   }
   args.scale = p.scale;
+  // A linear pattern starts from p's state (zero without one) and returns the final one.
+  const bool linear = bool(pattern.getUnique<attn::LinearOp>());
+  const bool keySum = spec.config.keySum;
+  const int64_t d = p.headDim;
+  const size_t stateCount = size_t(p.batch * p.heads) * d * p.headDimV;
+  const size_t keySumCount = size_t(p.batch * p.heads) * d;
+  DevicePtr stateOut = 0, keySumOut = 0;
+  auto floatView = [&](DevicePtr ptr, std::vector<int64_t> shape) {
+    return TensorRef::contiguous(reinterpret_cast<const void *>(ptr), DType::F32, std::move(shape));
+  };
+  for (auto [in, out, count, enabled, shape] :
+       {std::tuple{&p.stateIn, &stateOut, stateCount, linear,
+                   std::vector<int64_t>{p.batch, p.heads, d, p.headDimV}},
+        std::tuple{&p.keySumIn, &keySumOut, keySumCount, linear && keySum,
+                   std::vector<int64_t>{p.batch, p.heads, d}}}) {
+    if (!enabled)
+      continue;
+    const bool isState = out == &stateOut;
+    if (!in->empty()) {
+      std::vector<float> host(in->begin(), in->end());
+      ATTNC_ASSIGN_OR_RETURN(DevicePtr ptr, up.upload(host.data(), count * 4));
+      (isState ? args.stateIn : args.keySumIn) = floatView(ptr, shape);
+    }
+    ATTNC_ASSIGN_OR_RETURN(*out, up.upload(nullptr, count * 4));
+    (isState ? args.stateOut : args.keySumOut) = floatView(*out, shape);
+  }
   ATTNC_TRY(kernel->forward(args));
   ATTNC_TRY(up.device->synchronize());
   std::vector<uint16_t> outBits(outCount);
@@ -125,6 +152,14 @@ attnc::Status runOnDevice(const attnc::KernelImage &image, const attn::Reference
     std::vector<float> l(lseCount);
     ATTNC_TRY(up.device->copyToHost(l.data(), lse, lseCount * 4));
     result.lse.assign(l.begin(), l.end());
+  }
+  for (auto [ptr, count, values] : {std::tuple{stateOut, stateCount, &result.state},
+                                    std::tuple{keySumOut, keySumCount, &result.keySum}}) {
+    if (!ptr)
+      continue;
+    std::vector<float> host(count);
+    ATTNC_TRY(up.device->copyToHost(host.data(), ptr, count * 4));
+    values->assign(host.begin(), host.end());
   }
   return Status::success();
 }

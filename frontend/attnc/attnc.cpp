@@ -5,7 +5,8 @@
 //   attnc check SPEC   [--dtypes=bf16,f16] [--head-dims=64,128] [--gpu=auto|off|require]
 //   attnc ref SPEC     [--pattern NAME] --q Q.npy --k K.npy --v V.npy [--input NAME=FILE.npy]...
 //                      [--scalar NAME=VALUE]... [--cu-seqlens-q F.npy --cu-seqlens-k F.npy]
-//                      [--scale X] -o OUT.npy [--lse LSE.npy]
+//                      [--scale X] -o OUT.npy [--lse LSE.npy] [--state-in S.npy]
+//                      [--state-out S.npy] [--key-sum-in Z.npy] [--key-sum-out Z.npy]
 //   attnc run SPEC     the arguments of ref, plus [--dtype=bf16|f16] [--check]: the generated
 //                      kernel on the GPU
 //   attnc explain SPEC [--pattern NAME] [--seq N] [--seq-k N] [--tile M] [--tile-n N]
@@ -108,6 +109,20 @@ cl::opt<std::string> lsePath("lse",
                              cl::desc("also write the LSE, [B, Hq, Sq] (varlen: [Hq, "
                                       "total_q])"),
                              cl::value_desc("LSE.npy"), cl::sub(refCmd), cl::sub(runCmd));
+cl::opt<std::string> stateIn("state-in",
+                             cl::desc("linear: the initial state, [B, Hq, D, Dv] (default: zero)"),
+                             cl::value_desc("S.npy"), cl::sub(refCmd), cl::sub(runCmd));
+cl::opt<std::string> stateOut("state-out",
+                              cl::desc("linear: also write the final state, [B, Hq, D, Dv]"),
+                              cl::value_desc("S.npy"), cl::sub(refCmd), cl::sub(runCmd));
+cl::opt<std::string> keySumIn("key-sum-in",
+                              cl::desc("linear with 'normalize sum': the initial key sum, "
+                                       "[B, Hq, D] (default: zero)"),
+                              cl::value_desc("Z.npy"), cl::sub(refCmd), cl::sub(runCmd));
+cl::opt<std::string> keySumOut("key-sum-out",
+                               cl::desc("linear with 'normalize sum': also write the final key "
+                                        "sum, [B, Hq, D]"),
+                               cl::value_desc("Z.npy"), cl::sub(refCmd), cl::sub(runCmd));
 
 // explain.
 cl::opt<int64_t> seqQ("seq", cl::desc("query length Sq"), cl::init(4096), cl::value_desc("N"),
@@ -213,6 +228,10 @@ int main(int argc, char **argv) {
       options.scale = scale;
     options.outputPath = outputPath.getNumOccurrences() ? outputPath.getValue() : "";
     options.lsePath = lsePath;
+    options.stateInPath = stateIn;
+    options.stateOutPath = stateOut;
+    options.keySumInPath = keySumIn;
+    options.keySumOutPath = keySumOut;
     return attnc::runRefCommand(options);
   }
   if (explainCmd) {

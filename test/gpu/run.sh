@@ -36,6 +36,13 @@ for name, shape in (("q", (2, 77, 4, 64)), ("k", (2, 131, 2, 64)), ("v", (2, 131
     np.save(f"{sys.argv[1]}/run-{name}.npy", rng.standard_normal(shape).astype(np.float32))
 np.save(f"{sys.argv[1]}/run-doc_q.npy", np.sort(rng.integers(0, 3, (2, 77)), 1).astype(np.int32))
 np.save(f"{sys.argv[1]}/run-doc_k.npy", np.sort(rng.integers(0, 3, (2, 131)), 1).astype(np.int32))
+# A linear pattern with a gate per token, from a state: q, k, v [2, 150, 4, 64], state
+# [2, 4, 64, 64], dt [2, 4, 150], rates [4].
+for name, shape in (("lq", (2, 150, 4, 64)), ("lk", (2, 150, 4, 64)), ("lv", (2, 150, 4, 64)),
+                    ("ls", (2, 4, 64, 64))):
+    np.save(f"{sys.argv[1]}/run-{name}.npy", 0.3 * rng.standard_normal(shape).astype(np.float32))
+np.save(f"{sys.argv[1]}/run-dt.npy", rng.uniform(0.0, 0.2, (2, 4, 150)).astype(np.float32))
+np.save(f"{sys.argv[1]}/run-rate.npy", rng.uniform(0.5, 1.5, 4).astype(np.float32))
 PY
 R="--q $OUT/run-q.npy --k $OUT/run-k.npy --v $OUT/run-v.npy"
 for args in "examples/causal.attn --lse $OUT/run-lse.npy" "examples/softcap.attn --dtype f16" \
@@ -43,6 +50,10 @@ for args in "examples/causal.attn --lse $OUT/run-lse.npy" "examples/softcap.attn
   # shellcheck disable=SC2086
   "$BUILD/bin/attnc" run $args $R -o "$OUT/run-out.npy" --check || status=1
 done
+"$BUILD/bin/attnc" run examples/gated_linear.attn --pattern mamba2_ssd --q "$OUT/run-lq.npy" \
+  --k "$OUT/run-lk.npy" --v "$OUT/run-lv.npy" --input dt="$OUT/run-dt.npy" \
+  --input rate="$OUT/run-rate.npy" --state-in "$OUT/run-ls.npy" --state-out "$OUT/run-lso.npy" \
+  -o "$OUT/run-lo.npy" --check || status=1
 # The AOT example runs its bundle (built here by attnc_add_kernels) with the runtime alone.
 "$BUILD/bin/attnc-aot-example" "$BUILD/examples/aot/document_kernels" || status=1
 # The Python package against PyTorch.

@@ -13,6 +13,10 @@
       bottom right; --doc-q/--doc-k: only pairs with equal document ids), compared with
       attnc ref's OUT (and LSE); prints expected and actual values and the largest relative
       error, exits 1 on a mismatch
+  npy.py linear --q Q --k K --v V [--gate G] [--state-in S0] --scale C --out OUT
+                --state-out S [--tol T]
+      a causal linear pattern token by token (S <- g_t S + k v^T, o = C q^T S), compared
+      with attnc ref's OUT and final state like `attention`
   npy.py png FILE ROWS COLS        checks the signature, every CRC and the zlib stream, then
       prints the size, the chunks, the IDAT size and the map read back at the centre of each
       of ROWS x COLS cells
@@ -226,6 +230,51 @@ def cmd_attention(args):
     sys.exit(0 if ok else 1)
 
 
+def cmd_linear(args):
+    """linear --q Q --k K --v V [--gate G] [--state-in S0] --scale C --out O --state-out S:
+    a causal linear pattern token by token over dense [B, T, H, D] tensors (GQA), S <- g_t S +
+    k_t v_t^T, o_t = C q_t^T S, with g [B, H, T] (1 without --gate); compares O and the final
+    state [B, H, D, Dv]."""
+    o = options(args)
+    _, qs, q = read(o["q"])
+    _, ks, k = read(o["k"])
+    _, vs, v = read(o["v"])
+    B, T, hq, d = qs
+    hkv, dv = ks[2], vs[3]
+    gate = read(o["gate"])[2] if "gate" in o else None
+    s0 = read(o["state-in"])[2] if "state-in" in o else [0.0] * (B * hq * d * dv)
+    scale = float(o["scale"])
+    out, state = [0.0] * (B * T * hq * dv), []
+    for b in range(B):
+        for h in range(hq):
+            hk = h // (hq // hkv)
+            base = (b * hq + h) * d * dv
+            S = list(s0[base:base + d * dv])
+            for t in range(T):
+                g = gate[(b * hq + h) * T + t] if gate else 1.0
+                krow = k[((b * T + t) * hkv + hk) * d:][:d]
+                vrow = v[((b * T + t) * hkv + hk) * dv:][:dv]
+                for x in range(d):
+                    for y in range(dv):
+                        S[x * dv + y] = g * S[x * dv + y] + krow[x] * vrow[y]
+                qrow = q[((b * T + t) * hq + h) * d:][:d]
+                for y in range(dv):
+                    out[((b * T + t) * hq + h) * dv + y] = scale * sum(
+                        qrow[x] * S[x * dv + y] for x in range(d))
+            state += S
+    ok, worst = True, 0.0
+    for name, want, shape in (("out", out, [B, T, hq, dv]), ("state-out", state, [B, hq, d, dv])):
+        descr, got_shape, got = read(o[name])
+        print(name, descr, got_shape)
+        ok = ok and got_shape == shape
+        for w, g in zip(want, got):
+            print("%.6f %.6f" % (w, g))
+            worst = max(worst, abs(w - g) / max(1.0, abs(w)))
+    ok = ok and worst <= float(o.get("tol", "1e-6"))
+    print("max error %.3g: %s" % (worst, "OK" if ok else "MISMATCH"))
+    sys.exit(0 if ok else 1)
+
+
 def cmd_png(args):
     with open(args[0], "rb") as f:
         data = f.read()
@@ -262,7 +311,8 @@ def cmd_png(args):
 
 
 if __name__ == "__main__":
-    commands = {"write": cmd_write, "random": cmd_random, "show": cmd_show, "attention": cmd_attention, "png": cmd_png}
+    commands = {"write": cmd_write, "random": cmd_random, "show": cmd_show, "attention": cmd_attention,
+                "linear": cmd_linear, "png": cmd_png}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         sys.exit(__doc__)
     commands[sys.argv[1]](sys.argv[2:])
