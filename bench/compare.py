@@ -47,6 +47,20 @@ def bench(fn):
     return tt.do_bench(fn, warmup=50, rep=300, return_mode="median")
 
 
+def bench_by_env(var, values, fn):
+    """[(value, ms)] of fn with the environment variable `var` unset (value None: the default
+    heuristic) and then set to each of `values`; unset again afterwards."""
+    times = []
+    for value in [None] + list(values):
+        if value is None:
+            os.environ.pop(var, None)
+        else:
+            os.environ[var] = str(value)
+        times.append((value, bench(fn)))
+    os.environ.pop(var, None)
+    return times
+
+
 def tflops(flops, ms):
     return flops / (ms * 1e-3) / 1e12
 

@@ -24,15 +24,8 @@ def main():
         out = torch.empty_like(q)
         launch = kern.bind(q, k, v, out)
         kv_bytes = 2 * k.numel() * 2
-        line = []
-        for splits in [None] + SPLITS:
-            if splits is None:
-                os.environ.pop("ATTNC_DECODE_SPLITS", None)
-            else:
-                os.environ["ATTNC_DECODE_SPLITS"] = str(splits)
-            ms = compare.bench(launch)
-            line.append("%s:%.0f" % ("default" if splits is None else splits, kv_bytes / ms / 1e6))
-        os.environ.pop("ATTNC_DECODE_SPLITS", None)
+        line = ["%s:%.0f" % ("default" if splits is None else splits, kv_bytes / ms / 1e6)
+                for splits, ms in compare.bench_by_env("ATTNC_DECODE_SPLITS", SPLITS, launch)]
         print("B%d Hq%d Hkv%d L%d GB/s by split: %s" % (Bd, Hq, Hk, L, " ".join(line)), flush=True)
         del q, k, v, out
         torch.cuda.empty_cache()

@@ -31,15 +31,8 @@ def main():
         for name, kern, inputs in (("lightning", lightning, [slope]),
                                    ("mamba2_ssd", gated, [dt, rate])):
             launch = kern.bind(q, k, v, out, inputs=inputs, final_state=state)
-            line = []
-            for splits in [None] + SPLITS:
-                if splits is None:
-                    os.environ.pop("ATTNC_LINEAR_SPLITS", None)
-                else:
-                    os.environ["ATTNC_LINEAR_SPLITS"] = str(splits)
-                line.append("%s:%.3f" % ("default" if splits is None else splits,
-                                         compare.bench(launch)))
-            os.environ.pop("ATTNC_LINEAR_SPLITS", None)
+            line = ["%s:%.3f" % ("default" if splits is None else splits, ms)
+                    for splits, ms in compare.bench_by_env("ATTNC_LINEAR_SPLITS", SPLITS, launch)]
             print("%s B%d H%d T%d ms by split: %s" % (name, B, H, T, " ".join(line)), flush=True)
         del q, k, v, out
         torch.cuda.empty_cache()
