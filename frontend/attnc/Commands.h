@@ -57,6 +57,7 @@ struct ExplainCommandOptions {
   std::string specPath, patternName;
   int64_t seqQ = 4096, seqK = 4096, tileM = 128, tileN = 128;
   int64_t batch = 1, heads = 0, head = 0; // heads 0: the pattern's, else 1
+  int smCount = 132;                      // linear patterns: the sequence split's GPU
   std::vector<std::string> inputs, scalars, params;
   std::string pngPath;
   bool pngCompress = true;

@@ -19,6 +19,7 @@
 
 #include "attn/Codegen/BlockMap.h"
 #include "attn/Transforms/Passes.h"
+#include "attnc/Forward.h"
 
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Transforms/Passes.h"
@@ -27,6 +28,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
+#include <cstdlib>
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -136,14 +138,33 @@ int explainLinear(PatternOp pattern, const attnc::ExplainCommandOptions &o) {
   constexpr int64_t kChunk = 64, kSlice = 64;
   const int64_t chunks = (o.seqQ + kChunk - 1) / kChunk, blocks = o.batch * heads * dv / kSlice;
   outs() << llvm::formatv(
-      "  kernel (D {0}, Dv {1}): template linear, fused into one launch: chunks of {2} rows "
-      "(intra-chunk part quadratic on tensor cores, a {0} x {1} fp32 state carried between "
-      "chunks{3}), one block of 4 warps per ({4}-column slice of Dv, head, sequence)\n",
+      "  kernel (D {0}, Dv {1}): template linear: chunks of {2} rows (intra-chunk part quadratic "
+      "on tensor cores, a {0} x {1} fp32 state carried between chunks{3}), one block of 4 warps "
+      "per ({4}-column slice of Dv, head, sequence)\n",
       d, dv, kChunk, normalize.getKind() == NormalizerKind::Sum ? " with its key sum" : "", kSlice);
+  attnc::ForwardConfig config;
+  config.causal = linear.getCausal();
+  config.keySum = normalize.getKind() == NormalizerKind::Sum;
+  const int splits = attnc::linearSplitCount(config, blocks, int(o.seqQ), o.smCount);
+  const char *fixed = std::getenv("ATTNC_LINEAR_SPLITS");
+  std::string why =
+      fixed && std::atoi(fixed) > 0
+          ? std::string("as ATTNC_LINEAR_SPLITS asks")
+          : llvm::formatv("since {0} blocks fill at most half of the {1} block slots of {2} SMs",
+                          blocks, 2 * o.smCount, o.smCount)
+                .str();
+  std::string launches =
+      !linear.getCausal() ? "one launch in two passes (the state, then the outputs)"
+      : splits > 1
+          ? llvm::formatv("each sequence cut into {0} segments, {1}: two launches (each "
+                          "segment's own state, then the outputs from the decayed states before "
+                          "it), {2} blocks each",
+                          splits, why, blocks * splits)
+                .str()
+          : "one launch";
   outs() << llvm::formatv("  problem: Sq {0}, batch {1}, heads {2}: {3} chunks per sequence, {4} "
-                          "blocks{5}\n",
-                          o.seqQ, o.batch, heads, chunks, blocks,
-                          linear.getCausal() ? "" : " (two passes: the state, then the outputs)");
+                          "blocks; {5}\n",
+                          o.seqQ, o.batch, heads, chunks, blocks, launches);
   outs() << "  decode: sequences of length 1 run the recurrent step (S <- gamma S + k v^T), which "
             "reads and writes the state once\n";
   return 0;

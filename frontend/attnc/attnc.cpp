@@ -11,7 +11,7 @@
 //                      kernel on the GPU
 //   attnc explain SPEC [--pattern NAME] [--seq N] [--seq-k N] [--tile M] [--tile-n N]
 //                      [--batch B] [--heads H] [--head H] [--input NAME=FILE.npy]...
-//                      [--scalar NAME=VALUE]... [--png OUT.png]
+//                      [--scalar NAME=VALUE]... [--png OUT.png] [--sms N]
 //   attnc version | devices
 // compile, check, ref and explain take --param NAME=VALUE (repeatable) for the spec's params.
 // Errors in a spec are printed as file:line:col: error: ... with the source line; the exit
@@ -139,6 +139,10 @@ cl::opt<int64_t> heads("heads", cl::desc("query heads H (default: the pattern's,
                        cl::value_desc("H"), cl::sub(explainCmd));
 cl::opt<int64_t> head("head", cl::desc("the head whose map is shown"), cl::init(0),
                       cl::value_desc("H"), cl::sub(explainCmd));
+cl::opt<int> sms("sms",
+                 cl::desc("linear patterns: the GPU's SM count, for the sequence split (H100 SXM "
+                          "and H200: 132)"),
+                 cl::init(132), cl::value_desc("N"), cl::sub(explainCmd));
 cl::opt<std::string> pngPath("png", cl::desc("draw the block map, one pixel a tile"),
                              cl::value_desc("OUT.png"), cl::sub(explainCmd));
 cl::opt<bool> pngUncompressed("png-uncompressed",
@@ -245,6 +249,7 @@ int main(int argc, char **argv) {
     options.batch = batch;
     options.heads = heads;
     options.head = head;
+    options.smCount = sms;
     options.inputs.assign(inputs.begin(), inputs.end());
     options.scalars.assign(scalars.begin(), scalars.end());
     options.params.assign(params.begin(), params.end());

@@ -174,6 +174,23 @@ Status attnc::launchLinearStep(const Kernel &step, const ForwardConfig &c, const
   return step.launch(grid, Dim3{static_cast<unsigned>(kLinearStepThreads), 1, 1}, 0, stream, args);
 }
 
+int attnc::linearSplitCount(const ForwardConfig &c, long long blocks, int seqlen, int smCount) {
+  // The kernel compiles the split out of bidirectional forms and of the sum normaliser.
+  if (!c.causal || c.keySum || blocks <= 0)
+    return 1;
+  const int chunks = (seqlen + kLinearChunk - 1) / kLinearChunk;
+  // A fixed split for measurements (bench/linear_splits.py).
+  if (const char *env = std::getenv("ATTNC_LINEAR_SPLITS"); env && std::atoi(env) > 0)
+    return std::max(1, std::min(std::atoi(env), chunks));
+  // At most half the blocks the GPU holds at once (two per SM): cut long sequences into as
+  // many segments as fill it (the state pass costs about a third of the work again), of at
+  // least 4 chunks each.
+  const long long slots = 2LL * smCount;
+  if (2 * blocks > slots)
+    return 1;
+  return int(std::max<long long>(1, std::min<long long>(slots / blocks, chunks / 4)));
+}
+
 Status attnc::launchForward(const Kernel &kernel, const ForwardConfig &c, const FwdParams &p,
                             void *stream) {
   if (c.kernelTemplate == KernelTemplate::Linear) {
@@ -187,21 +204,9 @@ Status attnc::launchForward(const Kernel &kernel, const ForwardConfig &c, const 
     void *args[] = {&copy};
     const Dim3 block{static_cast<unsigned>(kLinearThreads), 1, 1};
     const unsigned smem = static_cast<unsigned>(linearSm80SmemBytes(c.headDim, c.keySum));
-    // At most half the blocks the GPU holds at once (two per SM): cut long causal sequences
-    // into as many segments as fill it (the second pass costs a third of the work again), of
-    // at least 4 chunks, the first pass writing each segment's own state to a workspace (not
-    // with the sum normaliser: the kernel compiles the split out there).
     const long long blocks = static_cast<long long>(grid.x) * grid.y * grid.z;
     const int chunks = (p.seqlen_q + kLinearChunk - 1) / kLinearChunk;
-    const long long slots = 2LL * kernel.device().smCount();
-    int splits = 1;
-    if (c.causal && !c.keySum && 2 * blocks <= slots)
-      splits = int(std::min<long long>(slots / blocks, chunks / 4));
-    // A fixed split for measurements (bench/linear_splits.py); forms the kernel cannot split
-    // keep one segment.
-    if (const char *env = std::getenv("ATTNC_LINEAR_SPLITS");
-        env && std::atoi(env) > 0 && c.causal && !c.keySum)
-      splits = std::min(std::atoi(env), std::max(1, chunks));
+    const int splits = linearSplitCount(c, blocks, p.seqlen_q, kernel.device().smCount());
     if (splits <= 1)
       return kernel.launch(grid, block, smem, stream, args);
     copy.linear_segment_rows = ((chunks + splits - 1) / splits) * kLinearChunk;

@@ -48,6 +48,13 @@ struct ForwardConfig {
 Status launchForward(const Kernel &kernel, const ForwardConfig &config, const FwdParams &params,
                      void *stream = nullptr);
 
+/// The number of segments launchForward cuts each sequence of a linear prefill into (1: no
+/// split), for `blocks` (Dv slice, head, sequence) blocks over sequences of `seqlen` rows on a
+/// GPU of `smCount` SMs: only causal forms without the sum normaliser, only when the blocks
+/// would fill at most half the GPU's block slots (two per SM), as many as fill them, each at
+/// least four chunks. ATTNC_LINEAR_SPLITS=N in the environment fixes the count.
+int linearSplitCount(const ForwardConfig &config, long long blocks, int seqlen, int smCount);
+
 /// Whether a softmax-family call on `params` runs the decode kernel rather than the forward
 /// one: every sequence has at most 16 query rows, and a KV head's query heads times them make
 /// at most 64 packed rows (more would re-read each KV head more often than the forward tiles).
