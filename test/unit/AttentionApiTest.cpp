@@ -111,6 +111,25 @@ TEST(Forward, UsesTheDecodeKernelForFewQueryRows) {
   EXPECT_FALSE(useDecode(c, p));
 }
 
+/// The linear prefill's sequence split (bench/RESULTS.md measured these choices as the best
+/// fixed counts on an H200, 132 SMs).
+TEST(Forward, SplitsLinearSequencesOnlyWhenBlocksLeaveTheGpuIdle) {
+  ForwardConfig c;
+  c.kernelTemplate = KernelTemplate::Linear;
+  c.causal = true;
+  EXPECT_EQ(linearSplitCount(c, 256, 8192, 132), 1);  // B8 H16, two slices: 2 per SM
+  EXPECT_EQ(linearSplitCount(c, 128, 16384, 132), 2); // B4: 264 slots / 128 blocks
+  EXPECT_EQ(linearSplitCount(c, 64, 32768, 132), 4);  // B2
+  EXPECT_EQ(linearSplitCount(c, 32, 1000, 132), 4);   // 16 chunks: at least 4 a segment
+  EXPECT_EQ(linearSplitCount(c, 32, 448, 132), 1);    // 7 chunks: too short to split
+  EXPECT_EQ(linearSplitCount(c, 133, 65536, 132), 1); // more than half the slots busy
+  c.keySum = true;                                    // the sum normaliser's kernel has no split
+  EXPECT_EQ(linearSplitCount(c, 64, 32768, 132), 1);
+  c.keySum = false;
+  c.causal = false; // nor the bidirectional one
+  EXPECT_EQ(linearSplitCount(c, 64, 32768, 132), 1);
+}
+
 TEST(AttentionSpec, CarriesTheKernelTemplate) {
   AttentionSpec s = documentSpec();
   s.config = ForwardConfig{128, 128, 128, 128, 12, 2, KernelTemplate::Sm90};
