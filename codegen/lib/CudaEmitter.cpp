@@ -117,7 +117,7 @@ static LogicalResult emitLinearKernel(KernelOp kernel, const KernelLaunchSpec &s
   os << "  static constexpr bool kHasDecay = " << (decay ? "true" : "false") << ";\n";
   // A decay that reads the token position is a per-token gate: the template accumulates it
   // along each chunk instead of raising one gamma to powers.
-  const bool perToken = decay && !decay->getRegion(0).front().getArgument(2).use_empty();
+  const bool perToken = decay && decay.readsPosition();
   os << "  static constexpr bool kDecayPerToken = " << (perToken ? "true" : "false") << ";\n";
   os << "  static constexpr int kNormalizer = attnc::kNormalize"
      << (kernel.getNormalizer() == NormalizerKind::Sum ? "Sum" : "None") << ";\n";

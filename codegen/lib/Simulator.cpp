@@ -84,7 +84,6 @@ static FailureOr<ReferenceResult> simulateLinear(KernelOp kernel, const Referenc
       };
       auto update = [&](int64_t c0, int64_t n) {
         loadRows(k, c0, n, true);
-        loadDecay(c0, n);
         const float carry = std::exp2(G[n - 1]);
         for (int64_t i = 0; i < D * Dv; ++i)
           state[i] *= carry;
@@ -103,7 +102,6 @@ static FailureOr<ReferenceResult> simulateLinear(KernelOp kernel, const Referenc
         loadRows(q, c0, n, false);
         if (causal)
           loadRows(k, c0, n, true);
-        loadDecay(c0, n);
         for (int64_t i = 0; i < n; ++i) {
           double *o = &result.out[((base + c0 + i) * H + h) * Dv];
           const float carry = causal ? std::exp2(G[i]) : 1.f;
@@ -134,6 +132,7 @@ static FailureOr<ReferenceResult> simulateLinear(KernelOp kernel, const Referenc
       for (int64_t c0 = 0; c0 < L; c0 += C) {
         const int64_t n = std::min(C, L - c0);
         ++local.partial;
+        loadDecay(c0, n); // a decay needs `causal`: G stays 0 for the other forms
         if (causal) {
           output(c0, n);
           update(c0, n);

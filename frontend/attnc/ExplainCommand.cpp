@@ -28,7 +28,6 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
-#include <cstdlib>
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -119,9 +118,9 @@ int explainLinear(PatternOp pattern, const attnc::ExplainCommandOptions &o) {
   auto decay = pattern.getUnique<DecayOp>();
   const char *decayWhat =
       !decay ? "none"
-      : decay->getRegion(0).front().getArgument(2).use_empty()
-          ? "the pattern's, per sequence and head"
-          : "a gate per token (accumulated along each chunk; a split sums it per segment)";
+      : decay.readsPosition()
+          ? "a gate per token (accumulated along each chunk; a split sums it per segment)"
+          : "the pattern's, per sequence and head";
   outs() << "@" << pattern.getSymName() << "\n";
   outs() << llvm::formatv("  form: linear, {0}; feature map: {1}; decay: {2}; normaliser: {3}\n",
                           linear.getCausal() ? "causal (key s reaches query t for s <= t)"
@@ -146,9 +145,8 @@ int explainLinear(PatternOp pattern, const attnc::ExplainCommandOptions &o) {
   config.causal = linear.getCausal();
   config.keySum = normalize.getKind() == NormalizerKind::Sum;
   const int splits = attnc::linearSplitCount(config, blocks, int(o.seqQ), o.smCount);
-  const char *fixed = std::getenv("ATTNC_LINEAR_SPLITS");
   std::string why =
-      fixed && std::atoi(fixed) > 0
+      attnc::fixedLinearSplits() > 0
           ? std::string("as ATTNC_LINEAR_SPLITS asks")
           : llvm::formatv("since {0} blocks fill at most half of the {1} block slots of {2} SMs",
                           blocks, 2 * o.smCount, o.smCount)

@@ -174,14 +174,18 @@ Status attnc::launchLinearStep(const Kernel &step, const ForwardConfig &c, const
   return step.launch(grid, Dim3{static_cast<unsigned>(kLinearStepThreads), 1, 1}, 0, stream, args);
 }
 
+int attnc::fixedLinearSplits() {
+  const char *env = std::getenv("ATTNC_LINEAR_SPLITS");
+  return env ? std::max(0, std::atoi(env)) : 0;
+}
+
 int attnc::linearSplitCount(const ForwardConfig &c, long long blocks, int seqlen, int smCount) {
   // The kernel compiles the split out of bidirectional forms and of the sum normaliser.
   if (!c.causal || c.keySum || blocks <= 0)
     return 1;
   const int chunks = (seqlen + kLinearChunk - 1) / kLinearChunk;
-  // A fixed split for measurements (bench/linear_splits.py).
-  if (const char *env = std::getenv("ATTNC_LINEAR_SPLITS"); env && std::atoi(env) > 0)
-    return std::max(1, std::min(std::atoi(env), chunks));
+  if (const int fixed = fixedLinearSplits())
+    return std::max(1, std::min(fixed, chunks));
   // At most half the blocks the GPU holds at once (two per SM): cut long sequences into as
   // many segments as fill it (the state pass costs about a third of the work again), of at
   // least 4 chunks each.

@@ -162,10 +162,10 @@ __device__ void linearSm80(const FwdParams &p) {
   static_assert(sizeof(Elem) == 2, "Elem is a 16-bit storage type");
   static_assert(kHeadDim == 64 || kHeadDim == 128, "D must be 64 or 128");
   static_assert(kHeadDimV % kSlice == 0, "Dv must be a multiple of 64");
-  static_assert(linearSm80SmemBytes(kHeadDim, kSum) ==
-                    int(2 * (2 * kBytesQK + kBytesV) + 2 * kBytesS + (kSum ? 8 * kHeadDim : 0) +
-                        8 * kChunk),
-                "linearSm80SmemBytes does not match the layout");
+  static_assert(
+      linearSm80SmemBytes(kHeadDim, kSum) ==
+          int(2 * (2 * kBytesQK + kBytesV) + 2 * kBytesS + (kSum ? 8 * kHeadDim : 0) + 8 * kChunk),
+      "linearSm80SmemBytes does not match the layout");
   static_assert(kSum || Pattern::kNormalizer == kNormalizeNone, "normalise with none or sum");
 
   const int slices = kHeadDimV / kSlice;

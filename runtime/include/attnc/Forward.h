@@ -55,6 +55,9 @@ Status launchForward(const Kernel &kernel, const ForwardConfig &config, const Fw
 /// least four chunks. ATTNC_LINEAR_SPLITS=N in the environment fixes the count.
 int linearSplitCount(const ForwardConfig &config, long long blocks, int seqlen, int smCount);
 
+/// The split count ATTNC_LINEAR_SPLITS fixes (bench/linear_splits.py); 0 when it is unset.
+int fixedLinearSplits();
+
 /// Whether a softmax-family call on `params` runs the decode kernel rather than the forward
 /// one: every sequence has at most 16 query rows, and a KV head's query heads times them make
 /// at most 64 packed rows (more would re-read each KV head more often than the forward tiles).

@@ -213,6 +213,10 @@ def Attn_DecayOp : Attn_RegionOp<"decay"> {
     data-dependent gate, read from an input (Mamba-2, gated retention, scalar-gate GLA).
     Without one, gamma is 1.
   }];
+  let extraClassDeclaration = [{
+    /// Whether gamma depends on the token position %t (a gate per token).
+    bool readsPosition() { return !getBody().getArgument(2).use_empty(); }
+  }];
 }
 
 def Attn_LinearOp : Attn_Op<"linear", [ParentOneOf<["PatternOp", "KernelOp"]>]> {
