@@ -42,6 +42,8 @@ KernelLaunchSpec mlir::attn::getLaunchSpec(KernelOp kernel) {
   if (auto linear = kernel.getUnique<LinearOp>()) {
     spec.stepEntry = spec.entryName + "_step";
     spec.causal = linear.getCausal();
+    auto decay = kernel.getUnique<DecayOp>();
+    spec.gatePerKeyDim = decay && decay.readsKeyDim();
   } else if (spec.headDim <= 128 && spec.headDimV <= 128) { // decode_sm80.cuh's limits
     spec.decodeEntry = spec.entryName + "_decode";
     spec.mergeEntry = spec.entryName + "_merge";
@@ -111,6 +113,7 @@ static LogicalResult emitLinearKernel(KernelOp kernel, const KernelLaunchSpec &s
      << " warps\n";
   os << "#include \"attnc/linear_sm80.cuh\"\n#include \"attnc/hooks.cuh\"\n\n";
   os << "struct " << hooks << " {\n";
+  os << "  static constexpr int kHeadDim = " << spec.headDim << "; // an input's extent D\n";
   os << "  static constexpr bool kCausal = "
      << (kernel.getUnique<LinearOp>().getCausal() ? "true" : "false") << ";\n";
   os << "  static constexpr bool kHasFeature = " << (feature ? "true" : "false") << ";\n";
@@ -119,13 +122,16 @@ static LogicalResult emitLinearKernel(KernelOp kernel, const KernelLaunchSpec &s
   // along each chunk instead of raising one gamma to powers.
   const bool perToken = decay && decay.readsPosition();
   os << "  static constexpr bool kDecayPerToken = " << (perToken ? "true" : "false") << ";\n";
+  // One that reads the key dimension d is a gate per key dimension (a row of the state each).
+  const bool perKeyDim = decay && decay.readsKeyDim();
+  os << "  static constexpr bool kDecayPerKeyDim = " << (perKeyDim ? "true" : "false") << ";\n";
   os << "  static constexpr int kNormalizer = attnc::kNormalize"
      << (kernel.getNormalizer() == NormalizerKind::Sum ? "Sum" : "None") << ";\n";
   if (failed(
           printHook(feature, "float", "feature", "float x", {"x"}, {"return"}, "return x;", os)) ||
       failed(printHook(decay, "float", "decay",
-                       Twine(kParams).concat(", int b, int h, int t").str(), {"b", "h", "t"},
-                       {"return"}, "return 1.f;", os)))
+                       Twine(kParams).concat(", int b, int h, int t, int d").str(),
+                       {"b", "h", "t", "d"}, {"return"}, "return 1.f;", os)))
     return failure();
   os << "};\n\n";
   const char *elem = spec.elementType == "bf16" ? "attnc::bf16" : "attnc::half";
@@ -157,6 +163,7 @@ LogicalResult mlir::attn::emitKernelSource(KernelOp kernel, llvm::raw_ostream &o
     os << "#include \"attnc/blockmap.cuh\"\n";
   os << "\n";
   os << "struct " << hooks << " {\n";
+  os << "  static constexpr int kHeadDim = " << spec.headDim << "; // an input's extent D\n";
   os << "  static constexpr bool kHasMask = " << (mask ? "true" : "false") << ";\n";
   os << "  static constexpr bool kHasScoreMod = " << (scoreMod ? "true" : "false") << ";\n";
   const bool blockMap = kernel.getBlockMap();

@@ -52,6 +52,7 @@ std::vector<int64_t> mlir::attn::resolveInputShape(InputOp input, const Referenc
                         .Case("H", p.heads)
                         .Case("Hkv", p.kvHeads)
                         .Case("Sq", p.seqQ)
+                        .Case("D", p.headDim)
                         .Default(p.seqK));
   }
   return shape;
@@ -115,24 +116,29 @@ LogicalResult mlir::attn::verifyProblem(Operation *container, const ReferencePro
   return success();
 }
 
-/// A linear pattern: for each (sequence, head) with gamma_t = decay(b, h, t), its running
-/// products G(s, t] = gamma_{s+1} ... gamma_t (constant decays: gamma^(t-s)) and phi the
-/// feature map,
-///   num_t = sum_{s <= t} G(s, t] (phi(q_t) . phi(k_s)) v_s + G(-1, t] phi(q_t)^T S0
-///   den_t = sum_{s <= t} G(s, t] (phi(q_t) . phi(k_s))     + G(-1, t] phi(q_t) . z0
+/// A linear pattern: for each (sequence, head) with gamma_t = decay(b, h, t, d), its running
+/// products G_d(s, t] = gamma_{s+1,d} ... gamma_{t,d} (constant decays: gamma^(t-s); a decay
+/// that does not read d has one G for every d) and phi the feature map,
+///   num_t = sum_{s <= t} sum_d G_d(s, t] phi(q_t)_d phi(k_s)_d v_s + sum_d G_d(-1, t] phi(q_t)_d
+///   S0_d den_t = sum_{s <= t} sum_d G_d(s, t] phi(q_t)_d phi(k_s)_d     + sum_d G_d(-1, t]
+///   phi(q_t)_d z0_d
 /// (every s and no gamma without `causal`), o_t = c num_t (none) or num_t / den_t (sum; 0 where
-/// den_t = 0), and the final state S = G(-1, L-1] S0 + sum_s G(s, L-1] phi(k_s) v_s^T.
+/// den_t = 0), and the final state S_d = G_d(-1, L-1] S0_d + sum_s G_d(s, L-1] phi(k_s)_d v_s^T
+/// (S_d: row d).
 static FailureOr<ReferenceResult> evaluateLinear(PatternOp pattern, const ReferenceProblem &p) {
   auto feature = RegionEvaluator::createFor(pattern.getUnique<FeatureOp>(), p);
-  auto decay = RegionEvaluator::createFor(pattern.getUnique<DecayOp>(), p);
+  DecayOp decayOp = pattern.getUnique<DecayOp>();
+  auto decay = RegionEvaluator::createFor(decayOp, p);
   if (failed(feature) || failed(decay))
     return failure();
+  // A gate per key dimension keeps one running log per d; any other decay one for all d.
+  const bool perDim = decayOp && decayOp.readsKeyDim();
   NormalizeOp normalize = pattern.getUnique<NormalizeOp>();
   const bool causal = pattern.getUnique<LinearOp>().getCausal();
   const bool sum = normalize.getKind() == NormalizerKind::Sum;
   const double scale = p.scale ? *p.scale : normalize.getEffectiveScale(p.headDim);
   const int64_t H = p.heads, Hkv = p.kvHeads, D = p.headDim, Dv = p.headDimV;
-  const int64_t group = H / Hkv;
+  const int64_t group = H / Hkv, logs = perDim ? D : 1;
   if (p.seqQ != p.seqK || p.cuSeqlensQ != p.cuSeqlensK)
     return pattern.emitError("a linear pattern attends within one sequence: queries and keys "
                              "need the same lengths, got ")
@@ -154,17 +160,24 @@ static FailureOr<ReferenceResult> evaluateLinear(PatternOp pattern, const Refere
   for (int64_t b = 0; b < p.batch; ++b) {
     const int64_t L = p.length(b, false), base = p.rowStart(b, false);
     for (int64_t h = 0; h < H; ++h) {
-      // logG[t + 1] = log G(-1, t], the decay accumulated up to and including token t.
-      logG.assign(L + 1, 0.0);
-      for (int64_t t = 0; t < L; ++t) {
-        const double gamma = *decay ? (*decay)->run({S{b}, S{h}, S{t}})[0].f : 1.0;
-        if (!(gamma > 0.0 && gamma <= 1.0))
-          return pattern.emitError("decay of sequence ")
-                 << b << ", head " << h << ", token " << t << " is " << gamma << ", outside (0, 1]";
-        logG[t + 1] = logG[t] + std::log(gamma);
-      }
-      auto decayed = [&](int64_t from, int64_t to) { // G(from, to]
-        return std::exp(logG[to + 1] - logG[from + 1]);
+      // logG[(t + 1) logs + c] = log G_c(-1, t], the decay accumulated up to and including
+      // token t (c = d for a gate per key dimension, else 0).
+      logG.assign((L + 1) * logs, 0.0);
+      for (int64_t t = 0; t < L; ++t)
+        for (int64_t c = 0; c < logs; ++c) {
+          const double gamma = *decay ? (*decay)->run({S{b}, S{h}, S{t}, S{c}})[0].f : 1.0;
+          if (!(gamma > 0.0 && gamma <= 1.0)) {
+            InFlightDiagnostic diag = pattern.emitError("decay of sequence ")
+                                      << b << ", head " << h << ", token " << t;
+            if (perDim)
+              diag << ", key dimension " << c;
+            return diag << " is " << gamma << ", outside (0, 1]";
+          }
+          logG[(t + 1) * logs + c] = logG[t * logs + c] + std::log(gamma);
+        }
+      auto decayed = [&](int64_t from, int64_t to, int64_t d) { // G_d(from, to]
+        const int64_t c = perDim ? d : 0;
+        return std::exp(logG[(to + 1) * logs + c] - logG[(from + 1) * logs + c]);
       };
       const int64_t hk = h / group, st = b * H + h;
       const double *s0 = p.stateIn.empty() ? nullptr : &p.stateIn[st * D * Dv];
@@ -181,17 +194,22 @@ static FailureOr<ReferenceResult> evaluateLinear(PatternOp pattern, const Refere
         const double *qt = &fq[t * D];
         double den = 0;
         for (int64_t s = 0; s < (causal ? t + 1 : L); ++s) {
-          double dot = 0;
-          for (int64_t d = 0; d < D; ++d)
-            dot += qt[d] * fk[s * D + d];
-          double weight = decayed(s, t) * dot;
+          double weight = 0;
+          if (perDim) {
+            for (int64_t d = 0; d < D; ++d)
+              weight += decayed(s, t, d) * qt[d] * fk[s * D + d];
+          } else {
+            for (int64_t d = 0; d < D; ++d)
+              weight += qt[d] * fk[s * D + d];
+            weight *= decayed(s, t, 0);
+          }
           den += weight;
           const double *v = &p.v[((base + s) * Hkv + hk) * Dv];
           for (int64_t e = 0; e < Dv; ++e)
             o[e] += weight * v[e];
         }
-        const double carry = decayed(-1, t);
         for (int64_t d = 0; d < D; ++d) {
+          const double carry = decayed(-1, t, d);
           if (s0)
             for (int64_t e = 0; e < Dv; ++e)
               o[e] += carry * qt[d] * s0[d * Dv + e];
@@ -203,20 +221,22 @@ static FailureOr<ReferenceResult> evaluateLinear(PatternOp pattern, const Refere
       }
       double *state = &result.state[st * D * Dv];
       for (int64_t s = 0; s < L; ++s) {
-        const double f = decayed(s, L - 1);
         const double *v = &p.v[((base + s) * Hkv + hk) * Dv];
         for (int64_t d = 0; d < D; ++d) {
+          const double f = decayed(s, L - 1, d);
           for (int64_t e = 0; e < Dv; ++e)
             state[d * Dv + e] += f * fk[s * D + d] * v[e];
           if (sum)
             result.keySum[st * D + d] += f * fk[s * D + d];
         }
       }
-      const double carried = decayed(-1, L - 1);
-      for (int64_t i = 0; s0 && i < D * Dv; ++i)
-        state[i] += carried * s0[i];
-      for (int64_t d = 0; sum && z0 && d < D; ++d)
-        result.keySum[st * D + d] += carried * z0[d];
+      for (int64_t d = 0; d < D; ++d) {
+        const double carried = decayed(-1, L - 1, d);
+        for (int64_t e = 0; s0 && e < Dv; ++e)
+          state[d * Dv + e] += carried * s0[d * Dv + e];
+        if (sum && z0)
+          result.keySum[st * D + d] += carried * z0[d];
+      }
     }
   }
   for (auto *eval : {&*feature, &*decay})

@@ -232,6 +232,7 @@ private:
                      .Case("H", "p.heads")
                      .Case("Hkv", "p.kv_heads")
                      .Case("Sq", "p.seqlen_q")
+                     .Case("D", "kHeadDim")
                      .Default("p.seqlen_k");
       std::string clamped =
           "attnc::clampIndex(" + nameOf(load.getIndices()[i]) + ", " + extent + ")";

@@ -15,6 +15,7 @@
 #include "attn/Codegen/Simulator.h"
 #include "RegionEvaluator.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -28,15 +29,24 @@ using namespace mlir::attn;
 ///   S   = 2^G_(n-1) S + sum_j 2^(G_(n-1) - G_j) K_j^T V_j
 /// (sum normaliser: O_i divided by the same sums with z and 1 for S and V_j, c not applied; z
 /// updated like S with K_j for K_j^T V_j)
-/// and without `causal` S summed over every chunk first, then O = c Q S. Its agreement with the
+/// and without `causal` S summed over every chunk first, then O = c Q S. A gate per key dimension
+/// has one G per d (each log2 floored at -15, as the kernel does) and applies every factor to q
+/// and k in the kernel's steps, around the midpoint m(i) = 16 floor(i / 16) + 7 and the last
+/// row e(i) = m(i) + 8 of row i's sub-chunk (linear_sm80.cuh): q^ = q 2^(G_i - G_m(i)),
+/// k^ = k 2^(G_m(j) - G_j), then
+///   i, j in one sub-chunk: q^ k^;  else (q^ 2^(G_m(i) - G_e(j))) (k^ 2^(G_e(j) - G_m(j)));
+///   carry: q^ 2^G_m(i);  update: (k^ 2^(G_e(j) - G_m(j))) 2^(G_(C-1) - G_e(j)).
+/// Its agreement with the
 /// quadratic float64 reference checks the chunk decomposition (decay factors, partial last
 /// chunk, carried state) without a GPU. Every chunk is counted as one PARTIAL tile.
 static FailureOr<ReferenceResult> simulateLinear(KernelOp kernel, const ReferenceProblem &p,
                                                  TileCounts *counts) {
   auto feature = RegionEvaluator::createFor(kernel.getUnique<FeatureOp>(), p);
-  auto decay = RegionEvaluator::createFor(kernel.getUnique<DecayOp>(), p);
+  DecayOp decayOp = kernel.getUnique<DecayOp>();
+  auto decay = RegionEvaluator::createFor(decayOp, p);
   if (failed(feature) || failed(decay))
     return failure();
+  const bool perDim = decayOp && decayOp.readsKeyDim();
   const bool causal = kernel.getUnique<LinearOp>().getCausal();
   const bool sum = kernel.getNormalizer() == NormalizerKind::Sum;
   const int64_t H = p.heads, D = p.headDim, Dv = p.headDimV, group = H / p.kvHeads;
@@ -57,16 +67,48 @@ static FailureOr<ReferenceResult> simulateLinear(KernelOp kernel, const Referenc
     const int64_t L = p.length(b, false), base = p.rowStart(b, false);
     for (int64_t h = 0; h < H; ++h) {
       const int64_t hk = h / group, st = b * H + h;
-      // G[i] = log2 of the decay accumulated over the current chunk's rows 0 .. i (the
-      // kernel's prefix over its per-token gates; with a constant gamma, (i + 1) lg).
-      std::vector<float> G(C);
+      // G(i, d) = log2 of the decay accumulated over the current chunk's rows 0 .. i (the
+      // kernel's prefix over its per-token gates; with a constant gamma, (i + 1) lg); one column
+      // per key dimension d for a gate per key dimension, else one for all.
+      const int64_t logs = perDim ? D : 1;
+      std::vector<float> G(C * logs);
       auto loadDecay = [&](int64_t c0, int64_t n) {
-        float acc = 0.f;
-        for (int64_t i = 0; i < C; ++i) {
-          const float lg =
-              *decay && i < n ? std::log2(float((*decay)->run({S{b}, S{h}, S{c0 + i}})[0].f)) : 0.f;
-          G[i] = acc += lg;
+        for (int64_t c = 0; c < logs; ++c) {
+          float acc = 0.f;
+          for (int64_t i = 0; i < C; ++i) {
+            float lg = *decay && i < n
+                           ? std::log2(float((*decay)->run({S{b}, S{h}, S{c0 + i}, S{c}})[0].f))
+                           : 0.f;
+            if (perDim)
+              lg = std::max(lg, -15.f);
+            G[i * logs + c] = acc += lg;
+          }
         }
+      };
+      auto Gat = [&](int64_t i, int64_t d) { return G[i * logs + (perDim ? d : 0)]; };
+      auto mid = [](int64_t i) { return 16 * (i / 16) + 7; };
+      auto end = [](int64_t i) { return 16 * (i / 16) + 15; };
+      auto e2 = [](float x) { return std::exp2(x); };
+      // Query x of row i and key y of row j in dimension d with the decay factors applied (the
+      // carry, a key of the state update, and a pair j <= i, whose terms sum to its weight);
+      // without a gate per key dimension, the plain differences of G.
+      auto carried = [&](float x, int64_t i, int64_t d) {
+        return perDim ? x * e2(Gat(i, d) - Gat(mid(i), d)) * e2(Gat(mid(i), d)) : x * e2(Gat(i, d));
+      };
+      auto updated = [&](float y, int64_t last, int64_t j, int64_t d) {
+        return perDim ? y * e2(Gat(mid(j), d) - Gat(j, d)) * e2(Gat(end(j), d) - Gat(mid(j), d)) *
+                            e2(Gat(last, d) - Gat(end(j), d))
+                      : y * e2(Gat(last, d) - Gat(j, d));
+      };
+      auto pairTerm = [&](float x, float y, int64_t i, int64_t j, int64_t d) {
+        if (!perDim)
+          return x * y * e2(Gat(i, d) - Gat(j, d));
+        float qs = x * e2(Gat(i, d) - Gat(mid(i), d)), ks = y * e2(Gat(mid(j), d) - Gat(j, d));
+        if (i / 16 > j / 16) {
+          qs *= e2(Gat(mid(i), d) - Gat(end(j), d));
+          ks *= e2(Gat(end(j), d) - Gat(mid(j), d));
+        }
+        return qs * ks;
       };
       for (int64_t i = 0; i < D * Dv; ++i)
         state[i] = p.stateIn.empty() ? 0.f : float(p.stateIn[st * D * Dv + i]);
@@ -84,19 +126,22 @@ static FailureOr<ReferenceResult> simulateLinear(KernelOp kernel, const Referenc
       };
       auto update = [&](int64_t c0, int64_t n) {
         loadRows(k, c0, n, true);
-        const float carry = std::exp2(G[n - 1]);
-        for (int64_t i = 0; i < D * Dv; ++i)
-          state[i] *= carry;
-        for (int64_t d = 0; d < D; ++d)
+        // The kernel's per-key-dimension path reads G at the chunk's last row (rows past n add
+        // nothing to it); the others at n - 1.
+        const int64_t last = perDim ? C - 1 : n - 1;
+        for (int64_t d = 0; d < D; ++d) {
+          const float carry = std::exp2(Gat(last, d));
+          for (int64_t e = 0; e < Dv; ++e)
+            state[d * Dv + e] *= carry;
           z[d] *= carry;
-        for (int64_t j = 0; j < n; ++j) {
-          const float f = std::exp2(G[n - 1] - G[j]);
-          for (int64_t d = 0; d < D; ++d)
-            z[d] += f * k[j * D + d];
-          for (int64_t d = 0; d < D; ++d)
-            for (int64_t e = 0; e < Dv; ++e)
-              state[d * Dv + e] += f * k[j * D + d] * vAt(c0 + j, e);
         }
+        for (int64_t j = 0; j < n; ++j)
+          for (int64_t d = 0; d < D; ++d) {
+            const float fk = updated(k[j * D + d], last, j, d);
+            z[d] += fk;
+            for (int64_t e = 0; e < Dv; ++e)
+              state[d * Dv + e] += fk * vAt(c0 + j, e);
+          }
       };
       auto output = [&](int64_t c0, int64_t n) {
         loadRows(q, c0, n, false);
@@ -104,22 +149,25 @@ static FailureOr<ReferenceResult> simulateLinear(KernelOp kernel, const Referenc
           loadRows(k, c0, n, true);
         for (int64_t i = 0; i < n; ++i) {
           double *o = &result.out[((base + c0 + i) * H + h) * Dv];
-          const float carry = causal ? std::exp2(G[i]) : 1.f;
-          for (int64_t e = 0; e < Dv; ++e) {
-            float acc = 0;
-            for (int64_t d = 0; d < D; ++d)
-              acc += q[i * D + d] * state[d * Dv + e];
-            o[e] = carry * acc;
-          }
+          for (int64_t e = 0; e < Dv; ++e)
+            o[e] = 0;
           float den = 0;
-          for (int64_t d = 0; d < D; ++d)
-            den += q[i * D + d] * z[d];
-          den *= carry;
+          for (int64_t d = 0; d < D; ++d) {
+            const float fq = causal ? carried(q[i * D + d], i, d) : q[i * D + d];
+            for (int64_t e = 0; e < Dv; ++e)
+              o[e] += fq * state[d * Dv + e];
+            den += fq * z[d];
+          }
           for (int64_t j = 0; causal && j <= i; ++j) {
-            float dot = 0;
-            for (int64_t d = 0; d < D; ++d)
-              dot += q[i * D + d] * k[j * D + d];
-            const float a = dot * std::exp2(G[i] - G[j]);
+            float a = 0;
+            if (perDim) {
+              for (int64_t d = 0; d < D; ++d)
+                a += pairTerm(q[i * D + d], k[j * D + d], i, j, d);
+            } else {
+              for (int64_t d = 0; d < D; ++d)
+                a += q[i * D + d] * k[j * D + d];
+              a = pairTerm(a, 1.f, i, j, 0);
+            }
             den += a;
             for (int64_t e = 0; e < Dv; ++e)
               o[e] += a * vAt(c0 + j, e);

@@ -298,7 +298,7 @@ LogicalResult InputOp::verify() {
   for (Attribute dim : getShape()) {
     if (auto name = dyn_cast<StringAttr>(dim)) {
       if (!llvm::is_contained(kProblemSizes, name.getValue()))
-        return emitOpError("unknown size '") << name.getValue() << "' (known: B H Hkv Sq Skv)";
+        return emitOpError("unknown size '") << name.getValue() << "' (known: B H Hkv Sq Skv D)";
     } else if (auto size = dyn_cast<IntegerAttr>(dim)) {
       if (size.getInt() <= 0)
         return emitOpError("dimension sizes must be positive, got ") << size.getInt();

@@ -363,7 +363,7 @@ private:
         shape.push_back(builder.getStringAttr(dim->name));
         continue;
       }
-      FailureOr<Constant> size = evalConst(*dim, " (or one of B H Hkv Sq Skv)");
+      FailureOr<Constant> size = evalConst(*dim, " (or one of B H Hkv Sq Skv D)");
       if (failed(size))
         return failure();
       if (size->kind != ValueKind::Int || size->value <= 0 || size->value > (1 << 24))
@@ -403,9 +403,13 @@ private:
                                  "distance to a later query): add 'causal'"),
                failure();
       auto op = attn::DecayOp::create(builder, loc(decay->loc));
-      if (failed(
-              genRegion(op, *decay, {"b", "h", "t"}, ValueKind::Int, ValueKind::Float, "a decay")))
+      if (failed(genRegion(op, *decay, {"b", "h", "t", "d"}, ValueKind::Int, ValueKind::Float,
+                           "a decay")))
         return failure();
+      if (op.readsKeyDim() && ast.normalizer == ast::Normalizer::Sum)
+        return error(decay->loc, "a gate per key dimension (a decay that reads 'd') does not "
+                                 "combine with 'normalize sum' yet: normalise with 'none'"),
+               failure();
     }
     return success();
   }

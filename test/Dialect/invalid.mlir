@@ -260,7 +260,7 @@ attn.pattern @decay_without_causal {
   attn.linear
   // expected-error @+1 {{needs a causal linear pattern}}
   attn.decay {
-  ^bb0(%b: index, %h: index, %t: index):
+  ^bb0(%b: index, %h: index, %t: index, %d: index):
     %g = arith.constant 0.9 : f32
     attn.yield %g : f32
   }

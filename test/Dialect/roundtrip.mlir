@@ -111,7 +111,7 @@ attn.pattern @retention {
     attn.yield %r : f32
   }
   attn.decay {
-  ^bb0(%b: index, %h: index, %t: index):
+  ^bb0(%b: index, %h: index, %t: index, %d: index):
     %g = arith.constant 0.9 : f32
     attn.yield %g : f32
   }
@@ -123,7 +123,7 @@ attn.kernel @retention_bf16_d64 attributes {block_m = 64 : i64, block_n = 64 : i
     scale = 1.250000e-01 : f64, stages = 2 : i64, warps = 4 : i64} {
   attn.linear causal
   attn.decay {
-  ^bb0(%b: index, %h: index, %t: index):
+  ^bb0(%b: index, %h: index, %t: index, %d: index):
     %g = arith.constant 0.9 : f32
     attn.yield %g : f32
   }

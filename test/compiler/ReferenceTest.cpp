@@ -237,8 +237,8 @@ TEST(Reference, VarlenCausalGqa) {
     EXPECT_TRUE(std::isfinite(x));
 }
 
-/// The decay of token t of sequence b, head h.
-using GammaFn = std::function<double(int64_t b, int64_t h, int64_t t)>;
+/// The decay of token t of sequence b, head h, key dimension (state row) d.
+using GammaFn = std::function<double(int64_t b, int64_t h, int64_t t, int64_t d)>;
 
 /// A linear pattern token by token (the recurrent form, independent of the reference's
 /// quadratic one): S <- gamma_t S + phi(k) v^T, z <- gamma_t z + phi(k), o = c phi(q)^T S or
@@ -254,8 +254,9 @@ std::vector<double> handLinear(const ReferenceProblem &p, const std::function<do
       std::vector<double> S(D * Dv, 0.0), z(D, 0.0);
       for (int64_t i = 0; !p.stateIn.empty() && i < D * Dv; ++i)
         S[i] = p.stateIn[st * D * Dv + i];
-      auto absorb = [&](int64_t t, double g) {
+      auto absorb = [&](int64_t t) {
         for (int64_t d = 0; d < D; ++d) {
+          const double g = causal ? gamma(b, h, t, d) : 1.0;
           const double fk = phi(p.k[((base + t) * p.kvHeads + h / group) * D + d]);
           z[d] = g * z[d] + fk;
           for (int64_t e = 0; e < Dv; ++e)
@@ -276,7 +277,7 @@ std::vector<double> handLinear(const ReferenceProblem &p, const std::function<do
           out[((base + t) * H + h) * Dv + e] = sum ? (den != 0 ? num[e] / den : 0) : scale * num[e];
       };
       for (int64_t t = 0; t < L; ++t) {
-        absorb(t, causal ? gamma(b, h, t) : 1.0);
+        absorb(t);
         if (causal)
           emit(t);
       }
@@ -326,7 +327,8 @@ TEST(ReferenceLinear, DecayAndFeatureMatchTheRecurrence) {
       "attention l { linear { feature select(x > 0.0, x + 1.0, exp(x)); "
       "decay 1.0 - exp2(-2.0 - float(h)); causal } }",
       rp, [](double x) { return x > 0 ? x + 1 : std::exp(x); },
-      [](int64_t, int64_t h, int64_t) { return 1.0 - std::exp2(-2.0 - double(h)); }, true, false);
+      [](int64_t, int64_t h, int64_t, int64_t) { return 1.0 - std::exp2(-2.0 - double(h)); }, true,
+      false);
 }
 
 TEST(ReferenceLinear, SumNormaliserWithoutCausality) {
@@ -334,15 +336,16 @@ TEST(ReferenceLinear, SumNormaliserWithoutCausality) {
   rp.p.stateIn.clear(); // the sum normaliser's key sum starts at zero with the state
   expectLinear(
       "attention l { linear { feature max(x, 0.0); normalize sum } }", rp,
-      [](double x) { return std::max(x, 0.0); }, [](int64_t, int64_t, int64_t) { return 1.0; },
-      false, true);
+      [](double x) { return std::max(x, 0.0); },
+      [](int64_t, int64_t, int64_t, int64_t) { return 1.0; }, false, true);
 }
 
 TEST(ReferenceLinear, VarlenGqaWithScale) {
   RandomProblem rp = linearProblem(23, /*varlen=*/true);
   expectLinear(
       "attention l { varlen\n linear { causal; decay 0.75; normalize none(scale = 0.25) } }", rp,
-      [](double x) { return x; }, [](int64_t, int64_t, int64_t) { return 0.75; }, true, false);
+      [](double x) { return x; }, [](int64_t, int64_t, int64_t, int64_t) { return 0.75; }, true,
+      false);
 }
 
 /// A gate per token (the decay reads t) from an input [B, H, Sq], padded to the longest
@@ -361,8 +364,33 @@ TEST(ReferenceLinear, PerTokenGateMatchesTheRecurrence) {
             "input gate: float[B, H, Sq]\n linear { feature max(x, 0.0); "
             "decay exp(-gate[b, h, t]); causal; normalize sum } }",
         rp, [](double x) { return std::max(x, 0.0); },
-        [&](int64_t b, int64_t h, int64_t t) { return std::exp(-gate[(b * H + h) * S + t]); }, true,
-        true);
+        [&](int64_t b, int64_t h, int64_t t, int64_t) {
+          return std::exp(-gate[(b * H + h) * S + t]);
+        },
+        true, true);
+  }
+}
+
+/// A gate per token and key dimension (GLA: the decay reads t and d) from an input
+/// [B, H, Sq, D]: row d of the state decays by its own gate. Strong gates (down to e^-4 per
+/// token) make the per-dimension products differ by orders of magnitude across d.
+TEST(ReferenceLinear, PerKeyDimGateMatchesTheRecurrence) {
+  for (bool varlen : {false, true}) {
+    RandomProblem rp = linearProblem(28 + varlen, varlen);
+    const int64_t H = rp.p.heads, S = rp.p.seqQ, D = rp.p.headDim;
+    std::mt19937 rng(78);
+    std::vector<double> &gate = rp.p.inputs["gate"];
+    for (int64_t i = 0; i < rp.p.batch * H * S * D; ++i)
+      gate.push_back(std::uniform_real_distribution<double>(0.0, 4.0)(rng));
+    expectLinear(
+        std::string("attention l { ") + (varlen ? "varlen " : "") +
+            "input gate: float[B, H, Sq, D]\n linear { decay exp(-gate[b, h, t, d]); causal; "
+            "normalize none(scale = 0.25) } }",
+        rp, [](double x) { return x; },
+        [&](int64_t b, int64_t h, int64_t t, int64_t d) {
+          return std::exp(-gate[((b * H + h) * S + t) * D + d]);
+        },
+        true, false);
   }
 }
 

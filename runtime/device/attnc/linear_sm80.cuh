@@ -10,6 +10,24 @@
 // accumulated over chunk rows 0 .. i, in shared memory, and every factor below becomes
 // 2^(G_i - G_j) <= 1 (gamma^(i+1) -> 2^G_i, gamma^n -> 2^G_(n-1)).
 //
+// A gate per key dimension (Pattern::kDecayPerKeyDim: the decay reads d) gives every row d of the
+// state its own G_(i,d), so the intra-chunk weight sum_d q_id k_jd 2^(G_id - G_jd) no longer
+// factors into one matrix product with factors <= 1. The chunk is cut into sub-chunks I of 16
+// rows (one per warp) with midpoints m(I) = 16 I + 7 and last rows e(I) = 16 I + 15: every
+// thread owning a column d rewrites Q and K in shared memory as bf16
+//   Q^_id = q_id 2^(G_id - G_m(I)d),  K^_jd = k_jd 2^(G_m(J)d - G_jd)     (i in I, j in J)
+// and keeps G at the midpoints and last rows in a table (in the state buffer that the chunk's
+// update writes last). Every log2 gate is floored at -15, so these factors, of at most 8 rows'
+// decay each way, stay inside bf16's range. Then, per d, with every other factor <= 1:
+//   I = J:  Q^ K^T is the weight itself;
+//   J < I:  (Q^ 2^(G_m(I) - G_e(J))) (K^ 2^(G_e(J) - G_m(J)))^T, each side at most |q| or |k|;
+//   carry:  Q^ 2^G_m(I) times S_prev;
+//   update: ((K^ 2^(G_e(J) - G_m(J))) 2^(G_last - G_e(J)))^T V, and row d of S by 2^G_last,d.
+// A factor that underflows to 0 drops a product below 2^-21 of |q| |k| (the amplification of
+// Q^ is at most 2^105); the update multiplies in two steps, because K^'s reaches 2^120.
+// The scaled fragments are rounded to Elem for the products with S and V (fp16 patterns keep
+// the gated tiles in bf16 for its range). No sequence split and no sum normaliser.
+//
 // linearSm80: the chunked form (Lightning Attention-2). One block per (Dv slice of 64 columns,
 // head, sequence) walks the sequence in chunks of 64 rows, carrying its D x 64 slice of S in
 // registers (fp32, rows split over the 4 warps) and a 16-bit copy in shared memory as the
@@ -110,11 +128,68 @@ ATTNC_DEVICE float *linearSegmentState(const FwdParams &p, int b, int h, int q, 
   return p.linear_workspace + ((i64(b) * p.heads + h) * (p.linear_splits + 1) + q + 1) * d * dv;
 }
 
-/// log2 of the pattern's decay for (b, h) and token t of the call's sequence; 0 without one.
-template <class Pattern> ATTNC_DEVICE float decayLog2(const FwdParams &p, int b, int h, int t) {
+/// log2 of the pattern's decay for (b, h), token t of the call's sequence and key dimension d;
+/// 0 without one.
+template <class Pattern>
+ATTNC_DEVICE float decayLog2(const FwdParams &p, int b, int h, int t, int d = 0) {
   if constexpr (Pattern::kHasDecay)
-    return log2f(Pattern::decay(p, b, h, t));
+    return log2f(Pattern::decay(p, b, h, t, d));
   return 0.f;
+}
+
+/// The floor of a gate per key dimension's log2 (a gate of 2^-15, about 3e-5, per token): the
+/// gated tiles hold factors of up to 8 rows' decay, 2^120 at most, inside bf16's range.
+constexpr float kGateLog2Floor = -15.f;
+
+/// Two bf16 of a packed register times (flo, fhi), then times (glo, ghi), rounded to Elem as a
+/// packed pair.
+template <class Elem>
+ATTNC_DEVICE u32 scaledPair(u32 x, float flo, float fhi, float glo = 1.f, float ghi = 1.f) {
+  return packFloat2<Elem>(__uint_as_float(x << 16) * flo * glo,
+                          __uint_as_float(x & 0xffff0000u) * fhi * ghi);
+}
+
+/// Rows of a gate per key dimension's table ([8][kHeadDim] floats): G at the midpoint and at
+/// the last row of each 16-row sub-chunk (the chunk's last row: kGateEnd + 3).
+constexpr int kGateMid = 0, kGateEnd = 4;
+
+/// A gate per key dimension: column d of the chunk's Q and K tiles (kChunks 16-byte chunks per
+/// row, n rows valid, feature map applied) rewritten in place as bf16 Q^ and K^ around each
+/// 16-row sub-chunk's midpoint (see the top of this file), and G of column d at the midpoints
+/// and last rows written to the table at sT.
+template <class Pattern, class Elem, int kHeadDim>
+ATTNC_DEVICE void gateKeyDimTiles(const FwdParams &p, int b, int h, int c0, int n, u32 sQt, u32 sKt,
+                                  u32 sT, int d) {
+  constexpr int kChunks = kHeadDim / 8;
+  float base = 0.f; // G over the rows before the current sub-chunk
+#pragma unroll 1
+  for (int sub = 0; sub < kLinearChunk / 16; ++sub) {
+    float G[16];
+#pragma unroll
+    for (int r = 0; r < 16; ++r) {
+      const int row = 16 * sub + r;
+      G[r] = row < n ? fmaxf(decayLog2<Pattern>(p, b, h, c0 + row, d), kGateLog2Floor) : 0.f;
+    }
+#pragma unroll
+    for (int r = 0; r < 16; ++r)
+      base = G[r] = base + G[r];
+    const float mid = G[7];
+    stShared32(sT + 4 * ((kGateMid + sub) * kHeadDim + d), __float_as_uint(mid));
+    stShared32(sT + 4 * ((kGateEnd + sub) * kHeadDim + d), __float_as_uint(base));
+#pragma unroll
+    for (int r = 0; r < 16; ++r) {
+      const int row = 16 * sub + r;
+      const u32 off = swizzledOffset<kChunks>(row, d / 8) + (d % 8) * 2;
+      Elem q, k;
+      q.bits = ldSharedU16(sQt + off);
+      k.bits = ldSharedU16(sKt + off);
+      const bool valid = row < n;
+      stSharedU16(sQt + off,
+                  fromFloat<bf16>(valid ? toFloat(q) * exp2Approx(G[r] - mid) : 0.f).bits);
+      stSharedU16(sKt + off,
+                  fromFloat<bf16>(valid ? toFloat(k) * exp2Approx(mid - G[r]) : 0.f).bits);
+    }
+  }
 }
 
 /// The split's log2 decay over segment q of (b, h) (per-token gates; written by pass 0).
@@ -157,7 +232,9 @@ __device__ void linearSm80(const FwdParams &p) {
   constexpr u32 kBytesQK = kChunk * kHeadDim * 2, kBytesV = kChunk * kSlice * 2;
   constexpr u32 kBytesS = kHeadDim * kSlice * 2;
   constexpr bool kCausal = Pattern::kCausal, kDecay = Pattern::kHasDecay;
-  constexpr bool kGate = kDecay && Pattern::kDecayPerToken; // a per-token gate
+  constexpr bool kGateDim = kDecay && Pattern::kDecayPerKeyDim;          // a gate per key dimension
+  constexpr bool kGate = kDecay && Pattern::kDecayPerToken && !kGateDim; // per token, one scalar
+  constexpr bool kConstDecay = kDecay && !kGate && !kGateDim;            // gamma^n
   constexpr bool kSum = Pattern::kNormalizer == kNormalizeSum;
   static_assert(sizeof(Elem) == 2, "Elem is a 16-bit storage type");
   static_assert(kHeadDim == 64 || kHeadDim == 128, "D must be 64 or 128");
@@ -167,6 +244,10 @@ __device__ void linearSm80(const FwdParams &p) {
           int(2 * (2 * kBytesQK + kBytesV) + 2 * kBytesS + (kSum ? 8 * kHeadDim : 0) + 8 * kChunk),
       "linearSm80SmemBytes does not match the layout");
   static_assert(kSum || Pattern::kNormalizer == kNormalizeNone, "normalise with none or sum");
+  static_assert(!kGateDim || (kCausal && !kSum), "a gate per key dimension: causal, none");
+  static_assert(8 * 4 * kHeadDim <= kBytesS, "the gate table fits a state buffer");
+  // The element type of the tiles the Q K^T products read: bf16 when gated per key dimension.
+  using QKElem = typename Select<kGateDim, bf16, Elem>::Type;
 
   const int slices = kHeadDimV / kSlice;
   const int slice = blockIdx.x % slices, split = blockIdx.x / slices;
@@ -180,7 +261,7 @@ __device__ void linearSm80(const FwdParams &p) {
   // This block's rows [r0, r1): the whole sequence, or one segment of a split (causal forms
   // without the sum normaliser: with it the split's registers no longer fit beside the key
   // sum's, and the host does not split).
-  const bool splitRun = kCausal && !kSum && p.linear_splits > 1;
+  const bool splitRun = kCausal && !kSum && !kGateDim && p.linear_splits > 1;
   const int r0 = splitRun ? min(L, split * p.linear_segment_rows) : 0;
   const int r1 = splitRun ? min(L, r0 + p.linear_segment_rows) : L;
   const bool statePass = splitRun && p.linear_pass == 0;
@@ -198,7 +279,7 @@ __device__ void linearSm80(const FwdParams &p) {
   const Elem *vPtr = static_cast<const Elem *>(p.v) + seq.vOff + hk * p.v_head_stride + e0;
   Elem *oPtr = static_cast<Elem *>(p.o) + seq.oOff + h * p.o_head_stride + e0;
   const i64 stateOff = (i64(b) * p.heads + h) * kHeadDim * kHeadDimV + e0;
-  const float lgHead = kGate ? 0.f : decayLog2<Pattern>(p, b, h, 0);
+  const float lgHead = kConstDecay ? decayLog2<Pattern>(p, b, h, 0) : 0.f;
 
   extern __shared__ __attribute__((aligned(128))) u8 attncSmem[];
   const u32 sQ = smemAddress(attncSmem);
@@ -385,32 +466,72 @@ __device__ void linearSm80(const FwdParams &p) {
         gatePrefix(step + 1);
     const u32 sGt = sG + (step & 1) * 4 * kChunk;
     auto gateLog = [&](int row) { return __uint_as_float(ldShared32(sGt + 4 * row)); };
+    // A gate per key dimension: the gated tiles and the table of G (midpoints, last row), in the
+    // state buffer the update writes last.
+    const u32 sT = sS + (readS ^ 1) * kBytesS;
+    auto tableAt = [&](int row, int d) {
+      return __uint_as_float(ldShared32(sT + 4 * (row * kHeadDim + d)));
+    };
+    if constexpr (kGateDim) {
+      if (tid < kHeadDim)
+        gateKeyDimTiles<Pattern, Elem, kHeadDim>(p, b, h, c0, n, sQt, sKt, sT, tid);
+      __syncthreads();
+    }
+    // A gate per key dimension's factors f(d) on the bf16 fragments of k16 step kk, rounded to
+    // E: Q's (A: columns d = 16 kk + 2t, +1 in a0, a1 and +8, +9 in a2, a3) and two n8 tiles
+    // of K's (B: d = 16 kk + 2t, +1 in b0 of each, +8, +9 in b1).
+    auto scaleQ = [&](u32(&qf)[4], int kk, auto &&f, auto elem) {
+      using E = decltype(elem);
+      const int d0 = 16 * kk + 2 * t;
+      const float f0 = f(d0), f1 = f(d0 + 1), f8 = f(d0 + 8), f9 = f(d0 + 9);
+      qf[0] = scaledPair<E>(qf[0], f0, f1);
+      qf[1] = scaledPair<E>(qf[1], f0, f1);
+      qf[2] = scaledPair<E>(qf[2], f8, f9);
+      qf[3] = scaledPair<E>(qf[3], f8, f9);
+    };
+    auto scaleK = [&](u32(&kf)[4], int kk, auto &&f) {
+      const int d0 = 16 * kk + 2 * t;
+      const float f0 = f(d0), f1 = f(d0 + 1), f8 = f(d0 + 8), f9 = f(d0 + 9);
+      kf[0] = scaledPair<bf16>(kf[0], f0, f1);
+      kf[1] = scaledPair<bf16>(kf[1], f8, f9);
+      kf[2] = scaledPair<bf16>(kf[2], f0, f1);
+      kf[3] = scaledPair<bf16>(kf[3], f8, f9);
+    };
 
     // The k16 loops over D and over the chunk's keys stay rolled (unroll 1): unrolled, ptxas
     // hoists every iteration's fragment loads and the block no longer fits 255 registers
     // beside the state. The Q fragment is re-read per k16 step instead of held.
     if (output) {
-      // O = Q S_prev: the state as a K x N = D x 64 row-major operand, like V.
       float o[kTiles][4];
 #pragma unroll
       for (int j = 0; j < kTiles; ++j)
         o[j][0] = o[j][1] = o[j][2] = o[j][3] = 0.f;
-      const u32 sSr = sS + readS * kBytesS;
+      // O += Q S_prev: the state as a K x N = D x 64 row-major operand, like V. First, so that
+      // the carry can scale it alone; with a gate per key dimension (carry in the fragments)
+      // last, so that O is not live beside the intra-chunk scores.
+      auto addCarried = [&] {
+        const u32 sSr = sS + readS * kBytesS;
 #pragma unroll 1
-      for (int kk = 0; kk < kStepsQK; ++kk) {
-        u32 qf[4];
-        ldmatrixX4(qf, sQt + swizzledOffset<kChunksQK>(rowQ, 2 * kk + chunkQ));
+        for (int kk = 0; kk < kStepsQK; ++kk) {
+          u32 qf[4];
+          ldmatrixX4(qf, sQt + swizzledOffset<kChunksQK>(rowQ, 2 * kk + chunkQ));
+          if constexpr (kGateDim) // q_id 2^G_id = Q^_id 2^G_m(i)d
+            scaleQ(
+                qf, kk, [&](int d) { return exp2Approx(tableAt(kGateMid + warp, d)); }, Elem{});
 #pragma unroll
-        for (int j = 0; j < kTiles; j += 2) {
-          u32 sf[4];
-          ldmatrixX4Trans(sf, sSr + swizzledOffset<kChunksV>(16 * kk + rowV, j + chunkV));
-          mmaM16n8k16<Elem>(o[j], qf, sf[0], sf[1]);
-          mmaM16n8k16<Elem>(o[j + 1], qf, sf[2], sf[3]);
+          for (int j = 0; j < kTiles; j += 2) {
+            u32 sf[4];
+            ldmatrixX4Trans(sf, sSr + swizzledOffset<kChunksV>(16 * kk + rowV, j + chunkV));
+            mmaM16n8k16<Elem>(o[j], qf, sf[0], sf[1]);
+            mmaM16n8k16<Elem>(o[j + 1], qf, sf[2], sf[3]);
+          }
         }
-      }
+      };
+      if constexpr (!kGateDim)
+        addCarried();
       // Rows i = 16 warp + g (+8) of the chunk: the carried part decays by gamma^(i+1).
       float carry[2] = {1.f, 1.f};
-      if constexpr (kCausal && kDecay) {
+      if constexpr (kCausal && kDecay && !kGateDim) {
 #pragma unroll
         for (int r = 0; r < 2; ++r)
           carry[r] = exp2Approx(kGate ? gateLog(warp * 16 + g + 8 * r)
@@ -420,7 +541,7 @@ __device__ void linearSm80(const FwdParams &p) {
       // the carried part q_i . z_prev.
       float den[2] = {0.f, 0.f};
       if constexpr (kCausal) {
-        if constexpr (kDecay) {
+        if constexpr (kDecay && !kGateDim) {
 #pragma unroll
           for (int r = 0; r < 2; ++r)
 #pragma unroll
@@ -441,10 +562,25 @@ __device__ void linearSm80(const FwdParams &p) {
 #pragma unroll
           for (int j = 0; j < kTiles; j += 2)
             if (j <= 2 * warp) {
-              u32 kf[4];
+              u32 kf[4], qs[4] = {qf[0], qf[1], qf[2], qf[3]};
               ldmatrixX4(kf, sKt + swizzledOffset<kChunksQK>(8 * j + rowK, 2 * kk + chunkK));
-              mmaM16n8k16<Elem>(a[j], qf, kf[0], kf[1]);
-              mmaM16n8k16<Elem>(a[j + 1], qf, kf[2], kf[3]);
+              // A key sub-chunk J = j / 2 before this warp's own: Q^ 2^(G_m(I) - G_e(J)) and
+              // K^ 2^(G_e(J) - G_m(J)).
+              if constexpr (kGateDim)
+                if (j < 2 * warp) {
+                  const int J = j / 2;
+                  scaleQ(
+                      qs, kk,
+                      [&](int d) {
+                        return exp2Approx(tableAt(kGateMid + warp, d) - tableAt(kGateEnd + J, d));
+                      },
+                      bf16{});
+                  scaleK(kf, kk, [&](int d) {
+                    return exp2Approx(tableAt(kGateEnd + J, d) - tableAt(kGateMid + J, d));
+                  });
+                }
+              mmaM16n8k16<QKElem>(a[j], qs, kf[0], kf[1]);
+              mmaM16n8k16<QKElem>(a[j + 1], qs, kf[2], kf[3]);
             }
         }
         // A_ij *= gamma^(i-j) for j <= i, 0 above the diagonal. i - j = diag + 8 (e / 2) - 8 j -
@@ -472,8 +608,8 @@ __device__ void linearSm80(const FwdParams &p) {
             float f = 1.f;
             if constexpr (kGate)
               f = exp2Approx(distance >= 0 ? rowLog[e >> 1] - colLog[e & 1] : 0.f);
-            else if constexpr (kDecay)
-              f = exp2Approx(float(distance) * lg);
+            else if constexpr (kConstDecay)
+              f = exp2Approx(float(distance) * lg); // (per key dimension: in the tiles)
             a[j][e] = distance >= 0 ? a[j][e] * f : 0.f;
           }
         }
@@ -499,6 +635,8 @@ __device__ void linearSm80(const FwdParams &p) {
         den[0] = rowSums[0];
         den[1] = rowSums[2];
       }
+      if constexpr (kGateDim)
+        addCarried();
       if constexpr (kSum) {
         // q_i . z_prev: each lane of a quad sums a quarter of D (after the intra-chunk part,
         // whose registers are free by now).
@@ -552,8 +690,22 @@ __device__ void linearSm80(const FwdParams &p) {
       // S = gamma^n S + (Gamma K)^T V. Key j's factor gamma^(n-1-j) (0 past the chunk's end)
       // scales the 16-bit K^T fragment: keys 16 ks + 2t, +1 (a0, a1) and +8, +9 (a2, a3).
       const float lastLog = kGate ? gateLog(n - 1) : float(n) * lg; // the decay over the chunk
-      if constexpr (kDecay)
+      if constexpr (kGate || kConstDecay)
         scaleState(exp2Approx(lastLog));
+      if constexpr (kGateDim) { // row d by 2^G_last,d
+#pragma unroll
+        for (int mt = 0; mt < kStateTiles; ++mt)
+#pragma unroll
+          for (int r = 0; r < 2; ++r) {
+            const float f =
+                exp2Approx(tableAt(kGateEnd + 3, warp * kStateRows + 16 * mt + g + 8 * r));
+#pragma unroll
+            for (int j = 0; j < kTiles; ++j) {
+              state[mt][j][2 * r] *= f;
+              state[mt][j][2 * r + 1] *= f;
+            }
+          }
+      }
       if constexpr (kGate)
         segmentLog += lastLog;
       auto keyFactor = [&](int key) {
@@ -564,7 +716,7 @@ __device__ void linearSm80(const FwdParams &p) {
 #pragma unroll 1
       for (int ks = 0; ks < kStepsC; ++ks) {
         u32 factor[2];
-        if constexpr (kDecay) {
+        if constexpr (kGate || kConstDecay) {
 #pragma unroll
           for (int half = 0; half < 2; ++half) {
             const int key = 16 * ks + 8 * half + 2 * t;
@@ -581,11 +733,27 @@ __device__ void linearSm80(const FwdParams &p) {
           ldmatrixX4Trans(
               kt, sKt + swizzledOffset<kChunksQK>(16 * ks + rowKt,
                                                   (warp * kStateRows + 16 * mt) / 8 + chunkKt));
-          if constexpr (kDecay) {
+          if constexpr (kGate || kConstDecay) {
             kt[0] = mulPacked<Elem>(kt[0], factor[0]);
             kt[1] = mulPacked<Elem>(kt[1], factor[0]);
             kt[2] = mulPacked<Elem>(kt[2], factor[1]);
             kt[3] = mulPacked<Elem>(kt[3], factor[1]);
+          }
+          if constexpr (kGateDim) {
+            // Rows d (g in kt[0], kt[2], g + 8 in kt[1], kt[3]) of K^^T by 2^(G_e(J) - G_m(J)),
+            // then by 2^(G_last - G_e(J)), for key sub-chunk J = ks.
+            const int d = warp * kStateRows + 16 * mt + g;
+            float f[2], fl[2];
+#pragma unroll
+            for (int r = 0; r < 2; ++r) {
+              const float end = tableAt(kGateEnd + ks, d + 8 * r);
+              f[r] = exp2Approx(end - tableAt(kGateMid + ks, d + 8 * r));
+              fl[r] = exp2Approx(tableAt(kGateEnd + 3, d + 8 * r) - end);
+            }
+            kt[0] = scaledPair<Elem>(kt[0], f[0], f[0], fl[0], fl[0]);
+            kt[1] = scaledPair<Elem>(kt[1], f[1], f[1], fl[1], fl[1]);
+            kt[2] = scaledPair<Elem>(kt[2], f[0], f[0], fl[0], fl[0]);
+            kt[3] = scaledPair<Elem>(kt[3], f[1], f[1], fl[1], fl[1]);
           }
 #pragma unroll
           for (int j = 0; j < kTiles; j += 2) {
@@ -612,7 +780,10 @@ __device__ void linearSm80(const FwdParams &p) {
           stShared32(sZ + ((readS ^ 1) * kHeadDim + tid) * 4, __float_as_uint(z));
         }
       // The next chunk reads the new state from the other buffer (its reads of this one, from
-      // the previous chunk, finished before this chunk's barrier).
+      // the previous chunk, finished before this chunk's barrier; a gate per key dimension's
+      // table there is read by every warp until here).
+      if constexpr (kGateDim)
+        __syncthreads();
       readS ^= 1;
       stageState(readS);
     }
@@ -667,7 +838,12 @@ __device__ void linearStep(const FwdParams &p) {
     fk[tid] = y;
   }
   // The call's only token is position 0 of its sequence (a gate input holds this step's gate).
-  const float gamma = Pattern::kHasDecay ? Pattern::decay(p, b, h, 0) : 1.f;
+  // A gate per key dimension: one per row d, floored like the chunked kernel's.
+  constexpr bool kGateDim = Pattern::kHasDecay && Pattern::kDecayPerKeyDim;
+  __shared__ float gammaRow[kGateDim ? kHeadDim : 1];
+  if (kGateDim && tid < kHeadDim)
+    gammaRow[tid] = exp2f(fmaxf(decayLog2<Pattern>(p, b, h, 0, tid), kGateLog2Floor));
+  const float gamma = Pattern::kHasDecay && !kGateDim ? Pattern::decay(p, b, h, 0, 0) : 1.f;
   if (kSum && tid < kHeadDim) {
     // z <- gamma z + phi(k); only the first slice's block writes it back.
     const i64 off = (i64(b) * p.heads + h) * kHeadDim + tid;
@@ -698,8 +874,9 @@ __device__ void linearStep(const FwdParams &p) {
   for (int i = 0; i < kRows; ++i) {
     const int d = warp * kRows + i;
     if (present) {
-      s[i].x = fmaf(gamma, s[i].x, fk[d] * v0);
-      s[i].y = fmaf(gamma, s[i].y, fk[d] * v1);
+      const float gd = kGateDim ? gammaRow[d] : gamma;
+      s[i].x = fmaf(gd, s[i].x, fk[d] * v0);
+      s[i].y = fmaf(gd, s[i].y, fk[d] * v1);
       acc0 = fmaf(fq[d], s[i].x, acc0);
       acc1 = fmaf(fq[d], s[i].y, acc1);
     }

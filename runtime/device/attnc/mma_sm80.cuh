@@ -110,6 +110,10 @@ ATTNC_DEVICE u16 ldSharedU16(u32 addr) {
   return r;
 }
 
+ATTNC_DEVICE void stSharedU16(u32 addr, u16 v) {
+  asm volatile("st.shared.u16 [%0], %1;" ::"r"(addr), "h"(v) : "memory");
+}
+
 ATTNC_DEVICE void stShared16(u32 addr, const u32 (&r)[4]) {
   asm volatile("st.shared.v4.b32 [%0], {%1, %2, %3, %4};" ::"r"(addr), "r"(r[0]), "r"(r[1]),
                "r"(r[2]), "r"(r[3])

@@ -40,6 +40,10 @@ struct half {
 
 static_assert(sizeof(bf16) == 2 && sizeof(half) == 2, "16-bit storage types");
 
+/// Type is A when kCond, else B (std::conditional, without the standard library under NVRTC).
+template <bool kCond, class A, class B> struct Select { using Type = A; };
+template <class A, class B> struct Select<false, A, B> { using Type = B; };
+
 /// The 32-bit shared-window address of a generic pointer into shared memory.
 ATTNC_DEVICE u32 smemAddress(const void *ptr) {
   return static_cast<u32>(__cvta_generic_to_shared(ptr));

@@ -63,7 +63,7 @@ struct AttentionSpec {
   struct Input {
     std::string name;
     DType dtype = DType::I32;       ///< I32 or F32
-    std::vector<std::string> shape; ///< B H Hkv Sq Skv or an integer, per dimension
+    std::vector<std::string> shape; ///< B H Hkv Sq Skv D or an integer, per dimension
   };
   std::vector<Input> inputs; ///< in slot order
   struct Scalar {
@@ -90,7 +90,7 @@ struct AttentionSpec {
 ///   cuSeqlensQ/K int32 [B + 1] and maxSeqlenQ/K.
 ///   lse (optional, softmax only): float32 contiguous [B, Hq, Sq], varlen [Hq, total_q].
 ///   inputs: the pattern's input tensors in declaration order, contiguous, int32 or float32,
-///   shaped as declared (B H Hkv Sq Skv resolved for this call; Sq/Skv the longest sequences).
+///   shaped as declared (B H Hkv Sq Skv D resolved for this call; Sq/Skv the longest sequences).
 ///   Linear patterns: k and v have q's sequence lengths (varlen: the same cu_seqlens); stateIn
 ///   (optional: zero) and stateOut (optional: not written) are float32 contiguous
 ///   [B, Hq, D, Dv], 16-byte aligned, and may be the same tensor (an update in place). A call

@@ -36,12 +36,13 @@ struct KernelLaunchSpec {
   /// Linear patterns: the recurrent step entry point (decode: sequences of length 1), beside
   /// the chunked prefill `entryName`.
   std::string stepEntry;
-  bool causal = false; ///< linear patterns: a causal form
+  bool causal = false;        ///< linear patterns: a causal form
+  bool gatePerKeyDim = false; ///< linear patterns: the decay reads the key dimension d
   /// Softmax-family patterns: the split-KV decode kernel for sequences of a few query rows
   /// (decode_sm80.cuh) and the merge of its splits.
   std::string decodeEntry, mergeEntry;
   /// Extra input tensors in slot order (FwdParams::inputs); shape entries are problem sizes
-  /// (B H Hkv Sq Skv) or integers.
+  /// (B H Hkv Sq Skv D) or integers.
   struct Input {
     std::string name;
     bool isFloat = false; // f32, else i32

@@ -27,14 +27,14 @@ constexpr unsigned kMaskIndexArgs = 6;     // b h q k sq skv
 constexpr unsigned kScoreModIndexArgs = 6; // after s: b h q k sq skv
 constexpr unsigned kKvRangeArgs = 6;       // b h q0 q1 sq skv
 constexpr unsigned kTileFullArgs = 8;      // b h q0 q1 k0 k1 sq skv (tile_empty too)
-constexpr unsigned kDecayArgs = 3;         // b h t
+constexpr unsigned kDecayArgs = 4;         // b h t d
 
 /// Limits of the kernel argument block (runtime/device/attnc/params.cuh).
 constexpr unsigned kMaxInputs = 8;
 constexpr unsigned kMaxScalars = 8;
 
-/// The problem sizes an input tensor's dimensions may name.
-constexpr llvm::StringLiteral kProblemSizes[] = {"B", "H", "Hkv", "Sq", "Skv"};
+/// The problem sizes an input tensor's dimensions may name (D: the head dim of q and k).
+constexpr llvm::StringLiteral kProblemSizes[] = {"B", "H", "Hkv", "Sq", "Skv", "D"};
 
 /// Block argument and yield types of each region op, as fixed in AttnOps.td.
 struct RegionSignature {

@@ -204,18 +204,21 @@ def Attn_FeatureOp : Attn_RegionOp<"feature"> {
 }
 
 def Attn_DecayOp : Attn_RegionOp<"decay"> {
-  let summary = "the decay of a linear pattern's state: per sequence and head, or per token";
+  let summary = "the decay of a linear pattern's state: per head, per token, or per key dimension";
   let description = [{
-    `^bb0(%b, %h, %t: index)` yielding one `f32` gamma_t in (0, 1], the factor the state is
-    multiplied by before token t (a position in the call's sequence) is added: key s contributes
-    to query t with weight gamma_{s+1} * ... * gamma_t. A decay that does not use %t is constant
-    along the sequence, gamma^(t - s) (RetNet, Lightning Attention); one that does is a
-    data-dependent gate, read from an input (Mamba-2, gated retention, scalar-gate GLA).
-    Without one, gamma is 1.
+    `^bb0(%b, %h, %t, %d: index)` yielding one `f32` gamma in (0, 1], the factor row %d of the
+    state (key dimension %d) is multiplied by before token t (a position in the call's
+    sequence) is added: key s contributes to query t through dimension d with weight
+    gamma_{s+1,d} * ... * gamma_{t,d}. A decay that uses neither %t nor %d is constant along the
+    sequence, gamma^(t - s) (RetNet, Lightning Attention); one that uses %t is a data-dependent
+    gate, read from an input (Mamba-2, gated retention, scalar-gate GLA); one that uses %d is a
+    gate per key dimension (GLA). Without one, gamma is 1.
   }];
   let extraClassDeclaration = [{
     /// Whether gamma depends on the token position %t (a gate per token).
     bool readsPosition() { return !getBody().getArgument(2).use_empty(); }
+    /// Whether gamma depends on the key dimension %d (a gate per key dimension).
+    bool readsKeyDim() { return !getBody().getArgument(3).use_empty(); }
   }];
 }
 
@@ -263,7 +266,7 @@ def Attn_InputOp : Attn_Op<"input", [ParentOneOf<["PatternOp", "KernelOp"]>]> {
   let description = [{
     A dense row-major tensor of `i32` or `f32` elements (document ids, per-head slopes, bias
     tables, position ids). Each entry of `shape` is a problem size ("B", "H", "Hkv", "Sq",
-    "Skv") or a positive integer. Regions read it with `attn.load`; the declaration's position
+    "Skv", "D": the head dim of q and k) or a positive integer. Regions read it with `attn.load`; the declaration's position
     among the inputs of its pattern is its slot in the kernel's argument block.
 
     ```mlir

@@ -47,7 +47,7 @@ struct Scalar {
   ExprPtr defaultValue; // a constant expression, or null
 };
 
-/// `input NAME: TYPE[DIM, ...]`: an extra tensor; DIM is B H Hkv Sq Skv, an int or a param.
+/// `input NAME: TYPE[DIM, ...]`: an extra tensor; DIM is B H Hkv Sq Skv D, an int or a param.
 struct Input {
   std::string name;
   llvm::SMLoc loc;

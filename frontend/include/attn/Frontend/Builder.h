@@ -102,7 +102,7 @@ public:
   Expr param(const std::string &name, double value,
              std::optional<std::pair<double, double>> range = {});
   Expr scalar(const std::string &name, std::optional<double> defaultValue = {});
-  /// Dimensions are "B" "H" "Hkv" "Sq" "Skv" or integers written as text ("32").
+  /// Dimensions are "B" "H" "Hkv" "Sq" "Skv" "D" or integers written as text ("32").
   Expr input(const std::string &name, ElementType type, std::vector<std::string> shape);
   Expr let(const std::string &name, const Expr &value);
   Pattern &mask(const Expr &e);
