@@ -251,7 +251,11 @@ def torch_chunked(q, k, v, log_gate, scale, chunk=64):
     like the kernels'), with log_gate [B, T, H] the natural log of each token's decay and G_i
     its sum over the chunk's rows up to i: per chunk O = scale (Lambda Q S + (Q K^T . M) V),
     S = e^G_(n-1) S + (Gamma K)^T V, Lambda = diag(e^G_i), M_ij = e^(G_i - G_j) (j <= i),
-    Gamma = diag(e^(G_(n-1) - G_j))."""
+    Gamma = diag(e^(G_(n-1) - G_j)). A gate per key dimension (log_gate [B, T, H, D]) has G per
+    d: Lambda and Gamma scale q and k elementwise, row d of S decays by e^G_(n-1)d, and the
+    intra-chunk weights are sum_d q_id k_jd e^(G_id - G_jd) (an [n, n, D] tensor per head)."""
+    if log_gate.dim() == 4:
+        return torch_chunked_per_dim(q, k, v, log_gate, scale, chunk)
     B, T, H, D = q.shape
     Dv = v.shape[-1]
     state = torch.zeros(B, H, D, Dv, device=q.device, dtype=torch.float32)
@@ -273,11 +277,33 @@ def torch_chunked(q, k, v, log_gate, scale, chunk=64):
     return out, state
 
 
+def torch_chunked_per_dim(q, k, v, log_gate, scale, chunk):
+    B, T, H, D = q.shape
+    state = torch.zeros(B, H, D, v.shape[-1], device=q.device, dtype=torch.float32)
+    out = torch.empty(B, T, H, v.shape[-1], device=q.device, dtype=q.dtype)
+    pos = torch.arange(chunk, device=q.device)
+    for c0 in range(0, T, chunk):
+        n = min(chunk, T - c0)
+        qc, kc, vc = (t[:, c0:c0 + n].transpose(1, 2) for t in (q, k, v))
+        G = log_gate[:, c0:c0 + n].float().cumsum(1).transpose(1, 2)  # [B, H, n, D]
+        causal = (pos[:n].view(-1, 1) >= pos[:n].view(1, -1)).view(1, 1, n, n, 1)
+        w = torch.where(causal, torch.exp(torch.clamp(G.unsqueeze(3) - G.unsqueeze(2), max=0.0)),
+                        0.0)
+        A = torch.einsum("bhid,bhjd,bhijd->bhij", qc.float(), kc.float(), w)
+        inter = (qc.float() * torch.exp(G)) @ state
+        intra = A.to(q.dtype) @ vc
+        out[:, c0:c0 + n] = (scale * (inter + intra.float())).to(q.dtype).transpose(1, 2)
+        last = G[:, :, -1:]
+        kdec = kc.float() * torch.exp(last - G)
+        state = torch.exp(last).transpose(-1, -2) * state + kdec.transpose(-1, -2) @ vc.float()
+    return out, state
+
+
 def linear_prefill_row(results, kern, pattern, B, H, T, D, inputs, log_gate, scale, fla_gate,
-                       chunk_simple_gla):
+                       fla_op):
     """One prefill row: attnc's kernel `kern` (its inputs `inputs`) against the eager chunked
-    form and fla's chunk_simple_gla (keyword fla_gate: g_gamma [H] or g [B, T, H]) on the same
-    tensors, with log_gate [B, T, H] the decays both compute."""
+    form and fla's `fla_op` (chunk_simple_gla with keyword fla_gate g_gamma [H] or g [B, T, H];
+    chunk_gla with g [B, T, H, D]) on the same tensors, with log_gate the decays both compute."""
     torch.manual_seed(0)
     q, k, v = (torch.randn(B, T, H, D, device=DEV, dtype=torch.bfloat16) for _ in range(3))
     row = {"shape": "linear B%d H%d T%d D%d" % (B, H, T, D), "pattern": pattern, "tokens": B * T}
@@ -291,9 +317,9 @@ def linear_prefill_row(results, kern, pattern, B, H, T, D, inputs, log_gate, sca
     row["err_vs_torch"] = ((out.float() - ref.float()).norm() / ref.float().norm()).item()
     row["state_err_vs_torch"] = ((state - ref_state).norm() / ref_state.norm()).item()
     row["torch_ms"] = bench(lambda: torch_chunked(q, k, v, log_gate, scale))
-    if chunk_simple_gla is not None:
-        fla = lambda: chunk_simple_gla(q, k, v, scale=scale,  # noqa: E731
-                                       output_final_state=True, **fla_gate)
+    if fla_op is not None:
+        fla = lambda: fla_op(q, k, v, scale=scale,  # noqa: E731
+                             output_final_state=True, **fla_gate)
         o_fla, s_fla = fla()
         row["err_vs_fla"] = ((out.float() - o_fla.float()).norm() / o_fla.float().norm()).item()
         row["fla_ms"] = bench(fla)
@@ -305,19 +331,22 @@ def linear_prefill_row(results, kern, pattern, B, H, T, D, inputs, log_gate, sca
 
 
 def linear_rows(results):
-    """Linear attention with a per-head decay (lightning.attn) and with a per-token gate
-    (gated_linear.attn, Mamba-2's SSD form): attnc's chunked kernel against
-    flash-linear-attention's chunk_simple_gla (g_gamma, g) and an eager PyTorch chunked form, on
-    the same [B, T, H, D] tensors, as T grows (time per token should stay flat); then one
-    decode step against fla's fused_recurrent_simple_gla."""
+    """Linear attention with a per-head decay (lightning.attn), with a per-token gate
+    (gated_linear.attn, Mamba-2's SSD form) and with a gate per token and key dimension
+    (gated_linear.attn, GLA): attnc's chunked kernel against flash-linear-attention's
+    chunk_simple_gla (g_gamma, g) or chunk_gla (g) and an eager PyTorch chunked form, on the same
+    [B, T, H, D] tensors, as T grows (time per token should stay flat); then one decode step
+    against fla's fused_recurrent_simple_gla."""
     try:
         from fla.ops.simple_gla import chunk_simple_gla, fused_recurrent_simple_gla
+        from fla.ops.gla import chunk_gla
     except ImportError as e:
         print("flash-linear-attention not importable (%s): fla columns left out" % e, flush=True)
-        chunk_simple_gla = fused_recurrent_simple_gla = None
+        chunk_simple_gla = fused_recurrent_simple_gla = chunk_gla = None
     D = 128
     kern = attnc.compile(os.path.join(EX, "lightning.attn"), head_dim=D)["lightning"]
-    gated = attnc.compile(os.path.join(EX, "gated_linear.attn"), head_dim=D)["mamba2_ssd"]
+    program = attnc.compile(os.path.join(EX, "gated_linear.attn"), head_dim=D)
+    gated, gla = program["mamba2_ssd"], program["gla"]
     for B, H, T in LINEAR_SHAPES:
         slope = torch.exp2(-8.0 * (torch.arange(H, device=DEV, dtype=torch.float32) + 1) / H)
         log_gamma = -slope  # gamma_h = exp(-slope_h), as lightning.attn writes it
@@ -332,6 +361,15 @@ def linear_rows(results):
         rate = torch.ones(H, device=DEV, dtype=torch.float32)
         linear_prefill_row(results, gated, "mamba2_ssd", B, H, T, D, [dt, rate], g, 1.0,
                            {"g": g}, chunk_simple_gla)
+        # GLA: log sigmoid(x) / 16 per token, head and key dimension; attnc reads the logits x
+        # ([B, H, T, D]) and computes the gate itself, fla takes the log gates.
+        x = torch.randn(B, T, H, D, device=DEV, dtype=torch.float32)
+        g = torch.nn.functional.logsigmoid(x) / 16
+        logits = x.permute(0, 2, 1, 3).contiguous()
+        del x
+        linear_prefill_row(results, gla, "gla", B, H, T, D, [logits], g, 1.0, {"g": g},
+                           chunk_gla)
+        del g, logits
     # Decode: one token per sequence, the state read and written once (in place for attnc).
     B, H = 64, 16
     q, k, v = (torch.randn(B, 1, H, D, device=DEV, dtype=torch.bfloat16) for _ in range(3))

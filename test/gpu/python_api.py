@@ -118,13 +118,14 @@ def causal_br(b, h, qi, ki, ins):
 
 def linear_reference(q, k, v, log_gate, scale, s0):
     """A linear pattern in float64, token by token: S <- gamma_t S + k v^T, o = c q^T S, with
-    log_gate [B, T, H] the log of each token's decay. Returns O [B, T, H, Dv] and the final
-    state."""
+    log_gate [B, T, H] the log of each token's decay ([B, T, H, D]: one per state row d).
+    Returns O [B, T, H, Dv] and the final state."""
     q, k, v = (t.double() for t in (q, k, v))
     S = s0.double().clone()
     outs = []
     for t in range(q.shape[1]):
-        gamma = log_gate[:, t].double().exp()[:, :, None, None]
+        gamma = log_gate[:, t].double().exp()
+        gamma = gamma[..., None] if gamma.dim() == 3 else gamma[:, :, None, None]
         S = gamma * S + k[:, t, :, :, None] * v[:, t, :, None, :]
         outs.append(scale * torch.einsum("bhd,bhde->bhe", q[:, t], S))
     return torch.stack(outs, 1), S
@@ -169,6 +170,22 @@ def linear_checks():
     report(rel(got, ref) < TOL[torch.bfloat16] and rel(state, ref_state) < TOL[torch.bfloat16],
            "gated linear prefill %d + %d decode steps from a state: err %.2e, state err %.2e" % (
                T, steps, rel(got, ref), rel(state, ref_state)))
+    # A gate per key dimension (GLA): the logits [B, H, T, D], then [B, H, 1, D] per step.
+    gla = attnc.compile(os.path.join(EX, "gated_linear.attn"), head_dim=D)["gla"]
+    x = torch.randn(B, H, T + steps, D, device="cuda") * 2
+    log_gate = (torch.nn.functional.logsigmoid(x) / 16).permute(0, 2, 1, 3)
+    ref, ref_state = linear_reference(q, k, v, log_gate, 1.0, s0)
+    state = s0.clone()
+    out = gla(q[:, :T], k[:, :T], v[:, :T], inputs=[x[:, :, :T].contiguous()],
+              initial_state=state, final_state=state)
+    step_outs = [gla(q[:, t:t + 1], k[:, t:t + 1], v[:, t:t + 1],
+                     inputs=[x[:, :, t:t + 1].contiguous()], initial_state=state,
+                     final_state=state) for t in range(T, T + steps)]
+    torch.cuda.synchronize()
+    got = torch.cat([out] + step_outs, 1)
+    report(rel(got, ref) < TOL[torch.bfloat16] and rel(state, ref_state) < TOL[torch.bfloat16],
+           "GLA (gate per key dimension) prefill %d + %d decode steps from a state: err %.2e, "
+           "state err %.2e" % (T, steps, rel(got, ref), rel(state, ref_state)))
     try:
         kern(q[:, :T], k[:, :T], v[:, :T], inputs=[slope],
              final_state=np.zeros((B, H, D, D), dtype=np.float32))
