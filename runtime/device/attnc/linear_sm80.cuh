@@ -161,18 +161,19 @@ template <class Pattern, class Elem, int kHeadDim>
 ATTNC_DEVICE void gateKeyDimTiles(const FwdParams &p, int b, int h, int c0, int n, u32 sQt, u32 sKt,
                                   u32 sT, int d) {
   constexpr int kChunks = kHeadDim / 8;
+  // Every row's gate first (all loads in flight at once: one memory latency per chunk), then
+  // the prefix and the rewrite per sub-chunk.
+  float lg[kLinearChunk];
+#pragma unroll
+  for (int row = 0; row < kLinearChunk; ++row)
+    lg[row] = row < n ? fmaxf(decayLog2<Pattern>(p, b, h, c0 + row, d), kGateLog2Floor) : 0.f;
   float base = 0.f; // G over the rows before the current sub-chunk
-#pragma unroll 1
+#pragma unroll
   for (int sub = 0; sub < kLinearChunk / 16; ++sub) {
     float G[16];
 #pragma unroll
-    for (int r = 0; r < 16; ++r) {
-      const int row = 16 * sub + r;
-      G[r] = row < n ? fmaxf(decayLog2<Pattern>(p, b, h, c0 + row, d), kGateLog2Floor) : 0.f;
-    }
-#pragma unroll
     for (int r = 0; r < 16; ++r)
-      base = G[r] = base + G[r];
+      base = G[r] = base + lg[16 * sub + r];
     const float mid = G[7];
     stShared32(sT + 4 * ((kGateMid + sub) * kHeadDim + d), __float_as_uint(mid));
     stShared32(sT + 4 * ((kGateEnd + sub) * kHeadDim + d), __float_as_uint(base));
