@@ -120,7 +120,8 @@ int explainLinear(PatternOp pattern, const attnc::ExplainCommandOptions &o) {
       !decay ? "none"
       : decay.readsKeyDim()
           ? "a gate per key dimension (each row of the state decays by its own gate; "
-            "accumulated along each chunk in sub-chunks of 16 rows)"
+            "accumulated along each chunk in sub-chunks of 16 rows; a split sums it per segment "
+            "and dimension)"
       : decay.readsPosition()
           ? "a gate per token (accumulated along each chunk; a split sums it per segment)"
           : "the pattern's, per sequence and head";
@@ -147,7 +148,6 @@ int explainLinear(PatternOp pattern, const attnc::ExplainCommandOptions &o) {
   attnc::ForwardConfig config;
   config.causal = linear.getCausal();
   config.keySum = normalize.getKind() == NormalizerKind::Sum;
-  config.gatePerKeyDim = decay && decay.readsKeyDim();
   const int splits = attnc::linearSplitCount(config, blocks, int(o.seqQ), o.smCount);
   std::string why =
       attnc::fixedLinearSplits() > 0
@@ -163,8 +163,7 @@ int explainLinear(PatternOp pattern, const attnc::ExplainCommandOptions &o) {
                           "it), {2} blocks each",
                           splits, why, blocks * splits)
                 .str()
-      : config.gatePerKeyDim ? "one launch (the prefill does not split a gate per key dimension)"
-                             : "one launch";
+          : "one launch";
   outs() << llvm::formatv("  problem: Sq {0}, batch {1}, heads {2}: {3} chunks per sequence, {4} "
                           "blocks; {5}\n",
                           o.seqQ, o.batch, heads, chunks, blocks, launches);

@@ -84,7 +84,6 @@ std::string AttentionSpec::toJson() const {
   j["decode_entry"] = decodeEntry;
   j["merge_entry"] = mergeEntry;
   j["linear_causal"] = config.causal;
-  j["linear_gate_per_key_dim"] = config.gatePerKeyDim;
   j["varlen"] = varlen;
   j["heads"] = heads;
   j["kv_heads"] = kvHeads;
@@ -134,7 +133,6 @@ StatusOr<AttentionSpec> AttentionSpec::fromJson(const std::string &text) {
     // Absent in manifests written before linear patterns: those kernels have no step.
     s.stepEntry = j.value("step_entry", std::string());
     s.config.causal = j.value("linear_causal", false);
-    s.config.gatePerKeyDim = j.value("linear_gate_per_key_dim", false);
     // Absent in manifests written before the decode kernel: those calls run the forward one.
     s.decodeEntry = j.value("decode_entry", std::string());
     s.mergeEntry = j.value("merge_entry", std::string());

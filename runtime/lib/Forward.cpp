@@ -180,9 +180,8 @@ int attnc::fixedLinearSplits() {
 }
 
 int attnc::linearSplitCount(const ForwardConfig &c, long long blocks, int seqlen, int smCount) {
-  // The kernel compiles the split out of bidirectional forms, of the sum normaliser and of
-  // gates per key dimension.
-  if (!c.causal || c.keySum || c.gatePerKeyDim || blocks <= 0)
+  // The kernel compiles the split out of bidirectional forms and of the sum normaliser.
+  if (!c.causal || c.keySum || blocks <= 0)
     return 1;
   const int chunks = (seqlen + kLinearChunk - 1) / kLinearChunk;
   if (const int fixed = fixedLinearSplits())

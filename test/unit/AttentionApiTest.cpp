@@ -85,11 +85,9 @@ TEST(AttentionSpec, CarriesTheLinearForm) {
   s.normalizer = "none";
   s.stepEntry = "attnc_gla_bf16_d128_step";
   s.config.causal = true;
-  s.config.gatePerKeyDim = true;
   StatusOr<AttentionSpec> back = AttentionSpec::fromJson(s.toJson());
   ASSERT_TRUE(back.ok()) << back.status().message();
   EXPECT_TRUE(back->config.causal);
-  EXPECT_TRUE(back->config.gatePerKeyDim);
   EXPECT_FALSE(back->config.keySum);
   EXPECT_EQ(back->stepEntry, s.stepEntry);
 }
@@ -141,9 +139,6 @@ TEST(Forward, SplitsLinearSequencesOnlyWhenBlocksLeaveTheGpuIdle) {
   c.keySum = true;                                    // the sum normaliser's kernel has no split
   EXPECT_EQ(linearSplitCount(c, 64, 32768, 132), 1);
   c.keySum = false;
-  c.gatePerKeyDim = true; // nor the one with a gate per key dimension
-  EXPECT_EQ(linearSplitCount(c, 64, 32768, 132), 1);
-  c.gatePerKeyDim = false;
   c.causal = false; // nor the bidirectional one
   EXPECT_EQ(linearSplitCount(c, 64, 32768, 132), 1);
 }

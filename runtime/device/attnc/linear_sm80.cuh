@@ -26,7 +26,9 @@
 // A factor that underflows to 0 drops a product below 2^-21 of |q| |k| (the amplification of
 // Q^ is at most 2^105); the update multiplies in two steps, because K^'s reaches 2^120.
 // The scaled fragments are rounded to Elem for the products with S and V (fp16 patterns keep
-// the gated tiles in bf16 for its range). No sequence split and no sum normaliser.
+// the gated tiles in bf16 for its range). No sum normaliser; a sequence split's pass 0 writes
+// each segment's gate sums per key dimension, and pass 1 decays row d of the earlier segments'
+// states by those of column d.
 //
 // linearSm80: the chunked form (Lightning Attention-2). One block per (Dv slice of 64 columns,
 // head, sequence) walks the sequence in chunks of 64 rows, carrying its D x 64 slice of S in
@@ -156,10 +158,10 @@ constexpr int kGateMid = 0, kGateEnd = 4;
 /// A gate per key dimension: column d of the chunk's Q and K tiles (kChunks 16-byte chunks per
 /// row, n rows valid, feature map applied) rewritten in place as bf16 Q^ and K^ around each
 /// 16-row sub-chunk's midpoint (see the top of this file), and G of column d at the midpoints
-/// and last rows written to the table at sT.
+/// and last rows written to the table at sT. Returns G of column d at the chunk's last row.
 template <class Pattern, class Elem, int kHeadDim>
-ATTNC_DEVICE void gateKeyDimTiles(const FwdParams &p, int b, int h, int c0, int n, u32 sQt, u32 sKt,
-                                  u32 sT, int d) {
+ATTNC_DEVICE float gateKeyDimTiles(const FwdParams &p, int b, int h, int c0, int n, u32 sQt,
+                                   u32 sKt, u32 sT, int d) {
   constexpr int kChunks = kHeadDim / 8;
   // Every row's gate first (all loads in flight at once: one memory latency per chunk), then
   // the prefix and the rewrite per sub-chunk.
@@ -191,12 +193,15 @@ ATTNC_DEVICE void gateKeyDimTiles(const FwdParams &p, int b, int h, int c0, int 
                   fromFloat<bf16>(valid ? toFloat(k) * exp2Approx(mid - G[r]) : 0.f).bits);
     }
   }
+  return base;
 }
 
-/// The split's log2 decay over segment q of (b, h) (per-token gates; written by pass 0).
-ATTNC_DEVICE float *linearSegmentLog(const FwdParams &p, int b, int h, int q, int d, int dv) {
+/// The split's log2 decay over segment q of (b, h) in key dimension `col` (gates; written by pass
+/// 0; a scalar gate per token uses column 0).
+ATTNC_DEVICE float *linearSegmentLog(const FwdParams &p, int b, int h, int q, int col, int d,
+                                     int dv) {
   return p.linear_workspace + i64(p.batch) * p.heads * (p.linear_splits + 1) * d * dv +
-         (i64(b) * p.heads + h) * p.linear_splits + q;
+         ((i64(b) * p.heads + h) * p.linear_splits + q) * d + col;
 }
 
 /// One warp's inclusive prefix of the chunk's log2 gates: G_i = sum of log2(gamma_(c0 + r)) over
@@ -262,7 +267,7 @@ __device__ void linearSm80(const FwdParams &p) {
   // This block's rows [r0, r1): the whole sequence, or one segment of a split (causal forms
   // without the sum normaliser: with it the split's registers no longer fit beside the key
   // sum's, and the host does not split).
-  const bool splitRun = kCausal && !kSum && !kGateDim && p.linear_splits > 1;
+  const bool splitRun = kCausal && !kSum && p.linear_splits > 1;
   const int r0 = splitRun ? min(L, split * p.linear_segment_rows) : 0;
   const int r1 = splitRun ? min(L, r0 + p.linear_segment_rows) : L;
   const bool statePass = splitRun && p.linear_pass == 0;
@@ -294,7 +299,8 @@ __device__ void linearSm80(const FwdParams &p) {
   float z = 0.f;
   // Two chunks' accumulated log2 gates G_i (per-token gates only).
   const u32 sG = sZ + (kSum ? 8 * kHeadDim : 0);
-  float segmentLog = 0.f; // a split's pass 0: the gates' log2 sum over this segment
+  float segmentLog = 0.f; // a split's pass 0: the gates' log2 sum over this segment (per key
+                          // dimension: thread d's column)
 
   // The state slice: rows warp * kStateRows + 16 mt + g (+8), columns 8 j + 2 t (+1). A
   // split's pass 0 starts from zero; its pass 1 from gamma^r0 S0 plus each earlier segment's
@@ -348,11 +354,42 @@ __device__ void linearSm80(const FwdParams &p) {
         for (int e = 0; e < 4; ++e)
           state[mt][j][e] *= f;
   };
-  if (splitRun && !statePass) {
+  if (kGateDim && splitRun && !statePass) {
+    // Per state row d: the earlier segments' decays over column d.
+#pragma unroll
+    for (int mt = 0; mt < kStateTiles; ++mt)
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        const int d = warp * kStateRows + 16 * mt + g + 8 * r;
+        float total = 0.f; // over every segment before this one, [0, r0)
+#pragma unroll 1
+        for (int q = 0; q < split; ++q)
+          total += *linearSegmentLog(p, b, h, q, d, kHeadDim, kHeadDimV);
+        const float f0 = exp2Approx(total);
+        float through = 0.f; // over segments 0 .. q
+#pragma unroll
+        for (int j = 0; j < kTiles; ++j) {
+          state[mt][j][2 * r] *= f0;
+          state[mt][j][2 * r + 1] *= f0;
+        }
+#pragma unroll 1
+        for (int q = 0; q < split; ++q) {
+          through += *linearSegmentLog(p, b, h, q, d, kHeadDim, kHeadDimV);
+          const float f = exp2Approx(total - through);
+          const float *w = linearSegmentState(p, b, h, q, kHeadDim, kHeadDimV) + e0 + d * kHeadDimV;
+#pragma unroll
+          for (int j = 0; j < kTiles; ++j) {
+            const Float2 v = *reinterpret_cast<const Float2 *>(w + 8 * j + 2 * t);
+            state[mt][j][2 * r] = fmaf(f, v.x, state[mt][j][2 * r]);
+            state[mt][j][2 * r + 1] = fmaf(f, v.y, state[mt][j][2 * r + 1]);
+          }
+        }
+      }
+  } else if (splitRun && !statePass) {
     // The decay over segment q: its rows times log2(gamma), or pass 0's sum of its gates.
     auto logOf = [&](int q) {
       if constexpr (kGate)
-        return *linearSegmentLog(p, b, h, q, kHeadDim, kHeadDimV);
+        return *linearSegmentLog(p, b, h, q, 0, kHeadDim, kHeadDimV);
       const int start = q * p.linear_segment_rows;
       return float(min(L, start + p.linear_segment_rows) - start) * lgHead;
     };
@@ -475,7 +512,7 @@ __device__ void linearSm80(const FwdParams &p) {
     };
     if constexpr (kGateDim) {
       if (tid < kHeadDim)
-        gateKeyDimTiles<Pattern, Elem, kHeadDim>(p, b, h, c0, n, sQt, sKt, sT, tid);
+        segmentLog += gateKeyDimTiles<Pattern, Elem, kHeadDim>(p, b, h, c0, n, sQt, sKt, sT, tid);
       __syncthreads();
     }
     // A gate per key dimension's factors f(d) on the bf16 fragments of k16 step kk, rounded to
@@ -793,7 +830,9 @@ __device__ void linearSm80(const FwdParams &p) {
 
   if (statePass) { // this segment's own state, for the segments after it
     if (kGate && slice == 0 && tid == 0)
-      *linearSegmentLog(p, b, h, split, kHeadDim, kHeadDimV) = segmentLog;
+      *linearSegmentLog(p, b, h, split, 0, kHeadDim, kHeadDimV) = segmentLog;
+    if (kGateDim && slice == 0 && tid < kHeadDim)
+      *linearSegmentLog(p, b, h, split, tid, kHeadDim, kHeadDimV) = segmentLog;
     float *w = linearSegmentState(p, b, h, split, kHeadDim, kHeadDimV) + e0;
     forEachStatePair([&](float &x, float &y, int offset) {
       *reinterpret_cast<Float2 *>(w + offset) = Float2{x, y};

@@ -207,10 +207,10 @@ constexpr int kLinearSlice = 64;
 constexpr int kLinearThreads = 128;
 constexpr int kLinearStepThreads = 256;
 /// Floats of the sequence split's workspace: a D x Dv state per segment and a copy of the
-/// initial state, then each segment's log2 decay (per-token gates; linearSegmentLog).
+/// initial state, then each segment's log2 decay per key dimension (gates; linearSegmentLog).
 ATTNC_HD inline long long linearWorkspaceFloats(int batch, int heads, int splits, int headDim,
                                                 int headDimV) {
-  return static_cast<long long>(batch) * heads * ((splits + 1) * headDim * headDimV + splits);
+  return static_cast<long long>(batch) * heads * (splits + 1) * headDim * (headDimV + 1);
 }
 
 /// Shared memory bytes of the chunked linear kernel: two stages of the Q, K (kLinearChunk x D)

@@ -37,7 +37,6 @@ struct ForwardConfig {
   KernelTemplate kernelTemplate = KernelTemplate::Sm80;
   bool keySum = false; ///< Linear: the sum normaliser (the kernel carries a key sum)
   bool causal = false; ///< Linear: a causal form (its prefill may split long sequences)
-  bool gatePerKeyDim = false; ///< Linear: a gate per key dimension (never split)
 };
 
 /// Launches `kernel` over `params` on `stream` (null: default stream). Checks the shapes
@@ -51,8 +50,7 @@ Status launchForward(const Kernel &kernel, const ForwardConfig &config, const Fw
 
 /// The number of segments launchForward cuts each sequence of a linear prefill into (1: no
 /// split), for `blocks` (Dv slice, head, sequence) blocks over sequences of `seqlen` rows on a
-/// GPU of `smCount` SMs: only causal forms without the sum normaliser or a gate per key
-/// dimension, only when the blocks
+/// GPU of `smCount` SMs: only causal forms without the sum normaliser, only when the blocks
 /// would fill at most half the GPU's block slots (two per SM), as many as fill them, each at
 /// least four chunks. ATTNC_LINEAR_SPLITS=N in the environment fixes the count.
 int linearSplitCount(const ForwardConfig &config, long long blocks, int seqlen, int smCount);

@@ -36,8 +36,7 @@ struct KernelLaunchSpec {
   /// Linear patterns: the recurrent step entry point (decode: sequences of length 1), beside
   /// the chunked prefill `entryName`.
   std::string stepEntry;
-  bool causal = false;        ///< linear patterns: a causal form
-  bool gatePerKeyDim = false; ///< linear patterns: the decay reads the key dimension d
+  bool causal = false; ///< linear patterns: a causal form
   /// Softmax-family patterns: the split-KV decode kernel for sequences of a few query rows
   /// (decode_sm80.cuh) and the merge of its splits.
   std::string decodeEntry, mergeEntry;
