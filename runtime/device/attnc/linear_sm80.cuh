@@ -515,25 +515,18 @@ __device__ void linearSm80(const FwdParams &p) {
         segmentLog += gateKeyDimTiles<Pattern, Elem, kHeadDim>(p, b, h, c0, n, sQt, sKt, sT, tid);
       __syncthreads();
     }
-    // A gate per key dimension's factors f(d) on the bf16 fragments of k16 step kk, rounded to
-    // E: Q's (A: columns d = 16 kk + 2t, +1 in a0, a1 and +8, +9 in a2, a3) and two n8 tiles
-    // of K's (B: d = 16 kk + 2t, +1 in b0 of each, +8, +9 in b1).
-    auto scaleQ = [&](u32(&qf)[4], int kk, auto &&f, auto elem) {
+    // A gate per key dimension's factors f(d) on a bf16 fragment of k16 step kk, rounded to E:
+    // Q's (A: columns d = 16 kk + 2t, +1 in a0, a1 and +8, +9 in a2, a3) or two n8 tiles of
+    // K's (B: d = 16 kk + 2t, +1 in b0 of each, +8, +9 in b1).
+    auto scaleFragment = [&](u32(&x)[4], int kk, auto &&f, auto elem, bool operandB) {
       using E = decltype(elem);
       const int d0 = 16 * kk + 2 * t;
-      const float f0 = f(d0), f1 = f(d0 + 1), f8 = f(d0 + 8), f9 = f(d0 + 9);
-      qf[0] = scaledPair<E>(qf[0], f0, f1);
-      qf[1] = scaledPair<E>(qf[1], f0, f1);
-      qf[2] = scaledPair<E>(qf[2], f8, f9);
-      qf[3] = scaledPair<E>(qf[3], f8, f9);
-    };
-    auto scaleK = [&](u32(&kf)[4], int kk, auto &&f) {
-      const int d0 = 16 * kk + 2 * t;
-      const float f0 = f(d0), f1 = f(d0 + 1), f8 = f(d0 + 8), f9 = f(d0 + 9);
-      kf[0] = scaledPair<bf16>(kf[0], f0, f1);
-      kf[1] = scaledPair<bf16>(kf[1], f8, f9);
-      kf[2] = scaledPair<bf16>(kf[2], f0, f1);
-      kf[3] = scaledPair<bf16>(kf[3], f8, f9);
+      const float lo[2] = {f(d0), f(d0 + 8)}, hi[2] = {f(d0 + 1), f(d0 + 9)};
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const int half = operandB ? i & 1 : i >> 1;
+        x[i] = scaledPair<E>(x[i], lo[half], hi[half]);
+      }
     };
 
     // The k16 loops over D and over the chunk's keys stay rolled (unroll 1): unrolled, ptxas
@@ -554,8 +547,9 @@ __device__ void linearSm80(const FwdParams &p) {
           u32 qf[4];
           ldmatrixX4(qf, sQt + swizzledOffset<kChunksQK>(rowQ, 2 * kk + chunkQ));
           if constexpr (kGateDim) // q_id 2^G_id = Q^_id 2^G_m(i)d
-            scaleQ(
-                qf, kk, [&](int d) { return exp2Approx(tableAt(kGateMid + warp, d)); }, Elem{});
+            scaleFragment(
+                qf, kk, [&](int d) { return exp2Approx(tableAt(kGateMid + warp, d)); }, Elem{},
+                false);
 #pragma unroll
           for (int j = 0; j < kTiles; j += 2) {
             u32 sf[4];
@@ -607,15 +601,18 @@ __device__ void linearSm80(const FwdParams &p) {
               if constexpr (kGateDim)
                 if (j < 2 * warp) {
                   const int J = j / 2;
-                  scaleQ(
+                  scaleFragment(
                       qs, kk,
                       [&](int d) {
                         return exp2Approx(tableAt(kGateMid + warp, d) - tableAt(kGateEnd + J, d));
                       },
-                      bf16{});
-                  scaleK(kf, kk, [&](int d) {
-                    return exp2Approx(tableAt(kGateEnd + J, d) - tableAt(kGateMid + J, d));
-                  });
+                      bf16{}, false);
+                  scaleFragment(
+                      kf, kk,
+                      [&](int d) {
+                        return exp2Approx(tableAt(kGateEnd + J, d) - tableAt(kGateMid + J, d));
+                      },
+                      bf16{}, true);
                 }
               mmaM16n8k16<QKElem>(a[j], qs, kf[0], kf[1]);
               mmaM16n8k16<QKElem>(a[j + 1], qs, kf[2], kf[3]);
