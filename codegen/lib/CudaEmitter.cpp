@@ -131,6 +131,14 @@ static LogicalResult emitLinearKernel(KernelOp kernel, const KernelLaunchSpec &s
                        Twine(kParams).concat(", int b, int h, int t, int d").str(),
                        {"b", "h", "t", "d"}, {"return"}, "return 1.f;", os)))
     return failure();
+  // log2 of the decay, which the chunked kernel works with: exp(x) yields x log2(e) directly.
+  os << "  static __device__ __forceinline__ float decayLog2(" << kParams
+     << ", int b, int h, int t, int d) {\n";
+  if (!decay)
+    os << "    return 0.f;\n";
+  else if (failed(printRegionBodyLog2(decay.getBody(), {"b", "h", "t", "d"}, os, "    ")))
+    return failure();
+  os << "  }\n";
   os << "};\n\n";
   const char *elem = spec.elementType == "bf16" ? "attnc::bf16" : "attnc::half";
   std::string args =

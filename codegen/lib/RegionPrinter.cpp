@@ -251,6 +251,31 @@ private:
 };
 } // namespace
 
+LogicalResult mlir::attn::printRegionBodyLog2(Region &region, ArrayRef<std::string> argNames,
+                                              llvm::raw_ostream &os, StringRef indent) {
+  Block &block = region.front();
+  Operation *terminator = block.getTerminator();
+  if (terminator->getNumOperands() != 1 || !terminator->getOperand(0).getType().isF32())
+    return terminator->emitOpError("a log2 hook yields one f32");
+  Value result = terminator->getOperand(0);
+  Operation *exp = result.getDefiningOp();
+  if (!exp || !isa<math::ExpOp, math::Exp2Op>(exp) || !result.hasOneUse())
+    exp = nullptr;
+  BlockPrinter printer(os, indent);
+  for (auto [arg, name] : llvm::zip_equal(block.getArguments(), argNames))
+    printer.bind(arg, name);
+  for (Operation &op : block.without_terminator())
+    if (&op != exp && failed(printer.printOp(op)))
+      return failure();
+  if (!exp)
+    os << indent << "return log2f(" << printer.nameOf(result) << ");\n";
+  else if (isa<math::Exp2Op>(exp))
+    os << indent << "return " << printer.nameOf(exp->getOperand(0)) << ";\n";
+  else
+    os << indent << "return " << printer.nameOf(exp->getOperand(0)) << " * attnc::kLog2e;\n";
+  return success();
+}
+
 LogicalResult mlir::attn::printRegionBody(Region &region, ArrayRef<std::string> argNames,
                                           ArrayRef<std::string> resultTargets,
                                           llvm::raw_ostream &os, StringRef indent) {

@@ -21,6 +21,12 @@ LogicalResult printRegionBody(Region &region, llvm::ArrayRef<std::string> argNam
                               llvm::ArrayRef<std::string> resultTargets, llvm::raw_ostream &os,
                               llvm::StringRef indent);
 
+/// Prints `region`, of one f32 result y, as C++ statements returning log2(y): a yielded exp(x)
+/// or exp2(x) becomes x log2(e) or x, without evaluating the exponential (a linear pattern's
+/// decay, whose kernels work with log2 gamma), anything else log2f(y).
+LogicalResult printRegionBodyLog2(Region &region, llvm::ArrayRef<std::string> argNames,
+                                  llvm::raw_ostream &os, llvm::StringRef indent);
+
 } // namespace mlir::attn
 
 #endif // ATTN_CODEGEN_REGIONPRINTER_H

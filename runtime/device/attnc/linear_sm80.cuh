@@ -135,7 +135,7 @@ ATTNC_DEVICE float *linearSegmentState(const FwdParams &p, int b, int h, int q, 
 template <class Pattern>
 ATTNC_DEVICE float decayLog2(const FwdParams &p, int b, int h, int t, int d = 0) {
   if constexpr (Pattern::kHasDecay)
-    return log2f(Pattern::decay(p, b, h, t, d));
+    return Pattern::decayLog2(p, b, h, t, d);
   return 0.f;
 }
 
