@@ -406,10 +406,6 @@ private:
       if (failed(genRegion(op, *decay, {"b", "h", "t", "d"}, ValueKind::Int, ValueKind::Float,
                            "a decay")))
         return failure();
-      if (op.readsKeyDim() && ast.normalizer == ast::Normalizer::Sum)
-        return error(decay->loc, "a gate per key dimension (a decay that reads 'd') does not "
-                                 "combine with 'normalize sum' yet: normalise with 'none'"),
-               failure();
     }
     return success();
   }

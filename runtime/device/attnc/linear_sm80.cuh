@@ -26,7 +26,8 @@
 // A factor that underflows to 0 drops a product below 2^-21 of |q| |k| (the amplification of
 // Q^ is at most 2^105); the update multiplies in two steps, because K^'s reaches 2^120.
 // The scaled fragments are rounded to Elem for the products with S and V (fp16 patterns keep
-// the gated tiles in bf16 for its range). No sum normaliser; a sequence split's pass 0 writes
+// the gated tiles in bf16 for its range). The sum normaliser's key sum takes the same factors
+// as the state (the carry q . z, the update of z by column d). A sequence split's pass 0 writes
 // each segment's gate sums per key dimension, and pass 1 decays row d of the earlier segments'
 // states by those of column d.
 //
@@ -252,7 +253,7 @@ __device__ void linearSm80(const FwdParams &p) {
           int(2 * (2 * kBytesQK + kBytesV) + 2 * kBytesS + (kSum ? 8 * kHeadDim : 0) + 8 * kChunk),
       "linearSm80SmemBytes does not match the layout");
   static_assert(kSum || Pattern::kNormalizer == kNormalizeNone, "normalise with none or sum");
-  static_assert(!kGateDim || (kCausal && !kSum), "a gate per key dimension: causal, none");
+  static_assert(!kGateDim || kCausal, "a gate per key dimension is causal");
   static_assert(8 * 4 * kHeadDim <= kBytesS, "the gate table fits a state buffer");
   // The element type of the tiles the Q K^T products read: bf16 when gated per key dimension.
   using QKElem = typename Select<kGateDim, bf16, Elem>::Type;
@@ -686,8 +687,12 @@ __device__ void linearSm80(const FwdParams &p) {
 #pragma unroll 4
           for (int d = t * (kHeadDim / 4); d < (t + 1) * (kHeadDim / 4); d += 2) {
             float lo, hi;
-            unpackFloat2<Elem>(
+            unpackFloat2<QKElem>(
                 ldShared32(sQt + swizzledOffset<kChunksQK>(row, d / 8) + (d % 8) * 2), lo, hi);
+            if constexpr (kGateDim) { // q_id 2^G_id = Q^_id 2^G_m(i)d
+              lo *= exp2Fma(tableAt(kGateMid + warp, d));
+              hi *= exp2Fma(tableAt(kGateMid + warp, d + 1));
+            }
             acc = fmaf(lo, __uint_as_float(ldShared32(zPrev + 4 * d)),
                        fmaf(hi, __uint_as_float(ldShared32(zPrev + 4 * d + 4)), acc));
           }
@@ -801,8 +806,25 @@ __device__ void linearSm80(const FwdParams &p) {
         }
       }
       // z = gamma^n z + sum_j gamma^(n-1-j) k_j, by Horner over the chunk's keys (per-token
-      // gates: each key by its own factor, like the state's).
-      if constexpr (kSum)
+      // gates: each key by its own factor, like the state's; per key dimension: the update's
+      // factors on K^ of column d).
+      if constexpr (kSum && kGateDim)
+        if (tid < kHeadDim) {
+          const float last = tableAt(kGateEnd + 3, tid);
+          z *= exp2Approx(last);
+#pragma unroll 1
+          for (int J = 0; J < kChunk / 16; ++J) {
+            const float end = tableAt(kGateEnd + J, tid);
+            const float f = exp2Fma(end - tableAt(kGateMid + J, tid)), fl = exp2Fma(last - end);
+            for (int j = 16 * J; j < 16 * J + 16; ++j) { // rows past n are 0
+              bf16 key;
+              key.bits = ldSharedU16(sKt + swizzledOffset<kChunksQK>(j, tid / 8) + (tid % 8) * 2);
+              z = fmaf(toFloat(key) * f, fl, z);
+            }
+          }
+          stShared32(sZ + ((readS ^ 1) * kHeadDim + tid) * 4, __float_as_uint(z));
+        }
+      if constexpr (kSum && !kGateDim)
         if (tid < kHeadDim) {
           const float gamma = kDecay && !kGate ? exp2Approx(lg) : 1.f;
           if constexpr (kGate)
@@ -889,7 +911,7 @@ __device__ void linearStep(const FwdParams &p) {
     const i64 off = (i64(b) * p.heads + h) * kHeadDim + tid;
     float z = p.key_sum_in ? p.key_sum_in[off] : 0.f;
     if (present)
-      z = fmaf(gamma, z, fk[tid]);
+      z = fmaf(kGateDim ? gammaRow[tid] : gamma, z, fk[tid]);
     qz[tid] = present ? fq[tid] * z : 0.f;
     if (p.key_sum_out && slice == 0)
       p.key_sum_out[off] = z;
