@@ -163,38 +163,51 @@ constexpr int kGateMid = 0, kGateEnd = 4;
 template <class Pattern, class Elem, int kHeadDim>
 ATTNC_DEVICE float gateKeyDimTiles(const FwdParams &p, int b, int h, int c0, int n, u32 sQt,
                                    u32 sKt, u32 sT, int d) {
-  constexpr int kChunks = kHeadDim / 8;
-  // Every row's gate first (all loads in flight at once: one memory latency per chunk), then
-  // the prefix and the rewrite per sub-chunk.
-  float lg[kLinearChunk];
-#pragma unroll
-  for (int row = 0; row < kLinearChunk; ++row)
-    lg[row] = row < n ? fmaxf(decayLog2<Pattern>(p, b, h, c0 + row, d), kGateLog2Floor) : 0.f;
+  constexpr int kChunks = kHeadDim / 8, kSubs = kLinearChunk / 16;
+  // The loop stays rolled: unrolled over the chunk's 64 rows, its straight-line code (with the
+  // pattern's gate expression 64 times) overflowed the instruction cache and cost several times
+  // the rest of the chunk. Step s loads sub-chunk s's gates while it rewrites sub-chunk s - 1's,
+  // so that their loads' latency hides behind that work.
   float base = 0.f; // G over the rows before the current sub-chunk
+  float next[16], cur[16];
+#pragma unroll 1
+  for (int step = 0; step <= kSubs; ++step) {
+    if (step < kSubs) {
 #pragma unroll
-  for (int sub = 0; sub < kLinearChunk / 16; ++sub) {
-    float G[16];
+      for (int r = 0; r < 16; ++r) {
+        const int row = 16 * step + r;
+        next[r] =
+            row < n ? fmaxf(decayLog2<Pattern>(p, b, h, c0 + row, d), kGateLog2Floor) : 0.f;
+      }
+    }
+    if (step > 0) {
+      const int sub = step - 1;
+      float G[16];
+#pragma unroll
+      for (int r = 0; r < 16; ++r)
+        base = G[r] = base + cur[r];
+      const float mid = G[7];
+      stShared32(sT + 4 * ((kGateMid + sub) * kHeadDim + d), __float_as_uint(mid));
+      stShared32(sT + 4 * ((kGateEnd + sub) * kHeadDim + d), __float_as_uint(base));
+#pragma unroll
+      for (int r = 0; r < 16; ++r) {
+        const int row = 16 * sub + r;
+        const u32 off = swizzledOffset<kChunks>(row, d / 8) + (d % 8) * 2;
+        Elem q, k;
+        q.bits = ldSharedU16(sQt + off);
+        k.bits = ldSharedU16(sKt + off);
+        const bool valid = row < n;
+        // 2^(G - mid) and its inverse: the factor <= 1 on the FMA pipe, the other on the MUFU.
+        const float e = G[r] - mid, small = exp2Fma(-fabsf(e)), big = exp2Approx(fabsf(e));
+        stSharedU16(sQt + off,
+                    fromFloat<bf16>(valid ? toFloat(q) * (e <= 0.f ? small : big) : 0.f).bits);
+        stSharedU16(sKt + off,
+                    fromFloat<bf16>(valid ? toFloat(k) * (e <= 0.f ? big : small) : 0.f).bits);
+      }
+    }
 #pragma unroll
     for (int r = 0; r < 16; ++r)
-      base = G[r] = base + lg[16 * sub + r];
-    const float mid = G[7];
-    stShared32(sT + 4 * ((kGateMid + sub) * kHeadDim + d), __float_as_uint(mid));
-    stShared32(sT + 4 * ((kGateEnd + sub) * kHeadDim + d), __float_as_uint(base));
-#pragma unroll
-    for (int r = 0; r < 16; ++r) {
-      const int row = 16 * sub + r;
-      const u32 off = swizzledOffset<kChunks>(row, d / 8) + (d % 8) * 2;
-      Elem q, k;
-      q.bits = ldSharedU16(sQt + off);
-      k.bits = ldSharedU16(sKt + off);
-      const bool valid = row < n;
-      // 2^(G - mid) and its inverse: the factor <= 1 on the FMA pipe, the other on the MUFU.
-      const float e = G[r] - mid, small = exp2Fma(-fabsf(e)), big = exp2Approx(fabsf(e));
-      stSharedU16(sQt + off,
-                  fromFloat<bf16>(valid ? toFloat(q) * (e <= 0.f ? small : big) : 0.f).bits);
-      stSharedU16(sKt + off,
-                  fromFloat<bf16>(valid ? toFloat(k) * (e <= 0.f ? big : small) : 0.f).bits);
-    }
+      cur[r] = next[r];
   }
   return base;
 }
