@@ -152,9 +152,10 @@ ATTNC_DEVICE u32 scaledPair(u32 x, float flo, float fhi, float glo = 1.f, float 
                           __uint_as_float(x & 0xffff0000u) * fhi * ghi);
 }
 
-/// Rows of a gate per key dimension's table ([8][kHeadDim] floats): G at the midpoint and at
-/// the last row of each 16-row sub-chunk (the chunk's last row: kGateEnd + 3).
-constexpr int kGateMid = 0, kGateEnd = 4;
+/// Rows of a gate per key dimension's table ([24][kHeadDim] floats): G at the midpoint and at
+/// the last row of each 16-row sub-chunk (the chunk's last row: kGateEnd + 3), then 16 scratch
+/// rows for the rewrite of one sub-chunk.
+constexpr int kGateMid = 0, kGateEnd = 4, kGateScratch = 8, kGateTableRows = 24;
 
 /// A gate per key dimension: column d of the chunk's Q and K tiles (kChunks 16-byte chunks per
 /// row, n rows valid, feature map applied) rewritten in place as bf16 Q^ and K^ around each
@@ -176,20 +177,22 @@ ATTNC_DEVICE float gateKeyDimTiles(const FwdParams &p, int b, int h, int c0, int
 #pragma unroll
       for (int r = 0; r < 16; ++r) {
         const int row = 16 * step + r;
-        next[r] =
-            row < n ? fmaxf(decayLog2<Pattern>(p, b, h, c0 + row, d), kGateLog2Floor) : 0.f;
+        next[r] = row < n ? fmaxf(decayLog2<Pattern>(p, b, h, c0 + row, d), kGateLog2Floor) : 0.f;
       }
     }
     if (step > 0) {
+      // G of the sub-chunk's rows into this column of the scratch rows after the table, then
+      // the rewrite from there (rolled: a register array would need its 16 copies unrolled).
       const int sub = step - 1;
-      float G[16];
 #pragma unroll
-      for (int r = 0; r < 16; ++r)
-        base = G[r] = base + cur[r];
-      const float mid = G[7];
+      for (int r = 0; r < 16; ++r) {
+        base += cur[r];
+        stShared32(sT + 4 * ((kGateScratch + r) * kHeadDim + d), __float_as_uint(base));
+      }
+      const float mid = __uint_as_float(ldShared32(sT + 4 * ((kGateScratch + 7) * kHeadDim + d)));
       stShared32(sT + 4 * ((kGateMid + sub) * kHeadDim + d), __float_as_uint(mid));
       stShared32(sT + 4 * ((kGateEnd + sub) * kHeadDim + d), __float_as_uint(base));
-#pragma unroll
+#pragma unroll 2
       for (int r = 0; r < 16; ++r) {
         const int row = 16 * sub + r;
         const u32 off = swizzledOffset<kChunks>(row, d / 8) + (d % 8) * 2;
@@ -198,7 +201,9 @@ ATTNC_DEVICE float gateKeyDimTiles(const FwdParams &p, int b, int h, int c0, int
         k.bits = ldSharedU16(sKt + off);
         const bool valid = row < n;
         // 2^(G - mid) and its inverse: the factor <= 1 on the FMA pipe, the other on the MUFU.
-        const float e = G[r] - mid, small = exp2Fma(-fabsf(e)), big = exp2Approx(fabsf(e));
+        const float e =
+            __uint_as_float(ldShared32(sT + 4 * ((kGateScratch + r) * kHeadDim + d))) - mid;
+        const float small = exp2Fma(-fabsf(e)), big = exp2Approx(fabsf(e));
         stSharedU16(sQt + off,
                     fromFloat<bf16>(valid ? toFloat(q) * (e <= 0.f ? small : big) : 0.f).bits);
         stSharedU16(sKt + off,
@@ -267,7 +272,7 @@ __device__ void linearSm80(const FwdParams &p) {
       "linearSm80SmemBytes does not match the layout");
   static_assert(kSum || Pattern::kNormalizer == kNormalizeNone, "normalise with none or sum");
   static_assert(!kGateDim || kCausal, "a gate per key dimension is causal");
-  static_assert(8 * 4 * kHeadDim <= kBytesS, "the gate table fits a state buffer");
+  static_assert(kGateTableRows * 4 * kHeadDim <= kBytesS, "the gate table fits a state buffer");
   // The element type of the tiles the Q K^T products read: bf16 when gated per key dimension.
   using QKElem = typename Select<kGateDim, bf16, Elem>::Type;
 
