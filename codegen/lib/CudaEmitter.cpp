@@ -42,6 +42,8 @@ KernelLaunchSpec mlir::attn::getLaunchSpec(KernelOp kernel) {
   if (auto linear = kernel.getUnique<LinearOp>()) {
     spec.stepEntry = spec.entryName + "_step";
     spec.causal = linear.getCausal();
+    auto decay = kernel.getUnique<DecayOp>();
+    spec.gatePerKeyDim = decay && decay.readsKeyDim();
   } else if (spec.headDim <= 128 && spec.headDimV <= 128) { // decode_sm80.cuh's limits
     spec.decodeEntry = spec.entryName + "_decode";
     spec.mergeEntry = spec.entryName + "_merge";

@@ -148,6 +148,7 @@ int explainLinear(PatternOp pattern, const attnc::ExplainCommandOptions &o) {
   attnc::ForwardConfig config;
   config.causal = linear.getCausal();
   config.keySum = normalize.getKind() == NormalizerKind::Sum;
+  config.gatePerKeyDim = decay && decay.readsKeyDim();
   const int splits = attnc::linearSplitCount(config, blocks, int(o.seqQ), o.smCount);
   std::string why =
       attnc::fixedLinearSplits() > 0
@@ -164,6 +165,12 @@ int explainLinear(PatternOp pattern, const attnc::ExplainCommandOptions &o) {
                           splits, why, blocks * splits)
                 .str()
           : "one launch";
+  if (config.gatePerKeyDim)
+    launches = llvm::formatv("a gate pass over the {0} (chunk, head, sequence) triples first (the "
+                             "gated Q and K as bf16 and the chunks' gate tables, into a workspace "
+                             "the size of Q and K), then {1}",
+                             chunks * o.batch * heads, launches)
+                   .str();
   outs() << llvm::formatv("  problem: Sq {0}, batch {1}, heads {2}: {3} chunks per sequence, {4} "
                           "blocks; {5}\n",
                           o.seqQ, o.batch, heads, chunks, blocks, launches);

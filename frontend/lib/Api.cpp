@@ -28,6 +28,7 @@ attnc::ForwardConfig attnc::forwardConfig(const attn::KernelLaunchSpec &k) {
   c.kernelTemplate = parseKernelTemplate(k.kernelTemplate).value_or(KernelTemplate::Sm80);
   c.keySum = c.kernelTemplate == KernelTemplate::Linear && k.normalizer == "sum";
   c.causal = c.kernelTemplate == KernelTemplate::Linear && k.causal;
+  c.gatePerKeyDim = c.kernelTemplate == KernelTemplate::Linear && k.gatePerKeyDim;
   return c;
 }
 

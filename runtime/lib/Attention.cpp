@@ -84,6 +84,7 @@ std::string AttentionSpec::toJson() const {
   j["decode_entry"] = decodeEntry;
   j["merge_entry"] = mergeEntry;
   j["linear_causal"] = config.causal;
+  j["linear_gate_per_key_dim"] = config.gatePerKeyDim;
   j["varlen"] = varlen;
   j["heads"] = heads;
   j["kv_heads"] = kvHeads;
@@ -133,6 +134,9 @@ StatusOr<AttentionSpec> AttentionSpec::fromJson(const std::string &text) {
     // Absent in manifests written before linear patterns: those kernels have no step.
     s.stepEntry = j.value("step_entry", std::string());
     s.config.causal = j.value("linear_causal", false);
+    // Absent in manifests written before the gate pass: their kernels rewrite the tiles
+    // themselves and have none; newer kernels with such a gate always carry the field.
+    s.config.gatePerKeyDim = j.value("linear_gate_per_key_dim", false);
     // Absent in manifests written before the decode kernel: those calls run the forward one.
     s.decodeEntry = j.value("decode_entry", std::string());
     s.mergeEntry = j.value("merge_entry", std::string());

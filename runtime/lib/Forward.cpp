@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 using namespace attnc;
 
@@ -205,29 +206,61 @@ Status attnc::launchForward(const Kernel &kernel, const ForwardConfig &c, const 
     FwdParams copy = p;
     copy.linear_splits = 1;
     copy.linear_pass = 1;
+    copy.linear_gated = nullptr;
+    copy.linear_gate_table = nullptr;
     void *args[] = {&copy};
     const Dim3 block{static_cast<unsigned>(kLinearThreads), 1, 1};
     const unsigned smem = static_cast<unsigned>(linearSm80SmemBytes(c.headDim, c.keySum));
     const long long blocks = static_cast<long long>(grid.x) * grid.y * grid.z;
     const int chunks = (p.seqlen_q + kLinearChunk - 1) / kLinearChunk;
     const int splits = linearSplitCount(c, blocks, p.seqlen_q, kernel.device().smCount());
-    if (splits <= 1)
-      return kernel.launch(grid, block, smem, stream, args);
-    copy.linear_segment_rows = ((chunks + splits - 1) / splits) * kLinearChunk;
-    copy.linear_splits = (p.seqlen_q + copy.linear_segment_rows - 1) / copy.linear_segment_rows;
-    const size_t bytes =
-        size_t(linearWorkspaceFloats(p.batch, p.heads, copy.linear_splits, c.headDim, c.headDimV)) *
-        sizeof(float);
-    ATTNC_ASSIGN_OR_RETURN(DevicePtr workspace, kernel.device().allocAsync(bytes, stream));
-    copy.linear_workspace = reinterpret_cast<float *>(workspace);
-    grid.x *= unsigned(copy.linear_splits);
-    Status st = Status::success();
-    for (int pass = 0; pass < 2 && st.ok(); ++pass) {
-      copy.linear_pass = pass;
-      st = kernel.launch(grid, block, smem, stream, args);
+    Device &device = kernel.device();
+    // Stream-ordered workspaces, freed after the launches whatever they return.
+    std::vector<DevicePtr> workspaces;
+    auto allocate = [&](long long bytes) -> StatusOr<void *> {
+      ATTNC_ASSIGN_OR_RETURN(DevicePtr ptr, device.allocAsync(size_t(bytes), stream));
+      workspaces.push_back(ptr);
+      return reinterpret_cast<void *>(ptr);
+    };
+    auto run = [&]() -> Status {
+      if (c.gatePerKeyDim && chunks > 0) {
+        const long long gated = linearGatedBytes(p.batch, p.heads, p.seqlen_q, c.headDim);
+        ATTNC_ASSIGN_OR_RETURN(
+            void *buffer,
+            allocate(gated + linearGateTableBytes(p.batch, p.heads, p.seqlen_q, c.headDim)));
+        copy.linear_gated = buffer;
+        copy.linear_gate_table = reinterpret_cast<float *>(static_cast<char *>(buffer) + gated);
+        copy.linear_pass = kLinearGatePass;
+        const int perBlock = kLinearThreads / c.headDim;
+        const Dim3 gateGrid{static_cast<unsigned>((chunks + perBlock - 1) / perBlock),
+                            static_cast<unsigned>(p.heads), static_cast<unsigned>(p.batch)};
+        ATTNC_TRY(kernel.launch(gateGrid, block, 0, stream, args));
+        copy.linear_pass = 1;
+      }
+      if (splits <= 1)
+        return kernel.launch(grid, block, smem, stream, args);
+      copy.linear_segment_rows = ((chunks + splits - 1) / splits) * kLinearChunk;
+      copy.linear_splits = (p.seqlen_q + copy.linear_segment_rows - 1) / copy.linear_segment_rows;
+      ATTNC_ASSIGN_OR_RETURN(void *workspace,
+                             allocate(linearWorkspaceFloats(p.batch, p.heads, copy.linear_splits,
+                                                            c.headDim, c.headDimV) *
+                                      sizeof(float)));
+      copy.linear_workspace = static_cast<float *>(workspace);
+      Dim3 splitGrid = grid;
+      splitGrid.x *= unsigned(copy.linear_splits);
+      for (int pass = 0; pass < 2; ++pass) {
+        copy.linear_pass = pass;
+        ATTNC_TRY(kernel.launch(splitGrid, block, smem, stream, args));
+      }
+      return Status::success();
+    };
+    Status st = run();
+    for (DevicePtr ptr : workspaces) {
+      Status freed = device.freeAsync(ptr, stream);
+      if (st.ok())
+        st = freed;
     }
-    Status freed = kernel.device().freeAsync(workspace, stream);
-    return st.ok() ? freed : st;
+    return st;
   }
   ATTNC_TRY(checkLaunchSizes(p));
   if (p.seqlen_q == 0)

@@ -152,69 +152,91 @@ ATTNC_DEVICE u32 scaledPair(u32 x, float flo, float fhi, float glo = 1.f, float 
                           __uint_as_float(x & 0xffff0000u) * fhi * ghi);
 }
 
-/// Rows of a gate per key dimension's table ([24][kHeadDim] floats): G at the midpoint and at
-/// the last row of each 16-row sub-chunk (the chunk's last row: kGateEnd + 3), then 16 scratch
-/// rows for the rewrite of one sub-chunk.
-constexpr int kGateMid = 0, kGateEnd = 4, kGateScratch = 8, kGateTableRows = 24;
+/// Rows of a gate per key dimension's table (kLinearGateTableRows x kHeadDim floats per chunk):
+/// G at the midpoint of each 16-row sub-chunk, then at its last row (the chunk's last row:
+/// kGateEnd + 3).
+constexpr int kGateMid = 0, kGateEnd = 4;
 
-/// A gate per key dimension: column d of the chunk's Q and K tiles (kChunks 16-byte chunks per
-/// row, n rows valid, feature map applied) rewritten in place as bf16 Q^ and K^ around each
-/// 16-row sub-chunk's midpoint (see the top of this file), and G of column d at the midpoints
-/// and last rows written to the table at sT. Returns G of column d at the chunk's last row.
+/// Row `row` of (b, h)'s gated Q^ (K^ after every Q^) in the gate pass's buffer, bf16.
+template <int kHeadDim>
+ATTNC_DEVICE bf16 *linearGatedRow(const FwdParams &p, bool keys, int b, int h, int row) {
+  const i64 rows = i64(p.seqlen_q + kLinearChunk - 1) / kLinearChunk * kLinearChunk;
+  const i64 plane = i64(p.batch) * p.heads * rows * kHeadDim;
+  return static_cast<bf16 *>(p.linear_gated) + (keys ? plane : 0) +
+         ((i64(b) * p.heads + h) * rows + row) * kHeadDim;
+}
+
+/// Chunk `chunk` of (b, h)'s table in the gate pass's buffer.
+template <int kHeadDim>
+ATTNC_DEVICE float *linearGateTable(const FwdParams &p, int b, int h, int chunk) {
+  const i64 chunks = (p.seqlen_q + kLinearChunk - 1) / kLinearChunk;
+  return p.linear_gate_table +
+         ((i64(b) * p.heads + h) * chunks + chunk) * kLinearGateTableRows * kHeadDim;
+}
+
+/// The gate pass of a gate per key dimension (launchForward runs it before the prefill, over
+/// a grid of chunks / (kLinearThreads / kHeadDim) x Hq x B): thread (chunk, d) takes column d
+/// of one chunk's Q and K (feature map applied and rounded to Elem, as the prefill would),
+/// accumulates G_id over the chunk's rows, and writes Q^ and K^ as bf16 around each 16-row
+/// sub-chunk's midpoint (see the top of this file) and G at the midpoints and last rows to the
+/// chunk's table. Rows past the sequence's end are not written: the prefill's tile loads
+/// zero-fill them.
 template <class Pattern, class Elem, int kHeadDim>
-ATTNC_DEVICE float gateKeyDimTiles(const FwdParams &p, int b, int h, int c0, int n, u32 sQt,
-                                   u32 sKt, u32 sT, int d) {
-  constexpr int kChunks = kHeadDim / 8, kSubs = kLinearChunk / 16;
-  // The loop stays rolled: unrolled over the chunk's 64 rows, its straight-line code (with the
-  // pattern's gate expression 64 times) overflowed the instruction cache and cost several times
-  // the rest of the chunk. Step s loads sub-chunk s's gates while it rewrites sub-chunk s - 1's,
-  // so that their loads' latency hides behind that work.
+ATTNC_DEVICE void linearGatePass(const FwdParams &p) {
+  static_assert(kLinearThreads % kHeadDim == 0, "whole chunks per block");
+  constexpr int kChunksPerBlock = kLinearThreads / kHeadDim, kSubs = kLinearChunk / 16;
+  const int d = threadIdx.x % kHeadDim;
+  const int chunk = blockIdx.x * kChunksPerBlock + threadIdx.x / kHeadDim;
+  const int h = blockIdx.y, b = blockIdx.z;
+  const SequenceView seq = sequenceView(p, b, h);
+  const int c0 = chunk * kLinearChunk, n = min(kLinearChunk, seq.seqlenQ - c0);
+  if (n <= 0)
+    return;
+  const int hk = h / (p.heads / p.kv_heads);
+  const Elem *q = static_cast<const Elem *>(p.q) + seq.qOff + h * p.q_head_stride + d;
+  const Elem *k = static_cast<const Elem *>(p.k) + seq.kOff + hk * p.k_head_stride + d;
+  bf16 *qHat = linearGatedRow<kHeadDim>(p, false, b, h, c0) + d;
+  bf16 *kHat = linearGatedRow<kHeadDim>(p, true, b, h, c0) + d;
+  float *table = linearGateTable<kHeadDim>(p, b, h, chunk) + d;
+  // The feature-mapped element as the prefill's tiles hold it (rounded to Elem).
+  auto feature = [](Elem x) {
+    if constexpr (Pattern::kHasFeature)
+      return toFloat(fromFloat<Elem>(Pattern::feature(toFloat(x))));
+    return toFloat(x);
+  };
   float base = 0.f; // G over the rows before the current sub-chunk
-  float next[16], cur[16];
 #pragma unroll 1
-  for (int step = 0; step <= kSubs; ++step) {
-    if (step < kSubs) {
+  for (int sub = 0; sub < kSubs; ++sub) {
+    // The sub-chunk's gates and elements first (all loads in flight together), then the rest.
+    float G[16], qv[16], kv[16];
 #pragma unroll
-      for (int r = 0; r < 16; ++r) {
-        const int row = 16 * step + r;
-        next[r] = row < n ? fmaxf(decayLog2<Pattern>(p, b, h, c0 + row, d), kGateLog2Floor) : 0.f;
-      }
+    for (int r = 0; r < 16; ++r) {
+      const int row = 16 * sub + r;
+      const bool valid = row < n;
+      G[r] = valid ? fmaxf(decayLog2<Pattern>(p, b, h, c0 + row, d), kGateLog2Floor) : 0.f;
+      qv[r] = valid ? feature(q[(c0 + row) * p.q_row_stride]) : 0.f;
+      kv[r] = valid ? feature(k[(c0 + row) * p.k_row_stride]) : 0.f;
     }
-    if (step > 0) {
-      // G of the sub-chunk's rows into this column of the scratch rows after the table, then
-      // the rewrite from there (rolled: a register array would need its 16 copies unrolled).
-      const int sub = step - 1;
 #pragma unroll
-      for (int r = 0; r < 16; ++r) {
-        base += cur[r];
-        stShared32(sT + 4 * ((kGateScratch + r) * kHeadDim + d), __float_as_uint(base));
-      }
-      const float mid = __uint_as_float(ldShared32(sT + 4 * ((kGateScratch + 7) * kHeadDim + d)));
-      stShared32(sT + 4 * ((kGateMid + sub) * kHeadDim + d), __float_as_uint(mid));
-      stShared32(sT + 4 * ((kGateEnd + sub) * kHeadDim + d), __float_as_uint(base));
-#pragma unroll 2
-      for (int r = 0; r < 16; ++r) {
-        const int row = 16 * sub + r;
-        const u32 off = swizzledOffset<kChunks>(row, d / 8) + (d % 8) * 2;
-        Elem q, k;
-        q.bits = ldSharedU16(sQt + off);
-        k.bits = ldSharedU16(sKt + off);
-        const bool valid = row < n;
+    for (int r = 0; r < 16; ++r) {
+      base += G[r];
+      G[r] = base;
+    }
+    const float mid = G[7];
+    table[(kGateMid + sub) * kHeadDim] = mid;
+    table[(kGateEnd + sub) * kHeadDim] = base;
+#pragma unroll
+    for (int r = 0; r < 16; ++r) {
+      const int row = 16 * sub + r;
+      if (row < n) {
         // 2^(G - mid) and its inverse: the factor <= 1 on the FMA pipe, the other on the MUFU.
-        const float e =
-            __uint_as_float(ldShared32(sT + 4 * ((kGateScratch + r) * kHeadDim + d))) - mid;
+        const float e = G[r] - mid;
         const float small = exp2Fma(-fabsf(e)), big = exp2Approx(fabsf(e));
-        stSharedU16(sQt + off,
-                    fromFloat<bf16>(valid ? toFloat(q) * (e <= 0.f ? small : big) : 0.f).bits);
-        stSharedU16(sKt + off,
-                    fromFloat<bf16>(valid ? toFloat(k) * (e <= 0.f ? big : small) : 0.f).bits);
+        qHat[row * kHeadDim] = fromFloat<bf16>(qv[r] * (e <= 0.f ? small : big));
+        kHat[row * kHeadDim] = fromFloat<bf16>(kv[r] * (e <= 0.f ? big : small));
       }
     }
-#pragma unroll
-    for (int r = 0; r < 16; ++r)
-      cur[r] = next[r];
   }
-  return base;
 }
 
 /// The split's log2 decay over segment q of (b, h) in key dimension `col` (gates; written by pass
@@ -272,10 +294,15 @@ __device__ void linearSm80(const FwdParams &p) {
       "linearSm80SmemBytes does not match the layout");
   static_assert(kSum || Pattern::kNormalizer == kNormalizeNone, "normalise with none or sum");
   static_assert(!kGateDim || kCausal, "a gate per key dimension is causal");
-  static_assert(kGateTableRows * 4 * kHeadDim <= kBytesS, "the gate table fits a state buffer");
+  static_assert(kLinearGateTableRows * 4 * kHeadDim <= kBytesS, "the gate table fits a state buffer");
   // The element type of the tiles the Q K^T products read: bf16 when gated per key dimension.
   using QKElem = typename Select<kGateDim, bf16, Elem>::Type;
 
+  if constexpr (kGateDim)
+    if (p.linear_pass == kLinearGatePass) {
+      linearGatePass<Pattern, Elem, kHeadDim>(p);
+      return;
+    }
   const int slices = kHeadDimV / kSlice;
   const int slice = blockIdx.x % slices, split = blockIdx.x / slices;
   const int h = blockIdx.y, b = blockIdx.z;
@@ -301,8 +328,18 @@ __device__ void linearSm80(const FwdParams &p) {
   if (splitRun && split != 0 && (statePass ? r1 >= L : r0 >= L))
     return;
   const int hk = h / (p.heads / p.kv_heads);
-  const Elem *qPtr = static_cast<const Elem *>(p.q) + seq.qOff + h * p.q_head_stride;
-  const Elem *kPtr = static_cast<const Elem *>(p.k) + seq.kOff + hk * p.k_head_stride;
+  // A gate per key dimension reads the gate pass's Q^ and K^ (bf16, rows kHeadDim apart).
+  const QKElem *qPtr, *kPtr;
+  i64 qStride = kHeadDim, kStride = kHeadDim;
+  if constexpr (kGateDim) {
+    qPtr = linearGatedRow<kHeadDim>(p, false, b, h, 0);
+    kPtr = linearGatedRow<kHeadDim>(p, true, b, h, 0);
+  } else {
+    qPtr = static_cast<const Elem *>(p.q) + seq.qOff + h * p.q_head_stride;
+    kPtr = static_cast<const Elem *>(p.k) + seq.kOff + hk * p.k_head_stride;
+    qStride = p.q_row_stride;
+    kStride = p.k_row_stride;
+  }
   const Elem *vPtr = static_cast<const Elem *>(p.v) + seq.vOff + hk * p.v_head_stride + e0;
   Elem *oPtr = static_cast<Elem *>(p.o) + seq.oOff + h * p.o_head_stride + e0;
   const i64 stateOff = (i64(b) * p.heads + h) * kHeadDim * kHeadDimV + e0;
@@ -462,17 +499,29 @@ __device__ void linearSm80(const FwdParams &p) {
     const bool output = (kCausal && !statePass) || step >= nChunks;
     const bool update = kCausal || step < nChunks;
     if (output)
-      loadTileAsync<kChunk, kChunksQK, kThreads>(sQ + stage * kBytesQK, qPtr + c0 * p.q_row_stride,
-                                                 p.q_row_stride, valid, tid);
+      loadTileAsync<kChunk, kChunksQK, kThreads>(sQ + stage * kBytesQK, qPtr + c0 * qStride,
+                                                 qStride, valid, tid);
     if (update) {
-      loadTileAsync<kChunk, kChunksQK, kThreads>(sK + stage * kBytesQK, kPtr + c0 * p.k_row_stride,
-                                                 p.k_row_stride, valid, tid);
+      loadTileAsync<kChunk, kChunksQK, kThreads>(sK + stage * kBytesQK, kPtr + c0 * kStride,
+                                                 kStride, valid, tid);
       loadTileAsync<kChunk, kChunksV, kThreads>(sV + stage * kBytesV, vPtr + c0 * p.v_row_stride,
                                                 p.v_row_stride, valid, tid);
     }
   };
-  if (steps > 0)
+  // A gate per key dimension: chunk `step`'s table, from the gate pass, into state buffer `slot`
+  // (the one the chunk's update writes last).
+  auto loadGateTable = [&](int step, int slot) {
+    const float *src = linearGateTable<kHeadDim>(p, b, h, (r0 + step * kChunk) / kChunk);
+    constexpr int kPieces = kLinearGateTableRows * kHeadDim / 4; // 16 bytes each
+#pragma unroll
+    for (int i = tid; i < kPieces; i += kThreads)
+      cpAsync16(sS + slot * kBytesS + 16 * i, src + 4 * i, true);
+  };
+  if (steps > 0) {
     loadChunk(0, 0);
+    if constexpr (kGateDim)
+      loadGateTable(0, readS ^ 1);
+  }
   cpAsyncCommit();
   // A per-token gate's prefix G of chunk `step`, into buffer step & 1 (a gate is causal: one
   // pass, steps = chunks). Warp 0 computes the next chunk's while the others start on the
@@ -511,7 +560,7 @@ __device__ void linearSm80(const FwdParams &p) {
     if (step + 1 < steps)
       loadChunk(step + 1, stage ^ 1);
     cpAsyncCommit();
-    if constexpr (Pattern::kHasFeature) {
+    if constexpr (Pattern::kHasFeature && !kGateDim) { // (the gate pass applied it)
       if (output)
         applyFeatureMap<Pattern, Elem, kChunksQK>(sQt, n, tid);
       if (update)
@@ -525,17 +574,15 @@ __device__ void linearSm80(const FwdParams &p) {
         gatePrefix(step + 1);
     const u32 sGt = sG + (step & 1) * 4 * kChunk;
     auto gateLog = [&](int row) { return __uint_as_float(ldShared32(sGt + 4 * row)); };
-    // A gate per key dimension: the gated tiles and the table of G (midpoints, last row), in the
-    // state buffer the update writes last.
+    // A gate per key dimension: the table of G (midpoints, last rows) in the state buffer the
+    // update writes last; the tiles hold the gate pass's Q^ and K^.
     const u32 sT = sS + (readS ^ 1) * kBytesS;
     auto tableAt = [&](int row, int d) {
       return __uint_as_float(ldShared32(sT + 4 * (row * kHeadDim + d)));
     };
-    if constexpr (kGateDim) {
+    if constexpr (kGateDim)
       if (tid < kHeadDim)
-        segmentLog += gateKeyDimTiles<Pattern, Elem, kHeadDim>(p, b, h, c0, n, sQt, sKt, sT, tid);
-      __syncthreads();
-    }
+        segmentLog += tableAt(kGateEnd + 3, tid); // G of column tid over the chunk
     // A gate per key dimension's factors f(d) on a bf16 fragment of k16 step kk, rounded to E
     // (every factor is <= 1 and computed on the FMA pipe, exp2Fma: its relative error, 1.4e-4,
     // is below the rounding to 16 bits and does not compound, unlike the state's own decay):
@@ -859,10 +906,16 @@ __device__ void linearSm80(const FwdParams &p) {
         }
       // The next chunk reads the new state from the other buffer (its reads of this one, from
       // the previous chunk, finished before this chunk's barrier; a gate per key dimension's
-      // table there is read by every warp until here).
+      // table there is read by every warp until here). That table's next one goes to the
+      // buffer this chunk's carry read.
       if constexpr (kGateDim)
         __syncthreads();
       readS ^= 1;
+      if constexpr (kGateDim)
+        if (step + 1 < steps) {
+          loadGateTable(step + 1, readS ^ 1);
+          cpAsyncCommit();
+        }
       stageState(readS);
     }
   }

@@ -92,6 +92,13 @@ struct FwdParams {
   int linear_segment_rows;
   int linear_pass;
   float *linear_workspace;
+  // A gate per key dimension (set by launchForward): the gate pass (linear_pass ==
+  // kLinearGatePass) writes the gated Q^ and K^ of every chunk, bf16 [B, Hq, rows, D] each
+  // (rows: seqlen_q rounded up to kLinearChunk, Q^ first), to linear_gated, and each chunk's
+  // table of G at its sub-chunks' midpoints and last rows, [B, Hq, chunks, 8, D] floats, to
+  // linear_gate_table; the prefill then reads those instead of Q and K.
+  void *linear_gated;
+  float *linear_gate_table;
 
   // The decode kernel's split of the keys (set by launchDecode, not by callers): with
   // decode_splits > 1 each block writes its rows' partial output, normalised over its own
@@ -211,6 +218,23 @@ constexpr int kLinearStepThreads = 256;
 ATTNC_HD inline long long linearWorkspaceFloats(int batch, int heads, int splits, int headDim,
                                                 int headDimV) {
   return static_cast<long long>(batch) * heads * (splits + 1) * headDim * (headDimV + 1);
+}
+
+/// linear_pass of the gate pass of a gate per key dimension (passes 0 and 1 are the split's).
+constexpr int kLinearGatePass = 2;
+/// Rows of a gate per key dimension's table per chunk (G at the 4 sub-chunks' midpoints, then
+/// at their last rows).
+constexpr int kLinearGateTableRows = 8;
+
+/// Bytes of the gate pass's two buffers (FwdParams::linear_gated, linear_gate_table) for
+/// sequences of at most `seqlen` rows: the bf16 Q^ and K^, then the tables.
+ATTNC_HD inline long long linearGatedBytes(int batch, int heads, int seqlen, int headDim) {
+  const long long chunks = (seqlen + kLinearChunk - 1) / kLinearChunk;
+  return static_cast<long long>(batch) * heads * chunks * kLinearChunk * headDim * 2 * 2;
+}
+ATTNC_HD inline long long linearGateTableBytes(int batch, int heads, int seqlen, int headDim) {
+  const long long chunks = (seqlen + kLinearChunk - 1) / kLinearChunk;
+  return static_cast<long long>(batch) * heads * chunks * kLinearGateTableRows * headDim * 4;
 }
 
 /// Shared memory bytes of the chunked linear kernel: two stages of the Q, K (kLinearChunk x D)

@@ -37,6 +37,7 @@ struct ForwardConfig {
   KernelTemplate kernelTemplate = KernelTemplate::Sm80;
   bool keySum = false; ///< Linear: the sum normaliser (the kernel carries a key sum)
   bool causal = false; ///< Linear: a causal form (its prefill may split long sequences)
+  bool gatePerKeyDim = false; ///< Linear: a gate per key dimension (the prefill's gate pass)
 };
 
 /// Launches `kernel` over `params` on `stream` (null: default stream). Checks the shapes
@@ -44,7 +45,9 @@ struct ForwardConfig {
 /// For the Sm90 template it also encodes the TMA tensor maps of q, k and v (needs a current
 /// context); for the Linear template it launches the chunked prefill (seqlen_q == seqlen_k),
 /// cutting long sequences of a causal form into segments when there are too few (slice, head,
-/// sequence) blocks to fill the GPU: two passes over a workspace in stream-ordered memory.
+/// sequence) blocks to fill the GPU: two passes over a workspace in stream-ordered memory. A
+/// gate per key dimension first runs the kernel's gate pass over every chunk, into a second
+/// workspace (linearGatedBytes + linearGateTableBytes: about the size of Q and K again).
 Status launchForward(const Kernel &kernel, const ForwardConfig &config, const FwdParams &params,
                      void *stream = nullptr);
 

@@ -37,6 +37,8 @@ struct KernelLaunchSpec {
   /// the chunked prefill `entryName`.
   std::string stepEntry;
   bool causal = false; ///< linear patterns: a causal form
+  /// Linear patterns: a gate per key dimension (the prefill runs its gate pass first).
+  bool gatePerKeyDim = false;
   /// Softmax-family patterns: the split-KV decode kernel for sequences of a few query rows
   /// (decode_sm80.cuh) and the merge of its splits.
   std::string decodeEntry, mergeEntry;
