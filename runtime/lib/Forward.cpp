@@ -231,7 +231,7 @@ Status attnc::launchForward(const Kernel &kernel, const ForwardConfig &c, const 
         copy.linear_gated = buffer;
         copy.linear_gate_table = reinterpret_cast<float *>(static_cast<char *>(buffer) + gated);
         copy.linear_pass = kLinearGatePass;
-        const int perBlock = kLinearThreads / c.headDim;
+        const int perBlock = 2 * kLinearThreads / c.headDim; // chunks (linearGatePass)
         const Dim3 gateGrid{static_cast<unsigned>((chunks + perBlock - 1) / perBlock),
                             static_cast<unsigned>(p.heads), static_cast<unsigned>(p.batch)};
         ATTNC_TRY(kernel.launch(gateGrid, block, 0, stream, args));

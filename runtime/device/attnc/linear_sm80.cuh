@@ -175,65 +175,93 @@ ATTNC_DEVICE float *linearGateTable(const FwdParams &p, int b, int h, int chunk)
 }
 
 /// The gate pass of a gate per key dimension (launchForward runs it before the prefill, over
-/// a grid of chunks / (kLinearThreads / kHeadDim) x Hq x B): thread (chunk, d) takes column d
-/// of one chunk's Q and K (feature map applied and rounded to Elem, as the prefill would),
-/// accumulates G_id over the chunk's rows, and writes Q^ and K^ as bf16 around each 16-row
+/// a grid of chunks / (2 kLinearThreads / kHeadDim) x Hq x B): thread (chunk, d) takes columns
+/// d, d + 1 of one chunk's Q and K (feature map applied and rounded to Elem, as the prefill
+/// would), accumulates G over the chunk's rows, and writes Q^ and K^ as bf16 around each 16-row
 /// sub-chunk's midpoint (see the top of this file) and G at the midpoints and last rows to the
 /// chunk's table. Rows past the sequence's end are not written: the prefill's tile loads
-/// zero-fill them.
+/// zero-fill them. The pass shares the prefill's registers (255, two blocks per SM), so each
+/// thread keeps the next sub-chunk's loads in flight while it rewrites the current one; every
+/// load takes the read-only path, which the stores between them do not order.
 template <class Pattern, class Elem, int kHeadDim>
 ATTNC_DEVICE void linearGatePass(const FwdParams &p) {
-  static_assert(kLinearThreads % kHeadDim == 0, "whole chunks per block");
-  constexpr int kChunksPerBlock = kLinearThreads / kHeadDim, kSubs = kLinearChunk / 16;
-  const int d = threadIdx.x % kHeadDim;
-  const int chunk = blockIdx.x * kChunksPerBlock + threadIdx.x / kHeadDim;
+  constexpr int kThreadsPerChunk = kHeadDim / 2, kSubs = kLinearChunk / 16;
+  static_assert(kLinearThreads % kThreadsPerChunk == 0, "whole chunks per block");
+  constexpr int kChunksPerBlock = kLinearThreads / kThreadsPerChunk;
+  const int d = 2 * (threadIdx.x % kThreadsPerChunk);
+  const int chunk = blockIdx.x * kChunksPerBlock + threadIdx.x / kThreadsPerChunk;
   const int h = blockIdx.y, b = blockIdx.z;
   const SequenceView seq = sequenceView(p, b, h);
   const int c0 = chunk * kLinearChunk, n = min(kLinearChunk, seq.seqlenQ - c0);
   if (n <= 0)
     return;
   const int hk = h / (p.heads / p.kv_heads);
-  const Elem *q = static_cast<const Elem *>(p.q) + seq.qOff + h * p.q_head_stride + d;
-  const Elem *k = static_cast<const Elem *>(p.k) + seq.kOff + hk * p.k_head_stride + d;
-  bf16 *qHat = linearGatedRow<kHeadDim>(p, false, b, h, c0) + d;
-  bf16 *kHat = linearGatedRow<kHeadDim>(p, true, b, h, c0) + d;
+  // Columns d, d + 1 as one 32-bit word per row (rows are 16-byte aligned, d is even).
+  const u32 *q = reinterpret_cast<const u32 *>(static_cast<const Elem *>(p.q) + seq.qOff +
+                                               h * p.q_head_stride + i64(c0) * p.q_row_stride + d);
+  const u32 *k = reinterpret_cast<const u32 *>(static_cast<const Elem *>(p.k) + seq.kOff +
+                                               hk * p.k_head_stride + i64(c0) * p.k_row_stride + d);
+  const i64 qStride = p.q_row_stride / 2, kStride = p.k_row_stride / 2;
+  u32 *qHat = reinterpret_cast<u32 *>(linearGatedRow<kHeadDim>(p, false, b, h, c0) + d);
+  u32 *kHat = reinterpret_cast<u32 *>(linearGatedRow<kHeadDim>(p, true, b, h, c0) + d);
   float *table = linearGateTable<kHeadDim>(p, b, h, chunk) + d;
-  // The feature-mapped element as the prefill's tiles hold it (rounded to Elem).
-  auto feature = [](Elem x) {
+  // The feature-mapped pair as the prefill's tiles hold it (rounded to Elem), as floats.
+  auto unpack = [](u32 x, float &lo, float &hi) {
+    unpackFloat2<Elem>(x, lo, hi);
     if constexpr (Pattern::kHasFeature)
-      return toFloat(fromFloat<Elem>(Pattern::feature(toFloat(x))));
-    return toFloat(x);
+      unpackFloat2<Elem>(packFloat2<Elem>(Pattern::feature(lo), Pattern::feature(hi)), lo, hi);
   };
-  float base = 0.f; // G over the rows before the current sub-chunk
-#pragma unroll 1
-  for (int sub = 0; sub < kSubs; ++sub) {
-    // The sub-chunk's gates and elements first (all loads in flight together), then the rest.
-    float G[16], qv[16], kv[16];
+  float gates[16][2];
+  u32 qv[16], kv[16];
+  auto load = [&](int sub) {
 #pragma unroll
     for (int r = 0; r < 16; ++r) {
       const int row = 16 * sub + r;
       const bool valid = row < n;
-      G[r] = valid ? fmaxf(decayLog2<Pattern>(p, b, h, c0 + row, d), kGateLog2Floor) : 0.f;
-      qv[r] = valid ? feature(q[(c0 + row) * p.q_row_stride]) : 0.f;
-      kv[r] = valid ? feature(k[(c0 + row) * p.k_row_stride]) : 0.f;
+#pragma unroll
+      for (int c = 0; c < 2; ++c)
+        gates[r][c] =
+            valid ? fmaxf(decayLog2<Pattern>(p, b, h, c0 + row, d + c), kGateLog2Floor) : 0.f;
+      qv[r] = valid ? __ldg(q + row * qStride) : 0u;
+      kv[r] = valid ? __ldg(k + row * kStride) : 0u;
     }
+  };
+  float base[2] = {0.f, 0.f}; // G over the rows before the current sub-chunk
+  load(0);
+#pragma unroll 1
+  for (int sub = 0; sub < kSubs; ++sub) {
+    float G[16][2];
+    u32 qc[16], kc[16];
 #pragma unroll
     for (int r = 0; r < 16; ++r) {
-      base += G[r];
-      G[r] = base;
+#pragma unroll
+      for (int c = 0; c < 2; ++c) {
+        base[c] += gates[r][c];
+        G[r][c] = base[c];
+      }
+      qc[r] = qv[r];
+      kc[r] = kv[r];
     }
-    const float mid = G[7];
-    table[(kGateMid + sub) * kHeadDim] = mid;
-    table[(kGateEnd + sub) * kHeadDim] = base;
+    if (sub + 1 < kSubs)
+      load(sub + 1);
+    const float mid[2] = {G[7][0], G[7][1]};
+    *reinterpret_cast<Float2 *>(table + (kGateMid + sub) * kHeadDim) = Float2{mid[0], mid[1]};
+    *reinterpret_cast<Float2 *>(table + (kGateEnd + sub) * kHeadDim) = Float2{base[0], base[1]};
 #pragma unroll
     for (int r = 0; r < 16; ++r) {
       const int row = 16 * sub + r;
       if (row < n) {
-        // 2^(G - mid) and its inverse: the factor <= 1 on the FMA pipe, the other on the MUFU.
-        const float e = G[r] - mid;
-        const float small = exp2Fma(-fabsf(e)), big = exp2Approx(fabsf(e));
-        qHat[row * kHeadDim] = fromFloat<bf16>(qv[r] * (e <= 0.f ? small : big));
-        kHat[row * kHeadDim] = fromFloat<bf16>(kv[r] * (e <= 0.f ? big : small));
+        float ql[2], kl[2];
+        unpack(qc[r], ql[0], ql[1]);
+        unpack(kc[r], kl[0], kl[1]);
+#pragma unroll
+        for (int c = 0; c < 2; ++c) {
+          const float e = G[r][c] - mid[c]; // |e| <= 8 * 15
+          ql[c] *= exp2Approx(e);
+          kl[c] *= exp2Approx(-e);
+        }
+        qHat[row * (kHeadDim / 2)] = packFloat2<bf16>(ql[0], ql[1]);
+        kHat[row * (kHeadDim / 2)] = packFloat2<bf16>(kl[0], kl[1]);
       }
     }
   }

@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""Per-launch GPU times of a linear prefill, split by launch (gate pass, split passes, prefill).
+
+A linear pattern's prefill may launch its kernel more than once (a gate per key dimension's gate
+pass, a sequence split's two passes); do_bench in bench/compare.py times them together. This
+runs `pattern` of examples/gated_linear.attn (or --spec) a few times under torch.profiler and
+prints the mean time of each launch, told apart by grid, so that the cost of each pass is seen.
+
+    python3 bench/profile_linear.py [--pattern gla] [--shape 8,16,2048] [--runs 20]
+
+Needs torch and libattnc.so (ATTNC_LIBRARY or build/lib).
+"""
+import argparse
+import collections
+import json
+import os
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "python"))
+
+import torch  # noqa: E402
+
+import attnc  # noqa: E402
+
+
+def inputs_of(pattern, B, H, T, D):
+    """The extra inputs gated_linear.attn's patterns read, as bench/compare.py makes them."""
+    if pattern == "gla":
+        return [torch.randn(B, H, T, D, device="cuda", dtype=torch.float32)]
+    if pattern in ("mamba2_ssd", "gla_scalar"):
+        g = torch.nn.functional.logsigmoid(torch.randn(B, H, T, device="cuda")) / 16
+        return [(-g).contiguous(), torch.ones(H, device="cuda")]
+    return []
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--spec", default=os.path.join(ROOT, "examples", "gated_linear.attn"))
+    ap.add_argument("--pattern", default="gla")
+    ap.add_argument("--shape", default="8,16,2048", help="B,H,T")
+    ap.add_argument("--runs", type=int, default=20)
+    a = ap.parse_args()
+    B, H, T = (int(x) for x in a.shape.split(","))
+    D = 128
+    kern = attnc.compile(a.spec, head_dim=D)[a.pattern]
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(B, T, H, D, device="cuda", dtype=torch.bfloat16) for _ in range(3))
+    out = torch.empty_like(q)
+    state = torch.empty(B, H, D, D, device="cuda", dtype=torch.float32)
+    launch = kern.bind(q, k, v, out, inputs=inputs_of(a.pattern, B, H, T, D), final_state=state)
+    for _ in range(3):
+        launch()
+    torch.cuda.synchronize()
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:
+        for _ in range(a.runs):
+            launch()
+        torch.cuda.synchronize()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "trace.json")
+        prof.export_chrome_trace(path)
+        with open(path) as f:
+            events = json.load(f)["traceEvents"]
+    times = collections.defaultdict(list)
+    for e in events:
+        if e.get("cat") == "kernel":
+            args = e.get("args", {})
+            key = "%s grid %s block %s smem %s" % (e["name"], args.get("grid"), args.get("block"),
+                                                   args.get("shared memory"))
+            times[key].append(e["dur"])
+    total = 0.0
+    print("%s B%d H%d T%d D%d, %d runs" % (a.pattern, B, H, T, D, a.runs))
+    for key, durs in times.items():
+        mean = sum(durs) / len(durs) / 1e3
+        total += mean * len(durs) / a.runs
+        print("  %8.3f ms x %d  %s" % (mean, len(durs) // a.runs, key))
+    print("  %8.3f ms per call, %.1f ns per token" % (total, total * 1e6 / (B * T)))
+
+
+if __name__ == "__main__":
+    main()
