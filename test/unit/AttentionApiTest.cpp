@@ -85,11 +85,22 @@ TEST(AttentionSpec, CarriesTheLinearForm) {
   s.normalizer = "none";
   s.stepEntry = "attnc_gla_bf16_d128_step";
   s.config.causal = true;
+  s.config.gatePerKeyDim = true;
   StatusOr<AttentionSpec> back = AttentionSpec::fromJson(s.toJson());
   ASSERT_TRUE(back.ok()) << back.status().message();
   EXPECT_TRUE(back->config.causal);
+  EXPECT_TRUE(back->config.gatePerKeyDim);
   EXPECT_FALSE(back->config.keySum);
   EXPECT_EQ(back->stepEntry, s.stepEntry);
+  // A manifest from before the gate pass has no such field: no gate pass.
+  std::string text = s.toJson();
+  const std::string field = "\"linear_gate_per_key_dim\": true,";
+  const size_t at = text.find(field);
+  ASSERT_NE(at, std::string::npos) << text;
+  text.erase(at, field.size());
+  back = AttentionSpec::fromJson(text);
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_FALSE(back->config.gatePerKeyDim);
 }
 
 TEST(AttentionSpec, DecodeEntriesComeTogether) {
