@@ -324,3 +324,43 @@ FailureOr<ReferenceResult> mlir::attn::evaluateReference(PatternOp pattern,
       return pattern.emitError(*(*eval)->outOfBounds());
   return result;
 }
+
+FailureOr<ReferenceResult> mlir::attn::evaluateComposite(CompositeOp composite,
+                                                         const ReferenceProblem &p) {
+  if (failed(verifyProblem(composite, p)))
+    return failure();
+  if (!p.stateIn.empty() || !p.keySumIn.empty())
+    return composite.emitError("a composite starts its linear branches from a zero state");
+  SmallVector<ReferenceResult> branches;
+  for (PatternOp branch : getBranchPatterns(composite)) {
+    if (!branch)
+      return composite.emitError("a branch of '") << composite.getSymName() << "' is missing";
+    FailureOr<ReferenceResult> result = evaluateReference(branch, p);
+    if (failed(result))
+      return failure();
+    branches.push_back(std::move(*result));
+  }
+  FailureOr<RegionEvaluator> combine =
+      RegionEvaluator::create(composite.getUnique<CombineOp>().getBody(), &p);
+  if (failed(combine))
+    return failure();
+  ReferenceResult result;
+  result.out.resize(branches.front().out.size());
+  SmallVector<Scalar, 8> args(kCombineIndexArgs + branches.size());
+  for (int64_t b = 0; b < p.batch; ++b)
+    for (int64_t q = 0; q < p.length(b, /*keys=*/false); ++q)
+      for (int64_t h = 0; h < p.heads; ++h) {
+        const int64_t base = ((p.rowStart(b, /*keys=*/false) + q) * p.heads + h) * p.headDimV;
+        args[0].i = b;
+        args[1].i = h;
+        args[2].i = q;
+        for (int64_t e = 0; e < p.headDimV; ++e) {
+          for (size_t i = 0; i < branches.size(); ++i)
+            args[kCombineIndexArgs + i].f = branches[i].out[base + e];
+          result.out[base + e] = combine->run(args)[0].f;
+        }
+      }
+  if (combine->outOfBounds())
+    return composite.emitError(*combine->outOfBounds());
+  return result;
+}

@@ -10,6 +10,7 @@
 #include "mlir/IR/OpImplementation.h"
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringSet.h"
 
 #include <cmath>
 
@@ -51,6 +52,11 @@ RegionSignature mlir::attn::getRegionSignature(Operation *regionOp) {
   } else if (isa<DecayOp>(regionOp)) {
     sig.args.assign(kDecayArgs, idx);
     sig.results = {f32};
+  } else if (isa<CombineOp>(regionOp)) {
+    auto composite = dyn_cast_or_null<CompositeOp>(regionOp->getParentOp());
+    sig.args.assign(kCombineIndexArgs, idx);
+    sig.args.append(composite ? composite.getBranches().size() : 0, f32);
+    sig.results = {f32};
   }
   return sig;
 }
@@ -90,6 +96,7 @@ LogicalResult TileEmptyOp::verify() { return verifyRegionSignature(*this); }
 LogicalResult WeightOp::verify() { return verifyRegionSignature(*this); }
 LogicalResult FeatureOp::verify() { return verifyRegionSignature(*this); }
 LogicalResult DecayOp::verify() { return verifyRegionSignature(*this); }
+LogicalResult CombineOp::verify() { return verifyRegionSignature(*this); }
 
 //===----------------------------------------------------------------------===//
 // Containers
@@ -312,7 +319,7 @@ LogicalResult InputOp::verify() {
 /// The pattern or kernel that (transitively) holds `op`.
 static Operation *getContainer(Operation *op) {
   for (Operation *parent = op->getParentOp(); parent; parent = parent->getParentOp())
-    if (isa<PatternOp, KernelOp>(parent))
+    if (isa<PatternOp, KernelOp, CompositeOp>(parent))
       return parent;
   return nullptr;
 }
@@ -325,6 +332,72 @@ template <typename DeclOp> static DeclOp findDeclaration(Operation *user, String
     if (auto decl = dyn_cast<DeclOp>(op); decl && decl.getName() == name)
       return decl;
   return nullptr;
+}
+
+//===----------------------------------------------------------------------===//
+// Composites
+//===----------------------------------------------------------------------===//
+
+SmallVector<PatternOp> mlir::attn::getBranchPatterns(CompositeOp composite) {
+  SmallVector<PatternOp> patterns;
+  for (Attribute name : composite.getBranches())
+    patterns.push_back(SymbolTable::lookupNearestSymbolFrom<PatternOp>(
+        composite, cast<FlatSymbolRefAttr>(name).getAttr()));
+  return patterns;
+}
+
+/// The (name, element type, shape) of each input and the name of each scalar of `container`,
+/// in order.
+static SmallVector<std::tuple<StringRef, Type, ArrayAttr>> inputSignature(Operation *container) {
+  SmallVector<std::tuple<StringRef, Type, ArrayAttr>> signature;
+  for (Operation &op : container->getRegion(0).front())
+    if (auto input = dyn_cast<InputOp>(op))
+      signature.emplace_back(input.getName(), input.getElementType(), input.getShape());
+    else if (auto scalar = dyn_cast<ScalarOp>(op))
+      signature.emplace_back(scalar.getName(), Type(), ArrayAttr());
+  return signature;
+}
+
+LogicalResult CompositeOp::verify() {
+  Block &body = getBody().front();
+  if (failed(verifyUniqueParts(*this, body)) || failed(verifyDeclarations(*this, body)))
+    return failure();
+  for (Operation &op : body)
+    if (!isa<CombineOp, InputOp, ScalarOp>(op))
+      return op.emitOpError("is not a part of a composite (its branches are patterns)");
+  if (!getUnique<CombineOp>())
+    return emitOpError("needs an 'attn.combine' op");
+  if (getBranches().size() < 2)
+    return emitOpError("needs at least two branches, has ") << getBranches().size();
+  llvm::StringSet<> seen;
+  PatternOp first;
+  auto signature = inputSignature(*this);
+  for (auto [name, pattern] : llvm::zip(getBranches(), getBranchPatterns(*this))) {
+    StringRef symbol = cast<FlatSymbolRefAttr>(name).getValue();
+    if (!pattern)
+      return emitOpError("branch '@") << symbol << "' is not an attn.pattern of the module";
+    if (!seen.insert(symbol).second)
+      return emitOpError("names branch '@") << symbol << "' twice";
+    if (pattern.getLse())
+      return emitOpError("branch '@")
+             << symbol << "' has a log-sum-exp output; a composite has none";
+    if (inputSignature(pattern) != signature)
+      return emitOpError("branch '@")
+             << symbol << "' must declare the composite's inputs and scalars, in the same order";
+    if (!first) {
+      first = pattern;
+      continue;
+    }
+    if (pattern.getHeadDimAttr() != first.getHeadDimAttr() ||
+        pattern.getHeadDimVAttr() != first.getHeadDimVAttr() ||
+        pattern.getHeadsAttr() != first.getHeadsAttr() ||
+        pattern.getKvHeadsAttr() != first.getKvHeadsAttr() ||
+        pattern.getVarlen() != first.getVarlen())
+      return emitOpError("branches '@")
+             << first.getSymName() << "' and '@" << symbol
+             << "' differ in their problem shape (head_dim, heads or varlen)";
+  }
+  return success();
 }
 
 InputOp LoadOp::getDeclaration() { return findDeclaration<InputOp>(*this, getInput()); }

@@ -65,11 +65,19 @@ attn::PatternOp attnc::selectPattern(ModuleOp module, llvm::StringRef name) {
       return pattern;
     names += (names.empty() ? "" : ", ") + pattern.getSymName().str();
   }
-  if (name.empty())
+  if (name.empty()) {
     llvm::errs() << "attnc: the spec has several patterns (" << names
                  << "): choose one with --pattern NAME\n";
-  else
+  } else if (auto composite = module.lookupSymbol<attn::CompositeOp>(name)) {
+    std::string branches;
+    for (attn::PatternOp branch : attn::getBranchPatterns(composite))
+      branches += (branches.empty() ? "" : ", ") + branch.getSymName().str();
+    llvm::errs() << "attnc: '" << name
+                 << "' is a composite: this command takes one of its branch patterns (" << branches
+                 << ")\n";
+  } else {
     llvm::errs() << "attnc: the spec has no pattern '" << name << "' (it has " << names << ")\n";
+  }
   return nullptr;
 }
 

@@ -179,6 +179,51 @@ int explainLinear(PatternOp pattern, const attnc::ExplainCommandOptions &o) {
   return 0;
 }
 
+/// A composite: its branches and how it runs (the branches one by one, then the combine), with
+/// why its branches are not fused into one kernel.
+void explainComposite(CompositeOp composite, const attnc::ExplainCommandOptions &o) {
+  SmallVector<PatternOp> branches = getBranchPatterns(composite);
+  outs() << llvm::formatv("composite '{0}': {1} branches over the same q, k, v, their outputs "
+                          "combined per element\n",
+                          composite.getSymName(), branches.size());
+  int linear = 0;
+  for (PatternOp branch : branches) {
+    std::string what;
+    if (auto form = branch.getUnique<LinearOp>()) {
+      ++linear;
+      what = std::string("linear") + (form.getCausal() ? ", causal" : ", bidirectional") +
+             (branch.getUnique<DecayOp>() ? ", decayed" : "") +
+             (branch.getUnique<NormalizeOp>().getKind() == NormalizerKind::Sum ? ", sum normaliser"
+                                                                               : "");
+    } else {
+      what = stringifyNormalizerKind(branch.getUnique<NormalizeOp>().getKind()).str() + ", mask " +
+             branch.getMaskClass().value_or("none").str();
+    }
+    outs() << "  branch " << branch.getSymName() << ": " << what << "\n";
+  }
+  const int64_t n = int64_t(branches.size());
+  const char *why =
+      linear == n ? "two D x Dv states per block would not fit the registers (one takes a "
+                    "quarter of them)"
+      : linear > 0
+          ? "its branches run different kernel templates (linear: chunks carrying a state; "
+            "softmax: key tiles with an online max), whose registers and shared memory do not "
+            "fit one block"
+          : "a fused kernel would run one online softmax per branch over the union of their key "
+            "tiles, each under its own mask: not built";
+  // The combine pass reads every branch's output and writes one, 16-bit elements.
+  PatternOp first = branches.front();
+  const int64_t heads =
+      first.getHeads() ? int64_t(*first.getHeads()) : std::max<int64_t>(o.heads, 1);
+  const int64_t dv = first.getHeadDimV().value_or(128);
+  const double megabytes = double(n + 1) * o.batch * o.seqQ * heads * dv * 2 / 1e6;
+  outs() << llvm::formatv(
+      "  plan: split, {0} launches (one per branch, each writing its own output), then the "
+      "combine as one elementwise pass (reads {0} outputs, writes 1: {1:f1} MB at Sq {2}, batch "
+      "{3}, heads {4}, Dv {5}); not fused: {6}\n",
+      n, megabytes, o.seqQ, o.batch, heads, dv, why);
+}
+
 /// Explains one classified pattern; returns the exit code (1 for an error or an unsound map).
 int explainPattern(PatternOp pattern, const attnc::ExplainCommandOptions &o,
                    const llvm::StringMap<std::string> &inputFiles,
@@ -331,8 +376,13 @@ int attnc::runExplainCommand(const ExplainCommandOptions &o) {
     return 1;
 
   llvm::SmallVector<PatternOp> patterns;
+  llvm::SmallVector<CompositeOp> composites;
   if (o.patternName.empty()) {
     llvm::append_range(patterns, spec->module->getOps<PatternOp>());
+    llvm::append_range(composites, spec->module->getOps<CompositeOp>());
+  } else if (auto composite = spec->module->lookupSymbol<CompositeOp>(o.patternName)) {
+    composites.push_back(composite);
+    patterns = getBranchPatterns(composite);
   } else if (PatternOp pattern = selectPattern(*spec->module, o.patternName)) {
     patterns.push_back(pattern);
   } else {
@@ -341,6 +391,10 @@ int attnc::runExplainCommand(const ExplainCommandOptions &o) {
   if (!checkDeclared(patterns, inputFiles, scalarValues))
     return 1;
 
+  for (CompositeOp composite : composites) {
+    explainComposite(composite, o);
+    outs() << "\n";
+  }
   for (auto [i, pattern] : llvm::enumerate(patterns)) {
     if (i)
       outs() << "\n";

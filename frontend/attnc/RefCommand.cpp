@@ -7,7 +7,8 @@
 //           v [total_k, Hkv, Dv]  ->  out [total_q, Hq, Dv], lse [Hq, total_q]
 // Every size comes from the .npy headers and is checked before anything is evaluated; out and
 // lse are written as float32. A linear pattern's state: --state-in / --state-out
-// [B, Hq, D, Dv] and, with the sum normaliser, --key-sum-in / --key-sum-out [B, Hq, D]. Extra
+// [B, Hq, D, Dv] and, with the sum normaliser, --key-sum-in / --key-sum-out [B, Hq, D]. A
+// composite (--pattern naming an attn.composite) evaluates each branch, then the combine. Extra
 // inputs and scalars: Inputs.cpp.
 //
 //===----------------------------------------------------------------------===//
@@ -105,9 +106,27 @@ int attnc::runRefCommand(const RefCommandOptions &o) {
   std::unique_ptr<LoadedSpec> spec = loadSpec(o.specPath, params);
   if (!spec)
     return 1;
-  attn::PatternOp pattern = selectPattern(*spec->module, o.patternName);
+  // A composite (several branches combined) is evaluated branch by branch; its first branch
+  // stands for it in the checks of inputs and shape (every branch declares the same ones).
+  attn::CompositeOp composite;
+  if (!o.patternName.empty())
+    composite = spec->module->lookupSymbol<attn::CompositeOp>(o.patternName);
+  attn::PatternOp pattern = composite ? attn::getBranchPatterns(composite).front()
+                                      : selectPattern(*spec->module, o.patternName);
   if (!pattern || !checkDeclared({pattern}, inputFiles, scalarValues))
     return 1;
+  if (composite) {
+    std::string branches;
+    for (attn::PatternOp branch : attn::getBranchPatterns(composite))
+      branches += (branches.empty() ? "" : ", ") + branch.getSymName().str();
+    if (o.gpu)
+      return fail("composite '" + o.patternName +
+                  "': its GPU launch is not built yet; each branch runs on its own (--pattern " +
+                  branches + ")");
+    if (!(o.lsePath + o.stateInPath + o.stateOutPath + o.keySumInPath + o.keySumOutPath).empty())
+      return fail("composite '" + o.patternName +
+                  "' has no LSE or state outputs (its branches' are internal)");
+  }
   if (pattern.getVarlen() && !varlen)
     return fail("pattern '" + pattern.getSymName() +
                 "' is varlen: give the sequence offsets with --cu-seqlens-q and --cu-seqlens-k");
@@ -272,7 +291,8 @@ int attnc::runRefCommand(const RefCommandOptions &o) {
         return fail("the GPU result is outside the tolerance");
     }
   } else {
-    result = attn::evaluateReference(pattern, p);
+    result =
+        composite ? attn::evaluateComposite(composite, p) : attn::evaluateReference(pattern, p);
     if (failed(result))
       return 1;
   }
@@ -295,8 +315,9 @@ int attnc::runRefCommand(const RefCommandOptions &o) {
     llvm::outs()
         << llvm::formatv("@{0}: B={1} Sq={2} Skv={3} Hq={4} Hkv={5} D={6} Dv={7}{8}; "
                          "wrote {9} {10}",
-                         pattern.getSymName(), p.batch, p.seqQ, p.seqK, hq, hkv, d, dv,
-                         varlen ? " varlen" : "", o.outputPath, formatShape(outShape))
+                         composite ? composite.getSymName() : pattern.getSymName(), p.batch, p.seqQ,
+                         p.seqK, hq, hkv, d, dv, varlen ? " varlen" : "", o.outputPath,
+                         formatShape(outShape))
         << (o.lsePath.empty() ? "" : ", " + o.lsePath + " " + formatShape(lseShape))
         << (o.stateOutPath.empty() ? "" : ", " + o.stateOutPath + " " + formatShape(stateShape))
         << (o.keySumOutPath.empty() ? "" : ", " + o.keySumOutPath + " " + formatShape(keySumShape))

@@ -80,6 +80,8 @@ public:
 
   OwningOpRef<ModuleOp> gen(const ast::File &file) {
     OwningOpRef<ModuleOp> module = ModuleOp::create(builder.getUnknownLoc());
+    // Every symbol of the module first: a composite's branches become patterns named
+    // COMPOSITE_BRANCH, which must not clash with any pattern of the file.
     llvm::StringMap<SMLoc> seen;
     for (const ast::Pattern &pattern : file.patterns) {
       auto [it, inserted] = seen.try_emplace(pattern.name, pattern.loc);
@@ -88,8 +90,32 @@ public:
         note(it->second, "first defined here");
         return nullptr;
       }
+    }
+    for (const ast::Pattern &pattern : file.patterns)
+      for (const ast::Pattern &branch : pattern.branches) {
+        for (const ast::Pattern &earlier : pattern.branches) {
+          if (&earlier == &branch)
+            break;
+          if (earlier.name == branch.name) {
+            error(branch.loc,
+                  "branch '" + branch.name + "' of '" + pattern.name + "' is defined twice");
+            note(earlier.loc, "first defined here");
+            return nullptr;
+          }
+        }
+        std::string name = branchPatternName(pattern, branch);
+        auto [it, inserted] = seen.try_emplace(name, branch.loc);
+        if (!inserted) {
+          error(branch.loc, "branch '" + branch.name + "' of '" + pattern.name +
+                                "' becomes pattern '" + name + "', which is already defined");
+          note(it->second, "defined here");
+          return nullptr;
+        }
+      }
+    for (const ast::Pattern &pattern : file.patterns) {
       builder.setInsertionPointToEnd(module->getBody());
-      if (failed(genPattern(file, pattern)))
+      bool composite = !pattern.branches.empty() || pattern.combine;
+      if (failed(composite ? genComposite(file, pattern) : genPattern(file, pattern)))
         return nullptr;
     }
     for (const auto &entry : overrides)
@@ -238,22 +264,138 @@ private:
     return success();
   }
 
-  LogicalResult genPattern(const ast::File &file, const ast::Pattern &ast) {
+  static std::string branchPatternName(const ast::Pattern &composite, const ast::Pattern &branch) {
+    return composite.name + "_" + branch.name;
+  }
+
+  /// Opens the scope of a pattern: the file's params and lets, then those of `outer` (the
+  /// composite of a branch), then the pattern's own.
+  LogicalResult openScope(const ast::File &file, const ast::Pattern *outer,
+                          const ast::Pattern &ast) {
     scope.clear();
     paramValues.clear();
     usedParams.clear();
-    if (failed(declareParams(file.params)))
+    if (failed(declareParams(file.params)) || failed(declareLets(file.lets)))
       return failure();
-    if (failed(declareLets(file.lets)) || failed(declareParams(ast.params)) ||
-        failed(declareLets(ast.lets)))
+    if (outer && (failed(declareParams(outer->params)) || failed(declareLets(outer->lets))))
       return failure();
+    return success(succeeded(declareParams(ast.params)) && succeeded(declareLets(ast.lets)));
+  }
 
-    auto pattern = attn::PatternOp::create(builder, loc(ast.loc), ast.name);
-    if (failed(setShapeAttributes(pattern, ast)))
+  /// A pattern, or with `outer` branch `ast` of that composite: a pattern named
+  /// COMPOSITE_BRANCH with the composite's inputs, scalars and shape.
+  LogicalResult genPattern(const ast::File &file, const ast::Pattern &ast,
+                           const ast::Pattern *outer = nullptr) {
+    if (failed(openScope(file, outer, ast)))
+      return failure();
+    const ast::Pattern &decls = outer ? *outer : ast; // inputs, scalars, shape
+    auto pattern = attn::PatternOp::create(builder, loc(ast.loc),
+                                           outer ? branchPatternName(*outer, ast) : ast.name);
+    if (failed(setShapeAttributes(pattern, decls)))
       return failure();
     Block *body = builder.createBlock(&pattern.getBody());
     builder.setInsertionPointToEnd(body);
+    if (failed(genDeclarations(decls)))
+      return failure();
 
+    if (ast.linear && failed(genLinear(ast)))
+      return failure();
+    if (ast.mask) {
+      auto mask = attn::MaskOp::create(builder, loc(ast.mask->loc));
+      if (failed(genRegion(mask, *ast.mask, /*hasScore=*/false, ValueKind::Bool, "a mask")))
+        return failure();
+    }
+    if (ast.score) {
+      auto score = attn::ScoreModOp::create(builder, loc(ast.score->loc));
+      if (failed(genRegion(score, *ast.score, /*hasScore=*/true, ValueKind::Float, "a score")))
+        return failure();
+    }
+    if (ast.weight) {
+      auto weight = attn::WeightOp::create(builder, loc(ast.weight->loc));
+      if (failed(genRegion(weight, *ast.weight, /*hasScore=*/false, ValueKind::Float, "a weight")))
+        return failure();
+    }
+    if (failed(genNormalize(ast)))
+      return failure();
+    setParamsAttribute(pattern, ast);
+    builder.setInsertionPointAfter(pattern);
+    return success();
+  }
+
+  /// A composite: its branches as patterns, then `attn.composite` with the combine.
+  LogicalResult genComposite(const ast::File &file, const ast::Pattern &ast) {
+    auto misplaced = [&](SMLoc at, const Twine &what, const Twine &where) {
+      error(at, what + " " + where);
+      return failure();
+    };
+    if (!ast.combine)
+      return misplaced(ast.loc, "composite '" + ast.name + "'",
+                       "needs a 'combine' expression over its branches");
+    if (ast.branches.size() < 2)
+      return misplaced(ast.combine->loc, "'combine'",
+                       "needs at least two branches ('branch NAME { ... }'), '" + ast.name +
+                           "' has " + Twine(ast.branches.size()));
+    for (auto [part, what] : {std::pair{ast.mask.get(), "mask"},
+                              {ast.score.get(), "score"},
+                              {ast.weight.get(), "weight"}})
+      if (part)
+        return misplaced(part->loc, Twine("'") + what + "'",
+                         "belongs in a branch: a composite's clauses are its branches, "
+                         "declarations and shape");
+    if (ast.linear)
+      return misplaced(ast.linear->loc, "'linear'", "belongs in a branch of a composite");
+    if (ast.normalizerLoc.isValid())
+      return misplaced(ast.normalizerLoc, "'normalize'", "belongs in a branch of a composite");
+    if (ast.lse)
+      return misplaced(ast.loc, "composite '" + ast.name + "'",
+                       "has no log-sum-exp output (its output is the combine's)");
+    for (const ast::Pattern &branch : ast.branches) {
+      const char *inherited = !branch.inputs.empty()    ? "'input'"
+                              : !branch.scalars.empty() ? "'scalar'"
+                              : branch.heads            ? "'heads'"
+                              : branch.headDim          ? "'head_dim'"
+                              : branch.varlen           ? "'varlen'"
+                              : branch.lse              ? "'output lse'"
+                                                        : nullptr;
+      if (inherited)
+        return misplaced(branch.loc, Twine(inherited) + " in branch '" + branch.name + "'",
+                         "belongs to the composite: every branch shares its inputs, scalars and "
+                         "shape");
+    }
+    SmallVector<Attribute> symbols;
+    for (const ast::Pattern &branch : ast.branches) {
+      if (failed(genPattern(file, branch, &ast)))
+        return failure();
+      symbols.push_back(
+          FlatSymbolRefAttr::get(builder.getContext(), branchPatternName(ast, branch)));
+    }
+    if (failed(openScope(file, nullptr, ast)))
+      return failure();
+    auto composite =
+        attn::CompositeOp::create(builder, loc(ast.loc), ast.name, builder.getArrayAttr(symbols));
+    builder.createBlock(&composite.getBody());
+    if (failed(genDeclarations(ast)))
+      return failure();
+    SmallVector<StringRef> names = {"b", "h", "q"};
+    for (const ast::Pattern &branch : ast.branches) {
+      if (auto it = scope.find(branch.name); it != scope.end()) {
+        error(branch.loc, "branch '" + branch.name + "' has the name of a declaration of '" +
+                              ast.name + "', which the combine could not tell apart");
+        note(it->second.loc, "declared here");
+        return failure();
+      }
+      names.push_back(branch.name);
+    }
+    auto combine = attn::CombineOp::create(builder, loc(ast.combine->loc));
+    if (failed(genRegion(combine, *ast.combine, names, ValueKind::Int, ValueKind::Float,
+                         "a combine", /*hasScore=*/false, /*floatArgsFrom=*/3)))
+      return failure();
+    builder.setInsertionPointAfter(composite);
+    return success();
+  }
+
+  /// The `attn.scalar` and `attn.input` declarations of `ast`, entered into the scope.
+  LogicalResult genDeclarations(const ast::Pattern &ast) {
     for (auto [slot, scalar] : llvm::enumerate(ast.scalars)) {
       Symbol symbol{Symbol::Kind::Scalar, scalar.loc};
       symbol.slot = slot;
@@ -286,28 +428,6 @@ private:
       return error(ast.inputs[attn::kMaxInputs].loc,
                    "at most " + Twine(attn::kMaxInputs) + " inputs per pattern"),
              failure();
-
-    if (ast.linear && failed(genLinear(ast)))
-      return failure();
-    if (ast.mask) {
-      auto mask = attn::MaskOp::create(builder, loc(ast.mask->loc));
-      if (failed(genRegion(mask, *ast.mask, /*hasScore=*/false, ValueKind::Bool, "a mask")))
-        return failure();
-    }
-    if (ast.score) {
-      auto score = attn::ScoreModOp::create(builder, loc(ast.score->loc));
-      if (failed(genRegion(score, *ast.score, /*hasScore=*/true, ValueKind::Float, "a score")))
-        return failure();
-    }
-    if (ast.weight) {
-      auto weight = attn::WeightOp::create(builder, loc(ast.weight->loc));
-      if (failed(genRegion(weight, *ast.weight, /*hasScore=*/false, ValueKind::Float, "a weight")))
-        return failure();
-    }
-    if (failed(genNormalize(ast)))
-      return failure();
-    setParamsAttribute(pattern, ast);
-    builder.setInsertionPointAfter(pattern);
     return success();
   }
 
@@ -612,10 +732,11 @@ private:
   }
 
   /// Fills the region of `op` from `expr`: its block arguments are `names` (of kind `argKind`,
-  /// but a leading "s" or "x" is the float score / element).
+  /// but a leading "s" or "x" is the float score / element, and those from `floatArgsFrom` on
+  /// are floats).
   LogicalResult genRegion(Operation *op, const ast::Expr &expr, ArrayRef<StringRef> names,
-                          ValueKind argKind, ValueKind want, StringRef what,
-                          bool hasScore = false) {
+                          ValueKind argKind, ValueKind want, StringRef what, bool hasScore = false,
+                          size_t floatArgsFrom = SIZE_MAX) {
     OpBuilder::InsertionGuard guard(builder);
     Block *block = attn::createRegionBlock(builder, op->getRegion(0), attn::getRegionSignature(op),
                                            op->getLoc());
@@ -623,7 +744,7 @@ private:
     argNames.clear();
     letValues.clear();
     for (auto [i, name] : llvm::enumerate(names)) {
-      bool isFloat = (i == 0 && (name == "s" || name == "x"));
+      bool isFloat = (i == 0 && (name == "s" || name == "x")) || i >= floatArgsFrom;
       args[name] = {block->getArgument(i), isFloat ? ValueKind::Float : argKind};
       if (name != "s")
         argNames.push_back(name);

@@ -7,6 +7,7 @@
 //              | 'normalize' ('softmax' | 'sigmoid' | 'none') ['(' option (',' option)* ')']
 //              | 'heads' INT [',' INT] | 'head_dim' INT [',' INT] | 'varlen' | 'output' 'lse'
 //              | 'linear' '{' [litem (';' litem)* [';']] '}'
+//              | 'branch' NAME '{' clause* '}' | 'combine' expr       (a composite)
 //   litem     := 'feature' expr | 'decay' expr | 'causal'
 //              | 'normalize' ('none' | 'sum') ['(' option (',' option)* ')']
 //   param     := 'param' NAME ':' type '=' expr ['in' '[' expr ',' expr ']']
@@ -328,6 +329,10 @@ private:
       return parseNormalize(pattern, loc);
     if (consume("linear"))
       return parseLinear(pattern, loc);
+    if (consume("branch"))
+      return parseBranch(pattern, loc);
+    if (consume("combine"))
+      return parseExprClause(pattern.combine, loc, "combine");
     if (consume("param"))
       return parseParam(pattern.params, loc);
     if (consume("let"))
@@ -405,9 +410,37 @@ private:
       return false;
     }
     error(loc, "expected a clause (mask, score, weight, normalize, linear, param, let, scalar, "
-               "input, heads, head_dim, varlen, output), found " +
+               "input, heads, head_dim, varlen, output, branch, combine), found " +
                    describe());
     return false;
+  }
+
+  /// `branch NAME { clauses }`: a pattern inside a composite (MLIRGen checks which clauses).
+  bool parseBranch(Pattern &pattern, SMLoc loc) {
+    if (inBranch) {
+      error(loc, "a branch cannot hold branches");
+      return false;
+    }
+    Pattern branch;
+    if (!parseName(branch.name, branch.loc, "a branch name after 'branch'") ||
+        !expect("{", "to open the branch body"))
+      return false;
+    inBranch = true;
+    while (!is("}") && !failed) {
+      if (tok.kind == Token::Kind::End) {
+        error(tok.loc, "expected '}' to close branch '" + branch.name + "'");
+        break;
+      }
+      if (!parseClause(branch))
+        break;
+    }
+    inBranch = false;
+    if (failed || !expect("}", "to close the branch"))
+      return false;
+    if (!branch.normalizer)
+      branch.normalizer = branch.linear ? Normalizer::None : Normalizer::Softmax;
+    pattern.branches.push_back(std::move(branch));
+    return true;
   }
 
   bool parseExprClause(ExprPtr &slot, SMLoc loc, StringRef what) {
@@ -631,6 +664,7 @@ private:
   Token tok;
   bool failed = false;
   int depth = 0;
+  bool inBranch = false; // parsing the clauses of a `branch { }`
 };
 
 } // namespace

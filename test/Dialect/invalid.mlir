@@ -329,3 +329,74 @@ attn.kernel @k attributes {block_m = 64 : i64, block_n = 64 : i64, element_type 
     head_dim = 64 : i64, head_dim_v = 64 : i64, kernel_template = #attn<template linear>,
     normalizer = 2 : i32, pattern = @p, scale = 1.0 : f64, stages = 2 : i64, warps = 4 : i64} {
 }
+
+// -----
+
+attn.pattern @a {
+  attn.normalize softmax
+}
+// expected-error @+1 {{needs at least two branches, has 1}}
+attn.composite @c branches [@a] {
+  attn.combine {
+  ^bb0(%b: index, %h: index, %q: index, %x: f32):
+    attn.yield %x : f32
+  }
+}
+
+// -----
+
+attn.pattern @a {
+  attn.normalize softmax
+}
+// expected-error @+1 {{branch '@nope' is not an attn.pattern of the module}}
+attn.composite @c branches [@a, @nope] {
+  attn.combine {
+  ^bb0(%b: index, %h: index, %q: index, %x: f32, %y: f32):
+    attn.yield %x : f32
+  }
+}
+
+// -----
+
+attn.pattern @a {
+  attn.input "g" : f32 ["H"]
+  attn.normalize softmax
+}
+attn.pattern @b {
+  attn.normalize softmax
+}
+// expected-error @+1 {{branch '@a' must declare the composite's inputs and scalars, in the same order}}
+attn.composite @c branches [@a, @b] {
+  attn.combine {
+  ^bb0(%b: index, %h: index, %q: index, %x: f32, %y: f32):
+    attn.yield %x : f32
+  }
+}
+
+// -----
+
+attn.pattern @a {
+  attn.normalize softmax
+}
+attn.pattern @b {
+  attn.normalize softmax
+}
+attn.composite @c branches [@a, @b] {
+  // expected-error @+1 {{expects 5 region arguments}}
+  attn.combine {
+  ^bb0(%b: index, %h: index, %q: index, %x: f32):
+    attn.yield %x : f32
+  }
+}
+
+// -----
+
+attn.pattern @a {
+  attn.normalize softmax
+}
+attn.pattern @b {
+  attn.normalize softmax
+}
+// expected-error @+1 {{needs an 'attn.combine' op}}
+attn.composite @c branches [@a, @b] {
+}

@@ -128,3 +128,29 @@ attn.kernel @retention_bf16_d64 attributes {block_m = 64 : i64, block_n = 64 : i
     attn.yield %g : f32
   }
 }
+
+// -----
+
+// CHECK-LABEL: attn.composite @mixed branches [@mixed_linear, @mixed_exact] {
+// CHECK: attn.input "mix" : f32 ["H"]
+// CHECK: attn.combine {
+// CHECK: ^bb0(%{{.+}}: index, %{{.+}}: index, %{{.+}}: index, %{{.+}}: f32, %{{.+}}: f32):
+attn.pattern @mixed_linear {
+  attn.input "mix" : f32 ["H"]
+  attn.linear causal
+  attn.normalize none
+}
+attn.pattern @mixed_exact {
+  attn.input "mix" : f32 ["H"]
+  attn.normalize softmax
+}
+attn.composite @mixed branches [@mixed_linear, @mixed_exact] {
+  attn.input "mix" : f32 ["H"]
+  attn.combine {
+  ^bb0(%b: index, %h: index, %q: index, %x: f32, %y: f32):
+    %m = attn.load "mix"[%h] : f32
+    %a = arith.mulf %m, %x : f32
+    %s = arith.addf %a, %y : f32
+    attn.yield %s : f32
+  }
+}

@@ -405,6 +405,48 @@ TEST(ReferenceLinear, RejectsDecaysOutsideTheUnitInterval) {
   EXPECT_TRUE(mlir::failed(evaluateReference(ok->pattern(), tall.p)));
 }
 
+TEST(ReferenceComposite, MixesItsBranchesPerElement) {
+  // A decayed linear branch and a causal sliding window, mixed per head, plus terms in b and q
+  // (the combine's index arguments), on ragged sequences with GQA; against the two branches by
+  // hand-written loops.
+  RandomProblem rp = linearProblem(31, /*varlen=*/true);
+  rp.p.stateIn.clear(); // a composite's linear branches start from zero
+  const std::vector<double> mix = {0.2, 0.5, 0.9, 0.0};
+  rp.p.inputs["mix"] = mix;
+  std::unique_ptr<Compiled> c =
+      compile("attention m {\n varlen\n input mix: float[H]\n"
+              " branch lin { linear { decay 1.0 - exp2(-2.0 - float(h)); causal } }\n"
+              " branch win { mask k <= q && q - k < 5 }\n"
+              " combine mix[h] * lin + (1.0 - mix[h]) * win + 0.25 * float(q) + 0.5 * float(b)\n"
+              "}");
+  ASSERT_TRUE(c);
+  auto composite = *c->module->getOps<CompositeOp>().begin();
+  mlir::FailureOr<ReferenceResult> ref = evaluateComposite(composite, rp.p);
+  ASSERT_TRUE(mlir::succeeded(ref));
+  std::vector<double> lin = handLinear(
+      rp.p, [](double x) { return x; },
+      [](int64_t, int64_t h, int64_t, int64_t) { return 1.0 - std::exp2(-2.0 - double(h)); },
+      /*causal=*/true, /*sum=*/false, 1.0 / 4.0);
+  Hand window;
+  window.keep = [](int64_t, int64_t, int64_t q, int64_t k, int64_t, int64_t) {
+    return k <= q && q - k < 5;
+  };
+  std::vector<double> win = handAttention(rp.p, window);
+  std::vector<double> want(win.size());
+  for (int64_t b = 0; b < rp.p.batch; ++b)
+    for (int64_t q = 0; q < rp.p.length(b, false); ++q)
+      for (int64_t h = 0; h < rp.p.heads; ++h)
+        for (int64_t e = 0; e < rp.p.headDimV; ++e) {
+          const int64_t i = ((rp.p.rowStart(b, false) + q) * rp.p.heads + h) * rp.p.headDimV + e;
+          want[i] = mix[h] * lin[i] + (1 - mix[h]) * win[i] + 0.25 * double(q) + 0.5 * double(b);
+        }
+  EXPECT_LT(maxAbsDiff(ref->out, want), 1e-9);
+  EXPECT_TRUE(ref->state.empty());
+  // A composite does not start from a given state.
+  rp.p.stateIn.assign(rp.p.batch * rp.p.heads * rp.p.headDim * rp.p.headDimV, 0.0);
+  EXPECT_TRUE(mlir::failed(evaluateComposite(composite, rp.p)));
+}
+
 TEST(Reference, RejectsBadProblems) {
   RandomProblem rp(10);
   std::unique_ptr<Compiled> c = compile("attention d { input doc: int[B, Skv]\n"

@@ -183,10 +183,9 @@ void checkBlockMaps(attn::PatternOp pattern) {
         std::string unsound = attn::checkSoundness(*claimed, truth);
         if (!unsound.empty()) {
           llvm::errs() << "attnc-fuzz: unsound block map for @" << pattern.getSymName()
-                       << " (mask_class " << pattern.getMaskClass().value_or("none") << ") b "
-                       << b << " h " << h << " Sq " << p.length(b, false) << " Skv "
-                       << p.length(b, true) << " tiles " << blockM << "x" << blockN << ": "
-                       << unsound << "\n";
+                       << " (mask_class " << pattern.getMaskClass().value_or("none") << ") b " << b
+                       << " h " << h << " Sq " << p.length(b, false) << " Skv " << p.length(b, true)
+                       << " tiles " << blockM << "x" << blockN << ": " << unsound << "\n";
           abort();
         }
       }
@@ -249,5 +248,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
   for (attn::PatternOp pattern : module->getOps<attn::PatternOp>())
     runReference(pattern);
+  // A composite's reference: its branches on the same problem (their first one's declarations
+  // are the composite's), then the combine.
+  for (attn::CompositeOp composite : module->getOps<attn::CompositeOp>()) {
+    std::unique_ptr<Problem> problem =
+        makeProblem(attn::getBranchPatterns(composite).front(), 1, 1, {3}, {3}, /*withQKV=*/true);
+    if (problem) {
+      FailureOr<attn::ReferenceResult> result = attn::evaluateComposite(composite, problem->p);
+      (void)result;
+    }
+  }
   return 0;
 }

@@ -35,8 +35,8 @@ struct ForwardConfig {
   int headDim = 128, headDimV = 128;
   int blockM = 128, blockN = 64, warps = 8, stages = 2;
   KernelTemplate kernelTemplate = KernelTemplate::Sm80;
-  bool keySum = false; ///< Linear: the sum normaliser (the kernel carries a key sum)
-  bool causal = false; ///< Linear: a causal form (its prefill may split long sequences)
+  bool keySum = false;        ///< Linear: the sum normaliser (the kernel carries a key sum)
+  bool causal = false;        ///< Linear: a causal form (its prefill may split long sequences)
   bool gatePerKeyDim = false; ///< Linear: a gate per key dimension (the prefill's gate pass)
 };
 

@@ -17,6 +17,9 @@
                 --state-out S [--tol T]
       a causal linear pattern token by token (S <- g_t S + k v^T, o = C q^T S), compared
       with attnc ref's OUT and final state like `attention`
+  npy.py mix --a A --b B --mix M --out OUT [--tol T]
+      a composite's per-head mix of two branch outputs, M[h] A + (1 - M[h]) B, compared
+      with attnc ref's OUT like `attention`
   npy.py png FILE ROWS COLS        checks the signature, every CRC and the zlib stream, then
       prints the size, the chunks, the IDAT size and the map read back at the centre of each
       of ROWS x COLS cells
@@ -275,6 +278,24 @@ def cmd_linear(args):
     sys.exit(0 if ok else 1)
 
 
+def cmd_mix(args):
+    """mix --a A --b B --mix M --out O: O[..., h, :] = M[h] A[..., h, :] + (1 - M[h]) B[..., h, :]
+    over [rows..., H, Dv] outputs (a composite's per-head mix of two branches)."""
+    o = options(args)
+    _, shape, a = read(o["a"])
+    _, _, b = read(o["b"])
+    _, _, mix = read(o["mix"])
+    heads, dv = shape[-2], shape[-1]
+    want = [mix[(i // dv) % heads] * x + (1 - mix[(i // dv) % heads]) * y
+            for i, (x, y) in enumerate(zip(a, b))]
+    descr, got_shape, got = read(o["out"])
+    print("out", descr, got_shape)
+    worst = max(abs(w - g) / max(1.0, abs(w)) for w, g in zip(want, got))
+    ok = got_shape == shape and len(got) == len(want) and worst <= float(o.get("tol", "1e-6"))
+    print("max error %.3g: %s" % (worst, "OK" if ok else "MISMATCH"))
+    sys.exit(0 if ok else 1)
+
+
 def cmd_png(args):
     with open(args[0], "rb") as f:
         data = f.read()
@@ -312,7 +333,7 @@ def cmd_png(args):
 
 if __name__ == "__main__":
     commands = {"write": cmd_write, "random": cmd_random, "show": cmd_show, "attention": cmd_attention,
-                "linear": cmd_linear, "png": cmd_png}
+                "linear": cmd_linear, "mix": cmd_mix, "png": cmd_png}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         sys.exit(__doc__)
     commands[sys.argv[1]](sys.argv[2:])

@@ -67,6 +67,11 @@ LogicalResult verifyProblem(Operation *container, const ReferenceProblem &proble
 /// out of bounds.
 FailureOr<ReferenceResult> evaluateReference(PatternOp pattern, const ReferenceProblem &problem);
 
+/// Evaluates `composite`: each branch pattern on `problem` (from zero state), then the combine
+/// per output element. Returns the output only (no LSE, no state).
+FailureOr<ReferenceResult> evaluateComposite(CompositeOp composite,
+                                             const ReferenceProblem &problem);
+
 } // namespace mlir::attn
 
 #endif // ATTN_CODEGEN_REFERENCE_H

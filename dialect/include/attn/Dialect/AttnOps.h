@@ -28,6 +28,7 @@ constexpr unsigned kScoreModIndexArgs = 6; // after s: b h q k sq skv
 constexpr unsigned kKvRangeArgs = 6;       // b h q0 q1 sq skv
 constexpr unsigned kTileFullArgs = 8;      // b h q0 q1 k0 k1 sq skv (tile_empty too)
 constexpr unsigned kDecayArgs = 4;         // b h t d
+constexpr unsigned kCombineIndexArgs = 3;  // b h q, then one f32 per branch
 
 /// Limits of the kernel argument block (runtime/device/attnc/params.cuh).
 constexpr unsigned kMaxInputs = 8;
@@ -49,6 +50,9 @@ Block *createRegionBlock(OpBuilder &builder, Region &region, const RegionSignatu
 
 /// Registers the attn dialect and the upstream dialects its regions use.
 void registerAttnDialects(DialectRegistry &registry);
+
+/// The branch patterns of `composite`, in order (null where a name does not resolve).
+SmallVector<PatternOp> getBranchPatterns(CompositeOp composite);
 
 } // namespace mlir::attn
 

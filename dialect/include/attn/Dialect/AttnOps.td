@@ -8,7 +8,8 @@
 //   tile_empty ^bb0(b, h, q0, q1, k0, k1, sq, skv: index)  -> i1   (mask false on the whole tile)
 //   weight     ^bb0(b, h, q, k, sq, skv: index)            -> f32  (multiplies the normalised weight)
 //   feature    ^bb0(x: f32)                                -> f32  (linear: phi, per element)
-//   decay      ^bb0(b, h, t: index)                        -> f32  (linear: gamma_t in (0, 1])
+//   decay      ^bb0(b, h, t, d: index)                     -> f32  (linear: gamma in (0, 1])
+//   combine    ^bb0(b, h, q: index, x_1 .. x_n: f32)       -> f32  (composite: one output element)
 // Positions are within one sequence; sq and skv are that sequence's lengths.
 //
 //===----------------------------------------------------------------------===//
@@ -91,6 +92,35 @@ def Attn_PatternOp : Attn_Op<"pattern", [
     build($_builder, $_state, $_builder.getStringAttr(name), nullptr, nullptr, nullptr, nullptr,
           false, false, nullptr, nullptr, false);
   }]>];
+  let extraClassDeclaration = AttnGetUnique;
+}
+
+def Attn_CompositeOp : Attn_Op<"composite", [
+    Symbol, IsolatedFromAbove, NoTerminator, SingleBlock, HasParent<"::mlir::ModuleOp">]> {
+  let summary = "several patterns over the same q, k, v whose outputs combine per element";
+  let description = [{
+    A layer of several branches (Based: linear attention plus a sliding window; Lizard: a
+    gated linear form plus a window): each branch is an ordinary `attn.pattern` of the module,
+    named in `branches`, computing its own output O_i from the call's q, k, v. The composite's
+    output is `attn.combine` applied to each element: O[b, q, h, e] = combine(b, h, q,
+    O_1[b, q, h, e], ..., O_n[b, q, h, e]). The body declares the inputs and scalars the
+    combine reads (`attn.input`, `attn.scalar`); every branch declares the same ones, in the
+    same order, so one argument block serves every launch.
+
+    ```mlir
+    attn.composite @based branches [@based_global, @based_local] {
+      attn.combine {
+      ^bb0(%b: index, %h: index, %q: index, %global: f32, %local: f32):
+        %sum = arith.addf %global, %local : f32
+        attn.yield %sum : f32
+      }
+    }
+    ```
+  }];
+  let arguments = (ins SymbolNameAttr:$sym_name, FlatSymbolRefArrayAttr:$branches);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = "$sym_name `branches` $branches attr-dict-with-keyword $body";
+  let hasVerifier = 1;
   let extraClassDeclaration = AttnGetUnique;
 }
 
@@ -222,6 +252,19 @@ def Attn_DecayOp : Attn_RegionOp<"decay"> {
   }];
 }
 
+def Attn_CombineOp : Attn_Op<"combine", [
+    ParentOneOf<["CompositeOp"]>, SingleBlock, IsolatedFromAbove]> {
+  let summary = "how a composite's branch outputs combine into one output element";
+  let description = [{
+    `^bb0(%b, %h, %q: index, %x_1 .. %x_n: f32)` yielding one `f32`, with x_i the element of
+    branch i's output at (b, q, h, e) for every value column e: a sum, a weighted sum with
+    weights from inputs or scalars (per head, per token), or any other expression.
+  }];
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = "attr-dict-with-keyword $body";
+  let hasVerifier = 1;
+}
+
 def Attn_LinearOp : Attn_Op<"linear", [ParentOneOf<["PatternOp", "KernelOp"]>]> {
   let summary = "marks a linear (recurrent) pattern: a feature map and a decayed running state";
   let description = [{
@@ -261,7 +304,7 @@ def Attn_NormalizeOp : Attn_Op<"normalize", [ParentOneOf<["PatternOp"]>]> {
 // Inputs and scalars
 //===----------------------------------------------------------------------===//
 
-def Attn_InputOp : Attn_Op<"input", [ParentOneOf<["PatternOp", "KernelOp"]>]> {
+def Attn_InputOp : Attn_Op<"input", [ParentOneOf<["PatternOp", "KernelOp", "CompositeOp"]>]> {
   let summary = "declares an extra input tensor that pattern regions read";
   let description = [{
     A dense row-major tensor of `i32` or `f32` elements (document ids, per-head slopes, bias
@@ -278,7 +321,7 @@ def Attn_InputOp : Attn_Op<"input", [ParentOneOf<["PatternOp", "KernelOp"]>]> {
   let hasVerifier = 1;
 }
 
-def Attn_ScalarOp : Attn_Op<"scalar", [ParentOneOf<["PatternOp", "KernelOp"]>]> {
+def Attn_ScalarOp : Attn_Op<"scalar", [ParentOneOf<["PatternOp", "KernelOp", "CompositeOp"]>]> {
   let summary = "declares a run-time f32 scalar that pattern regions read";
   let description = [{
     A value passed at launch (not part of the compiled kernel), with an optional default.
@@ -318,7 +361,7 @@ def Attn_GetScalarOp : Attn_Op<"get_scalar", [Pure]> {
 
 def Attn_YieldOp : Attn_Op<"yield", [Pure, Terminator, ReturnLike,
     ParentOneOf<["MaskOp", "ScoreModOp", "KvRangeOp", "TileFullOp", "TileEmptyOp",
-                 "WeightOp", "FeatureOp", "DecayOp"]>]> {
+                 "WeightOp", "FeatureOp", "DecayOp", "CombineOp"]>]> {
   let summary = "yields the values of a pattern region";
   let arguments = (ins Variadic<AnyType>:$values);
   let assemblyFormat = "($values^ `:` type($values))? attr-dict";

@@ -98,6 +98,10 @@ struct Pattern {
   llvm::SMLoc headsLoc, headDimLoc;
   bool varlen = false;
   bool lse = false;
+  // A composite: `branch NAME { clauses }`, each an ordinary pattern that shares the
+  // composite's params, lets, inputs, scalars and shape, and `combine EXPR` over their names.
+  std::vector<Pattern> branches;
+  ExprPtr combine;
 };
 
 struct File {
