@@ -286,6 +286,44 @@ LogicalResult mlir::attn::emitKernelSource(KernelOp kernel, llvm::raw_ostream &o
   return success();
 }
 
+std::string mlir::attn::getCombineEntryName(CompositeOp composite, StringRef elementType,
+                                            int64_t headDim, int64_t headDimV) {
+  return llvm::formatv("attnc_{0}_{1}_d{2}{3}_combine", composite.getSymName(), elementType,
+                       headDim,
+                       headDimV == headDim ? std::string() : "_" + std::to_string(headDimV))
+      .str();
+}
+
+LogicalResult mlir::attn::emitCombineSource(CompositeOp composite, StringRef elementType,
+                                            int64_t headDim, int64_t headDimV,
+                                            llvm::raw_ostream &os) {
+  const size_t branches = composite.getBranches().size();
+  const std::string entry = getCombineEntryName(composite, elementType, headDim, headDimV);
+  const std::string hooks = entry + "_hooks";
+  os << "// attnc combine " << entry << ": composite @" << composite.getSymName() << " of "
+     << branches << " branches, " << elementType << ", head dims " << headDim << "/" << headDimV
+     << "\n";
+  os << "#include \"attnc/combine.cuh\"\n#include \"attnc/hooks.cuh\"\n\n";
+  os << "struct " << hooks << " {\n";
+  os << "  static constexpr int kHeadDim = " << headDim << "; // an input's extent D\n";
+  SmallVector<std::string> argNames = {"b", "h", "q"};
+  for (size_t i = 0; i < branches; ++i)
+    argNames.push_back("x[" + std::to_string(i) + "]");
+  if (failed(printHook(
+          composite.getUnique<CombineOp>(), "float", "combine",
+          (Twine(kParams) + ", int b, int h, int q, const float (&x)[" + Twine(branches) + "]")
+              .str(),
+          argNames, {"return"}, "", os)))
+    return failure();
+  os << "};\n\n";
+  os << "extern \"C\" __global__ void __launch_bounds__(attnc::kCombineThreads) " << entry
+     << "(const attnc::FwdParams p, const attnc::CombineParams c) {\n";
+  os << "  attnc::combineOutputs<" << hooks << ", "
+     << (elementType == "bf16" ? "attnc::bf16" : "attnc::half") << ", " << headDimV << ", "
+     << branches << ">(p, c);\n}\n";
+  return success();
+}
+
 LogicalResult mlir::attn::emitModuleSource(ModuleOp module, llvm::raw_ostream &os) {
   bool any = false;
   for (KernelOp kernel : module.getOps<KernelOp>()) {

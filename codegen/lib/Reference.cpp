@@ -325,28 +325,23 @@ FailureOr<ReferenceResult> mlir::attn::evaluateReference(PatternOp pattern,
   return result;
 }
 
-FailureOr<ReferenceResult> mlir::attn::evaluateComposite(CompositeOp composite,
-                                                         const ReferenceProblem &p) {
-  if (failed(verifyProblem(composite, p)))
-    return failure();
-  if (!p.stateIn.empty() || !p.keySumIn.empty())
-    return composite.emitError("a composite starts its linear branches from a zero state");
-  SmallVector<ReferenceResult> branches;
-  for (PatternOp branch : getBranchPatterns(composite)) {
-    if (!branch)
-      return composite.emitError("a branch of '") << composite.getSymName() << "' is missing";
-    FailureOr<ReferenceResult> result = evaluateReference(branch, p);
-    if (failed(result))
-      return failure();
-    branches.push_back(std::move(*result));
-  }
+FailureOr<std::vector<double>>
+mlir::attn::combineBranchOutputs(CompositeOp composite, const ReferenceProblem &p,
+                                 ArrayRef<std::vector<double>> outputs) {
+  const size_t count = size_t(p.totalQ() * p.heads * p.headDimV);
+  if (outputs.size() != composite.getBranches().size())
+    return composite.emitError("expected ")
+           << composite.getBranches().size() << " branch outputs, got " << outputs.size();
+  for (const std::vector<double> &out : outputs)
+    if (out.size() != count)
+      return composite.emitError("a branch output has ")
+             << out.size() << " elements, not " << count;
   FailureOr<RegionEvaluator> combine =
       RegionEvaluator::create(composite.getUnique<CombineOp>().getBody(), &p);
   if (failed(combine))
     return failure();
-  ReferenceResult result;
-  result.out.resize(branches.front().out.size());
-  SmallVector<Scalar, 8> args(kCombineIndexArgs + branches.size());
+  std::vector<double> out(count);
+  SmallVector<Scalar, 8> args(kCombineIndexArgs + outputs.size());
   for (int64_t b = 0; b < p.batch; ++b)
     for (int64_t q = 0; q < p.length(b, /*keys=*/false); ++q)
       for (int64_t h = 0; h < p.heads; ++h) {
@@ -355,12 +350,35 @@ FailureOr<ReferenceResult> mlir::attn::evaluateComposite(CompositeOp composite,
         args[1].i = h;
         args[2].i = q;
         for (int64_t e = 0; e < p.headDimV; ++e) {
-          for (size_t i = 0; i < branches.size(); ++i)
-            args[kCombineIndexArgs + i].f = branches[i].out[base + e];
-          result.out[base + e] = combine->run(args)[0].f;
+          for (size_t i = 0; i < outputs.size(); ++i)
+            args[kCombineIndexArgs + i].f = outputs[i][base + e];
+          out[base + e] = combine->run(args)[0].f;
         }
       }
   if (combine->outOfBounds())
     return composite.emitError(*combine->outOfBounds());
+  return out;
+}
+
+FailureOr<ReferenceResult> mlir::attn::evaluateComposite(CompositeOp composite,
+                                                         const ReferenceProblem &p) {
+  if (failed(verifyProblem(composite, p)))
+    return failure();
+  if (!p.stateIn.empty() || !p.keySumIn.empty())
+    return composite.emitError("a composite starts its linear branches from a zero state");
+  std::vector<std::vector<double>> outputs;
+  for (PatternOp branch : getBranchPatterns(composite)) {
+    if (!branch)
+      return composite.emitError("a branch of '") << composite.getSymName() << "' is missing";
+    FailureOr<ReferenceResult> result = evaluateReference(branch, p);
+    if (failed(result))
+      return failure();
+    outputs.push_back(std::move(result->out));
+  }
+  FailureOr<std::vector<double>> out = combineBranchOutputs(composite, p, outputs);
+  if (failed(out))
+    return failure();
+  ReferenceResult result;
+  result.out = std::move(*out);
   return result;
 }

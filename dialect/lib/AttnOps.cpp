@@ -367,8 +367,9 @@ LogicalResult CompositeOp::verify() {
       return op.emitOpError("is not a part of a composite (its branches are patterns)");
   if (!getUnique<CombineOp>())
     return emitOpError("needs an 'attn.combine' op");
-  if (getBranches().size() < 2)
-    return emitOpError("needs at least two branches, has ") << getBranches().size();
+  if (getBranches().size() < 2 || getBranches().size() > kMaxBranches)
+    return emitOpError("needs two to ")
+           << kMaxBranches << " branches, has " << getBranches().size();
   llvm::StringSet<> seen;
   PatternOp first;
   auto signature = inputSignature(*this);

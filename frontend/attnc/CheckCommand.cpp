@@ -15,6 +15,7 @@
 //===----------------------------------------------------------------------===//
 #include "Commands.h"
 
+#include "attn/Codegen/CudaEmitter.h"
 #include "attn/Codegen/Reference.h"
 #include "attn/Codegen/Simulator.h"
 #include "attnc/Forward.h"
@@ -286,7 +287,102 @@ private:
           *spec.module, StringAttr::get(&spec.context, k.pattern));
       checkKernel(k, kernel, pattern, type);
     }
+    for (attn::CompositeOp composite : spec.module->getOps<attn::CompositeOp>())
+      checkComposite(spec, composite, *kernels, dtype, type);
     return true;
+  }
+
+  /// A composite: its combine kernel through NVRTC; on the CPU, the combine of its branch
+  /// kernels' simulated outputs against its float64 reference; on the GPU, the branches and the
+  /// combine through the runtime's CompositeKernel against the same reference. Its branches are
+  /// checked as patterns of their own.
+  void checkComposite(attnc::LoadedSpec &spec, attn::CompositeOp composite,
+                      const std::vector<attnc::CompiledKernel> &kernels, const std::string &dtype,
+                      attnc::ElementType type) {
+    SmallVector<attn::PatternOp> branches = attn::getBranchPatterns(composite);
+    SmallVector<attn::KernelOp> branchKernels;
+    std::string names;
+    for (attn::PatternOp branch : branches) {
+      auto k = llvm::find_if(kernels, [&](const attnc::CompiledKernel &k) {
+        return k.pattern == branch.getSymName();
+      });
+      if (k == kernels.end())
+        return; // a branch has no kernel for this target (reported as a SKIP)
+      branchKernels.push_back(SymbolTable::lookupNearestSymbolFrom<attn::KernelOp>(
+          *spec.module, StringAttr::get(&spec.context, k->kernel)));
+      names += (names.empty() ? "" : ", ") + branch.getSymName().str();
+    }
+    const int d = int(branchKernels.front().getHeadDim()),
+              dv = int(branchKernels.front().getHeadDimV());
+    const std::string entry = attn::getCombineEntryName(composite, dtype, d, dv);
+    if (!checked.insert(entry).second)
+      return;
+    outs() << "\n== " << entry << ": combine of " << branches.size() << " branches (" << names
+           << ")\n";
+    std::string source;
+    llvm::raw_string_ostream os(source);
+    if (failed(attn::emitCombineSource(composite, dtype, d, dv, os))) {
+      report(false, "emit", "the combine could not be printed");
+      return;
+    }
+    if (options.printSource)
+      outs() << source << "\n";
+    attnc::CompileRequest request;
+    request.source = source;
+    request.name = entry + ".cu";
+    request.arch = options.arch;
+    request.options = {"--ptxas-options=-v"};
+    attnc::StatusOr<std::shared_ptr<const attnc::CompileResult>> compiled =
+        attnc::KernelCache::global().compile(request);
+    if (!compiled.ok()) {
+      report(false, "nvrtc " + options.arch, compiled.status().message());
+      return;
+    }
+    report(!(*compiled)->cubin.empty(), "nvrtc " + options.arch,
+           std::to_string((*compiled)->cubin.size()) + " B cubin; " +
+               ptxasSummary((*compiled)->log));
+    // Square shapes: a linear branch attends within its sequence.
+    for (Shape cpuShape : {Shape{2, 4, 2, 77, 77}, Shape{1, 2, 1, 300, 300}}) {
+      std::unique_ptr<Problem> problem = makeProblem(branches.front(), cpuShape, d, dv, type, 1234);
+      FailureOr<attn::ReferenceResult> ref = attn::evaluateComposite(composite, problem->ref);
+      std::vector<std::vector<double>> outputs;
+      for (attn::KernelOp kernel : branchKernels) {
+        FailureOr<attn::ReferenceResult> sim = attn::simulateKernel(kernel, problem->ref);
+        if (failed(sim))
+          break;
+        outputs.push_back(std::move(sim->out));
+      }
+      FailureOr<std::vector<double>> combined =
+          outputs.size() == branches.size()
+              ? attn::combineBranchOutputs(composite, problem->ref, outputs)
+              : FailureOr<std::vector<double>>(failure());
+      if (failed(ref) || failed(combined)) {
+        report(false, "cpu simulate", "evaluation failed");
+        return;
+      }
+      const double err = relativeError(*combined, ref->out);
+      report(err < 1e-5, "cpu simulate " + shapeName(problem->ref),
+             llvm::formatv("rel err {0:e2} (the branch kernels' algorithms, combined)", err).str());
+    }
+    if (!device) {
+      ++skips;
+      return;
+    }
+    unsigned seed = 1;
+    for (Shape shape : {Shape{2, 4, 2, 77, 77}, Shape{1, 2, 2, 300, 300}, Shape{1, 3, 1, 128, 128},
+                        Shape{2, 2, 2, 1000, 1000}}) {
+      std::unique_ptr<Problem> problem = makeProblem(branches.front(), shape, d, dv, type, seed++);
+      FailureOr<attn::ReferenceResult> ref = attn::evaluateComposite(composite, problem->ref);
+      FailureOr<attn::ReferenceResult> got =
+          attnc::runCompositeOnGpu(spec, composite, problem->ref, dtype, options.arch);
+      if (failed(ref) || failed(got)) {
+        report(false, "gpu " + shapeName(problem->ref), "evaluation or launch failed");
+        continue;
+      }
+      const double err = relativeError(got->out, ref->out);
+      report(err < outputTolerance(type), "gpu " + shapeName(problem->ref),
+             llvm::formatv("rel err {0:e2} (branches, then the combine kernel)", err).str());
+    }
   }
 
   void checkKernel(const attnc::CompiledKernel &k, attn::KernelOp kernel, attn::PatternOp pattern,

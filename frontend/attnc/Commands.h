@@ -84,6 +84,13 @@ runPatternOnGpu(LoadedSpec &spec, mlir::attn::PatternOp pattern,
                 const mlir::attn::ReferenceProblem &problem, const std::string &dtype,
                 const std::string &arch, bool wantLse);
 
+/// runPatternOnGpu for a composite: its branches' kernels, then its combine kernel, through the
+/// runtime's CompositeKernel.
+mlir::FailureOr<mlir::attn::ReferenceResult>
+runCompositeOnGpu(LoadedSpec &spec, mlir::attn::CompositeOp composite,
+                  const mlir::attn::ReferenceProblem &problem, const std::string &dtype,
+                  const std::string &arch);
+
 /// A spec loaded into a context with file:line:col diagnostics for everything after.
 struct LoadedSpec {
   mlir::MLIRContext context;

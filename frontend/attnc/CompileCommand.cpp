@@ -197,6 +197,18 @@ int attnc::runCompileCommand(const CompileCommandOptions &o) {
   if (o.emit == "cuda") {
     for (const CompiledKernel &k : *kernels)
       output->os() << k.source << "\n";
+    // Each composite's combine kernel, for the head dims of its branches' kernels.
+    for (auto composite : spec->module->getOps<mlir::attn::CompositeOp>()) {
+      auto branch = mlir::attn::getBranchPatterns(composite).front();
+      auto kernel = llvm::find_if(
+          *kernels, [&](const CompiledKernel &k) { return k.spec.pattern == branch.getSymName(); });
+      if (kernel == kernels->end())
+        continue; // the branch has no kernel for this target
+      if (failed(mlir::attn::emitCombineSource(composite, o.dtype, kernel->spec.headDim,
+                                               kernel->spec.headDimV, output->os())))
+        return 1;
+      output->os() << "\n";
+    }
     return done();
   }
   // ptx / cubin: one file holds one kernel.

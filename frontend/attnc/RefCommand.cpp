@@ -116,13 +116,6 @@ int attnc::runRefCommand(const RefCommandOptions &o) {
   if (!pattern || !checkDeclared({pattern}, inputFiles, scalarValues))
     return 1;
   if (composite) {
-    std::string branches;
-    for (attn::PatternOp branch : attn::getBranchPatterns(composite))
-      branches += (branches.empty() ? "" : ", ") + branch.getSymName().str();
-    if (o.gpu)
-      return fail("composite '" + o.patternName +
-                  "': its GPU launch is not built yet; each branch runs on its own (--pattern " +
-                  branches + ")");
     if (!(o.lsePath + o.stateInPath + o.stateOutPath + o.keySumInPath + o.keySumOutPath).empty())
       return fail("composite '" + o.patternName +
                   "' has no LSE or state outputs (its branches' are internal)");
@@ -227,7 +220,7 @@ int attnc::runRefCommand(const RefCommandOptions &o) {
     return fail("pattern '" + pattern.getSymName() +
                 "' does not normalise with softmax: it has no LSE to write");
   // A linear pattern's recurrent state: read the initial one, check what is asked of it.
-  const bool linear = bool(pattern.getUnique<attn::LinearOp>());
+  const bool linear = !composite && bool(pattern.getUnique<attn::LinearOp>());
   const bool keySum = pattern.getUnique<attn::NormalizeOp>().getKind() == attn::NormalizerKind::Sum;
   if (!linear && !(o.stateInPath + o.stateOutPath + o.keySumInPath + o.keySumOutPath).empty())
     return fail("pattern '" + pattern.getSymName() +
@@ -253,14 +246,16 @@ int attnc::runRefCommand(const RefCommandOptions &o) {
   // Pattern-level checks (fixed heads or head dims) are reported on the pattern by the reference.
   FailureOr<attn::ReferenceResult> result;
   if (o.gpu) {
-    const bool softmax =
-        pattern.getUnique<attn::NormalizeOp>().getKind() == attn::NormalizerKind::Softmax;
-    result = runPatternOnGpu(*spec, pattern, p, o.dtype, o.arch,
-                             !o.lsePath.empty() || (o.check && softmax));
+    const bool softmax = !composite && pattern.getUnique<attn::NormalizeOp>().getKind() ==
+                                           attn::NormalizerKind::Softmax;
+    result = composite ? runCompositeOnGpu(*spec, composite, p, o.dtype, o.arch)
+                       : runPatternOnGpu(*spec, pattern, p, o.dtype, o.arch,
+                                         !o.lsePath.empty() || (o.check && softmax));
     if (failed(result))
       return 1;
     if (o.check) {
-      FailureOr<attn::ReferenceResult> ref = attn::evaluateReference(pattern, p);
+      FailureOr<attn::ReferenceResult> ref =
+          composite ? attn::evaluateComposite(composite, p) : attn::evaluateReference(pattern, p);
       if (failed(ref))
         return 1;
       // ||got - want|| / ||want|| (the norm itself where want is zero).

@@ -10,11 +10,15 @@
 #include "Commands.h"
 
 #include "attnc/Attention.h"
+#include "attnc/Composite.h"
+
+#include "attn/Codegen/CudaEmitter.h"
 
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <cstring>
+#include <functional>
 #include <tuple>
 
 using namespace mlir;
@@ -35,12 +39,14 @@ struct Uploads {
   }
 };
 
-attnc::Status runOnDevice(const attnc::KernelImage &image, const attn::ReferenceProblem &p,
-                          attn::PatternOp pattern, bool wantLse, attn::ReferenceResult &result) {
+/// Uploads `p`, runs `forward` (a kernel of `spec`, or a composite whose first branch is
+/// `spec` and `pattern`) on `device` and reads the outputs back into `result`.
+attnc::Status runOnDevice(const attnc::AttentionSpec &spec, attnc::Device &device,
+                          const std::function<attnc::Status(const attnc::ForwardArgs &)> &forward,
+                          const attn::ReferenceProblem &p, attn::PatternOp pattern, bool wantLse,
+                          bool composite, attn::ReferenceResult &result) {
   using namespace attnc;
-  ATTNC_ASSIGN_OR_RETURN(std::shared_ptr<AttentionKernel> kernel, image.load());
-  const AttentionSpec &spec = image.spec();
-  Uploads up{&kernel->device(), {}};
+  Uploads up{&device, {}};
   const DType type = spec.dtype == ElementType::BF16 ? DType::BF16 : DType::F16;
   auto bits = [&](const std::vector<double> &values) {
     std::vector<uint16_t> out(values.size());
@@ -116,7 +122,8 @@ attnc::Status runOnDevice(const attnc::KernelImage &image, const attn::Reference
   }
   args.scale = p.scale;
   // A linear pattern starts from p's state (zero without one) and returns the final one.
-  const bool linear = bool(pattern.getUnique<attn::LinearOp>());
+  // (A composite's linear branches keep their state to themselves.)
+  const bool linear = bool(pattern.getUnique<attn::LinearOp>()) && !composite;
   const bool keySum = spec.config.keySum;
   const int64_t d = p.headDim;
   const size_t stateCount = size_t(p.batch * p.heads) * d * p.headDimV;
@@ -141,7 +148,7 @@ attnc::Status runOnDevice(const attnc::KernelImage &image, const attn::Reference
     ATTNC_ASSIGN_OR_RETURN(*out, up.upload(nullptr, count * 4));
     (isState ? args.stateOut : args.keySumOut) = floatView(*out, shape);
   }
-  ATTNC_TRY(kernel->forward(args));
+  ATTNC_TRY(forward(args));
   ATTNC_TRY(up.device->synchronize());
   std::vector<uint16_t> outBits(outCount);
   ATTNC_TRY(up.device->copyToHost(outBits.data(), o, outCount * 2));
@@ -188,7 +195,62 @@ FailureOr<attn::ReferenceResult> attnc::runPatternOnGpu(LoadedSpec &spec, attn::
     return fail("no kernel was generated for '" + name + "'");
   KernelImage image(toAttentionSpec(kernels->front().spec), kernels->front().source);
   attn::ReferenceResult result;
-  if (Status st = runOnDevice(image, p, pattern, wantLse, result); !st.ok())
+  StatusOr<std::shared_ptr<AttentionKernel>> kernel = image.load();
+  if (!kernel.ok())
+    return fail(kernel.status().message());
+  auto forward = [&](const ForwardArgs &args) { return (*kernel)->forward(args); };
+  if (Status st = runOnDevice(image.spec(), (*kernel)->device(), forward, p, pattern, wantLse,
+                              /*composite=*/false, result);
+      !st.ok())
+    return fail(st.message());
+  return result;
+}
+
+FailureOr<attn::ReferenceResult> attnc::runCompositeOnGpu(LoadedSpec &spec,
+                                                          attn::CompositeOp composite,
+                                                          const attn::ReferenceProblem &p,
+                                                          const std::string &dtype,
+                                                          const std::string &arch) {
+  auto fail = [](const llvm::Twine &message) {
+    llvm::errs() << "attnc: " << message << "\n";
+    return failure();
+  };
+  attn::KernelTarget target{dtype, p.headDim, p.headDimV, arch};
+  // Each branch lowered alone, as runPatternOnGpu does, and loaded.
+  std::vector<std::shared_ptr<AttentionKernel>> branches;
+  SmallVector<attn::PatternOp> patterns = attn::getBranchPatterns(composite);
+  for (attn::PatternOp pattern : patterns) {
+    if (std::optional<std::string> why = attn::unsupportedReason(pattern, target))
+      return fail("branch '" + pattern.getSymName() + "' has no GPU kernel here: " + *why);
+    OwningOpRef<ModuleOp> module = ModuleOp::create(pattern.getLoc());
+    module->getBody()->push_back(pattern->clone());
+    if (failed(lowerToKernels(*module, target)))
+      return failure();
+    FailureOr<std::vector<CompiledKernel>> kernels = emitKernels(*module);
+    if (failed(kernels) || kernels->empty())
+      return fail("no kernel was generated for '" + pattern.getSymName() + "'");
+    StatusOr<std::shared_ptr<AttentionKernel>> kernel =
+        KernelImage(toAttentionSpec(kernels->front().spec), kernels->front().source).load();
+    if (!kernel.ok())
+      return fail(kernel.status().message());
+    branches.push_back(*kernel);
+  }
+  std::string source;
+  llvm::raw_string_ostream os(source);
+  if (failed(attn::emitCombineSource(composite, dtype, p.headDim, p.headDimV, os)))
+    return failure();
+  StatusOr<std::shared_ptr<Kernel>> combine =
+      jitKernel(source, attn::getCombineEntryName(composite, dtype, p.headDim, p.headDimV), {}, {});
+  if (!combine.ok())
+    return fail(combine.status().message());
+  StatusOr<std::shared_ptr<CompositeKernel>> kernel = CompositeKernel::create(branches, *combine);
+  if (!kernel.ok())
+    return fail(kernel.status().message());
+  auto forward = [&](const ForwardArgs &args) { return (*kernel)->forward(args); };
+  attn::ReferenceResult result;
+  if (Status st = runOnDevice(branches.front()->spec(), (*kernel)->device(), forward, p,
+                              patterns.front(), /*wantLse=*/false, /*composite=*/true, result);
+      !st.ok())
     return fail(st.message());
   return result;
 }

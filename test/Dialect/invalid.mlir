@@ -335,7 +335,7 @@ attn.kernel @k attributes {block_m = 64 : i64, block_n = 64 : i64, element_type 
 attn.pattern @a {
   attn.normalize softmax
 }
-// expected-error @+1 {{needs at least two branches, has 1}}
+// expected-error @+1 {{needs two to 4 branches, has 1}}
 attn.composite @c branches [@a] {
   attn.combine {
   ^bb0(%b: index, %h: index, %q: index, %x: f32):

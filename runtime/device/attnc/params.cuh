@@ -220,6 +220,17 @@ ATTNC_HD inline long long linearWorkspaceFloats(int batch, int heads, int splits
   return static_cast<long long>(batch) * heads * (splits + 1) * headDim * (headDimV + 1);
 }
 
+/// A composite's combine kernel (combine.cuh): kCombineThreads per block over kCombineRows
+/// query rows of one (head, sequence) (grid ceil(seqlen_q / kCombineRows) x Hq x B), for at
+/// most kMaxBranches branches.
+constexpr int kCombineThreads = 128, kCombineRows = 16, kMaxBranches = 4;
+
+/// The branch outputs a combine kernel reads (its second argument): each the Elem output of one
+/// branch, contiguous [rows, Hq, Dv] over the rows of O (B x seqlen_q dense, total_q varlen).
+struct CombineParams {
+  const void *parts[kMaxBranches];
+};
+
 /// linear_pass of the gate pass of a gate per key dimension (passes 0 and 1 are the split's).
 constexpr int kLinearGatePass = 2;
 /// Rows of a gate per key dimension's table per chunk (G at the 4 sub-chunks' midpoints, then

@@ -64,6 +64,15 @@ KernelLaunchSpec getLaunchSpec(KernelOp kernel);
 /// Prints the CUDA C++ translation unit of one kernel.
 LogicalResult emitKernelSource(KernelOp kernel, llvm::raw_ostream &os);
 
+/// The entry point of `composite`'s combine kernel for one element type and head dims.
+std::string getCombineEntryName(CompositeOp composite, llvm::StringRef elementType, int64_t headDim,
+                                int64_t headDimV);
+
+/// Prints the CUDA C++ translation unit of `composite`'s combine kernel (combine.cuh): one
+/// entry point, (FwdParams, CombineParams), that writes O from the branches' outputs.
+LogicalResult emitCombineSource(CompositeOp composite, llvm::StringRef elementType, int64_t headDim,
+                                int64_t headDimV, llvm::raw_ostream &os);
+
 /// Prints every kernel of `module` into one translation unit.
 LogicalResult emitModuleSource(ModuleOp module, llvm::raw_ostream &os);
 

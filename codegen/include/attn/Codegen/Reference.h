@@ -67,6 +67,12 @@ LogicalResult verifyProblem(Operation *container, const ReferenceProblem &proble
 /// out of bounds.
 FailureOr<ReferenceResult> evaluateReference(PatternOp pattern, const ReferenceProblem &problem);
 
+/// The combine of `composite` applied to each element of its branches' `outputs` (one per
+/// branch, laid out like the problem's output).
+FailureOr<std::vector<double>> combineBranchOutputs(CompositeOp composite,
+                                                    const ReferenceProblem &problem,
+                                                    ArrayRef<std::vector<double>> outputs);
+
 /// Evaluates `composite`: each branch pattern on `problem` (from zero state), then the combine
 /// per output element. Returns the output only (no LSE, no state).
 FailureOr<ReferenceResult> evaluateComposite(CompositeOp composite,

@@ -32,6 +32,7 @@ constexpr unsigned kCombineIndexArgs = 3;  // b h q, then one f32 per branch
 
 /// Limits of the kernel argument block (runtime/device/attnc/params.cuh).
 constexpr unsigned kMaxInputs = 8;
+constexpr unsigned kMaxBranches = 4; // a composite's (runtime/device/attnc/params.cuh)
 constexpr unsigned kMaxScalars = 8;
 
 /// The problem sizes an input tensor's dimensions may name (D: the head dim of q and k).

@@ -1,0 +1,48 @@
+//===- Composite.h - Launching a composite's branches and combine ----*- C++ -*-===//
+//
+// A composite pattern (several branches over the same q, k, v, combined per output element)
+// runs as its branches' kernels, each writing its own output to a temporary in stream-ordered
+// memory, then the composite's combine kernel (runtime/device/attnc/combine.cuh), which writes
+// O from them. Every branch takes the same arguments (the composite's inputs and scalars).
+//
+//===----------------------------------------------------------------------===//
+#ifndef ATTNC_COMPOSITE_H
+#define ATTNC_COMPOSITE_H
+
+#include "attnc/Attention.h"
+
+#include <memory>
+#include <vector>
+
+namespace attnc {
+
+/// Launches a combine kernel over `params` (O and the problem sizes of the call) and the branch
+/// outputs `parts`: a grid of ceil(seqlen_q / kCombineRows) x Hq x B blocks.
+Status launchCombine(const Kernel &combine, const FwdParams &params, const CombineParams &parts,
+                     void *stream = nullptr);
+
+class CompositeKernel {
+public:
+  /// `branches` in the composite's order (2 to kMaxBranches, one element type and head dims),
+  /// `combine` its combine entry point for them.
+  static StatusOr<std::shared_ptr<CompositeKernel>>
+  create(std::vector<std::shared_ptr<AttentionKernel>> branches, std::shared_ptr<Kernel> combine);
+
+  /// Runs every branch on `args` with O redirected to a temporary, then the combine into
+  /// `args.o`. A composite has no LSE and no state: those arguments must be left out.
+  Status forward(const ForwardArgs &args, void *stream = nullptr) const;
+
+  Device &device() const { return combine_->device(); }
+  const std::vector<std::shared_ptr<AttentionKernel>> &branches() const { return branches_; }
+
+private:
+  CompositeKernel(std::vector<std::shared_ptr<AttentionKernel>> branches,
+                  std::shared_ptr<Kernel> combine)
+      : branches_(std::move(branches)), combine_(std::move(combine)) {}
+  std::vector<std::shared_ptr<AttentionKernel>> branches_;
+  std::shared_ptr<Kernel> combine_;
+};
+
+} // namespace attnc
+
+#endif // ATTNC_COMPOSITE_H
