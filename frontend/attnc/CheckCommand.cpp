@@ -327,20 +327,11 @@ private:
     }
     if (options.printSource)
       outs() << source << "\n";
-    attnc::CompileRequest request;
-    request.source = source;
-    request.name = entry + ".cu";
-    request.arch = options.arch;
-    request.options = {"--ptxas-options=-v"};
-    attnc::StatusOr<std::shared_ptr<const attnc::CompileResult>> compiled =
-        attnc::KernelCache::global().compile(request);
-    if (!compiled.ok()) {
-      report(false, "nvrtc " + options.arch, compiled.status().message());
+    std::shared_ptr<const attnc::CompileResult> compiled = nvrtc(source, entry);
+    if (!compiled)
       return;
-    }
-    report(!(*compiled)->cubin.empty(), "nvrtc " + options.arch,
-           std::to_string((*compiled)->cubin.size()) + " B cubin; " +
-               ptxasSummary((*compiled)->log));
+    report(!compiled->cubin.empty(), "nvrtc " + options.arch,
+           std::to_string(compiled->cubin.size()) + " B cubin; " + ptxasSummary(compiled->log));
     // Square shapes: a linear branch attends within its sequence.
     for (Shape cpuShape : {Shape{2, 4, 2, 77, 77}, Shape{1, 2, 1, 300, 300}}) {
       std::unique_ptr<Problem> problem = makeProblem(branches.front(), cpuShape, d, dv, type, 1234);
@@ -399,23 +390,15 @@ private:
       outs() << k.source << "\n";
 
     // 2. NVRTC for the target arch.
-    attnc::CompileRequest request;
-    request.source = k.source;
-    request.name = s.entryName + ".cu";
-    request.arch = options.arch;
-    request.options = {"--ptxas-options=-v"};
-    attnc::StatusOr<std::shared_ptr<const attnc::CompileResult>> compiled =
-        attnc::KernelCache::global().compile(request);
-    if (!compiled.ok()) {
-      report(false, "nvrtc " + options.arch, compiled.status().message());
+    std::shared_ptr<const attnc::CompileResult> compiled = nvrtc(k.source, s.entryName);
+    if (!compiled)
       return;
-    }
     // ptxas' "Potential Performance Loss" lines (wgmma serialised, setmaxnreg ignored) mean a
     // kernel that is correct but slow: they fail the check.
-    std::string loss = performanceLoss((*compiled)->log);
-    report(!(*compiled)->cubin.empty() && loss.empty(), "nvrtc " + options.arch,
-           std::to_string((*compiled)->cubin.size()) + " B cubin; " +
-               ptxasSummary((*compiled)->log) + loss);
+    std::string loss = performanceLoss(compiled->log);
+    report(!compiled->cubin.empty() && loss.empty(), "nvrtc " + options.arch,
+           std::to_string(compiled->cubin.size()) + " B cubin; " + ptxasSummary(compiled->log) +
+               loss);
 
     // 3. CPU: the kernel's tile algorithm against the float64 reference, at two ragged shapes
     // (the second long enough for tiles to be skipped by sparse masks).
@@ -462,6 +445,24 @@ private:
     unsigned seed = 1;
     for (const Shape &shape : shapes)
       runOnGpu(*loaded, s, pattern, type, shape, seed++);
+  }
+
+  /// `source` compiled by NVRTC for the target arch (through the kernel cache), with ptxas'
+  /// report; null, with a failed check reported, when it does not compile.
+  std::shared_ptr<const attnc::CompileResult> nvrtc(const std::string &source,
+                                                    const std::string &entry) {
+    attnc::CompileRequest request;
+    request.source = source;
+    request.name = entry + ".cu";
+    request.arch = options.arch;
+    request.options = {"--ptxas-options=-v"};
+    attnc::StatusOr<std::shared_ptr<const attnc::CompileResult>> compiled =
+        attnc::KernelCache::global().compile(request);
+    if (!compiled.ok()) {
+      report(false, "nvrtc " + options.arch, compiled.status().message());
+      return nullptr;
+    }
+    return *compiled;
   }
 
   /// A device buffer of `bytes` (at least 4), kept in `buffers`, holding `data` when given

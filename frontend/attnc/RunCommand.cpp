@@ -172,37 +172,48 @@ attnc::Status runOnDevice(const attnc::AttentionSpec &spec, attnc::Device &devic
 }
 } // namespace
 
-FailureOr<attn::ReferenceResult> attnc::runPatternOnGpu(LoadedSpec &spec, attn::PatternOp pattern,
-                                                        const attn::ReferenceProblem &p,
-                                                        const std::string &dtype,
-                                                        const std::string &arch, bool wantLse) {
+/// The kernel of `pattern` for `target`, lowered from a module holding only that pattern (other
+/// patterns of the spec, maybe not lowerable for these head dims, do not stand in the way),
+/// and loaded on the current device; `what` names it in errors ("pattern", "branch").
+static FailureOr<std::shared_ptr<attnc::AttentionKernel>>
+loadPatternKernel(attn::PatternOp pattern, const attn::KernelTarget &target, StringRef what) {
+  using namespace attnc;
   auto fail = [](const llvm::Twine &message) {
     llvm::errs() << "attnc: " << message << "\n";
     return failure();
   };
-  attn::KernelTarget target{dtype, p.headDim, p.headDimV, arch};
   if (std::optional<std::string> why = attn::unsupportedReason(pattern, target))
-    return fail("pattern '" + pattern.getSymName() + "' has no GPU kernel here: " + *why);
-  std::string name = pattern.getSymName().str();
-  // Lower a copy holding only this pattern, so that other patterns of the spec (maybe not
-  // lowerable for these head dims) do not stand in the way.
+    return fail(what + " '" + pattern.getSymName() + "' has no GPU kernel here: " + *why);
   OwningOpRef<ModuleOp> module = ModuleOp::create(pattern.getLoc());
   module->getBody()->push_back(pattern->clone());
   if (failed(lowerToKernels(*module, target)))
     return failure();
   FailureOr<std::vector<CompiledKernel>> kernels = emitKernels(*module);
   if (failed(kernels) || kernels->empty())
-    return fail("no kernel was generated for '" + name + "'");
-  KernelImage image(toAttentionSpec(kernels->front().spec), kernels->front().source);
-  attn::ReferenceResult result;
-  StatusOr<std::shared_ptr<AttentionKernel>> kernel = image.load();
+    return fail("no kernel was generated for '" + pattern.getSymName() + "'");
+  StatusOr<std::shared_ptr<AttentionKernel>> kernel =
+      KernelImage(toAttentionSpec(kernels->front().spec), kernels->front().source).load();
   if (!kernel.ok())
     return fail(kernel.status().message());
+  return *kernel;
+}
+
+FailureOr<attn::ReferenceResult> attnc::runPatternOnGpu(LoadedSpec &spec, attn::PatternOp pattern,
+                                                        const attn::ReferenceProblem &p,
+                                                        const std::string &dtype,
+                                                        const std::string &arch, bool wantLse) {
+  FailureOr<std::shared_ptr<AttentionKernel>> kernel =
+      loadPatternKernel(pattern, {dtype, p.headDim, p.headDimV, arch}, "pattern");
+  if (failed(kernel))
+    return failure();
   auto forward = [&](const ForwardArgs &args) { return (*kernel)->forward(args); };
-  if (Status st = runOnDevice(image.spec(), (*kernel)->device(), forward, p, pattern, wantLse,
+  attn::ReferenceResult result;
+  if (Status st = runOnDevice((*kernel)->spec(), (*kernel)->device(), forward, p, pattern, wantLse,
                               /*composite=*/false, result);
-      !st.ok())
-    return fail(st.message());
+      !st.ok()) {
+    llvm::errs() << "attnc: " << st.message() << "\n";
+    return failure();
+  }
   return result;
 }
 
@@ -215,24 +226,13 @@ FailureOr<attn::ReferenceResult> attnc::runCompositeOnGpu(LoadedSpec &spec,
     llvm::errs() << "attnc: " << message << "\n";
     return failure();
   };
-  attn::KernelTarget target{dtype, p.headDim, p.headDimV, arch};
-  // Each branch lowered alone, as runPatternOnGpu does, and loaded.
   std::vector<std::shared_ptr<AttentionKernel>> branches;
   SmallVector<attn::PatternOp> patterns = attn::getBranchPatterns(composite);
   for (attn::PatternOp pattern : patterns) {
-    if (std::optional<std::string> why = attn::unsupportedReason(pattern, target))
-      return fail("branch '" + pattern.getSymName() + "' has no GPU kernel here: " + *why);
-    OwningOpRef<ModuleOp> module = ModuleOp::create(pattern.getLoc());
-    module->getBody()->push_back(pattern->clone());
-    if (failed(lowerToKernels(*module, target)))
+    FailureOr<std::shared_ptr<AttentionKernel>> kernel =
+        loadPatternKernel(pattern, {dtype, p.headDim, p.headDimV, arch}, "branch");
+    if (failed(kernel))
       return failure();
-    FailureOr<std::vector<CompiledKernel>> kernels = emitKernels(*module);
-    if (failed(kernels) || kernels->empty())
-      return fail("no kernel was generated for '" + pattern.getSymName() + "'");
-    StatusOr<std::shared_ptr<AttentionKernel>> kernel =
-        KernelImage(toAttentionSpec(kernels->front().spec), kernels->front().source).load();
-    if (!kernel.ok())
-      return fail(kernel.status().message());
     branches.push_back(*kernel);
   }
   std::string source;
