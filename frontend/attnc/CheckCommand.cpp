@@ -332,9 +332,17 @@ private:
       return;
     report(!compiled->cubin.empty(), "nvrtc " + options.arch,
            std::to_string(compiled->cubin.size()) + " B cubin; " + ptxasSummary(compiled->log));
-    // Square shapes: a linear branch attends within its sequence.
+    // Problems as for a linear branch if there is one (its inputs are the composite's, and a
+    // linear form takes them positive, as gates and decays need), on square shapes (a linear
+    // branch attends within its sequence).
+    attn::PatternOp problemPattern = branches.front();
+    for (attn::PatternOp branch : branches)
+      if (linear(branch)) {
+        problemPattern = branch;
+        break;
+      }
     for (Shape cpuShape : {Shape{2, 4, 2, 77, 77}, Shape{1, 2, 1, 300, 300}}) {
-      std::unique_ptr<Problem> problem = makeProblem(branches.front(), cpuShape, d, dv, type, 1234);
+      std::unique_ptr<Problem> problem = makeProblem(problemPattern, cpuShape, d, dv, type, 1234);
       FailureOr<attn::ReferenceResult> ref = attn::evaluateComposite(composite, problem->ref);
       std::vector<std::vector<double>> outputs;
       for (attn::KernelOp kernel : branchKernels) {
@@ -362,7 +370,7 @@ private:
     unsigned seed = 1;
     for (Shape shape : {Shape{2, 4, 2, 77, 77}, Shape{1, 2, 2, 300, 300}, Shape{1, 3, 1, 128, 128},
                         Shape{2, 2, 2, 1000, 1000}}) {
-      std::unique_ptr<Problem> problem = makeProblem(branches.front(), shape, d, dv, type, seed++);
+      std::unique_ptr<Problem> problem = makeProblem(problemPattern, shape, d, dv, type, seed++);
       FailureOr<attn::ReferenceResult> ref = attn::evaluateComposite(composite, problem->ref);
       FailureOr<attn::ReferenceResult> got =
           attnc::runCompositeOnGpu(spec, composite, problem->ref, dtype, options.arch);
