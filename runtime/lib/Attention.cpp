@@ -1,5 +1,6 @@
 //===- Attention.cpp - Attention kernels launched on tensors -------------------===//
 #include "attnc/Attention.h"
+#include "attnc/Composite.h"
 
 #include <nlohmann/json.hpp>
 
@@ -85,6 +86,7 @@ std::string AttentionSpec::toJson() const {
   j["merge_entry"] = mergeEntry;
   j["linear_causal"] = config.causal;
   j["linear_gate_per_key_dim"] = config.gatePerKeyDim;
+  j["branches"] = branches;
   j["varlen"] = varlen;
   j["heads"] = heads;
   j["kv_heads"] = kvHeads;
@@ -137,6 +139,8 @@ StatusOr<AttentionSpec> AttentionSpec::fromJson(const std::string &text) {
     // Absent in manifests written before the gate pass: their kernels rewrite the tiles
     // themselves and have none; newer kernels with such a gate always carry the field.
     s.config.gatePerKeyDim = j.value("linear_gate_per_key_dim", false);
+    // Absent in manifests written before composites: a pattern.
+    s.branches = j.value("branches", std::vector<std::string>());
     // Absent in manifests written before the decode kernel: those calls run the forward one.
     s.decodeEntry = j.value("decode_entry", std::string());
     s.mergeEntry = j.value("merge_entry", std::string());
@@ -567,6 +571,10 @@ Status AttentionKernel::forward(const ForwardArgs &args, void *stream, const Blo
 //===----------------------------------------------------------------------===//
 
 StatusOr<std::shared_ptr<AttentionKernel>> KernelImage::load(const JitTarget &target) const {
+  if (isComposite())
+    return Status::error("'" + spec_.pattern +
+                         "' is a composite: it runs its branches and its combine "
+                         "(KernelImage::loadComposite, or forward)");
   Device *device = target.device;
   if (!device) {
     ATTNC_ASSIGN_OR_RETURN(device, Device::current());
@@ -596,7 +604,41 @@ StatusOr<std::shared_ptr<AttentionKernel>> KernelImage::load(const JitTarget &ta
   return kernel;
 }
 
+StatusOr<std::shared_ptr<CompositeKernel>>
+KernelImage::loadComposite(const JitTarget &target) const {
+  if (!isComposite())
+    return Status::error("'" + spec_.pattern + "' is not a composite");
+  Device *device = target.device;
+  if (!device) {
+    ATTNC_ASSIGN_OR_RETURN(device, Device::current());
+  }
+  JitTarget jit = target;
+  jit.device = device;
+  std::vector<std::shared_ptr<AttentionKernel>> branches;
+  for (const std::shared_ptr<const KernelImage> &branch : branches_) {
+    ATTNC_ASSIGN_OR_RETURN(std::shared_ptr<AttentionKernel> kernel, branch->load(jit));
+    branches.push_back(std::move(kernel));
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (const auto &[ordinal, composite] : composites_)
+    if (ordinal == device->ordinal())
+      return composite;
+  if (source_.empty())
+    return Status::error("composite '" + spec_.pattern + "' has no combine source");
+  ATTNC_ASSIGN_OR_RETURN(std::shared_ptr<Kernel> combine, jitKernel(source_, spec_.entry, {}, jit));
+  ATTNC_ASSIGN_OR_RETURN(std::shared_ptr<CompositeKernel> composite,
+                         CompositeKernel::create(std::move(branches), std::move(combine)));
+  composites_.emplace_back(device->ordinal(), composite);
+  return composite;
+}
+
 Status KernelImage::forward(const ForwardArgs &args, void *stream, const BlockMap *map) const {
+  if (isComposite()) {
+    if (map)
+      return Status::error("composite '" + spec_.pattern + "' takes no block map");
+    ATTNC_ASSIGN_OR_RETURN(std::shared_ptr<CompositeKernel> composite, loadComposite());
+    return composite->forward(args, stream);
+  }
   ATTNC_ASSIGN_OR_RETURN(std::shared_ptr<AttentionKernel> kernel, load());
   return kernel->forward(args, stream, map);
 }

@@ -119,6 +119,13 @@ StatusOr<std::shared_ptr<AttentionKernel>> loaded(attnc_kernel *kernel) {
   return kernel->image->load();
 }
 
+/// Loads `kernel`: a pattern's kernel, or a composite's branches and combine.
+Status load(attnc_kernel *kernel) {
+  if (kernel && kernel->image->isComposite())
+    return kernel->image->loadComposite().status();
+  return loaded(kernel).status();
+}
+
 /// Converts `args`, loads `kernel` and calls `body(kernel, args)`, mapping every failure to a
 /// nonzero return.
 template <class F>
@@ -206,7 +213,7 @@ const char *attnc_kernel_source(const attnc_kernel *kernel) {
 }
 
 int attnc_kernel_load(attnc_kernel *kernel) {
-  return guarded("attnc_kernel_load", [&] { return fromStatus(loaded(kernel).status()); });
+  return guarded("attnc_kernel_load", [&] { return fromStatus(load(kernel)); });
 }
 
 int attnc_forward(attnc_kernel *kernel, const attnc_forward_args *args, void *stream) {
@@ -234,6 +241,13 @@ int attnc_block_map_build(attnc_kernel *kernel, const attnc_forward_args *args, 
 
 int attnc_forward_with_map(attnc_kernel *kernel, const attnc_forward_args *args,
                            const attnc_block_map *map, void *stream) {
+  if (kernel && kernel->image->isComposite())
+    return guarded("attnc_forward", [&] {
+      StatusOr<ForwardArgs> f = toArgs(args);
+      if (!f.ok())
+        return fromStatus(f.status());
+      return fromStatus(kernel->image->forward(*f, stream, map ? &map->map : nullptr));
+    });
   return withLoaded("attnc_forward", kernel, args,
                     [&](const AttentionKernel &k, const ForwardArgs &f) {
                       return k.forward(f, stream, map ? &map->map : nullptr);

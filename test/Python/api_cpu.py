@@ -44,3 +44,15 @@ try:
     attnc.load_bundle("/nonexistent")
 except attnc.AttncError as e:
     print("bundle:", e)
+# A composite: its branches' kernels and one more entry named after it, whose spec names them.
+hybrid = attnc.compile("""attention mixed {
+  branch lin { linear { decay 0.9; causal } }
+  branch win { mask k <= q && q - k < 8 }
+  combine 0.5 * lin + 0.5 * win
+}""", head_dim=64)
+print("composite names", hybrid.names, "branches", hybrid["mixed"].spec["branches"],
+      "entry", hybrid["mixed"].spec["entry"])
+try:
+    hybrid["mixed"].load()
+except attnc.AttncError as e:
+    print("composite load:", e)

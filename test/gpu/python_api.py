@@ -194,6 +194,38 @@ def linear_checks():
         report("state_out" in str(e), "a numpy state raises: %s" % e)
 
 
+def composite_checks():
+    """A composite through the package (examples/hybrid.attn lizard: a decayed linear branch and
+    a causal sliding window, mixed per head by a sigmoid gate), against its two branches in
+    float64 mixed the same way, and the branches run alone against the same references."""
+    B, T, H, D, window = 2, 300, 4, 64, 128
+    program = attnc.compile(os.path.join(EX, "hybrid.attn"), head_dim=D)
+    torch.manual_seed(7)
+    q, k, v = (torch.randn(B, T, H, D, device="cuda", dtype=torch.bfloat16) for _ in range(3))
+    slope = torch.rand(H, device="cuda") * 0.5 + 0.01
+    mix = torch.randn(H, device="cuda")
+    linear, _ = linear_reference(q, k, v, (-slope).expand(B, T, H), D ** -0.5,
+                                 torch.zeros(B, H, D, D, device="cuda"))
+    local, _ = reference(q, k, v, mask=lambda b, h, qi, ki: (ki <= qi) & (qi - ki < window))
+    gate = torch.sigmoid(mix.double()).view(1, 1, H, 1)
+    want = gate * linear + (1 - gate) * local
+    for name, ref in (("lizard_global", linear), ("lizard_local", local)):
+        got = program[name](q, k, v, inputs={"slope": slope, "mix": mix})
+        torch.cuda.synchronize()
+        err = rel(got, ref)
+        report(err < TOL[torch.bfloat16], "composite branch %s alone: err %.2e" % (name, err))
+    got = program["lizard"](q, k, v, inputs={"slope": slope, "mix": mix})
+    torch.cuda.synchronize()
+    err = rel(got, want)
+    report(err < TOL[torch.bfloat16],
+           "composite lizard (branches, then the combine kernel): err %.2e" % err)
+    try:
+        program["lizard"](q, k, v, inputs={"slope": slope, "mix": mix}, lse=True)
+        report(False, "a composite's LSE did not raise")
+    except attnc.AttncError as e:
+        report("no lse" in str(e), "a composite's LSE raises: %s" % str(e).splitlines()[0])
+
+
 def main():
     name, cc = attnc.device_info()
     print("device", name, cc, "| attnc", attnc.library_version(), "| torch", torch.__version__)
@@ -303,6 +335,7 @@ def main():
            "96", "head dim 96")
 
     linear_checks()
+    composite_checks()
 
     print("\n%d checks, %d failed" % (checks, len(failures)))
     for f in failures:

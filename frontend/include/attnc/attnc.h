@@ -21,6 +21,7 @@
 
 #include "attnc/Attention.h"
 #include "attnc/Bundle.h"
+#include "attnc/Composite.h"
 #include "attnc/Runtime.h"
 
 #include <string>

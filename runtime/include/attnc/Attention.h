@@ -78,6 +78,10 @@ struct AttentionSpec {
   /// instead of `entry` when every sequence has a few query rows (useDecode in Forward.h).
   /// Empty in manifests written before them: those calls run `entry`.
   std::string decodeEntry, mergeEntry;
+  /// A composite (several branch patterns combined per output element): its branches'
+  /// patterns, in order; `entry` is then its combine kernel (combine.cuh), and the other
+  /// fields are those of its first branch. Empty for a pattern.
+  std::vector<std::string> branches;
 
   std::string toJson() const;
   static StatusOr<AttentionSpec> fromJson(const std::string &json);
@@ -183,19 +187,30 @@ private:
 /// makes the AttentionKernel for a device once (a CUBIN of the device's arch when there is
 /// one, else JIT from the source) and returns the same one afterwards. The compiler's
 /// `attnc::compile` returns these, and so does a bundle. Thread-safe.
+class CompositeKernel;
+
 class KernelImage {
 public:
   KernelImage(AttentionSpec spec, std::string source,
               std::vector<std::pair<std::string, std::string>> cubins = {})
       : spec_(std::move(spec)), source_(std::move(source)), cubins_(std::move(cubins)) {}
+  /// A composite's image: its combine kernel's source and its branches' images, in order.
+  KernelImage(AttentionSpec spec, std::string source,
+              std::vector<std::shared_ptr<const KernelImage>> branches)
+      : spec_(std::move(spec)), source_(std::move(source)), branches_(std::move(branches)) {}
+  bool isComposite() const { return !branches_.empty(); }
   const AttentionSpec &spec() const { return spec_; }
   const std::string &source() const { return source_; }
   /// (arch, CUBIN bytes) pairs.
   const std::vector<std::pair<std::string, std::string>> &cubins() const { return cubins_; }
 
-  /// Loads (once per device) on `target.device`, default the current device.
+  /// Loads (once per device) on `target.device`, default the current device. A composite
+  /// has no AttentionKernel: loadComposite.
   StatusOr<std::shared_ptr<AttentionKernel>> load(const JitTarget &target = {}) const;
-  /// load() on the current device, then AttentionKernel::forward.
+  /// A composite's branches loaded and its combine JIT-compiled (once per device).
+  StatusOr<std::shared_ptr<CompositeKernel>> loadComposite(const JitTarget &target = {}) const;
+  /// load() (a composite: loadComposite()) on the current device, then forward. A composite
+  /// takes no block map (its branches build their own).
   Status forward(const ForwardArgs &args, void *stream = nullptr,
                  const BlockMap *map = nullptr) const;
 
@@ -205,6 +220,8 @@ private:
   std::vector<std::pair<std::string, std::string>> cubins_;
   mutable std::mutex mutex_;
   mutable std::vector<std::pair<int, std::shared_ptr<AttentionKernel>>> loaded_; // by ordinal
+  std::vector<std::shared_ptr<const KernelImage>> branches_;                     // a composite's
+  mutable std::vector<std::pair<int, std::shared_ptr<CompositeKernel>>> composites_;
 };
 
 /// The images of compiled specs in this process, keyed by a hash of everything that changes

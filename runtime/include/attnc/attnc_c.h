@@ -95,7 +95,9 @@ ATTNC_API const char *attnc_version(void);
 ATTNC_API const char *attnc_last_error(void);
 
 /* Compiles every pattern of a spec (parse, passes, CUDA source; no GPU needed). The kernels
- * are JIT-compiled and loaded on first use, or by attnc_kernel_load. Only in libattnc.so. */
+ * are JIT-compiled and loaded on first use, or by attnc_kernel_load. A composite is one more
+ * kernel, named after it, whose forward runs its branches' kernels and its combine (its spec
+ * JSON lists its "branches"). Only in libattnc.so. */
 ATTNC_API int attnc_compile(const char *spec_text, const attnc_compile_options *options,
                             attnc_program **out);
 /* Loads the manifest of an AOT bundle (attnc compile --emit=bundle); no compiler needed. */
