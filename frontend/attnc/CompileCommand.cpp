@@ -110,31 +110,45 @@ static int writeBundleCommand(const attnc::CompileCommandOptions &o, attnc::Load
   FailureOr<std::vector<CompiledKernel>> kernels = emitKernels(*spec.module);
   if (failed(kernels))
     return 1;
-  std::vector<std::shared_ptr<KernelImage>> images;
-  for (const CompiledKernel &k : *kernels) {
+  // One CUBIN per arch of an entry point's source.
+  auto cubinsOf =
+      [&](const std::string &entry,
+          const std::string &source) -> StatusOr<std::vector<std::pair<std::string, std::string>>> {
     std::vector<std::pair<std::string, std::string>> cubins;
     for (llvm::StringRef arch : archs) {
-      llvm::errs() << "attnc: compiling " << k.spec.entryName << " for " << arch << "\n";
+      llvm::errs() << "attnc: compiling " << entry << " for " << arch << "\n";
       CompileRequest request;
-      request.source = k.source;
-      request.name = k.spec.entryName + ".cu";
+      request.source = source;
+      request.name = entry + ".cu";
       request.arch = arch.str();
       StatusOr<std::shared_ptr<const CompileResult>> result =
           KernelCache::global().compile(request);
-      if (!result.ok()) {
-        llvm::errs() << "attnc: NVRTC failed for " << k.spec.entryName << " (" << arch
-                     << "): " << result.status().message() << "\n";
-        return 1;
-      }
-      if ((*result)->cubin.empty()) {
-        llvm::errs() << "attnc: " << arch << " gives no CUBIN (use sm_XX[a])\n";
-        return 1;
-      }
+      if (!result.ok())
+        return Status::error("NVRTC failed for " + entry + " (" + arch.str() +
+                             "): " + result.status().message());
+      if ((*result)->cubin.empty())
+        return Status::error(arch.str() + " gives no CUBIN (use sm_XX[a])");
       cubins.emplace_back(arch.str(), (*result)->cubin);
     }
+    return cubins;
+  };
+  std::vector<std::shared_ptr<KernelImage>> images;
+  for (const CompiledKernel &k : *kernels) {
+    StatusOr<std::vector<std::pair<std::string, std::string>>> cubins =
+        cubinsOf(k.spec.entryName, k.source);
+    if (!cubins.ok()) {
+      llvm::errs() << "attnc: " << cubins.status().message() << "\n";
+      return 1;
+    }
     images.push_back(
-        std::make_shared<KernelImage>(toAttentionSpec(k.spec), k.source, std::move(cubins)));
+        std::make_shared<KernelImage>(toAttentionSpec(k.spec), k.source, std::move(*cubins)));
   }
+  // The composites' combines, after their branches (the loader resolves them by name).
+  FailureOr<std::vector<std::shared_ptr<KernelImage>>> composites =
+      compositeImages(*spec.module, images, cubinsOf);
+  if (failed(composites))
+    return 1;
+  images.insert(images.end(), composites->begin(), composites->end());
   std::string name = o.bundleName;
   if (name.empty())
     name = llvm::sys::path::stem(o.specPath).str();

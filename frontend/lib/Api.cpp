@@ -136,34 +136,10 @@ attnc::StatusOr<attnc::KernelImages> attnc::compile(std::string_view text,
   for (const CompiledKernel &k : *kernels)
     images.push_back(std::make_shared<KernelImage>(toAttentionSpec(k.spec), k.source));
   // Each composite whose branches all have kernels here: its combine kernel, over their images.
-  for (attn::CompositeOp composite : module->getOps<attn::CompositeOp>()) {
-    std::vector<std::shared_ptr<const KernelImage>> branches;
-    std::vector<std::string> names;
-    for (attn::PatternOp branch : attn::getBranchPatterns(composite)) {
-      auto image = std::find_if(images.begin(), images.end(), [&](const auto &image) {
-        return image->spec().pattern == branch.getSymName();
-      });
-      if (image == images.end())
-        break;
-      branches.push_back(*image);
-      names.push_back(branch.getSymName().str());
-    }
-    if (branches.size() != composite.getBranches().size())
-      continue; // a branch has no kernel for this target
-    AttentionSpec spec = branches.front()->spec();
-    spec.pattern = composite.getSymName().str();
-    spec.entry = attn::getCombineEntryName(composite, target.elementType, spec.config.headDim,
-                                           spec.config.headDimV);
-    spec.branches = names;
-    spec.stepEntry = spec.decodeEntry = spec.mergeEntry = spec.blockMapEntry = "";
-    spec.blockMapPerHead = false;
-    std::string source;
-    llvm::raw_string_ostream os(source);
-    if (mlir::failed(attn::emitCombineSource(composite, target.elementType, spec.config.headDim,
-                                             spec.config.headDimV, os)))
-      return failed("emitting a combine kernel");
-    images.push_back(std::make_shared<KernelImage>(std::move(spec), source, std::move(branches)));
-  }
+  FailureOr<KernelImages> composites = compositeImages(*module, images);
+  if (mlir::failed(composites))
+    return failed("emitting a combine kernel");
+  images.insert(images.end(), composites->begin(), composites->end());
   ProgramCache::global().insert(key, images);
   return images;
 }

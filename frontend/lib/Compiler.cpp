@@ -6,6 +6,8 @@
 #include "mlir/IR/Verifier.h"
 #include "mlir/Pass/PassManager.h"
 
+#include <algorithm>
+
 using namespace mlir;
 
 void attnc::loadAttnDialects(MLIRContext &context) {
@@ -30,6 +32,52 @@ LogicalResult attnc::lowerToKernels(ModuleOp module, const attn::KernelTarget &t
   PassManager pm(module->getContext());
   attn::buildAttnPipeline(pm, target);
   return pm.run(module);
+}
+
+FailureOr<std::vector<std::shared_ptr<attnc::KernelImage>>> attnc::compositeImages(
+    ModuleOp module, const std::vector<std::shared_ptr<KernelImage>> &images,
+    const std::function<StatusOr<std::vector<std::pair<std::string, std::string>>>(
+        const std::string &, const std::string &)> &cubins) {
+  std::vector<std::shared_ptr<KernelImage>> composites;
+  for (attn::CompositeOp composite : module.getOps<attn::CompositeOp>()) {
+    std::vector<std::shared_ptr<const KernelImage>> branches;
+    std::vector<std::string> names;
+    for (attn::PatternOp branch : attn::getBranchPatterns(composite)) {
+      auto image = std::find_if(images.begin(), images.end(), [&](const auto &image) {
+        return image->spec().pattern == branch.getSymName();
+      });
+      if (image == images.end())
+        break;
+      branches.push_back(*image);
+      names.push_back(branch.getSymName().str());
+    }
+    if (branches.size() != composite.getBranches().size())
+      continue; // a branch has no kernel for this target
+    AttentionSpec spec = branches.front()->spec();
+    const std::string dtype = spec.dtype == ElementType::BF16 ? "bf16" : "f16";
+    spec.pattern = composite.getSymName().str();
+    spec.entry =
+        attn::getCombineEntryName(composite, dtype, spec.config.headDim, spec.config.headDimV);
+    spec.branches = names;
+    spec.normalizer = "composite";
+    spec.stepEntry = spec.decodeEntry = spec.mergeEntry = spec.blockMapEntry = "";
+    spec.blockMapPerHead = false;
+    std::string source;
+    llvm::raw_string_ostream os(source);
+    if (failed(attn::emitCombineSource(composite, dtype, spec.config.headDim, spec.config.headDimV,
+                                       os)))
+      return failure();
+    std::vector<std::pair<std::string, std::string>> binaries;
+    if (cubins) {
+      StatusOr<std::vector<std::pair<std::string, std::string>>> built = cubins(spec.entry, source);
+      if (!built.ok())
+        return composite.emitError(built.status().message());
+      binaries = std::move(*built);
+    }
+    composites.push_back(std::make_shared<KernelImage>(std::move(spec), source, std::move(branches),
+                                                       std::move(binaries)));
+  }
+  return composites;
 }
 
 FailureOr<std::vector<attnc::CompiledKernel>> attnc::emitKernels(ModuleOp module) {

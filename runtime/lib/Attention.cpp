@@ -623,9 +623,19 @@ KernelImage::loadComposite(const JitTarget &target) const {
   for (const auto &[ordinal, composite] : composites_)
     if (ordinal == device->ordinal())
       return composite;
-  if (source_.empty())
-    return Status::error("composite '" + spec_.pattern + "' has no combine source");
-  ATTNC_ASSIGN_OR_RETURN(std::shared_ptr<Kernel> combine, jitKernel(source_, spec_.entry, {}, jit));
+  // The combine: a CUBIN of the device's arch (a bundle's), else JIT from the source.
+  const std::string arch = target.arch.empty() ? device->arch() : target.arch;
+  auto cubin = std::find_if(cubins_.begin(), cubins_.end(),
+                            [&](const auto &entry) { return entry.first == arch; });
+  std::shared_ptr<Kernel> combine;
+  if (cubin != cubins_.end()) {
+    ATTNC_ASSIGN_OR_RETURN(combine, loadKernel(cubin->second, spec_.entry, device));
+  } else if (!source_.empty()) {
+    ATTNC_ASSIGN_OR_RETURN(combine, jitKernel(source_, spec_.entry, {}, jit));
+  } else {
+    return Status::error("composite '" + spec_.pattern + "' has no combine CUBIN for " + arch +
+                         " and no source");
+  }
   ATTNC_ASSIGN_OR_RETURN(std::shared_ptr<CompositeKernel> composite,
                          CompositeKernel::create(std::move(branches), std::move(combine)));
   composites_.emplace_back(device->ordinal(), composite);

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
@@ -100,8 +101,24 @@ attnc::loadBundle(const std::string &directory) {
       }
       if (source.empty() && cubins.empty())
         return bad("kernel '" + spec.entry + "' has neither source nor CUBIN");
-      images.push_back(
-          std::make_shared<KernelImage>(std::move(spec), std::move(source), std::move(cubins)));
+      if (spec.branches.empty()) {
+        images.push_back(
+            std::make_shared<KernelImage>(std::move(spec), std::move(source), std::move(cubins)));
+        continue;
+      }
+      // A composite: its branches come before it in the manifest.
+      std::vector<std::shared_ptr<const KernelImage>> branches;
+      for (const std::string &name : spec.branches) {
+        auto branch = std::find_if(images.begin(), images.end(), [&](const auto &image) {
+          return image->spec().pattern == name && !image->isComposite();
+        });
+        if (branch == images.end())
+          return bad("composite '" + spec.pattern + "' names branch '" + name +
+                     "', which no kernel before it is");
+        branches.push_back(*branch);
+      }
+      images.push_back(std::make_shared<KernelImage>(std::move(spec), std::move(source),
+                                                     std::move(branches), std::move(cubins)));
     }
   } catch (const json::exception &e) {
     return bad(e.what());

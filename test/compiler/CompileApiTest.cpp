@@ -42,6 +42,7 @@ TEST(CompileApi, ReturnsAnImagePerCompositeOverItsBranches) {
   const attnc::AttentionSpec &spec = composite->spec();
   EXPECT_EQ(spec.entry, "attnc_hybrid_bf16_d64_combine");
   EXPECT_EQ(spec.branches, (std::vector<std::string>{"hybrid_global", "hybrid_local"}));
+  EXPECT_EQ(spec.normalizer, "composite");
   EXPECT_TRUE(spec.stepEntry.empty());
   EXPECT_TRUE(spec.decodeEntry.empty());
   ASSERT_EQ(spec.inputs.size(), 1u);

@@ -194,10 +194,15 @@ public:
   KernelImage(AttentionSpec spec, std::string source,
               std::vector<std::pair<std::string, std::string>> cubins = {})
       : spec_(std::move(spec)), source_(std::move(source)), cubins_(std::move(cubins)) {}
-  /// A composite's image: its combine kernel's source and its branches' images, in order.
+  /// A composite's image: its combine kernel's source (and CUBINs) and its branches' images,
+  /// in order.
   KernelImage(AttentionSpec spec, std::string source,
-              std::vector<std::shared_ptr<const KernelImage>> branches)
-      : spec_(std::move(spec)), source_(std::move(source)), branches_(std::move(branches)) {}
+              std::vector<std::shared_ptr<const KernelImage>> branches,
+              std::vector<std::pair<std::string, std::string>> cubins = {})
+      : spec_(std::move(spec)), source_(std::move(source)), cubins_(std::move(cubins)),
+        branches_(std::move(branches)) {}
+  /// A composite's branches' images (empty for a pattern).
+  const std::vector<std::shared_ptr<const KernelImage>> &branches() const { return branches_; }
   bool isComposite() const { return !branches_.empty(); }
   const AttentionSpec &spec() const { return spec_; }
   const std::string &source() const { return source_; }

@@ -17,6 +17,8 @@
 #include "mlir/IR/OwningOpRef.h"
 #include "llvm/Support/SourceMgr.h"
 
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -50,6 +52,16 @@ ForwardConfig forwardConfig(const mlir::attn::KernelLaunchSpec &spec);
 
 /// Prints every attn.kernel of `module`.
 mlir::FailureOr<std::vector<CompiledKernel>> emitKernels(mlir::ModuleOp module);
+
+/// The images of `module`'s composites whose branches all have an image among `images` (the
+/// kernels of one element type and head dims): each the composite's combine kernel over its
+/// branches' images, with the first branch's spec but for pattern (the composite), entry
+/// (the combine), branches, normalizer "composite" and no step, decode or block-map entries.
+/// `cubins` gives each combine's CUBINs (the bundle writer's NVRTC; null: none, JIT).
+mlir::FailureOr<std::vector<std::shared_ptr<KernelImage>>>
+compositeImages(mlir::ModuleOp module, const std::vector<std::shared_ptr<KernelImage>> &images,
+                const std::function<StatusOr<std::vector<std::pair<std::string, std::string>>>(
+                    const std::string &entry, const std::string &source)> &cubins = nullptr);
 
 } // namespace attnc
 
