@@ -14,9 +14,11 @@ the ratios. Masks that read tensors (documents) are timed with a block map built
 Flex's BlockMask; the map's build time is printed beside. Then JIT times: cold compile of a new
 pattern, disk-cache hit (a fresh process), memory-cache hit. Linear rows (linear_rows): the
 chunked linear kernel against flash-linear-attention and an eager PyTorch chunked form, and its
-decode step against fla's recurrent kernel and the copy bandwidth.
+decode step against fla's recurrent kernel and the copy bandwidth. Hybrid rows (hybrid_rows):
+a composite (linear branch + sliding window, mixed per head) against fla + Flex + torch.
 
     python3 bench/compare.py [--rows NAME,...] [--json OUT.json] [--quick] [--linear-only]
+                             [--decode-only] [--hybrid-only] [--jit-only]
 
 Needs torch (with FlexAttention), triton and libattnc.so (ATTNC_LIBRARY or build/lib).
 """
@@ -477,6 +479,13 @@ def table(results):
                              fmt(r.get("fla_ms"), ".3f"), fmt(r.get("ratio_vs_fla"), ".2f"),
                              r["torch_ms"], r["ratio_vs_torch"], fmt(r.get("err_vs_fla"), ".1e"),
                              r["err_vs_torch"]))
+        if r["shape"].startswith("hybrid"):
+            lines.append("hybrid %s (%s): attnc %.3f ms (linear %.3f + window %.3f alone), fla + "
+                         "Flex + torch mix %.3f ms (fla %.3f, Flex %.3f); x competitors %.2f; err "
+                         "%.1e" % (r["pattern"], r["shape"], r["attnc_ms"], r["attnc_linear_ms"],
+                                   r["attnc_window_ms"], r["competitors_ms"], r["fla_linear_ms"],
+                                   r["flex_window_ms"], r["ratio_vs_competitors"],
+                                   r["err_vs_competitors"]))
         if r["shape"].startswith("linear decode"):
             lines.append("linear decode (%s): attnc %.0f GB/s, fla %s GB/s, copy %.0f GB/s; x fla "
                          "%s" % (r["shape"], r["attnc_GBps"], fmt(r.get("fla_GBps")),
@@ -488,6 +497,68 @@ def table(results):
     return "\n".join(lines)
 
 
+HYBRID_SHAPES = [(8, 16, 2048), (8, 16, 4096), (2, 16, 16384)]
+
+
+def hybrid_rows(results):
+    """A composite (examples/hybrid.attn `lizard`: a decayed linear branch and a causal
+    sliding window of 128, mixed per head by sigmoid(mix)): attnc's branch kernels and combine
+    kernel in one call, against the same layer composed from the competitors on the same
+    tensors: fla chunk_simple_gla (the linear branch), FlexAttention with a BlockMask built once
+    (the window) and the per-head mix in torch. Each side's parts are timed alone too."""
+    try:
+        from fla.ops.simple_gla import chunk_simple_gla
+    except ImportError as e:
+        print("flash-linear-attention not importable (%s): no hybrid rows" % e, flush=True)
+        return
+    D, window = 128, 128
+    program = attnc.compile(os.path.join(EX, "hybrid.attn"), head_dim=D)
+    comp, lin, loc = program["lizard"], program["lizard_global"], program["lizard_local"]
+    torch._dynamo.reset()
+    flex = torch.compile(flex_attention, dynamic=False)
+    for B, H, T in HYBRID_SHAPES:
+        torch.manual_seed(0)
+        q, k, v = (torch.randn(B, T, H, D, device=DEV, dtype=torch.bfloat16) for _ in range(3))
+        slope = torch.exp2(-8.0 * (torch.arange(H, device=DEV, dtype=torch.float32) + 1) / H)
+        mix = torch.randn(H, device=DEV)
+        inputs = {"slope": slope, "mix": mix}
+        row = {"shape": "hybrid B%d H%d T%d D%d" % (B, H, T, D), "pattern": "lizard",
+               "tokens": B * T}
+        out = torch.empty_like(q)
+        launch = comp.bind(q, k, v, out, inputs=inputs)
+        launch()
+        torch.cuda.synchronize()
+        row["attnc_ms"] = bench(launch)
+        parts = torch.empty_like(q)
+        row["attnc_linear_ms"] = bench(lin.bind(q, k, v, parts, inputs=inputs))
+        row["attnc_window_ms"] = bench(loc.bind(q, k, v, parts, inputs=inputs))
+        # The competitors' layer: [B, H, T, D] copies for Flex, made once (not timed).
+        qh, kh, vh = (t.transpose(1, 2).contiguous() for t in (q, k, v))
+        bm = create_block_mask(lambda b, h, qi, ki: (ki <= qi) & (qi - ki < window), None, None,
+                               T, T, device=DEV)
+        gate = torch.sigmoid(mix).view(1, 1, H, 1)
+
+        def fla_linear():
+            return chunk_simple_gla(q, k, v, g_gamma=-slope, scale=D ** -0.5)[0]
+
+        def flex_window():
+            return flex(qh, kh, vh, block_mask=bm).transpose(1, 2)
+
+        def competitors():
+            return gate * fla_linear() + (1 - gate) * flex_window()
+
+        want = competitors()
+        torch.cuda.synchronize()
+        row["err_vs_competitors"] = ((out.float() - want.float()).norm() /
+                                     want.float().norm()).item()
+        row["competitors_ms"] = bench(competitors)
+        row["fla_linear_ms"] = bench(fla_linear)
+        row["flex_window_ms"] = bench(flex_window)
+        row["ratio_vs_competitors"] = row["competitors_ms"] / row["attnc_ms"]
+        results.append(row)
+        print(json.dumps(row), flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", default="", help="comma-separated row labels' prefixes")
@@ -496,6 +567,7 @@ def main():
     ap.add_argument("--jit-only", action="store_true", help="only the JIT times")
     ap.add_argument("--linear-only", action="store_true", help="only the linear rows")
     ap.add_argument("--decode-only", action="store_true", help="only the decode rows")
+    ap.add_argument("--hybrid-only", action="store_true", help="only the composite rows")
     args = ap.parse_args()
     torch._dynamo.config.recompile_limit = 1000
     torch._dynamo.config.cache_size_limit = 1000
@@ -507,7 +579,7 @@ def main():
     if args.rows:
         wanted = args.rows.split(",")
         rows = [r for r in rows if any(r[0].startswith(w) for w in wanted)]
-    only = args.jit_only or args.linear_only or args.decode_only
+    only = args.jit_only or args.linear_only or args.decode_only or args.hybrid_only
     if only:
         rows = []
     for row in rows:
@@ -516,6 +588,8 @@ def main():
         decode_rows(results)
     if not args.quick and (not only or args.linear_only):
         linear_rows(results)
+    if not args.quick and (not only or args.hybrid_only):
+        hybrid_rows(results)
     if not only or args.jit_only:
         jit_times(results)
     print()
