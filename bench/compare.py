@@ -501,17 +501,18 @@ HYBRID_SHAPES = [(8, 16, 2048), (8, 16, 4096), (2, 16, 16384)]
 
 
 def hybrid_rows(results):
-    """A composite (examples/hybrid.attn `lizard`: a decayed linear branch and a causal
-    sliding window of 128, mixed per head by sigmoid(mix)): attnc's branch kernels and combine
-    kernel in one call, against the same layer composed from the competitors on the same
-    tensors: fla chunk_simple_gla (the linear branch), FlexAttention with a BlockMask built once
-    (the window) and the per-head mix in torch. Each side's parts are timed alone too."""
+    """A composite (examples/hybrid.attn `lizard`: GLA, a gate per token and key dimension,
+    beside a causal sliding window of 128 that keeps the first 4 keys, mixed per head by
+    sigmoid(mix)): attnc's branch kernels and combine kernel in one call, against the same layer
+    composed from the competitors on the same tensors: fla chunk_gla (its gates precomputed,
+    outside its timing), FlexAttention with a BlockMask built once (the window) and the per-head
+    mix in torch. Each side's parts are timed alone too."""
     try:
-        from fla.ops.simple_gla import chunk_simple_gla
+        from fla.ops.gla import chunk_gla
     except ImportError as e:
         print("flash-linear-attention not importable (%s): no hybrid rows" % e, flush=True)
         return
-    D, window = 128, 128
+    D, window, sinks = 128, 128, 4
     program = attnc.compile(os.path.join(EX, "hybrid.attn"), head_dim=D)
     comp, lin, loc = program["lizard"], program["lizard_global"], program["lizard_local"]
     torch._dynamo.reset()
@@ -519,9 +520,12 @@ def hybrid_rows(results):
     for B, H, T in HYBRID_SHAPES:
         torch.manual_seed(0)
         q, k, v = (torch.randn(B, T, H, D, device=DEV, dtype=torch.bfloat16) for _ in range(3))
-        slope = torch.exp2(-8.0 * (torch.arange(H, device=DEV, dtype=torch.float32) + 1) / H)
+        x = torch.randn(B, T, H, D, device=DEV, dtype=torch.float32)
+        g = torch.nn.functional.logsigmoid(x) / 16  # fla's log gates [B, T, H, D]
+        logits = x.permute(0, 2, 1, 3).contiguous()  # attnc's [B, H, T, D]
+        del x
         mix = torch.randn(H, device=DEV)
-        inputs = {"slope": slope, "mix": mix}
+        inputs = {"gate": logits, "mix": mix}
         row = {"shape": "hybrid B%d H%d T%d D%d" % (B, H, T, D), "pattern": "lizard",
                "tokens": B * T}
         out = torch.empty_like(q)
@@ -534,18 +538,19 @@ def hybrid_rows(results):
         row["attnc_window_ms"] = bench(loc.bind(q, k, v, parts, inputs=inputs))
         # The competitors' layer: [B, H, T, D] copies for Flex, made once (not timed).
         qh, kh, vh = (t.transpose(1, 2).contiguous() for t in (q, k, v))
-        bm = create_block_mask(lambda b, h, qi, ki: (ki <= qi) & (qi - ki < window), None, None,
-                               T, T, device=DEV)
-        gate = torch.sigmoid(mix).view(1, 1, H, 1)
+        bm = create_block_mask(lambda b, h, qi, ki: (ki <= qi) & ((qi - ki < window) |
+                                                                   (ki < sinks)),
+                               None, None, T, T, device=DEV)
+        share = torch.sigmoid(mix).view(1, 1, H, 1)
 
         def fla_linear():
-            return chunk_simple_gla(q, k, v, g_gamma=-slope, scale=D ** -0.5)[0]
+            return chunk_gla(q, k, v, g=g, scale=1.0)[0]
 
         def flex_window():
             return flex(qh, kh, vh, block_mask=bm).transpose(1, 2)
 
         def competitors():
-            return gate * fla_linear() + (1 - gate) * flex_window()
+            return share * fla_linear() + (1 - share) * flex_window()
 
         want = competitors()
         torch.cuda.synchronize()
@@ -557,6 +562,7 @@ def hybrid_rows(results):
         row["ratio_vs_competitors"] = row["competitors_ms"] / row["attnc_ms"]
         results.append(row)
         print(json.dumps(row), flush=True)
+        del g, logits
 
 
 def main():

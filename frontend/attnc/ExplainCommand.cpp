@@ -179,6 +179,16 @@ int explainLinear(PatternOp pattern, const attnc::ExplainCommandOptions &o) {
   return 0;
 }
 
+/// ", gated per key dimension" / ", gated per token" / ", decayed" for a linear branch's decay;
+/// nothing without one.
+std::string decayName(DecayOp decay) {
+  if (!decay)
+    return "";
+  return decay.readsKeyDim()     ? ", gated per key dimension"
+         : decay.readsPosition() ? ", gated per token"
+                                 : ", decayed";
+}
+
 /// A composite: its branches and how it runs (the branches one by one, then the combine), with
 /// why its branches are not fused into one kernel.
 void explainComposite(CompositeOp composite, const attnc::ExplainCommandOptions &o) {
@@ -192,7 +202,7 @@ void explainComposite(CompositeOp composite, const attnc::ExplainCommandOptions 
     if (auto form = branch.getUnique<LinearOp>()) {
       ++linear;
       what = std::string("linear") + (form.getCausal() ? ", causal" : ", bidirectional") +
-             (branch.getUnique<DecayOp>() ? ", decayed" : "") +
+             decayName(branch.getUnique<DecayOp>()) +
              (branch.getUnique<NormalizeOp>().getKind() == NormalizerKind::Sum ? ", sum normaliser"
                                                                                : "");
     } else {

@@ -195,32 +195,35 @@ def linear_checks():
 
 
 def composite_checks():
-    """A composite through the package (examples/hybrid.attn lizard: a decayed linear branch and
-    a causal sliding window, mixed per head by a sigmoid gate), against its two branches in
-    float64 mixed the same way, and the branches run alone against the same references."""
-    B, T, H, D, window = 2, 300, 4, 64, 128
+    """A composite through the package (examples/hybrid.attn lizard: a GLA branch, a gate per
+    token and key dimension, and a causal sliding window that keeps the first 4 keys, mixed per
+    head by a sigmoid gate), against its two branches in float64 mixed the same way, and the
+    branches run alone against the same references."""
+    B, T, H, D, window, sinks = 2, 300, 4, 64, 128, 4
     program = attnc.compile(os.path.join(EX, "hybrid.attn"), head_dim=D)
     torch.manual_seed(7)
     q, k, v = (torch.randn(B, T, H, D, device="cuda", dtype=torch.bfloat16) for _ in range(3))
-    slope = torch.rand(H, device="cuda") * 0.5 + 0.01
+    x = torch.randn(B, H, T, D, device="cuda")  # the gate's logits, [B, H, T, D]
     mix = torch.randn(H, device="cuda")
-    linear, _ = linear_reference(q, k, v, (-slope).expand(B, T, H), D ** -0.5,
-                                 torch.zeros(B, H, D, D, device="cuda"))
-    local, _ = reference(q, k, v, mask=lambda b, h, qi, ki: (ki <= qi) & (qi - ki < window))
-    gate = torch.sigmoid(mix.double()).view(1, 1, H, 1)
-    want = gate * linear + (1 - gate) * local
+    inputs = {"gate": x, "mix": mix}
+    log_gate = (torch.nn.functional.logsigmoid(x) / 16).permute(0, 2, 1, 3)  # [B, T, H, D]
+    linear, _ = linear_reference(q, k, v, log_gate, 1.0, torch.zeros(B, H, D, D, device="cuda"))
+    local, _ = reference(q, k, v, mask=lambda b, h, qi, ki: (ki <= qi) &
+                         ((qi - ki < window) | (ki < sinks)))
+    share = torch.sigmoid(mix.double()).view(1, 1, H, 1)
+    want = share * linear + (1 - share) * local
     for name, ref in (("lizard_global", linear), ("lizard_local", local)):
-        got = program[name](q, k, v, inputs={"slope": slope, "mix": mix})
+        got = program[name](q, k, v, inputs=inputs)
         torch.cuda.synchronize()
         err = rel(got, ref)
         report(err < TOL[torch.bfloat16], "composite branch %s alone: err %.2e" % (name, err))
-    got = program["lizard"](q, k, v, inputs={"slope": slope, "mix": mix})
+    got = program["lizard"](q, k, v, inputs=inputs)
     torch.cuda.synchronize()
     err = rel(got, want)
     report(err < TOL[torch.bfloat16],
            "composite lizard (branches, then the combine kernel): err %.2e" % err)
     try:
-        program["lizard"](q, k, v, inputs={"slope": slope, "mix": mix}, lse=True)
+        program["lizard"](q, k, v, inputs=inputs, lse=True)
         report(False, "a composite's LSE did not raise")
     except attnc.AttncError as e:
         report("no lse" in str(e), "a composite's LSE raises: %s" % str(e).splitlines()[0])
