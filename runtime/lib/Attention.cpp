@@ -612,6 +612,18 @@ KernelImage::loadComposite(const JitTarget &target) const {
   if (!device) {
     ATTNC_ASSIGN_OR_RETURN(device, Device::current());
   }
+  auto cached = [&]() -> std::shared_ptr<CompositeKernel> {
+    for (const auto &[ordinal, composite] : composites_)
+      if (ordinal == device->ordinal())
+        return composite;
+    return nullptr;
+  };
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (std::shared_ptr<CompositeKernel> composite = cached())
+      return composite;
+  }
+  // The branches load outside this image's lock (each under its own).
   JitTarget jit = target;
   jit.device = device;
   std::vector<std::shared_ptr<AttentionKernel>> branches;
@@ -620,9 +632,8 @@ KernelImage::loadComposite(const JitTarget &target) const {
     branches.push_back(std::move(kernel));
   }
   std::lock_guard<std::mutex> lock(mutex_);
-  for (const auto &[ordinal, composite] : composites_)
-    if (ordinal == device->ordinal())
-      return composite;
+  if (std::shared_ptr<CompositeKernel> composite = cached())
+    return composite; // another thread made it meanwhile
   // The combine: a CUBIN of the device's arch (a bundle's), else JIT from the source.
   const std::string arch = target.arch.empty() ? device->arch() : target.arch;
   auto cubin = std::find_if(cubins_.begin(), cubins_.end(),
