@@ -107,14 +107,18 @@ std::string pathFor(llvm::StringRef path, llvm::StringRef name) {
   return (path.drop_back(extension.size()) + "-" + name + extension).str();
 }
 
+/// The query heads `pattern` is explained for: its fixed count, else --heads (at least 1).
+int64_t explainedHeads(PatternOp pattern, const attnc::ExplainCommandOptions &o) {
+  return pattern.getHeads() ? int64_t(*pattern.getHeads()) : std::max<int64_t>(o.heads, 1);
+}
+
 /// A linear pattern has no mask and no block map: says which form it is, and what the linear
 /// template will run (chunks, state slices, blocks, the decode step) for --seq and --heads.
 int explainLinear(PatternOp pattern, const attnc::ExplainCommandOptions &o) {
   auto linear = pattern.getUnique<LinearOp>();
   auto normalize = pattern.getUnique<NormalizeOp>();
   const int64_t d = pattern.getHeadDim().value_or(128), dv = pattern.getHeadDimV().value_or(d);
-  const int64_t heads =
-      pattern.getHeads() ? int64_t(*pattern.getHeads()) : std::max<int64_t>(o.heads, 1);
+  const int64_t heads = explainedHeads(pattern, o);
   auto decay = pattern.getUnique<DecayOp>();
   const char *decayWhat =
       !decay ? "none"
@@ -223,8 +227,7 @@ void explainComposite(CompositeOp composite, const attnc::ExplainCommandOptions 
             "tiles, each under its own mask: not built";
   // The combine pass reads every branch's output and writes one, 16-bit elements.
   PatternOp first = branches.front();
-  const int64_t heads =
-      first.getHeads() ? int64_t(*first.getHeads()) : std::max<int64_t>(o.heads, 1);
+  const int64_t heads = explainedHeads(first, o);
   const int64_t dv = first.getHeadDimV().value_or(128);
   const double megabytes = double(n + 1) * o.batch * o.seqQ * heads * dv * 2 / 1e6;
   outs() << llvm::formatv(

@@ -298,18 +298,26 @@ private:
     Pattern pattern;
     if (!parseName(pattern.name, pattern.loc, "a pattern name after 'attention'"))
       return std::nullopt;
-    if (!expect("{", "to open the pattern body"))
+    if (!expect("{", "to open the pattern body") || !parseBody(pattern, "pattern"))
       return std::nullopt;
+    return failed ? std::nullopt : std::optional<Pattern>(std::move(pattern));
+  }
+
+  /// The clauses of a pattern's or branch's body up to its '}' (consumed), then the default
+  /// normaliser (none for a linear form, else softmax).
+  bool parseBody(Pattern &pattern, StringRef what) {
     while (!is("}")) {
-      if (tok.kind == Token::Kind::End)
-        return error(tok.loc, "expected '}' to close pattern '" + pattern.name + "'");
+      if (tok.kind == Token::Kind::End) {
+        error(tok.loc, "expected '}' to close " + what + " '" + pattern.name + "'");
+        return false;
+      }
       if (!parseClause(pattern))
-        return std::nullopt;
+        return false;
     }
     advance();
     if (!pattern.normalizer)
       pattern.normalizer = pattern.linear ? Normalizer::None : Normalizer::Softmax;
-    return failed ? std::nullopt : std::optional<Pattern>(std::move(pattern));
+    return true;
   }
 
   bool duplicate(SMLoc loc, StringRef what) {
@@ -426,19 +434,10 @@ private:
         !expect("{", "to open the branch body"))
       return false;
     inBranch = true;
-    while (!is("}") && !failed) {
-      if (tok.kind == Token::Kind::End) {
-        error(tok.loc, "expected '}' to close branch '" + branch.name + "'");
-        break;
-      }
-      if (!parseClause(branch))
-        break;
-    }
+    const bool ok = parseBody(branch, "branch");
     inBranch = false;
-    if (failed || !expect("}", "to close the branch"))
+    if (!ok || failed)
       return false;
-    if (!branch.normalizer)
-      branch.normalizer = branch.linear ? Normalizer::None : Normalizer::Softmax;
     pattern.branches.push_back(std::move(branch));
     return true;
   }

@@ -570,37 +570,50 @@ Status AttentionKernel::forward(const ForwardArgs &args, void *stream, const Blo
 // Lazily loaded images
 //===----------------------------------------------------------------------===//
 
+/// `target` with its device resolved (null: the current one).
+static StatusOr<JitTarget> resolveTarget(const JitTarget &target) {
+  JitTarget resolved = target;
+  if (!resolved.device) {
+    ATTNC_ASSIGN_OR_RETURN(resolved.device, Device::current());
+  }
+  return resolved;
+}
+
+const std::string *KernelImage::cubinFor(const JitTarget &target) const {
+  const std::string arch = target.arch.empty() ? target.device->arch() : target.arch;
+  auto cubin = std::find_if(cubins_.begin(), cubins_.end(),
+                            [&](const auto &entry) { return entry.first == arch; });
+  return cubin == cubins_.end() ? nullptr : &cubin->second;
+}
+
+Status KernelImage::noBinaryFor(const JitTarget &target) const {
+  std::string archs;
+  for (const auto &entry : cubins_)
+    archs += (archs.empty() ? "" : ", ") + entry.first;
+  return Status::error("kernel '" + spec_.entry + "' has no CUBIN for " +
+                       (target.arch.empty() ? target.device->arch() : target.arch) + " (it has " +
+                       (archs.empty() ? "none" : archs) + ") and no source");
+}
+
 StatusOr<std::shared_ptr<AttentionKernel>> KernelImage::load(const JitTarget &target) const {
   if (isComposite())
     return Status::error("'" + spec_.pattern +
                          "' is a composite: it runs its branches and its combine "
                          "(KernelImage::loadComposite, or forward)");
-  Device *device = target.device;
-  if (!device) {
-    ATTNC_ASSIGN_OR_RETURN(device, Device::current());
-  }
+  ATTNC_ASSIGN_OR_RETURN(JitTarget jit, resolveTarget(target));
   std::lock_guard<std::mutex> lock(mutex_);
   for (const auto &[ordinal, kernel] : loaded_)
-    if (ordinal == device->ordinal())
+    if (ordinal == jit.device->ordinal())
       return kernel;
-  const std::string arch = target.arch.empty() ? device->arch() : target.arch;
   std::shared_ptr<AttentionKernel> kernel;
-  auto cubin = std::find_if(cubins_.begin(), cubins_.end(),
-                            [&](const auto &entry) { return entry.first == arch; });
-  if (cubin != cubins_.end()) {
-    ATTNC_ASSIGN_OR_RETURN(kernel, AttentionKernel::fromCubin(spec_, cubin->second, device));
+  if (const std::string *cubin = cubinFor(jit)) {
+    ATTNC_ASSIGN_OR_RETURN(kernel, AttentionKernel::fromCubin(spec_, *cubin, jit.device));
   } else if (!source_.empty()) {
-    JitTarget jit = target;
-    jit.device = device;
     ATTNC_ASSIGN_OR_RETURN(kernel, AttentionKernel::fromSource(spec_, source_, jit));
   } else {
-    std::string archs;
-    for (const auto &entry : cubins_)
-      archs += (archs.empty() ? "" : ", ") + entry.first;
-    return Status::error("kernel '" + spec_.entry + "' has no CUBIN for " + arch + " (it has " +
-                         (archs.empty() ? "none" : archs) + ") and no source");
+    return noBinaryFor(jit);
   }
-  loaded_.emplace_back(device->ordinal(), kernel);
+  loaded_.emplace_back(jit.device->ordinal(), kernel);
   return kernel;
 }
 
@@ -608,13 +621,10 @@ StatusOr<std::shared_ptr<CompositeKernel>>
 KernelImage::loadComposite(const JitTarget &target) const {
   if (!isComposite())
     return Status::error("'" + spec_.pattern + "' is not a composite");
-  Device *device = target.device;
-  if (!device) {
-    ATTNC_ASSIGN_OR_RETURN(device, Device::current());
-  }
+  ATTNC_ASSIGN_OR_RETURN(JitTarget jit, resolveTarget(target));
   auto cached = [&]() -> std::shared_ptr<CompositeKernel> {
     for (const auto &[ordinal, composite] : composites_)
-      if (ordinal == device->ordinal())
+      if (ordinal == jit.device->ordinal())
         return composite;
     return nullptr;
   };
@@ -624,8 +634,6 @@ KernelImage::loadComposite(const JitTarget &target) const {
       return composite;
   }
   // The branches load outside this image's lock (each under its own).
-  JitTarget jit = target;
-  jit.device = device;
   std::vector<std::shared_ptr<AttentionKernel>> branches;
   for (const std::shared_ptr<const KernelImage> &branch : branches_) {
     ATTNC_ASSIGN_OR_RETURN(std::shared_ptr<AttentionKernel> kernel, branch->load(jit));
@@ -635,21 +643,17 @@ KernelImage::loadComposite(const JitTarget &target) const {
   if (std::shared_ptr<CompositeKernel> composite = cached())
     return composite; // another thread made it meanwhile
   // The combine: a CUBIN of the device's arch (a bundle's), else JIT from the source.
-  const std::string arch = target.arch.empty() ? device->arch() : target.arch;
-  auto cubin = std::find_if(cubins_.begin(), cubins_.end(),
-                            [&](const auto &entry) { return entry.first == arch; });
   std::shared_ptr<Kernel> combine;
-  if (cubin != cubins_.end()) {
-    ATTNC_ASSIGN_OR_RETURN(combine, loadKernel(cubin->second, spec_.entry, device));
+  if (const std::string *cubin = cubinFor(jit)) {
+    ATTNC_ASSIGN_OR_RETURN(combine, loadKernel(*cubin, spec_.entry, jit.device));
   } else if (!source_.empty()) {
     ATTNC_ASSIGN_OR_RETURN(combine, jitKernel(source_, spec_.entry, {}, jit));
   } else {
-    return Status::error("composite '" + spec_.pattern + "' has no combine CUBIN for " + arch +
-                         " and no source");
+    return noBinaryFor(jit);
   }
   ATTNC_ASSIGN_OR_RETURN(std::shared_ptr<CompositeKernel> composite,
                          CompositeKernel::create(std::move(branches), std::move(combine)));
-  composites_.emplace_back(device->ordinal(), composite);
+  composites_.emplace_back(jit.device->ordinal(), composite);
   return composite;
 }
 

@@ -224,6 +224,11 @@ private:
   std::string source_;
   std::vector<std::pair<std::string, std::string>> cubins_;
   mutable std::mutex mutex_;
+  /// The CUBIN for `target`'s arch (its device's when empty; the device resolved), or null.
+  const std::string *cubinFor(const JitTarget &target) const;
+  /// The error of an image with neither a CUBIN for `target` nor a source.
+  Status noBinaryFor(const JitTarget &target) const;
+
   mutable std::vector<std::pair<int, std::shared_ptr<AttentionKernel>>> loaded_; // by ordinal
   std::vector<std::shared_ptr<const KernelImage>> branches_;                     // a composite's
   mutable std::vector<std::pair<int, std::shared_ptr<CompositeKernel>>> composites_;
