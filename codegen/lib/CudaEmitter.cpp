@@ -100,8 +100,8 @@ static LogicalResult printHook(Operation *hook, StringRef ret, StringRef name, S
   return success();
 }
 
-/// A linear kernel: the hooks of linear_sm80.cuh (feature map, decay) and two entry points, the
-/// chunked prefill and the recurrent step.
+/// A linear kernel: the hooks of linear_sm80.cuh / linear_step.cuh (feature map, decay) and two
+/// entry points, the chunked prefill and the recurrent step.
 static LogicalResult emitLinearKernel(KernelOp kernel, const KernelLaunchSpec &spec,
                                       llvm::raw_ostream &os) {
   std::string hooks = (kernel.getSymName() + "_hooks").str();
@@ -111,7 +111,8 @@ static LogicalResult emitLinearKernel(KernelOp kernel, const KernelLaunchSpec &s
      << spec.elementType << ", head dims " << spec.headDim << "/" << spec.headDimV << ", chunk "
      << spec.blockM << ", " << spec.blockN << " state columns per block, " << spec.warps
      << " warps\n";
-  os << "#include \"attnc/linear_sm80.cuh\"\n#include \"attnc/hooks.cuh\"\n\n";
+  os << "#include \"attnc/linear_sm80.cuh\"\n#include \"attnc/linear_step.cuh\"\n"
+        "#include \"attnc/hooks.cuh\"\n\n";
   os << "struct " << hooks << " {\n";
   os << "  static constexpr int kHeadDim = " << spec.headDim << "; // an input's extent D\n";
   os << "  static constexpr bool kCausal = "
