@@ -555,15 +555,14 @@ Status AttentionKernel::forward(const ForwardArgs &args, void *stream, const Blo
     return launch(p, stream);
   }
   // A map for this call only, in stream-ordered memory.
-  ATTNC_ASSIGN_OR_RETURN(DevicePtr ptr,
-                         device().allocAsync(blockMapAllocation(spec_.config, p), stream));
+  StreamScratch scratch(device(), stream);
+  ATTNC_ASSIGN_OR_RETURN(DevicePtr ptr, scratch.allocate(blockMapAllocation(spec_.config, p)));
   Status st = launchBlockMap(*builder_, spec_.config, p, reinterpret_cast<void *>(ptr), stream);
   if (st.ok()) {
     p.block_map = reinterpret_cast<const unsigned char *>(ptr);
     st = launch(p, stream);
   }
-  Status freed = device().freeAsync(ptr, stream);
-  return st.ok() ? freed : st;
+  return scratch.release(st);
 }
 
 //===----------------------------------------------------------------------===//

@@ -45,19 +45,17 @@ Status CompositeKernel::forward(const ForwardArgs &args, void *stream) const {
   // checks the arguments again when it runs).
   FwdParams p;
   ATTNC_TRY(branches_.front()->bind(args, p));
-  Device &device = combine_->device();
   const size_t bytes = size_t(args.o.numel()) * dtypeBytes(args.o.dtype);
   std::vector<int64_t> shape(args.o.shape, args.o.shape + args.o.rank);
   CombineParams parts{};
-  std::vector<DevicePtr> temporaries;
+  StreamScratch scratch(combine_->device(), stream);
   Status st = Status::success();
   for (size_t i = 0; i < branches_.size() && st.ok(); ++i) {
-    StatusOr<DevicePtr> part = device.allocAsync(std::max<size_t>(bytes, 16), stream);
+    StatusOr<DevicePtr> part = scratch.allocate(std::max<size_t>(bytes, 16));
     if (!part.ok()) {
       st = part.status();
       break;
     }
-    temporaries.push_back(*part);
     parts.parts[i] = reinterpret_cast<const void *>(*part);
     ForwardArgs branchArgs = args;
     branchArgs.o = TensorRef::contiguous(parts.parts[i], args.o.dtype, shape);
@@ -65,10 +63,5 @@ Status CompositeKernel::forward(const ForwardArgs &args, void *stream) const {
   }
   if (st.ok())
     st = launchCombine(*combine_, p, parts, stream);
-  for (DevicePtr ptr : temporaries) {
-    Status freed = device.freeAsync(ptr, stream);
-    if (st.ok())
-      st = freed;
-  }
-  return st;
+  return scratch.release(st);
 }

@@ -167,6 +167,22 @@ Status Device::freeAsync(DevicePtr ptr, void *stream) {
   return Status::success();
 }
 
+StatusOr<DevicePtr> StreamScratch::allocate(size_t bytes) {
+  ATTNC_ASSIGN_OR_RETURN(DevicePtr ptr, device_.allocAsync(bytes, stream_));
+  ptrs_.push_back(ptr);
+  return ptr;
+}
+
+Status StreamScratch::release(Status st) {
+  for (DevicePtr ptr : ptrs_) {
+    Status freed = device_.freeAsync(ptr, stream_);
+    if (st.ok())
+      st = freed;
+  }
+  ptrs_.clear();
+  return st;
+}
+
 StatusOr<DeviceBuffer> Device::allocBuffer(size_t bytes) {
   ATTNC_ASSIGN_OR_RETURN(DevicePtr ptr, alloc(bytes));
   return DeviceBuffer(this, ptr, bytes);

@@ -8,7 +8,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
-#include <vector>
 
 using namespace attnc;
 
@@ -214,22 +213,17 @@ Status attnc::launchForward(const Kernel &kernel, const ForwardConfig &c, const 
     const long long blocks = static_cast<long long>(grid.x) * grid.y * grid.z;
     const int chunks = (p.seqlen_q + kLinearChunk - 1) / kLinearChunk;
     const int splits = linearSplitCount(c, blocks, p.seqlen_q, kernel.device().smCount());
-    Device &device = kernel.device();
     // Stream-ordered workspaces, freed after the launches whatever they return.
-    std::vector<DevicePtr> workspaces;
-    auto allocate = [&](long long bytes) -> StatusOr<void *> {
-      ATTNC_ASSIGN_OR_RETURN(DevicePtr ptr, device.allocAsync(size_t(bytes), stream));
-      workspaces.push_back(ptr);
-      return reinterpret_cast<void *>(ptr);
-    };
+    StreamScratch scratch(kernel.device(), stream);
     auto run = [&]() -> Status {
       if (c.gatePerKeyDim && chunks > 0) {
         const long long gated = linearGatedBytes(p.batch, p.heads, p.seqlen_q, c.headDim);
         ATTNC_ASSIGN_OR_RETURN(
-            void *buffer,
-            allocate(gated + linearGateTableBytes(p.batch, p.heads, p.seqlen_q, c.headDim)));
-        copy.linear_gated = buffer;
-        copy.linear_gate_table = reinterpret_cast<float *>(static_cast<char *>(buffer) + gated);
+            DevicePtr buffer,
+            scratch.allocate(
+                size_t(gated + linearGateTableBytes(p.batch, p.heads, p.seqlen_q, c.headDim))));
+        copy.linear_gated = reinterpret_cast<void *>(buffer);
+        copy.linear_gate_table = reinterpret_cast<float *>(buffer + gated);
         copy.linear_pass = kLinearGatePass;
         const int perBlock = 2 * kLinearThreads / c.headDim; // chunks (linearGatePass)
         const Dim3 gateGrid{static_cast<unsigned>((chunks + perBlock - 1) / perBlock),
@@ -241,11 +235,12 @@ Status attnc::launchForward(const Kernel &kernel, const ForwardConfig &c, const 
         return kernel.launch(grid, block, smem, stream, args);
       copy.linear_segment_rows = ((chunks + splits - 1) / splits) * kLinearChunk;
       copy.linear_splits = (p.seqlen_q + copy.linear_segment_rows - 1) / copy.linear_segment_rows;
-      ATTNC_ASSIGN_OR_RETURN(void *workspace,
-                             allocate(linearWorkspaceFloats(p.batch, p.heads, copy.linear_splits,
-                                                            c.headDim, c.headDimV) *
-                                      sizeof(float)));
-      copy.linear_workspace = static_cast<float *>(workspace);
+      ATTNC_ASSIGN_OR_RETURN(
+          DevicePtr workspace,
+          scratch.allocate(size_t(linearWorkspaceFloats(p.batch, p.heads, copy.linear_splits,
+                                                        c.headDim, c.headDimV)) *
+                           sizeof(float)));
+      copy.linear_workspace = reinterpret_cast<float *>(workspace);
       Dim3 splitGrid = grid;
       splitGrid.x *= unsigned(copy.linear_splits);
       for (int pass = 0; pass < 2; ++pass) {
@@ -254,13 +249,7 @@ Status attnc::launchForward(const Kernel &kernel, const ForwardConfig &c, const 
       }
       return Status::success();
     };
-    Status st = run();
-    for (DevicePtr ptr : workspaces) {
-      Status freed = device.freeAsync(ptr, stream);
-      if (st.ok())
-        st = freed;
-    }
-    return st;
+    return scratch.release(run());
   }
   ATTNC_TRY(checkLaunchSizes(p));
   if (p.seqlen_q == 0)
@@ -321,7 +310,8 @@ Status attnc::launchDecode(const Kernel &decode, const Kernel &merge, const Forw
   const size_t bytes =
       size_t(decodeWorkspaceFloats(splits, p.batch, p.heads, p.seqlen_q, c.headDimV)) *
       sizeof(float);
-  ATTNC_ASSIGN_OR_RETURN(DevicePtr workspace, decode.device().allocAsync(bytes, stream));
+  StreamScratch scratch(decode.device(), stream);
+  ATTNC_ASSIGN_OR_RETURN(DevicePtr workspace, scratch.allocate(bytes));
   copy.decode_workspace = reinterpret_cast<float *>(workspace);
   Status st = decode.launch(grid, block, smem, stream, args);
   if (st.ok()) {
@@ -331,8 +321,7 @@ Status attnc::launchDecode(const Kernel &decode, const Kernel &merge, const Forw
     st = merge.launch(mergeGrid, Dim3{static_cast<unsigned>(kDecodeMergeThreads), 1, 1}, 0, stream,
                       args);
   }
-  Status freed = decode.device().freeAsync(workspace, stream);
-  return st.ok() ? freed : st;
+  return scratch.release(st);
 }
 
 Status attnc::launchBlockMap(const Kernel &builder, const ForwardConfig &c, const FwdParams &p,

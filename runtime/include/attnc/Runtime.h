@@ -396,6 +396,25 @@ private:
   int ccMajor_ = 0, ccMinor_ = 0, smCount_ = 0, maxSharedOptin_ = 0;
 };
 
+/// Stream-ordered scratch memory for one sequence of launches on `stream` (workspaces, block
+/// maps, temporaries): `release(st)` frees every allocation on the stream and returns `st`, or
+/// the first free's error when `st` is a success. The destructor releases what is left.
+class StreamScratch {
+public:
+  StreamScratch(Device &device, void *stream) : device_(device), stream_(stream) {}
+  StreamScratch(const StreamScratch &) = delete;
+  StreamScratch &operator=(const StreamScratch &) = delete;
+  ~StreamScratch() { (void)release(Status::success()); }
+
+  StatusOr<DevicePtr> allocate(size_t bytes);
+  Status release(Status st);
+
+private:
+  Device &device_;
+  void *stream_;
+  std::vector<DevicePtr> ptrs_;
+};
+
 //===----------------------------------------------------------------------===//
 // JIT: compile (cached) + load (cached)
 //===----------------------------------------------------------------------===//
