@@ -404,6 +404,66 @@ def linear_rows(results):
     print(json.dumps(row), flush=True)
 
 
+def feature_map_rows(results):
+    """Maps of whole rows (examples/linear_features.attn): Based's Taylor-2 map on q, k of 16
+    dims (Dv 64, normalised) against fla's parallel_based and fused_chunk_based, and Hedgehog's
+    learned map (D 64, 2 x 64 features) against the same map in PyTorch followed by fla's
+    chunk_linear_attn (normalize=True), on the same tensors."""
+    try:
+        from fla.ops.based import fused_chunk_based, parallel_based
+        from fla.ops.linear_attn import chunk_linear_attn
+    except ImportError as e:
+        print("flash-linear-attention not importable (%s): feature-map rows left out" % e,
+              flush=True)
+        return
+    program = attnc.compile(os.path.join(EX, "linear_features.attn"))
+    based, hedgehog = program["based"], program["hedgehog"]
+    for B, H, T in LINEAR_SHAPES[:3]:
+        torch.manual_seed(0)
+        q, k = (torch.randn(B, T, H, 16, device=DEV, dtype=torch.bfloat16) for _ in range(2))
+        v = torch.randn(B, T, H, 64, device=DEV, dtype=torch.bfloat16)
+        out = torch.empty_like(v)
+        launch = based.bind(q, k, v, out)
+        launch()
+        torch.cuda.synchronize()
+        row = {"shape": "linear B%d H%d T%d d16 Dv64" % (B, H, T), "pattern": "based (taylor2)",
+               "tokens": B * T, "attnc_ms": bench(launch)}
+        o_par = parallel_based(q, k, v, use_norm=True)
+        row["err_vs_fla"] = ((out.float() - o_par.float()).norm() / o_par.float().norm()).item()
+        row["fla_parallel_ms"] = bench(lambda: parallel_based(q, k, v, use_norm=True))
+        row["fla_chunk_ms"] = bench(lambda: fused_chunk_based(q, k, v, use_norm=True))
+        row["fla_ms"] = min(row["fla_parallel_ms"], row["fla_chunk_ms"])
+        row["ratio_vs_fla"] = row["fla_ms"] / row["attnc_ms"]
+        row["attnc_ns_per_token"] = row["attnc_ms"] * 1e6 / (B * T)
+        results.append(row)
+        print(json.dumps(row), flush=True)
+        del q, k, v, out, o_par
+        # Hedgehog: phi(x) = [softmax(x W_h), softmax(-x W_h)], W [H, 64, 64].
+        D, M = 64, 64
+        q, k, v = (torch.randn(B, T, H, D, device=DEV, dtype=torch.bfloat16) for _ in range(3))
+        w = torch.randn(H, D, M, device=DEV, dtype=torch.float32) * D ** -0.5
+        out = torch.empty_like(v)
+        launch = hedgehog.bind(q, k, v, out, inputs=[w])
+        launch()
+        torch.cuda.synchronize()
+
+        def torch_then_fla():
+            def phi(x):
+                y = torch.einsum("bthd,hdm->bthm", x.float(), w)
+                return torch.cat([y.softmax(-1), (-y).softmax(-1)], -1).to(x.dtype)
+            return chunk_linear_attn(phi(q), phi(k), v, normalize=True)[0]
+        o_fla = torch_then_fla()
+        row = {"shape": "linear B%d H%d T%d D64 F128" % (B, H, T), "pattern": "hedgehog",
+               "tokens": B * T, "attnc_ms": bench(launch)}
+        row["err_vs_fla"] = ((out.float() - o_fla.float()).norm() / o_fla.float().norm()).item()
+        row["fla_ms"] = bench(torch_then_fla)
+        row["ratio_vs_fla"] = row["fla_ms"] / row["attnc_ms"]
+        row["attnc_ns_per_token"] = row["attnc_ms"] * 1e6 / (B * T)
+        results.append(row)
+        print(json.dumps(row), flush=True)
+        del q, k, v, out, o_fla
+
+
 JIT_CHILD = r"""
 import sys, time
 sys.path.insert(0, sys.argv[1])
@@ -574,6 +634,8 @@ def main():
     ap.add_argument("--linear-only", action="store_true", help="only the linear rows")
     ap.add_argument("--decode-only", action="store_true", help="only the decode rows")
     ap.add_argument("--hybrid-only", action="store_true", help="only the composite rows")
+    ap.add_argument("--features-only", action="store_true",
+                    help="only the feature-map rows (Based, Hedgehog)")
     args = ap.parse_args()
     torch._dynamo.config.recompile_limit = 1000
     torch._dynamo.config.cache_size_limit = 1000
@@ -585,7 +647,8 @@ def main():
     if args.rows:
         wanted = args.rows.split(",")
         rows = [r for r in rows if any(r[0].startswith(w) for w in wanted)]
-    only = args.jit_only or args.linear_only or args.decode_only or args.hybrid_only
+    only = (args.jit_only or args.linear_only or args.decode_only or args.hybrid_only or
+            args.features_only)
     if only:
         rows = []
     for row in rows:
@@ -594,6 +657,8 @@ def main():
         decode_rows(results)
     if not args.quick and (not only or args.linear_only):
         linear_rows(results)
+    if not args.quick and (not only or args.linear_only or args.features_only):
+        feature_map_rows(results)
     if not args.quick and (not only or args.hybrid_only):
         hybrid_rows(results)
     if not only or args.jit_only:

@@ -44,6 +44,10 @@ KernelLaunchSpec mlir::attn::getLaunchSpec(KernelOp kernel) {
     spec.causal = linear.getCausal();
     auto decay = kernel.getUnique<DecayOp>();
     spec.gatePerKeyDim = decay && decay.readsKeyDim();
+    if (getFeatureMap(linear) != FeatureMap::Elementwise) {
+      spec.featureMap = linear.getFeatureMap()->str();
+      spec.stateDim = getLinearStateDim(linear, spec.headDim);
+    }
   } else if (spec.headDim <= 128 && spec.headDimV <= 128) { // decode_sm80.cuh's limits
     spec.decodeEntry = spec.entryName + "_decode";
     spec.mergeEntry = spec.entryName + "_merge";
@@ -128,6 +132,27 @@ static LogicalResult emitLinearKernel(KernelOp kernel, const KernelLaunchSpec &s
   os << "  static constexpr bool kDecayPerKeyDim = " << (perKeyDim ? "true" : "false") << ";\n";
   os << "  static constexpr int kNormalizer = attnc::kNormalize"
      << (kernel.getNormalizer() == NormalizerKind::Sum ? "Sum" : "None") << ";\n";
+  // A map of whole rows (linear_features.cuh): its kind, F, and a hedgehog map's weights.
+  LinearOp linear = kernel.getUnique<LinearOp>();
+  const FeatureMap map = getFeatureMap(linear);
+  int64_t stateRows = spec.headDim;
+  if (map != FeatureMap::Elementwise) {
+    stateRows = getLinearStateDim(linear, spec.headDim);
+    os << "  static constexpr int kFeatureMap = attnc::kFeatureMap"
+       << (map == FeatureMap::Taylor2 ? "Taylor2" : "Hedgehog") << ";\n";
+    os << "  static constexpr int kFeatureDim = " << getFeatureDim(linear, spec.headDim) << ";\n";
+    if (InputOp weights = getFeatureWeights(linear)) {
+      int slot = 0;
+      for (Operation &op : kernel.getBody().front())
+        if (auto input = dyn_cast<InputOp>(op)) {
+          if (input == weights)
+            break;
+          ++slot;
+        }
+      os << "  static __device__ __forceinline__ const float *featureWeights(" << kParams
+         << ") {\n    return static_cast<const float *>(p.inputs[" << slot << "]);\n  }\n";
+    }
+  }
   if (failed(
           printHook(feature, "float", "feature", "float x", {"x"}, {"return"}, "return x;", os)) ||
       failed(printHook(decay, "float", "decay",
@@ -144,12 +169,17 @@ static LogicalResult emitLinearKernel(KernelOp kernel, const KernelLaunchSpec &s
   os << "  }\n";
   os << "};\n\n";
   const char *elem = spec.elementType == "bf16" ? "attnc::bf16" : "attnc::half";
-  std::string args =
-      llvm::formatv("<{0}, {1}, {2}, {3}>(p);\n", hooks, elem, spec.headDim, spec.headDimV).str();
+  // The chunked kernel's key dim is D, or a row map's slice of 64 features; the step's the
+  // state's rows.
+  auto args = [&](int64_t keyDim) {
+    return llvm::formatv("<{0}, {1}, {2}, {3}>(p);\n", hooks, elem, keyDim, spec.headDimV).str();
+  };
   os << "extern \"C\" __global__ void __launch_bounds__(attnc::kLinearThreads, 2) "
-     << spec.entryName << "(const attnc::FwdParams p) {\n  attnc::linearSm80" << args << "}\n\n";
+     << spec.entryName << "(const attnc::FwdParams p) {\n  attnc::linearSm80"
+     << args(map == FeatureMap::Elementwise ? spec.headDim : 64) << "}\n\n";
   os << "extern \"C\" __global__ void __launch_bounds__(attnc::kLinearStepThreads) "
-     << spec.stepEntry << "(const attnc::FwdParams p) {\n  attnc::linearStep" << args << "}\n";
+     << spec.stepEntry << "(const attnc::FwdParams p) {\n  attnc::linearStep" << args(stateRows)
+     << "}\n";
   return success();
 }
 

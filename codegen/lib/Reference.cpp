@@ -116,6 +116,40 @@ LogicalResult mlir::attn::verifyProblem(Operation *container, const ReferencePro
   return success();
 }
 
+void mlir::attn::applyRowFeatureMap(LinearOp linear, int64_t headDim, ArrayRef<double> weights,
+                                    int64_t h, const double *x, double *out) {
+  const int64_t D = headDim, rows = getLinearStateDim(linear, D);
+  std::fill(out, out + rows, 0.0);
+  if (getFeatureMap(linear) == FeatureMap::Taylor2) {
+    // 1 + z + z^2 / 2 with z = q.k / sqrt(D): [1, x_i D^(-1/4), x_i x_j c_ij (i <= j)].
+    const double linearScale = std::pow(double(D), -0.25), cross = 1.0 / std::sqrt(double(D));
+    const double square = 1.0 / std::sqrt(2.0 * double(D));
+    int64_t f = 0;
+    out[f++] = 1.0;
+    for (int64_t i = 0; i < D; ++i)
+      out[f++] = x[i] * linearScale;
+    for (int64_t i = 0; i < D; ++i)
+      for (int64_t j = i; j < D; ++j)
+        out[f++] = x[i] * x[j] * (i == j ? square : cross);
+    return;
+  }
+  // Hedgehog: y = x W_h (M values), phi = [softmax(y), softmax(-y)].
+  const int64_t M = getFeatureDim(linear, D) / 2;
+  std::vector<double> y(M, 0.0);
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t i = 0; i < D; ++i)
+      y[m] += x[i] * weights[(h * D + i) * M + m];
+  for (int sign : {1, -1}) {
+    double top = -INFINITY, total = 0.0;
+    for (double v : y)
+      top = std::max(top, sign * v);
+    for (int64_t m = 0; m < M; ++m)
+      total += std::exp(sign * y[m] - top);
+    for (int64_t m = 0; m < M; ++m)
+      out[(sign > 0 ? 0 : M) + m] = std::exp(sign * y[m] - top) / total;
+  }
+}
+
 /// A linear pattern: for each (sequence, head) with gamma_t = decay(b, h, t, d), its running
 /// products G_d(s, t] = gamma_{s+1,d} ... gamma_{t,d} (constant decays: gamma^(t-s); a decay
 /// that does not read d has one G for every d) and phi the feature map,
@@ -137,8 +171,16 @@ static FailureOr<ReferenceResult> evaluateLinear(PatternOp pattern, const Refere
   const bool causal = pattern.getUnique<LinearOp>().getCausal();
   const bool sum = normalize.getKind() == NormalizerKind::Sum;
   const double scale = p.scale ? *p.scale : normalize.getEffectiveScale(p.headDim);
-  const int64_t H = p.heads, Hkv = p.kvHeads, D = p.headDim, Dv = p.headDimV;
+  LinearOp linear = pattern.getUnique<LinearOp>();
+  const FeatureMap map = getFeatureMap(linear);
+  // D: the state's rows (the features of a row map, else the head dim).
+  const int64_t H = p.heads, Hkv = p.kvHeads, Din = p.headDim, Dv = p.headDimV;
+  const int64_t D = getLinearStateDim(linear, Din);
   const int64_t group = H / Hkv, logs = perDim ? D : 1;
+  ArrayRef<double> weights;
+  if (InputOp w = getFeatureWeights(linear))
+    if (auto it = p.inputs.find(w.getName()); it != p.inputs.end())
+      weights = it->second; // (lookup would return a copy)
   if (p.seqQ != p.seqK || p.cuSeqlensQ != p.cuSeqlensK)
     return pattern.emitError("a linear pattern attends within one sequence: queries and keys "
                              "need the same lengths, got ")
@@ -146,8 +188,8 @@ static FailureOr<ReferenceResult> evaluateLinear(PatternOp pattern, const Refere
   const size_t states = size_t(p.batch * H);
   if ((!p.stateIn.empty() && p.stateIn.size() != states * D * Dv) ||
       (!p.keySumIn.empty() && p.keySumIn.size() != states * D))
-    return pattern.emitError("the initial state must be [B, H, D, Dv] (and [B, H, D] for the "
-                             "key sum)");
+    return pattern.emitError("the initial state must be [B, H, ")
+           << D << ", Dv] (and [B, H, " << D << "] for the key sum)";
   using S = Scalar;
   auto phi = [&](double x) { return *feature ? (*feature)->run({S{0, x}})[0].f : x; };
 
@@ -184,11 +226,19 @@ static FailureOr<ReferenceResult> evaluateLinear(PatternOp pattern, const Refere
       const double *z0 = p.keySumIn.empty() ? nullptr : &p.keySumIn[st * D];
       fq.assign(L * D, 0.0);
       fk.assign(L * D, 0.0);
-      for (int64_t t = 0; t < L; ++t)
-        for (int64_t d = 0; d < D; ++d) {
-          fq[t * D + d] = phi(p.q[((base + t) * H + h) * D + d]);
-          fk[t * D + d] = phi(p.k[((base + t) * Hkv + hk) * D + d]);
+      for (int64_t t = 0; t < L; ++t) {
+        const double *qRow = &p.q[((base + t) * H + h) * Din];
+        const double *kRow = &p.k[((base + t) * Hkv + hk) * Din];
+        if (map != FeatureMap::Elementwise) {
+          applyRowFeatureMap(linear, Din, weights, h, qRow, &fq[t * D]);
+          applyRowFeatureMap(linear, Din, weights, h, kRow, &fk[t * D]);
+          continue;
         }
+        for (int64_t d = 0; d < D; ++d) {
+          fq[t * D + d] = phi(qRow[d]);
+          fk[t * D + d] = phi(kRow[d]);
+        }
+      }
       for (int64_t t = 0; t < L; ++t) {
         double *o = &result.out[((base + t) * H + h) * Dv];
         const double *qt = &fq[t * D];

@@ -49,7 +49,16 @@ static FailureOr<ReferenceResult> simulateLinear(KernelOp kernel, const Referenc
   const bool perDim = decayOp && decayOp.readsKeyDim();
   const bool causal = kernel.getUnique<LinearOp>().getCausal();
   const bool sum = kernel.getNormalizer() == NormalizerKind::Sum;
-  const int64_t H = p.heads, D = p.headDim, Dv = p.headDimV, group = H / p.kvHeads;
+  // D: the state's rows (a row map's features, else the head dim Din).
+  LinearOp linear = kernel.getUnique<LinearOp>();
+  const bool rowMap = getFeatureMap(linear) != FeatureMap::Elementwise;
+  const int64_t H = p.heads, Din = p.headDim, Dv = p.headDimV, group = H / p.kvHeads;
+  const int64_t D = getLinearStateDim(linear, Din);
+  llvm::ArrayRef<double> weights;
+  if (InputOp w = getFeatureWeights(linear))
+    if (auto it = p.inputs.find(w.getName()); it != p.inputs.end())
+      weights = it->second; // (lookup would return a copy)
+  std::vector<double> rowFeatures(D);
   const int64_t C = kernel.getBlockM();
   const float scale = static_cast<float>(p.scale ? *p.scale : kernel.getScale().convertToDouble());
   if (p.seqQ != p.seqK || p.cuSeqlensQ != p.cuSeqlensK)
@@ -117,9 +126,13 @@ static FailureOr<ReferenceResult> simulateLinear(KernelOp kernel, const Referenc
       auto loadRows = [&](std::vector<float> &dst, int64_t c0, int64_t n, bool keys) {
         llvm::ArrayRef<double> src = keys ? p.k : p.q;
         const int64_t heads = keys ? p.kvHeads : H, head = keys ? hk : h;
-        for (int64_t i = 0; i < C; ++i)
+        for (int64_t i = 0; i < C; ++i) {
+          const double *row = &src[((base + std::min(c0 + i, L - 1)) * heads + head) * Din];
+          if (rowMap && i < n)
+            applyRowFeatureMap(linear, Din, weights, h, row, rowFeatures.data());
           for (int64_t d = 0; d < D; ++d)
-            dst[i * D + d] = i < n ? phi(src[((base + c0 + i) * heads + head) * D + d]) : 0.f;
+            dst[i * D + d] = i >= n ? 0.f : rowMap ? float(rowFeatures[d]) : phi(row[d]);
+        }
       };
       auto vAt = [&](int64_t row, int64_t e) {
         return float(p.v[((base + row) * p.kvHeads + hk) * Dv + e]);

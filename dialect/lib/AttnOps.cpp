@@ -160,7 +160,76 @@ static LogicalResult verifyLinearParts(Operation *container, Block &body, Normal
   if (decay && !linear.getCausal())
     return decay.emitOpError("needs a causal linear pattern (a decay weighs keys by their "
                              "distance to an earlier query)");
+  if (std::optional<StringRef> map = linear.getFeatureMap()) {
+    if (*map != "taylor2" && *map != "hedgehog")
+      return linear.emitOpError("feature_map must be \"taylor2\" or \"hedgehog\", got \"")
+             << *map << "\"";
+    for (Operation &op : body)
+      if (isa<FeatureOp>(op))
+        return op.emitOpError("cannot go with a feature_map (one map per pattern)");
+    if (decay && decay.readsKeyDim())
+      return decay.emitOpError("a gate per key dimension cannot go with a feature_map (its "
+                               "features are not the key dimensions)");
+    if ((*map == "hedgehog") != linear.getFeatureWeights().has_value())
+      return linear.emitOpError("feature_weights goes with the \"hedgehog\" map, and only with it");
+    if (*map == "hedgehog") {
+      InputOp weights = getFeatureWeights(linear);
+      if (!weights)
+        return linear.emitOpError("feature_weights names no input: '")
+               << *linear.getFeatureWeights() << "'";
+      ArrayAttr shape = weights.getShape();
+      auto named = [&](unsigned i, StringRef size) {
+        auto s = dyn_cast<StringAttr>(shape[i]);
+        return s && s.getValue() == size;
+      };
+      auto width = shape.size() == 3 ? dyn_cast<IntegerAttr>(shape[2]) : IntegerAttr();
+      if (!weights.getElementType().isF32() || !width || !named(0, "H") || !named(1, "D"))
+        return weights.emitOpError("holds a hedgehog map's weights: it must be float[H, D, M] "
+                                   "with M a number");
+      if (2 * width.getInt() > kMaxFeatureDim)
+        return weights.emitOpError("gives ") << 2 * width.getInt() << " features (2 M); at most "
+                                             << kMaxFeatureDim << " are supported";
+    }
+  }
   return success();
+}
+
+FeatureMap mlir::attn::getFeatureMap(LinearOp linear) {
+  std::optional<StringRef> map = linear.getFeatureMap();
+  if (!map)
+    return FeatureMap::Elementwise;
+  return *map == "taylor2" ? FeatureMap::Taylor2 : FeatureMap::Hedgehog;
+}
+
+InputOp mlir::attn::getFeatureWeights(LinearOp linear) {
+  std::optional<StringRef> name = linear.getFeatureWeights();
+  if (!name)
+    return nullptr;
+  for (Operation &op : *linear->getBlock())
+    if (auto input = dyn_cast<InputOp>(op); input && input.getName() == *name)
+      return input;
+  return nullptr;
+}
+
+int64_t mlir::attn::getFeatureDim(LinearOp linear, int64_t headDim) {
+  switch (getFeatureMap(linear)) {
+  case FeatureMap::Elementwise:
+    return headDim;
+  case FeatureMap::Taylor2:
+    return 1 + headDim + headDim * (headDim + 1) / 2;
+  case FeatureMap::Hedgehog:
+    if (InputOp weights = getFeatureWeights(linear))
+      if (weights.getShape().size() == 3)
+        if (auto width = dyn_cast<IntegerAttr>(weights.getShape()[2]))
+          return 2 * width.getInt();
+    return 0;
+  }
+  return 0;
+}
+
+int64_t mlir::attn::getLinearStateDim(LinearOp linear, int64_t headDim) {
+  const int64_t f = getFeatureDim(linear, headDim);
+  return getFeatureMap(linear) == FeatureMap::Elementwise ? f : (f + 63) / 64 * 64;
 }
 
 LogicalResult PatternOp::verify() {
@@ -235,9 +304,24 @@ LogicalResult KernelOp::verify() {
   if (!elem.isBF16() && !elem.isF16())
     return emitOpError("element type must be bf16 or f16, got ") << elem;
   auto supportedHeadDim = [](int64_t d) { return d == 64 || d == 128 || d == 256; };
-  if (!supportedHeadDim(getHeadDim()) || !supportedHeadDim(getHeadDimV()))
+  LinearOp linearOp = getUnique<LinearOp>();
+  const bool rowMap = linearOp && getFeatureMap(linearOp) != FeatureMap::Elementwise;
+  if (rowMap) {
+    // A row map's feature pass reads q and k (head dims 16 .. 128); the chunked kernel sees
+    // its features, in slices of 64 rows.
+    const int64_t d = getHeadDim(), f = getLinearStateDim(linearOp, d);
+    if (d != 16 && d != 32 && d != 64 && d != 128)
+      return emitOpError("a feature_map takes head dims 16, 32, 64 or 128, got ") << d;
+    if (f <= 0 || f > kMaxFeatureDim)
+      return emitOpError("its feature_map gives ")
+             << getFeatureDim(linearOp, d) << " features at head dim " << d << "; at most "
+             << kMaxFeatureDim << " are supported";
+    if (!supportedHeadDim(getHeadDimV()))
+      return emitOpError("head dim v must be 64, 128 or 256, got ") << getHeadDimV();
+  } else if (!supportedHeadDim(getHeadDim()) || !supportedHeadDim(getHeadDimV())) {
     return emitOpError("head dims must be 64, 128 or 256, got ")
            << getHeadDim() << " and " << getHeadDimV();
+  }
   if (linear) {
     // linear_sm80.cuh: 4 warps of 16 chunk rows; each thread block carries a block_n slice of
     // the state's Dv columns.
@@ -247,7 +331,7 @@ LogicalResult KernelOp::verify() {
     if (getBlockN() != 64 || getHeadDimV() % getBlockN() != 0)
       return emitOpError("the linear template carries 64 state columns per block, got block_n = ")
              << getBlockN();
-    if (getHeadDim() > 128)
+    if (!rowMap && getHeadDim() > 128)
       return emitOpError("the linear template supports head dims 64 and 128, got ") << getHeadDim();
   } else if (getKernelTemplate() == TileTemplate::Sm90) {
     // fwd_sm90.cuh: a producer warpgroup and two consumer warpgroups of 64 rows.

@@ -512,11 +512,12 @@ private:
   static void randomState(attn::PatternOp pattern, attn::ReferenceProblem &p, unsigned seed) {
     std::mt19937 rng(seed);
     std::normal_distribution<double> normal(0.0, 0.5);
-    p.stateIn.resize(size_t(p.batch * p.heads * p.headDim * p.headDimV));
+    const int64_t rows = attn::getLinearStateDim(pattern.getUnique<attn::LinearOp>(), p.headDim);
+    p.stateIn.resize(size_t(p.batch * p.heads * rows * p.headDimV));
     for (double &x : p.stateIn)
       x = float(normal(rng)); // representable as the float32 the kernel reads
     if (sumNormalised(pattern)) {
-      p.keySumIn.resize(size_t(p.batch * p.heads * p.headDim));
+      p.keySumIn.resize(size_t(p.batch * p.heads * rows));
       for (double &x : p.keySumIn)
         x = float(std::fabs(normal(rng)) * 4.0);
     }
@@ -591,8 +592,8 @@ private:
                        (decodeSteps ? " +" + std::to_string(decodeSteps) + " steps" : "");
     auto fail = [&](const attnc::Status &st) { report(false, "gpu " + name, st.message()); };
     const size_t outCount = size_t(rp.totalQ()) * rp.heads * dv;
-    const size_t stateCount = size_t(rp.batch * rp.heads) * d * dv;
-    const size_t keySumCount = size_t(rp.batch * rp.heads) * d;
+    const size_t stateCount = size_t(rp.batch * rp.heads) * s.stateRows() * dv;
+    const size_t keySumCount = size_t(rp.batch * rp.heads) * s.stateRows();
     std::vector<float> stateIn(rp.stateIn.begin(), rp.stateIn.end());
     std::vector<float> keySumIn(rp.keySumIn.begin(), rp.keySumIn.end());
     std::vector<attnc::DeviceBuffer> buffers;

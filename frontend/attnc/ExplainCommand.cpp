@@ -129,12 +129,19 @@ int explainLinear(PatternOp pattern, const attnc::ExplainCommandOptions &o) {
       : decay.readsPosition()
           ? "a gate per token (accumulated along each chunk; a split sums it per segment)"
           : "the pattern's, per sequence and head";
+  const FeatureMap map = getFeatureMap(linear);
+  const int64_t features = getFeatureDim(linear, d), rows = getLinearStateDim(linear, d);
+  std::string mapWhat = pattern.getUnique<FeatureOp>() ? "the pattern's, per element" : "identity";
+  if (map != FeatureMap::Elementwise)
+    mapWhat = llvm::formatv("{0}, of whole rows: {1} features from D {2} (a state of {3} rows)",
+                            map == FeatureMap::Taylor2 ? "taylor2 (Based)" : "hedgehog (learned)",
+                            features, d, rows)
+                  .str();
   outs() << "@" << pattern.getSymName() << "\n";
   outs() << llvm::formatv("  form: linear, {0}; feature map: {1}; decay: {2}; normaliser: {3}\n",
                           linear.getCausal() ? "causal (key s reaches query t for s <= t)"
                                              : "bidirectional (every key reaches every query)",
-                          pattern.getUnique<FeatureOp>() ? "the pattern's" : "identity", decayWhat,
-                          stringifyNormalizerKind(normalize.getKind()));
+                          mapWhat, decayWhat, stringifyNormalizerKind(normalize.getKind()));
   outs() << "  mask_class: (none: a linear form is not classified into tiles)\n";
   KernelTarget target{"bf16", d, dv, "sm_90a", /*skipUnsupported=*/true};
   if (std::optional<std::string> reason = unsupportedReason(pattern, target)) {
@@ -143,17 +150,22 @@ int explainLinear(PatternOp pattern, const attnc::ExplainCommandOptions &o) {
   }
   // The linear template's fixed geometry (linear_sm80.cuh, TileConfig.cpp selectLinearConfig).
   constexpr int64_t kChunk = 64, kSlice = 64;
-  const int64_t chunks = (o.seqQ + kChunk - 1) / kChunk, blocks = o.batch * heads * dv / kSlice;
+  const int64_t featureSlices = map == FeatureMap::Elementwise ? 1 : rows / kSlice;
+  const int64_t chunks = (o.seqQ + kChunk - 1) / kChunk,
+                blocks = o.batch * heads * featureSlices * dv / kSlice;
   outs() << llvm::formatv(
       "  kernel (D {0}, Dv {1}): template linear: chunks of {2} rows (intra-chunk part quadratic "
-      "on tensor cores, a {0} x {1} fp32 state carried between chunks{3}), one block of 4 warps "
-      "per ({4}-column slice of Dv, head, sequence)\n",
-      d, dv, kChunk, normalize.getKind() == NormalizerKind::Sum ? " with its key sum" : "", kSlice);
+      "on tensor cores, a {5} x {1} fp32 state carried between chunks{3}), one block of 4 warps "
+      "per ({4}-column slice of Dv, {6}head, sequence)\n",
+      d, dv, kChunk, normalize.getKind() == NormalizerKind::Sum ? " with its key sum" : "", kSlice,
+      rows, featureSlices > 1 ? "64-row slice of the state, " : "");
   attnc::ForwardConfig config;
   config.causal = linear.getCausal();
   config.keySum = normalize.getKind() == NormalizerKind::Sum;
   config.gatePerKeyDim = decay && decay.readsKeyDim();
-  const int splits = attnc::linearSplitCount(config, blocks, int(o.seqQ), o.smCount);
+  const int splits = map != FeatureMap::Elementwise
+                         ? 1
+                         : attnc::linearSplitCount(config, blocks, int(o.seqQ), o.smCount);
   std::string why =
       attnc::fixedLinearSplits() > 0
           ? std::string("as ATTNC_LINEAR_SPLITS asks")
@@ -174,6 +186,16 @@ int explainLinear(PatternOp pattern, const attnc::ExplainCommandOptions &o) {
                              "gated Q and K as bf16 and the chunks' gate tables, into a workspace "
                              "the size of Q and K), then {1}",
                              chunks * o.batch * heads, launches)
+                   .str();
+  if (map != FeatureMap::Elementwise)
+    launches = llvm::formatv(
+                   "a feature pass over the {0} (chunk, head, sequence) triples first (phi(q) and "
+                   "phi(k), {1} features padded to {2}, into a workspace of {2}/{3} times the "
+                   "size of Q and K), then one launch (sequences are not split){4}",
+                   chunks * o.batch * heads, features, rows, d,
+                   featureSlices > 1 ? ", then a reduce pass summing the slices' float32 partial "
+                                       "outputs into O"
+                                     : "")
                    .str();
   outs() << llvm::formatv("  problem: Sq {0}, batch {1}, heads {2}: {3} chunks per sequence, {4} "
                           "blocks; {5}\n",

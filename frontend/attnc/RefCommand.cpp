@@ -228,7 +228,9 @@ int attnc::runRefCommand(const RefCommandOptions &o) {
   if (!keySum && !(o.keySumInPath + o.keySumOutPath).empty())
     return fail("pattern '" + pattern.getSymName() +
                 "' does not normalise with sum: it has no key sum (--key-sum-in/-out)");
-  const std::vector<int64_t> stateShape = {p.batch, hq, d, dv}, keySumShape = {p.batch, hq, d};
+  const int64_t rows = linear ? attn::getLinearStateDim(pattern.getUnique<attn::LinearOp>(), d) : d;
+  const std::vector<int64_t> stateShape = {p.batch, hq, rows, dv},
+                             keySumShape = {p.batch, hq, rows};
   for (auto [path, shape, target] : {std::tuple{&o.stateInPath, &stateShape, &p.stateIn},
                                      std::tuple{&o.keySumInPath, &keySumShape, &p.keySumIn}}) {
     if (path->empty())

@@ -125,7 +125,7 @@ attnc::Status runOnDevice(const attnc::AttentionSpec &spec, attnc::Device &devic
   // (A composite's linear branches keep their state to themselves.)
   const bool linear = bool(pattern.getUnique<attn::LinearOp>()) && !composite;
   const bool keySum = spec.config.keySum;
-  const int64_t d = p.headDim;
+  const int64_t d = spec.config.stateDim(); // the state's rows
   const size_t stateCount = size_t(p.batch * p.heads) * d * p.headDimV;
   const size_t keySumCount = size_t(p.batch * p.heads) * d;
   DevicePtr stateOut = 0, keySumOut = 0;

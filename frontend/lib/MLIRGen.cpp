@@ -509,9 +509,29 @@ private:
                failure();
     if (ast.lse)
       return error(ast.loc, "a linear pattern has no log-sum-exp output"), failure();
-    attn::LinearOp::create(builder, loc(linear.loc), linear.causal);
+    auto linearOp =
+        attn::LinearOp::create(builder, loc(linear.loc), linear.causal, StringAttr(), StringAttr());
     const ast::Expr *feature = linear.feature.get();
-    if (feature && !(feature->kind == ast::Expr::Kind::Name && feature->name == "identity")) {
+    using Kind = ast::Expr::Kind;
+    // The maps of whole rows: `taylor2` and `hedgehog(W)` (W an input [H, D, M]).
+    if (feature && feature->kind == Kind::Name && feature->name == "taylor2") {
+      linearOp.setFeatureMap("taylor2");
+    } else if (feature && feature->kind == Kind::Call && feature->name == "hedgehog") {
+      const ast::Expr *w = feature->operands.size() == 1 ? feature->operands[0].get() : nullptr;
+      if (!w || w->kind != Kind::Name)
+        return error(feature->loc, "hedgehog takes one argument, the name of its weights' input "
+                                   "(float[H, D, M]): feature hedgehog(w)"),
+               failure();
+      auto declared =
+          llvm::find_if(ast.inputs, [&](const ast::Input &in) { return in.name == w->name; });
+      if (declared == ast.inputs.end())
+        return error(w->loc, "hedgehog's weights '" + w->name +
+                                 "' are not a declared input (input " + w->name +
+                                 ": float[H, D, M])"),
+               failure();
+      linearOp.setFeatureMap("hedgehog");
+      linearOp.setFeatureWeights(w->name);
+    } else if (feature && !(feature->kind == Kind::Name && feature->name == "identity")) {
       auto op = attn::FeatureOp::create(builder, loc(feature->loc));
       if (failed(
               genRegion(op, *feature, {"x"}, ValueKind::Float, ValueKind::Float, "a feature map")))

@@ -65,8 +65,15 @@ static int64_t hookCost(PatternOp pattern) {
 /// the softmax family's per-arch table.
 static FailureOr<TileConfig> selectConfig(PatternOp pattern, StringRef arch, Type elementType,
                                           int64_t d, int64_t dv) {
-  if (pattern.getUnique<LinearOp>())
-    return selectLinearConfig(arch, elementType, d, dv);
+  if (auto linear = pattern.getUnique<LinearOp>()) {
+    if (getFeatureMap(linear) == FeatureMap::Elementwise)
+      return selectLinearConfig(arch, elementType, d, dv);
+    // A row map: the chunked kernel runs on its features, 64 at a time (feature slices).
+    const int64_t f = getLinearStateDim(linear, d);
+    if ((d != 16 && d != 32 && d != 64 && d != 128) || f <= 0 || f > kMaxFeatureDim)
+      return failure();
+    return selectLinearConfig(arch, elementType, 64, dv);
+  }
   return selectTileConfig(arch, elementType, d, dv, hookCost(pattern));
 }
 
@@ -77,10 +84,17 @@ std::optional<std::string> mlir::attn::unsupportedReason(PatternOp pattern,
   if (!elementType)
     return "unknown element type '" + target.elementType + "' (expected bf16 or f16)";
   auto [d, dv] = headDimsFor(pattern, target);
-  if (failed(selectConfig(pattern, target.arch, elementType, d, dv)))
-    return ("no kernel configuration for arch " + target.arch + ", " + target.elementType +
-            ", head dims " + Twine(d) + "/" + Twine(dv))
-        .str();
+  if (failed(selectConfig(pattern, target.arch, elementType, d, dv))) {
+    std::string reason = ("no kernel configuration for arch " + target.arch + ", " +
+                          target.elementType + ", head dims " + Twine(d) + "/" + Twine(dv))
+                             .str();
+    if (auto linear = pattern.getUnique<LinearOp>();
+        linear && getFeatureMap(linear) != FeatureMap::Elementwise)
+      reason += " (its feature map gives " + std::to_string(getFeatureDim(linear, d)) +
+                " features; the kernels take head dims 16, 32, 64, 128 and at most " +
+                std::to_string(kMaxFeatureDim) + " features)";
+    return reason;
+  }
   return std::nullopt;
 }
 

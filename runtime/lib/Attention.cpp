@@ -86,6 +86,7 @@ std::string AttentionSpec::toJson() const {
   j["merge_entry"] = mergeEntry;
   j["linear_causal"] = config.causal;
   j["linear_gate_per_key_dim"] = config.gatePerKeyDim;
+  j["linear_feature_rows"] = config.featureRows;
   j["branches"] = branches;
   j["varlen"] = varlen;
   j["heads"] = heads;
@@ -139,6 +140,11 @@ StatusOr<AttentionSpec> AttentionSpec::fromJson(const std::string &text) {
     // Absent in manifests written before the gate pass: their kernels rewrite the tiles
     // themselves and have none; newer kernels with such a gate always carry the field.
     s.config.gatePerKeyDim = j.value("linear_gate_per_key_dim", false);
+    // Absent in manifests written before maps of whole rows: per-element maps.
+    s.config.featureRows = j.value("linear_feature_rows", 0);
+    if (s.config.featureRows < 0 || s.config.featureRows % kLinearSlice != 0)
+      return Status::error("kernel spec: linear_feature_rows must be a multiple of " +
+                           std::to_string(kLinearSlice));
     // Absent in manifests written before composites: a pattern.
     s.branches = j.value("branches", std::vector<std::string>());
     // Absent in manifests written before the decode kernel: those calls run the forward one.
@@ -404,7 +410,7 @@ Status attnc::bindForwardArgs(const AttentionSpec &s, const ForwardArgs &a, FwdP
       std::string what = std::string("forward: ") + name + " ";
       if (t->dtype != DType::F32 || !t->isContiguous() || !t->data)
         return Status::error(what + "must be a contiguous float32 tensor");
-      ATTNC_TRY(expectShape(name, *t, {p.batch, heads, d, dv}));
+      ATTNC_TRY(expectShape(name, *t, {p.batch, heads, s.config.stateDim(), dv}));
       if (reinterpret_cast<uintptr_t>(t->data) % 16 != 0)
         return Status::error(what + "is not 16-byte aligned");
     }
@@ -419,7 +425,7 @@ Status attnc::bindForwardArgs(const AttentionSpec &s, const ForwardArgs &a, FwdP
         return Status::error(what + "belongs to linear patterns with 'normalize sum'");
       if (t->dtype != DType::F32 || !t->isContiguous() || !t->data)
         return Status::error(what + "must be a contiguous float32 tensor");
-      ATTNC_TRY(expectShape(name, *t, {p.batch, heads, d}));
+      ATTNC_TRY(expectShape(name, *t, {p.batch, heads, s.config.stateDim()}));
       if (reinterpret_cast<uintptr_t>(t->data) % 16 != 0)
         return Status::error(what + "is not 16-byte aligned");
     }

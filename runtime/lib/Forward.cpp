@@ -207,15 +207,48 @@ Status attnc::launchForward(const Kernel &kernel, const ForwardConfig &c, const 
     copy.linear_pass = 1;
     copy.linear_gated = nullptr;
     copy.linear_gate_table = nullptr;
+    copy.linear_feature_slices = 1;
+    copy.linear_partial = nullptr;
     void *args[] = {&copy};
     const Dim3 block{static_cast<unsigned>(kLinearThreads), 1, 1};
-    const unsigned smem = static_cast<unsigned>(linearSm80SmemBytes(c.headDim, c.keySum));
+    // A map of whole rows: the chunked kernel's key dim is a slice of kLinearSlice features.
+    const int keyDim = c.featureRows > 0 ? kLinearSlice : c.headDim;
+    const unsigned smem = static_cast<unsigned>(linearSm80SmemBytes(keyDim, c.keySum));
     const long long blocks = static_cast<long long>(grid.x) * grid.y * grid.z;
     const int chunks = (p.seqlen_q + kLinearChunk - 1) / kLinearChunk;
     const int splits = linearSplitCount(c, blocks, p.seqlen_q, kernel.device().smCount());
     // Stream-ordered workspaces, freed after the launches whatever they return.
     StreamScratch scratch(kernel.device(), stream);
     auto run = [&]() -> Status {
+      if (c.featureRows > 0) {
+        // The feature pass, the prefill over Hq x slices blocks, and with more than one slice
+        // the reduce pass (linear_features.cuh); no sequence split.
+        const int slices = c.featureRows / kLinearSlice;
+        copy.linear_feature_slices = slices;
+        if (chunks > 0) {
+          const long long features =
+              linearFeatureBytes(p.batch, p.heads, p.seqlen_q, c.featureRows);
+          const long long partial =
+              slices > 1 ? linearPartialBytes(p.batch, p.heads, p.seqlen_q, slices, c.headDimV) : 0;
+          ATTNC_ASSIGN_OR_RETURN(DevicePtr buffer, scratch.allocate(size_t(features + partial)));
+          copy.linear_gated = reinterpret_cast<void *>(buffer);
+          copy.linear_partial = slices > 1 ? reinterpret_cast<float *>(buffer + features) : nullptr;
+          copy.linear_pass = kLinearFeaturePass;
+          const Dim3 rowGrid{static_cast<unsigned>(chunks), static_cast<unsigned>(p.heads),
+                             static_cast<unsigned>(p.batch)};
+          ATTNC_TRY(kernel.launch(rowGrid, block, 0, stream, args));
+        }
+        copy.linear_pass = 1;
+        Dim3 sliceGrid = grid;
+        sliceGrid.y *= unsigned(slices);
+        ATTNC_TRY(kernel.launch(sliceGrid, block, smem, stream, args));
+        if (slices == 1 || chunks == 0)
+          return Status::success();
+        copy.linear_pass = kLinearReducePass;
+        const Dim3 rowGrid{static_cast<unsigned>(chunks), static_cast<unsigned>(p.heads),
+                           static_cast<unsigned>(p.batch)};
+        return kernel.launch(rowGrid, block, 0, stream, args);
+      }
       if (c.gatePerKeyDim && chunks > 0) {
         const long long gated = linearGatedBytes(p.batch, p.heads, p.seqlen_q, c.headDim);
         ATTNC_ASSIGN_OR_RETURN(

@@ -400,3 +400,52 @@ attn.pattern @b {
 // expected-error @+1 {{needs an 'attn.combine' op}}
 attn.composite @c branches [@a, @b] {
 }
+
+// -----
+
+attn.pattern @p {
+  // expected-error @+1 {{feature_map must be "taylor2" or "hedgehog", got "cubic"}}
+  attn.linear causal {feature_map = "cubic"}
+  attn.normalize none
+}
+
+// -----
+
+attn.pattern @p {
+  // expected-error @+1 {{feature_weights goes with the "hedgehog" map, and only with it}}
+  attn.linear causal {feature_map = "taylor2", feature_weights = "w"}
+  attn.normalize none
+}
+
+// -----
+
+attn.pattern @p {
+  // expected-error @+1 {{feature_weights names no input: 'w'}}
+  attn.linear causal {feature_map = "hedgehog", feature_weights = "w"}
+  attn.normalize none
+}
+
+// -----
+
+attn.pattern @p {
+  attn.linear causal {feature_map = "taylor2"}
+  // expected-error @+1 {{cannot go with a feature_map (one map per pattern)}}
+  attn.feature {
+  ^bb0(%x: f32):
+    attn.yield %x : f32
+  }
+  attn.normalize none
+}
+
+// -----
+
+attn.pattern @p {
+  attn.linear causal {feature_map = "taylor2"}
+  attn.normalize none
+}
+// expected-error @+1 {{its feature_map gives 561 features at head dim 32; at most 256 are supported}}
+attn.kernel @k attributes {block_m = 64 : i64, block_n = 64 : i64, element_type = bf16,
+    head_dim = 32 : i64, head_dim_v = 64 : i64, kernel_template = #attn<template linear>,
+    normalizer = 2 : i32, pattern = @p, scale = 1.0 : f64, stages = 2 : i64, warps = 4 : i64} {
+  attn.linear causal {feature_map = "taylor2"}
+}

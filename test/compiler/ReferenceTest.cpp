@@ -394,6 +394,112 @@ TEST(ReferenceLinear, PerKeyDimGateMatchesTheRecurrence) {
   }
 }
 
+/// Causal, sum-normalised linear attention written as its weights: o_t = sum_{s <= t} w(q_t, k_s)
+/// v_s / sum_{s <= t} w(q_t, k_s), for a weight function of the two rows (D values each).
+std::vector<double>
+handWeighted(const ReferenceProblem &p,
+             const std::function<double(int64_t h, const double *q, const double *k)> &weight) {
+  const int64_t H = p.heads, D = p.headDim, Dv = p.headDimV, group = H / p.kvHeads;
+  std::vector<double> out(p.totalQ() * H * Dv, 0.0);
+  for (int64_t b = 0; b < p.batch; ++b)
+    for (int64_t h = 0; h < H; ++h) {
+      const int64_t L = p.length(b, false), base = p.rowStart(b, false);
+      for (int64_t t = 0; t < L; ++t) {
+        double den = 0;
+        std::vector<double> num(Dv, 0.0);
+        for (int64_t s = 0; s <= t; ++s) {
+          const int64_t ks = (base + s) * p.kvHeads + h / group;
+          const double w = weight(h, &p.q[((base + t) * H + h) * D], &p.k[ks * D]);
+          den += w;
+          for (int64_t e = 0; e < Dv; ++e)
+            num[e] += w * p.v[ks * Dv + e];
+        }
+        for (int64_t e = 0; e < Dv; ++e)
+          out[((base + t) * H + h) * Dv + e] = num[e] / den;
+      }
+    }
+  return out;
+}
+
+/// Based's Taylor-2 map: its features' products are 1 + z + z^2 / 2 with z = q.k / sqrt(D)
+/// (the formula, no features), over packed sequences with GQA; the final state has F = 153
+/// features padded to 192 rows, and phi(q)^T S gives the weighted sum over every key.
+TEST(ReferenceLinear, Taylor2MatchesItsWeights) {
+  RandomProblem rp = linearProblem(31, /*varlen=*/true);
+  rp.p.stateIn.clear();
+  std::unique_ptr<Compiled> c =
+      compile("attention l { varlen\n linear { feature taylor2; causal; normalize sum } }");
+  ASSERT_TRUE(c);
+  mlir::FailureOr<ReferenceResult> ref = evaluateReference(c->pattern(), rp.p);
+  ASSERT_TRUE(mlir::succeeded(ref));
+  const int64_t D = rp.p.headDim;
+  auto weight = [&](int64_t, const double *q, const double *k) {
+    double z = 0;
+    for (int64_t d = 0; d < D; ++d)
+      z += q[d] * k[d];
+    z /= std::sqrt(double(D));
+    return 1 + z + z * z / 2;
+  };
+  EXPECT_LT(maxAbsDiff(ref->out, handWeighted(rp.p, weight)), 1e-9);
+  const int64_t rows = 192, Dv = rp.p.headDimV;
+  ASSERT_EQ(ref->state.size(), size_t(rp.p.batch * rp.p.heads * rows * Dv));
+  // Sequence 0, head 1: phi(x)^T S for a new row x against sum_s w(x, k_s) v_s.
+  LinearOp linear = c->pattern().getUnique<LinearOp>();
+  std::mt19937 rng(5);
+  std::vector<double> x = randomVector(D, rng), phi(rows);
+  applyRowFeatureMap(linear, D, {}, 1, x.data(), phi.data());
+  for (int64_t f = 153; f < rows; ++f)
+    EXPECT_EQ(phi[f], 0.0);
+  for (int64_t e = 0; e < Dv; ++e) {
+    double viaState = 0, direct = 0;
+    for (int64_t f = 0; f < rows; ++f)
+      viaState += phi[f] * ref->state[(1 * rows + f) * Dv + e];
+    for (int64_t s = 0; s < rp.p.length(0, true); ++s) {
+      const int64_t ks = s * rp.p.kvHeads + 0; // head 1 reads KV head 0
+      direct += weight(1, x.data(), &rp.p.k[ks * D]) * rp.p.v[ks * Dv + e];
+    }
+    EXPECT_NEAR(viaState, direct, 1e-9 * std::max(1.0, std::fabs(direct)));
+  }
+}
+
+/// Hedgehog's map, phi(x) = [softmax(x W_h), softmax(-x W_h)] per head, written out here.
+TEST(ReferenceLinear, HedgehogMatchesItsMap) {
+  RandomProblem rp = linearProblem(32);
+  rp.p.stateIn.clear();
+  const int64_t H = rp.p.heads, D = rp.p.headDim, M = 8;
+  std::mt19937 rng(6);
+  std::vector<double> &w = rp.p.inputs["w"];
+  w = randomVector(H * D * M, rng);
+  std::unique_ptr<Compiled> c = compile("attention l { input w: float[H, D, 8]\n linear { "
+                                        "feature hedgehog(w); causal; normalize sum } }");
+  ASSERT_TRUE(c);
+  mlir::FailureOr<ReferenceResult> ref = evaluateReference(c->pattern(), rp.p);
+  ASSERT_TRUE(mlir::succeeded(ref));
+  auto phi = [&](int64_t h, const double *x) {
+    std::vector<double> y(M, 0.0), out;
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t i = 0; i < D; ++i)
+        y[m] += x[i] * w[(h * D + i) * M + m];
+    for (double sign : {1.0, -1.0}) {
+      double total = 0;
+      for (double v : y)
+        total += std::exp(sign * v);
+      for (double v : y)
+        out.push_back(std::exp(sign * v) / total);
+    }
+    return out;
+  };
+  auto weight = [&](int64_t h, const double *q, const double *k) {
+    std::vector<double> a = phi(h, q), b = phi(h, k);
+    double dot = 0;
+    for (int64_t f = 0; f < 2 * M; ++f)
+      dot += a[f] * b[f];
+    return dot;
+  };
+  EXPECT_LT(maxAbsDiff(ref->out, handWeighted(rp.p, weight)), 1e-9);
+  EXPECT_EQ(ref->state.size(), size_t(rp.p.batch * H * 64 * rp.p.headDimV)); // 16 rows -> 64
+}
+
 TEST(ReferenceLinear, RejectsDecaysOutsideTheUnitInterval) {
   RandomProblem rp = linearProblem(24);
   std::unique_ptr<Compiled> c = compile("attention l { linear { decay 1.5; causal } }");

@@ -57,6 +57,7 @@
 #ifndef ATTNC_DEVICE_LINEAR_SM80_CUH
 #define ATTNC_DEVICE_LINEAR_SM80_CUH
 
+#include "attnc/linear_features.cuh"
 #include "attnc/math.cuh"
 #include "attnc/mma_sm80.cuh"
 #include "attnc/params.cuh"
@@ -64,11 +65,6 @@
 #include "attnc/tiles.cuh"
 
 namespace attnc {
-
-/// Two floats moved as one 8-byte access (the state's rows are float32).
-struct alignas(8) Float2 {
-  float x, y;
-};
 
 /// Both 16-bit halves of x times those of f.
 template <class Elem> ATTNC_DEVICE u32 mulPacked(u32 x, u32 f) {
@@ -330,9 +326,25 @@ __device__ void linearSm80(const FwdParams &p) {
       linearGatePass<Pattern, Elem, kHeadDim>(p);
       return;
     }
+  // A map of whole rows (linear_features.cuh): this block's 64 rows of the state are feature
+  // slice `fslice` of head h (blockIdx.y = h x slices + fslice).
+  constexpr bool kRowMap = RowMap<Pattern>::kMap != kFeatureMapElementwise;
+  static_assert(!kRowMap || kHeadDim == 64, "a row map's blocks take 64 features");
+  if constexpr (kRowMap) {
+    if (p.linear_pass == kLinearFeaturePass) {
+      linearFeaturePass<Pattern, Elem>(p);
+      return;
+    }
+    if (p.linear_pass == kLinearReducePass) {
+      linearReducePass<Pattern, Elem, kHeadDimV>(p);
+      return;
+    }
+  }
+  const int featureSlices = kRowMap ? p.linear_feature_slices : 1;
+  const bool partialOut = kRowMap && featureSlices > 1;
   const int slices = kHeadDimV / kSlice;
   const int slice = blockIdx.x % slices, split = blockIdx.x / slices;
-  const int h = blockIdx.y, b = blockIdx.z;
+  const int h = blockIdx.y / featureSlices, fslice = blockIdx.y % featureSlices, b = blockIdx.z;
   const int e0 = slice * kSlice;
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
   const int g = lane / 4, t = lane % 4;
@@ -361,6 +373,9 @@ __device__ void linearSm80(const FwdParams &p) {
   if constexpr (kGateDim) {
     qPtr = linearGatedRow<kHeadDim>(p, false, b, h, 0);
     kPtr = linearGatedRow<kHeadDim>(p, true, b, h, 0);
+  } else if constexpr (kRowMap) { // the feature pass's phi(q), phi(k): 64 per row
+    qPtr = linearFeatureRow<Elem>(p, false, b, h, fslice, 0);
+    kPtr = linearFeatureRow<Elem>(p, true, b, h, fslice, 0);
   } else {
     qPtr = static_cast<const Elem *>(p.q) + seq.qOff + h * p.q_head_stride;
     kPtr = static_cast<const Elem *>(p.k) + seq.kOff + hk * p.k_head_stride;
@@ -369,7 +384,9 @@ __device__ void linearSm80(const FwdParams &p) {
   }
   const Elem *vPtr = static_cast<const Elem *>(p.v) + seq.vOff + hk * p.v_head_stride + e0;
   Elem *oPtr = static_cast<Elem *>(p.o) + seq.oOff + h * p.o_head_stride + e0;
-  const i64 stateOff = (i64(b) * p.heads + h) * kHeadDim * kHeadDimV + e0;
+  // The state's rows of this block (a row map's slice: rows fslice x 64 ..).
+  const i64 stateHead = (i64(b) * p.heads + h) * featureSlices + fslice;
+  const i64 stateOff = stateHead * kHeadDim * kHeadDimV + e0;
   const float lgHead = kConstDecay ? decayLog2<Pattern>(p, b, h, 0) : 0.f;
 
   extern __shared__ __attribute__((aligned(128))) u8 attncSmem[];
@@ -380,7 +397,7 @@ __device__ void linearSm80(const FwdParams &p) {
   // The sum normaliser's key sum z (float32, two buffers like the state's copy); thread d < D
   // owns z[d] in a register.
   const u32 sZ = sS + 2 * kBytesS; // a shared-window address: no 64-bit pointer held
-  const i64 keySumOff = (i64(b) * p.heads + h) * kHeadDim;
+  const i64 keySumOff = stateHead * kHeadDim;
   float z = 0.f;
   // Two chunks' accumulated log2 gates G_i (per-token gates only).
   const u32 sG = sZ + (kSum ? 8 * kHeadDim : 0);
@@ -793,31 +810,50 @@ __device__ void linearSm80(const FwdParams &p) {
           den[r] += carry[r] * acc;
         }
       }
-      // c O (sum: O / den, 0 where den = 0), staged in this warp's own 16 rows of the Q chunk
-      // (only it reads them) so that the global stores are 16-byte and row-contiguous.
-      float factor[2] = {p.scale, p.scale};
-      if constexpr (kSum) {
+      if (partialOut) {
+        // A feature slice's share, in float32: c O (none) or O and den (sum), which the reduce
+        // pass sums over the slices.
 #pragma unroll
-        for (int r = 0; r < 2; ++r)
-          factor[r] = den[r] != 0.f ? 1.f / den[r] : 0.f;
-        __syncwarp(); // the denominator's reads of this warp's Q rows are done
-      }
-      const u32 sO = sQt + warp * 16 * kChunksQK * 16;
+        for (int r = 0; r < 2; ++r) {
+          const int q = c0 + warp * 16 + g + 8 * r;
+          if (q >= r1)
+            continue;
+          const float c = kSum ? 1.f : p.scale;
+          float *row = linearPartialRow(p, b, h, fslice, q, kHeadDimV) + e0;
 #pragma unroll
-      for (int j = 0; j < kTiles; ++j)
+          for (int j = 0; j < kTiles; ++j)
+            *reinterpret_cast<Float2 *>(row + 8 * j + 2 * t) =
+                Float2{o[j][2 * r] * c, o[j][2 * r + 1] * c};
+          if (kSum && slice == 0 && t == 0)
+            *linearPartialDen(p, b, h, fslice, q, kHeadDimV) = den[r];
+        }
+      } else {
+        // c O (sum: O / den, 0 where den = 0), staged in this warp's own 16 rows of the Q chunk
+        // (only it reads them) so that the global stores are 16-byte and row-contiguous.
+        float factor[2] = {p.scale, p.scale};
+        if constexpr (kSum) {
 #pragma unroll
-        for (int r = 0; r < 2; ++r)
-          stShared32(sO + swizzledOffset<kChunksV>(g + 8 * r, j) + 4 * t,
-                     packFloat2<Elem>(o[j][2 * r] * factor[r], o[j][2 * r + 1] * factor[r]));
-      __syncwarp();
+          for (int r = 0; r < 2; ++r)
+            factor[r] = den[r] != 0.f ? 1.f / den[r] : 0.f;
+          __syncwarp(); // the denominator's reads of this warp's Q rows are done
+        }
+        const u32 sO = sQt + warp * 16 * kChunksQK * 16;
 #pragma unroll
-      for (int i = 0; i < 16 * kChunksV / 32; ++i) {
-        const int idx = lane + 32 * i, row = idx / kChunksV, chunk = idx % kChunksV;
-        const int q = c0 + warp * 16 + row;
-        u32 v[4];
-        ldShared16(v, sO + swizzledOffset<kChunksV>(row, chunk));
-        if (q < r1)
-          stGlobal16(oPtr + q * p.o_row_stride + chunk * 8, v);
+        for (int j = 0; j < kTiles; ++j)
+#pragma unroll
+          for (int r = 0; r < 2; ++r)
+            stShared32(sO + swizzledOffset<kChunksV>(g + 8 * r, j) + 4 * t,
+                       packFloat2<Elem>(o[j][2 * r] * factor[r], o[j][2 * r + 1] * factor[r]));
+        __syncwarp();
+#pragma unroll
+        for (int i = 0; i < 16 * kChunksV / 32; ++i) {
+          const int idx = lane + 32 * i, row = idx / kChunksV, chunk = idx % kChunksV;
+          const int q = c0 + warp * 16 + row;
+          u32 v[4];
+          ldShared16(v, sO + swizzledOffset<kChunksV>(row, chunk));
+          if (q < r1)
+            stGlobal16(oPtr + q * p.o_row_stride + chunk * 8, v);
+        }
       }
     }
 

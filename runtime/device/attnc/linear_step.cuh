@@ -29,9 +29,20 @@ __device__ void linearStep(const FwdParams &p) {
   __shared__ float fq[kHeadDim], fk[kHeadDim];
   __shared__ float partial[kWarps][kLinearSlice];
   __shared__ float qz[kSum ? kHeadDim : 1]; // sum normaliser: phi(q)_d z_d
-  if (tid < kHeadDim && present) {
-    const Elem *q = static_cast<const Elem *>(p.q) + seq.qOff + h * p.q_head_stride;
-    const Elem *k = static_cast<const Elem *>(p.k) + seq.kOff + hk * p.k_head_stride;
+  const Elem *q = static_cast<const Elem *>(p.q) + seq.qOff + h * p.q_head_stride;
+  const Elem *k = static_cast<const Elem *>(p.k) + seq.kOff + hk * p.k_head_stride;
+  if constexpr (RowMap<Pattern>::kMap != kFeatureMapElementwise) {
+    // A map of whole rows (linear_features.cuh): warp 0 maps q, warp 1 k, into kHeadDim (the
+    // state's rows) features, rounded to Elem like the feature pass's.
+    static_assert(kHeadDim == RowMap<Pattern>::kRows, "the step's rows are the features");
+    if (warp < 2 && present) {
+      float xr[(Pattern::kHeadDim + 31) / 32];
+      loadRowLanes<Elem, Pattern::kHeadDim>(warp ? k : q, lane, xr);
+      float *dst = warp ? fk : fq;
+      rowFeaturesWarp<Pattern>(
+          p, h, xr, lane, [&](int f, float value) { dst[f] = toFloat(fromFloat<Elem>(value)); });
+    }
+  } else if (tid < kHeadDim && present) {
     float x = toFloat(q[tid]), y = toFloat(k[tid]);
     if constexpr (Pattern::kHasFeature) {
       // Rounded to Elem like the chunked kernel's shared-memory tiles.
@@ -48,6 +59,8 @@ __device__ void linearStep(const FwdParams &p) {
   if (kGateDim && tid < kHeadDim)
     gammaRow[tid] = exp2f(fmaxf(decayLog2<Pattern>(p, b, h, 0, tid), kGateLog2Floor));
   const float gamma = Pattern::kHasDecay && !kGateDim ? Pattern::decay(p, b, h, 0, 0) : 1.f;
+  if constexpr (RowMap<Pattern>::kMap != kFeatureMapElementwise)
+    __syncthreads(); // the features are written
   if (kSum && tid < kHeadDim) {
     // z <- gamma z + phi(k); only the first slice's block writes it back.
     const i64 off = (i64(b) * p.heads + h) * kHeadDim + tid;

@@ -99,6 +99,15 @@ struct FwdParams {
   // linear_gate_table; the prefill then reads those instead of Q and K.
   void *linear_gated;
   float *linear_gate_table;
+  // A map of whole rows (taylor2, hedgehog; set by launchForward): the feature pass
+  // (kLinearFeaturePass) writes phi(q) and phi(k) of every row, Elem [B, Hq, slices, rows, 64]
+  // each (phi(q) first; F features padded to slices x 64 by zeros), to linear_gated; the
+  // prefill runs on grid.y = Hq x linear_feature_slices, one block per 64 features (its state
+  // rows), and with more than one slice writes its unnormalised output to linear_partial,
+  // [B, Hq, slices, rows, Dv] floats then the denominators [B, Hq, slices, rows], which the
+  // reduce pass (kLinearReducePass) sums into O.
+  int linear_feature_slices;
+  float *linear_partial;
 
   // The decode kernel's split of the keys (set by launchDecode, not by callers): with
   // decode_splits > 1 each block writes its rows' partial output, normalised over its own
@@ -233,6 +242,25 @@ struct CombineParams {
 
 /// linear_pass of the gate pass of a gate per key dimension (passes 0 and 1 are the split's).
 constexpr int kLinearGatePass = 2;
+/// linear_pass of a row map's feature pass and of its reduce pass over the feature slices.
+constexpr int kLinearFeaturePass = 3, kLinearReducePass = 4;
+/// A linear pattern's map (the hooks' kFeatureMap): per element, or of whole rows.
+constexpr int kFeatureMapElementwise = 0, kFeatureMapTaylor2 = 1, kFeatureMapHedgehog = 2;
+
+/// Bytes of a row map's features (FwdParams::linear_gated): phi(q) and phi(k), 2-byte
+/// elements, `stateDim` (slices x 64) per row.
+ATTNC_HD inline long long linearFeatureBytes(int batch, int heads, int seqlen, int stateDim) {
+  const long long chunks = (seqlen + kLinearChunk - 1) / kLinearChunk;
+  return static_cast<long long>(batch) * heads * chunks * kLinearChunk * stateDim * 2 * 2;
+}
+/// Bytes of the feature slices' partial outputs and denominators (FwdParams::linear_partial).
+ATTNC_HD inline long long linearPartialBytes(int batch, int heads, int seqlen, int slices,
+                                             int headDimV) {
+  const long long chunks = (seqlen + kLinearChunk - 1) / kLinearChunk;
+  return static_cast<long long>(batch) * heads * slices * chunks * kLinearChunk *
+         (headDimV + 1) * 4;
+}
+
 /// Rows of a gate per key dimension's table per chunk (G at the 4 sub-chunks' midpoints, then
 /// at their last rows).
 constexpr int kLinearGateTableRows = 8;

@@ -38,6 +38,12 @@ struct ForwardConfig {
   bool keySum = false;        ///< Linear: the sum normaliser (the kernel carries a key sum)
   bool causal = false;        ///< Linear: a causal form (its prefill may split long sequences)
   bool gatePerKeyDim = false; ///< Linear: a gate per key dimension (the prefill's gate pass)
+  /// Linear with a map of whole rows (taylor2, hedgehog): the state's rows, its features padded
+  /// to slices of kLinearSlice (the prefill's feature pass); 0: the map is per element and the
+  /// state has headDim rows.
+  int featureRows = 0;
+  /// The rows of the state (and key sum) of a linear kernel.
+  int stateDim() const { return featureRows > 0 ? featureRows : headDim; }
 };
 
 /// Launches `kernel` over `params` on `stream` (null: default stream). Checks the shapes

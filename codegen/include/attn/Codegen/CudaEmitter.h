@@ -39,6 +39,12 @@ struct KernelLaunchSpec {
   bool causal = false; ///< linear patterns: a causal form
   /// Linear patterns: a gate per key dimension (the prefill runs its gate pass first).
   bool gatePerKeyDim = false;
+  /// Linear patterns with a map of whole rows (taylor2, hedgehog): its name and the state's
+  /// rows (its features padded to slices of 64; the prefill's feature pass). Empty / 0 else.
+  std::string featureMap;
+  int64_t stateDim = 0;
+  /// The rows of a linear kernel's state (and key sum).
+  int64_t stateRows() const { return stateDim > 0 ? stateDim : headDim; }
   /// Softmax-family patterns: the split-KV decode kernel for sequences of a few query rows
   /// (decode_sm80.cuh) and the merge of its splits.
   std::string decodeEntry, mergeEntry;

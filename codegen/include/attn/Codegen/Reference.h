@@ -52,6 +52,12 @@ struct ReferenceResult {
   std::vector<double> state, keySum;
 };
 
+/// phi(x) of a row x of q or k (headDim values) under `linear`'s row map (taylor2, hedgehog;
+/// getFeatureMap in AttnOps.h) for head h: getLinearStateDim values, the features then zeros.
+/// `weights`: a hedgehog map's input [H, D, M] (unused by taylor2).
+void applyRowFeatureMap(LinearOp linear, int64_t headDim, llvm::ArrayRef<double> weights, int64_t h,
+                        const double *x, double *out);
+
 /// The extents of `input` for `problem` (problem sizes resolved).
 std::vector<int64_t> resolveInputShape(InputOp input, const ReferenceProblem &problem);
 

@@ -52,6 +52,20 @@ Block *createRegionBlock(OpBuilder &builder, Region &region, const RegionSignatu
 /// Registers the attn dialect and the upstream dialects its regions use.
 void registerAttnDialects(DialectRegistry &registry);
 
+/// A linear pattern's (or kernel's) map of whole rows (LinearOp's `feature_map`).
+enum class FeatureMap { Elementwise, Taylor2, Hedgehog };
+FeatureMap getFeatureMap(LinearOp linear);
+/// The input holding a hedgehog map's weights, ["H", "D", M] (null for any other map).
+InputOp getFeatureWeights(LinearOp linear);
+/// F, the features phi gives each row of q and k at head dim `headDim` (headDim for an
+/// elementwise map; 0 when the map is malformed).
+int64_t getFeatureDim(LinearOp linear, int64_t headDim);
+/// The rows of the state (and key sum): F, rounded up to a multiple of 64 for a row map (the
+/// kernels' feature slices; the extra rows stay zero).
+int64_t getLinearStateDim(LinearOp linear, int64_t headDim);
+/// The widest state a row map may give (four slices of 64 rows).
+constexpr int64_t kMaxFeatureDim = 256;
+
 /// The branch patterns of `composite`, in order (null where a name does not resolve).
 SmallVector<PatternOp> getBranchPatterns(CompositeOp composite);
 

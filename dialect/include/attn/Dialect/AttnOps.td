@@ -276,8 +276,18 @@ def Attn_LinearOp : Attn_Op<"linear", [ParentOneOf<["PatternOp", "KernelOp"]>]> 
     a prefill may start from a given state and return the final one, and a decode step is
     S <- gamma S + phi(k) v^T, o = c phi(q)^T S. A linear pattern has no mask, score or
     weight; without `causal` every query sees every key, and there is no decay.
+
+    `feature_map` names a map of whole rows in place of `attn.feature`'s per-element one, whose
+    F features differ from the head dim D:
+      - "taylor2" (Based): phi(x) = [1, x_i / D^(1/4), x_i x_j c_ij (i <= j)] with
+        c_ii = 1/sqrt(2D), c_ij = 1/sqrt(D), so phi(q) . phi(k) = 1 + z + z^2 / 2 with
+        z = q.k / sqrt(D); F = 1 + D + D (D + 1) / 2.
+      - "hedgehog" (Hedgehog): phi(x) = [softmax(x W_h), softmax(-x W_h)] with W the input
+        named by `feature_weights`, f32 ["H", "D", M]; F = 2 M.
+    The state then has F rows (padded to a multiple of 64 by zero rows: linearStateDim).
   }];
-  let arguments = (ins UnitAttr:$causal);
+  let arguments = (ins UnitAttr:$causal, OptionalAttr<StrAttr>:$feature_map,
+                       OptionalAttr<StrAttr>:$feature_weights);
   let assemblyFormat = "(`causal` $causal^)? attr-dict";
 }
 
