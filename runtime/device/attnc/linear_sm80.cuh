@@ -13,12 +13,13 @@
 // A gate per key dimension (Pattern::kDecayPerKeyDim: the decay reads d) gives every row d of the
 // state its own G_(i,d), so the intra-chunk weight sum_d q_id k_jd 2^(G_id - G_jd) no longer
 // factors into one matrix product with factors <= 1. The chunk is cut into sub-chunks I of 16
-// rows (one per warp) with midpoints m(I) = 16 I + 7 and last rows e(I) = 16 I + 15: every
-// thread owning a column d rewrites Q and K in shared memory as bf16
+// rows (one per warp) with midpoints m(I) = 16 I + 7 and last rows e(I) = 16 I + 15. A gate
+// pass (linearGatePass, its own launch over every chunk at once) writes Q and K as bf16
 //   Q^_id = q_id 2^(G_id - G_m(I)d),  K^_jd = k_jd 2^(G_m(J)d - G_jd)     (i in I, j in J)
-// and keeps G at the midpoints and last rows in a table (in the state buffer that the chunk's
-// update writes last). Every log2 gate is floored at -15, so these factors, of at most 8 rows'
-// decay each way, stay inside bf16's range. Then, per d, with every other factor <= 1:
+// to a workspace, with a table of the chunk's factors below; the prefill loads those in place
+// of Q and K (the table into the state buffer that the chunk's update writes last). Every log2
+// gate is floored at -15, so these factors, of at most 8 rows' decay each way, stay inside
+// bf16's range. Then, per d, with every other factor <= 1:
 //   I = J:  Q^ K^T is the weight itself;
 //   J < I:  (Q^ 2^(G_m(I) - G_e(J))) (K^ 2^(G_e(J) - G_m(J)))^T, each side at most |q| or |k|;
 //   carry:  Q^ 2^G_m(I) times S_prev;
@@ -146,10 +147,14 @@ ATTNC_DEVICE u32 scaledPair(u32 x, float flo, float fhi, float glo = 1.f, float 
                           __uint_as_float(x & 0xffff0000u) * fhi * ghi);
 }
 
-/// Rows of a gate per key dimension's table (kLinearGateTableRows x kHeadDim floats per chunk):
-/// G at the midpoint of each 16-row sub-chunk, then at its last row (the chunk's last row:
-/// kGateEnd + 3).
-constexpr int kGateMid = 0, kGateEnd = 4;
+/// Rows of a gate per key dimension's table (kLinearGateTableRows x kHeadDim floats per chunk),
+/// the factors the prefill applies, with m(I), e(I) the midpoint and last row of sub-chunk I
+/// and `last` the chunk's last row: 2^G_m(I) (kGateCarry + I); 2^(G_m(I) - G_e(J)) for J < I
+/// (kGateCross + I (I - 1) / 2 + J); 2^(G_e(J) - G_m(J)) (kGateKey + J); 2^(G_last - G_e(J))
+/// (kGateToLast + J); 2^G_last (kGateLast); G_last itself (kGateLastLog).
+constexpr int kGateCarry = 0, kGateCross = 4, kGateKey = 10, kGateToLast = 14, kGateLast = 18,
+              kGateLastLog = 19;
+static_assert(kGateLastLog + 1 == kLinearGateTableRows, "the table's rows");
 
 /// Row `row` of (b, h)'s gated Q^ (K^ after every Q^) in the gate pass's buffer, bf16.
 template <int kHeadDim>
@@ -172,8 +177,8 @@ ATTNC_DEVICE float *linearGateTable(const FwdParams &p, int b, int h, int chunk)
 /// a grid of chunks / (2 kLinearThreads / kHeadDim) x Hq x B): thread (chunk, d) takes columns
 /// d, d + 1 of one chunk's Q and K (feature map applied and rounded to Elem, as the prefill
 /// would), accumulates G over the chunk's rows, and writes Q^ and K^ as bf16 around each 16-row
-/// sub-chunk's midpoint (see the top of this file) and G at the midpoints and last rows to the
-/// chunk's table. Rows past the sequence's end are not written: the prefill's tile loads
+/// sub-chunk's midpoint (see the top of this file) and the chunk's table of factors (above).
+/// Rows past the sequence's end are not written: the prefill's tile loads
 /// zero-fill them. The pass shares the prefill's registers (255, two blocks per SM), so each
 /// thread keeps the next sub-chunk's loads in flight while it rewrites the current one; every
 /// load takes the read-only path, which the stores between them do not order.
@@ -221,8 +226,10 @@ ATTNC_DEVICE void linearGatePass(const FwdParams &p) {
     }
   };
   float base[2] = {0.f, 0.f}; // G over the rows before the current sub-chunk
+  float mids[kSubs][2], ends[kSubs][2];
   load(0);
-#pragma unroll 1
+  // Unrolled: mids and ends stay in registers (rolled, they went to local memory).
+#pragma unroll
   for (int sub = 0; sub < kSubs; ++sub) {
     float G[16][2];
     u32 qc[16], kc[16];
@@ -239,8 +246,11 @@ ATTNC_DEVICE void linearGatePass(const FwdParams &p) {
     if (sub + 1 < kSubs)
       load(sub + 1);
     const float mid[2] = {G[7][0], G[7][1]};
-    *reinterpret_cast<Float2 *>(table + (kGateMid + sub) * kHeadDim) = Float2{mid[0], mid[1]};
-    *reinterpret_cast<Float2 *>(table + (kGateEnd + sub) * kHeadDim) = Float2{base[0], base[1]};
+#pragma unroll
+    for (int c = 0; c < 2; ++c) {
+      mids[sub][c] = mid[c];
+      ends[sub][c] = base[c];
+    }
 #pragma unroll
     for (int r = 0; r < 16; ++r) {
       const int row = 16 * sub + r;
@@ -259,6 +269,23 @@ ATTNC_DEVICE void linearGatePass(const FwdParams &p) {
       }
     }
   }
+  // The table: factors of at most 8 rows' decay each way, in float's range (G >= -15 per row).
+  auto put = [&](int row, auto &&f) {
+    *reinterpret_cast<Float2 *>(table + row * kHeadDim) = Float2{f(0), f(1)};
+  };
+  const float(&last)[2] = ends[kSubs - 1];
+#pragma unroll
+  for (int I = 0; I < kSubs; ++I) {
+    put(kGateCarry + I, [&](int c) { return exp2Approx(mids[I][c]); });
+#pragma unroll
+    for (int J = 0; J < I; ++J)
+      put(kGateCross + I * (I - 1) / 2 + J,
+          [&](int c) { return exp2Approx(mids[I][c] - ends[J][c]); });
+    put(kGateKey + I, [&](int c) { return exp2Approx(ends[I][c] - mids[I][c]); });
+    put(kGateToLast + I, [&](int c) { return exp2Approx(last[c] - ends[I][c]); });
+  }
+  put(kGateLast, [&](int c) { return exp2Approx(last[c]); });
+  put(kGateLastLog, [&](int c) { return last[c]; });
 }
 
 /// The split's log2 decay over segment q of (b, h) in key dimension `col` (gates; written by pass
@@ -618,7 +645,7 @@ __device__ void linearSm80(const FwdParams &p) {
         gatePrefix(step + 1);
     const u32 sGt = sG + (step & 1) * 4 * kChunk;
     auto gateLog = [&](int row) { return __uint_as_float(ldShared32(sGt + 4 * row)); };
-    // A gate per key dimension: the table of G (midpoints, last rows) in the state buffer the
+    // A gate per key dimension: the table of factors (kGateCarry ..) in the state buffer the
     // update writes last; the tiles hold the gate pass's Q^ and K^.
     const u32 sT = sS + (readS ^ 1) * kBytesS;
     auto tableAt = [&](int row, int d) {
@@ -626,10 +653,10 @@ __device__ void linearSm80(const FwdParams &p) {
     };
     if constexpr (kGateDim)
       if (tid < kHeadDim)
-        segmentLog += tableAt(kGateEnd + 3, tid); // G of column tid over the chunk
+        segmentLog += tableAt(kGateLastLog, tid); // G of column tid over the chunk
     // A gate per key dimension's factors f(d) on a bf16 fragment of k16 step kk, rounded to E
-    // (every factor is <= 1 and computed on the FMA pipe, exp2Fma: its relative error, 1.4e-4,
-    // is below the rounding to 16 bits and does not compound, unlike the state's own decay):
+    // (every factor is <= 1, read from the gate pass's table; their rounding does not
+    // compound, unlike the state's own decay):
     // Q's (A: columns d = 16 kk + 2t, +1 in a0, a1 and +8, +9 in a2, a3) or two n8 tiles of
     // K's (B: d = 16 kk + 2t, +1 in b0 of each, +8, +9 in b1).
     auto scaleFragment = [&](u32(&x)[4], int kk, auto &&f, auto elem, bool operandB) {
@@ -662,7 +689,7 @@ __device__ void linearSm80(const FwdParams &p) {
           ldmatrixX4(qf, sQt + swizzledOffset<kChunksQK>(rowQ, 2 * kk + chunkQ));
           if constexpr (kGateDim) // q_id 2^G_id = Q^_id 2^G_m(i)d
             scaleFragment(
-                qf, kk, [&](int d) { return exp2Fma(tableAt(kGateMid + warp, d)); }, Elem{}, false);
+                qf, kk, [&](int d) { return tableAt(kGateCarry + warp, d); }, Elem{}, false);
 #pragma unroll
           for (int j = 0; j < kTiles; j += 2) {
             u32 sf[4];
@@ -716,16 +743,10 @@ __device__ void linearSm80(const FwdParams &p) {
                   const int J = j / 2;
                   scaleFragment(
                       qs, kk,
-                      [&](int d) {
-                        return exp2Fma(tableAt(kGateMid + warp, d) - tableAt(kGateEnd + J, d));
-                      },
+                      [&](int d) { return tableAt(kGateCross + warp * (warp - 1) / 2 + J, d); },
                       bf16{}, false);
                   scaleFragment(
-                      kf, kk,
-                      [&](int d) {
-                        return exp2Fma(tableAt(kGateEnd + J, d) - tableAt(kGateMid + J, d));
-                      },
-                      bf16{}, true);
+                      kf, kk, [&](int d) { return tableAt(kGateKey + J, d); }, bf16{}, true);
                 }
               mmaM16n8k16<QKElem>(a[j], qs, kf[0], kf[1]);
               mmaM16n8k16<QKElem>(a[j + 1], qs, kf[2], kf[3]);
@@ -799,8 +820,8 @@ __device__ void linearSm80(const FwdParams &p) {
             unpackFloat2<QKElem>(
                 ldShared32(sQt + swizzledOffset<kChunksQK>(row, d / 8) + (d % 8) * 2), lo, hi);
             if constexpr (kGateDim) { // q_id 2^G_id = Q^_id 2^G_m(i)d
-              lo *= exp2Fma(tableAt(kGateMid + warp, d));
-              hi *= exp2Fma(tableAt(kGateMid + warp, d + 1));
+              lo *= tableAt(kGateCarry + warp, d);
+              hi *= tableAt(kGateCarry + warp, d + 1);
             }
             acc = fmaf(lo, __uint_as_float(ldShared32(zPrev + 4 * d)),
                        fmaf(hi, __uint_as_float(ldShared32(zPrev + 4 * d + 4)), acc));
@@ -868,8 +889,7 @@ __device__ void linearSm80(const FwdParams &p) {
         for (int mt = 0; mt < kStateTiles; ++mt)
 #pragma unroll
           for (int r = 0; r < 2; ++r) {
-            const float f =
-                exp2Approx(tableAt(kGateEnd + 3, warp * kStateRows + 16 * mt + g + 8 * r));
+            const float f = tableAt(kGateLast, warp * kStateRows + 16 * mt + g + 8 * r);
 #pragma unroll
             for (int j = 0; j < kTiles; ++j) {
               state[mt][j][2 * r] *= f;
@@ -917,9 +937,8 @@ __device__ void linearSm80(const FwdParams &p) {
             float f[2], fl[2];
 #pragma unroll
             for (int r = 0; r < 2; ++r) {
-              const float end = tableAt(kGateEnd + ks, d + 8 * r);
-              f[r] = exp2Fma(end - tableAt(kGateMid + ks, d + 8 * r));
-              fl[r] = exp2Fma(tableAt(kGateEnd + 3, d + 8 * r) - end);
+              f[r] = tableAt(kGateKey + ks, d + 8 * r);
+              fl[r] = tableAt(kGateToLast + ks, d + 8 * r);
             }
             kt[0] = scaledPair<Elem>(kt[0], f[0], f[0], fl[0], fl[0]);
             kt[1] = scaledPair<Elem>(kt[1], f[1], f[1], fl[1], fl[1]);
@@ -938,12 +957,10 @@ __device__ void linearSm80(const FwdParams &p) {
       // factors on K^ of column d).
       if constexpr (kSum && kGateDim)
         if (tid < kHeadDim) {
-          const float last = tableAt(kGateEnd + 3, tid);
-          z *= exp2Approx(last);
+          z *= tableAt(kGateLast, tid);
 #pragma unroll 1
           for (int J = 0; J < kChunk / 16; ++J) {
-            const float end = tableAt(kGateEnd + J, tid);
-            const float f = exp2Fma(end - tableAt(kGateMid + J, tid)), fl = exp2Fma(last - end);
+            const float f = tableAt(kGateKey + J, tid), fl = tableAt(kGateToLast + J, tid);
             for (int j = 16 * J; j < 16 * J + 16; ++j) { // rows past n are 0
               bf16 key;
               key.bits = ldSharedU16(sKt + swizzledOffset<kChunksQK>(j, tid / 8) + (tid % 8) * 2);

@@ -95,8 +95,9 @@ struct FwdParams {
   // A gate per key dimension (set by launchForward): the gate pass (linear_pass ==
   // kLinearGatePass) writes the gated Q^ and K^ of every chunk, bf16 [B, Hq, rows, D] each
   // (rows: seqlen_q rounded up to kLinearChunk, Q^ first), to linear_gated, and each chunk's
-  // table of G at its sub-chunks' midpoints and last rows, [B, Hq, chunks, 8, D] floats, to
-  // linear_gate_table; the prefill then reads those instead of Q and K.
+  // table of the factors the prefill applies (linear_sm80.cuh), [B, Hq, chunks,
+  // kLinearGateTableRows, D] floats, to linear_gate_table; the prefill then reads those instead
+  // of Q and K and of computing the factors.
   void *linear_gated;
   float *linear_gate_table;
   // A map of whole rows (taylor2, hedgehog; set by launchForward): the feature pass
@@ -257,13 +258,12 @@ ATTNC_HD inline long long linearFeatureBytes(int batch, int heads, int seqlen, i
 ATTNC_HD inline long long linearPartialBytes(int batch, int heads, int seqlen, int slices,
                                              int headDimV) {
   const long long chunks = (seqlen + kLinearChunk - 1) / kLinearChunk;
-  return static_cast<long long>(batch) * heads * slices * chunks * kLinearChunk *
-         (headDimV + 1) * 4;
+  return static_cast<long long>(batch) * heads * slices * chunks * kLinearChunk * (headDimV + 1) *
+         4;
 }
 
-/// Rows of a gate per key dimension's table per chunk (G at the 4 sub-chunks' midpoints, then
-/// at their last rows).
-constexpr int kLinearGateTableRows = 8;
+/// Rows of a gate per key dimension's table per chunk (its factors, linear_sm80.cuh).
+constexpr int kLinearGateTableRows = 20;
 
 /// Bytes of the gate pass's two buffers (FwdParams::linear_gated, linear_gate_table) for
 /// sequences of at most `seqlen` rows: the bf16 Q^ and K^, then the tables.
