@@ -537,8 +537,8 @@ def table(results):
                          "%.1e" % (
                              r["pattern"], r["shape"], r["attnc_ms"], r["attnc_ns_per_token"],
                              fmt(r.get("fla_ms"), ".3f"), fmt(r.get("ratio_vs_fla"), ".2f"),
-                             r["torch_ms"], r["ratio_vs_torch"], fmt(r.get("err_vs_fla"), ".1e"),
-                             r["err_vs_torch"]))
+                             r.get("torch_ms", math.nan), r.get("ratio_vs_torch", math.nan),
+                             fmt(r.get("err_vs_fla"), ".1e"), r.get("err_vs_torch", math.nan)))
         if r["shape"].startswith("hybrid"):
             lines.append("hybrid %s (%s): attnc %.3f ms (linear %.3f + window %.3f alone), fla + "
                          "Flex + torch mix %.3f ms (fla %.3f, Flex %.3f); x competitors %.2f; err "
@@ -657,7 +657,7 @@ def main():
         decode_rows(results)
     if not args.quick and (not only or args.linear_only):
         linear_rows(results)
-    if not args.quick and (not only or args.linear_only or args.features_only):
+    if not args.quick and (not only or args.features_only):
         feature_map_rows(results)
     if not args.quick and (not only or args.hybrid_only):
         hybrid_rows(results)

@@ -6,7 +6,9 @@ pass, a sequence split's two passes); do_bench in bench/compare.py times them to
 runs `pattern` of examples/gated_linear.attn (or --spec) a few times under torch.profiler and
 prints the mean time of each launch, told apart by grid, so that the cost of each pass is seen.
 
-    python3 bench/profile_linear.py [--pattern gla] [--shape 8,16,2048] [--runs 20]
+    python3 bench/profile_linear.py [--pattern gla] [--shape 8,16,2048] [--dims 128,128] [--runs 20]
+    python3 bench/profile_linear.py --spec examples/linear_features.attn --pattern based \
+        --dims 16,64   (a map of whole rows: feature pass, prefill, reduce pass)
 
 Needs torch and libattnc.so (ATTNC_LIBRARY or build/lib).
 """
@@ -26,7 +28,10 @@ import attnc  # noqa: E402
 
 
 def inputs_of(pattern, B, H, T, D):
-    """The extra inputs gated_linear.attn's patterns read, as bench/compare.py makes them."""
+    """The extra inputs gated_linear.attn's and linear_features.attn's patterns read, as
+    bench/compare.py makes them."""
+    if pattern == "hedgehog":
+        return [torch.randn(H, D, 64, device="cuda", dtype=torch.float32) * D ** -0.5]
     if pattern == "gla":
         return [torch.randn(B, H, T, D, device="cuda", dtype=torch.float32)]
     if pattern in ("mamba2_ssd", "gla_scalar"):
@@ -40,16 +45,17 @@ def main():
     ap.add_argument("--spec", default=os.path.join(ROOT, "examples", "gated_linear.attn"))
     ap.add_argument("--pattern", default="gla")
     ap.add_argument("--shape", default="8,16,2048", help="B,H,T")
+    ap.add_argument("--dims", default="128,128", help="D,Dv (a pattern's own head_dim wins)")
     ap.add_argument("--runs", type=int, default=20)
     a = ap.parse_args()
     B, H, T = (int(x) for x in a.shape.split(","))
-    D = 128
-    kern = attnc.compile(a.spec, head_dim=D)[a.pattern]
+    D, Dv = (int(x) for x in a.dims.split(","))
+    kern = attnc.compile(a.spec, head_dim=D, head_dim_v=Dv)[a.pattern]
     torch.manual_seed(0)
-    q, k, v = (torch.randn(B, T, H, D, device="cuda", dtype=torch.bfloat16) for _ in range(3))
-    out = torch.empty_like(q)
-    state = torch.empty(B, H, D, D, device="cuda", dtype=torch.float32)
-    launch = kern.bind(q, k, v, out, inputs=inputs_of(a.pattern, B, H, T, D), final_state=state)
+    q, k = (torch.randn(B, T, H, D, device="cuda", dtype=torch.bfloat16) for _ in range(2))
+    v = torch.randn(B, T, H, Dv, device="cuda", dtype=torch.bfloat16)
+    out = torch.empty_like(v)
+    launch = kern.bind(q, k, v, out, inputs=inputs_of(a.pattern, B, H, T, D))
     for _ in range(3):
         launch()
     torch.cuda.synchronize()

@@ -512,6 +512,35 @@ private:
   static void randomState(attn::PatternOp pattern, attn::ReferenceProblem &p, unsigned seed) {
     std::mt19937 rng(seed);
     std::normal_distribution<double> normal(0.0, 0.5);
+    if (attn::getFeatureMap(pattern.getUnique<attn::LinearOp>()) !=
+        attn::FeatureMap::Elementwise) {
+      // A map of whole rows has signed features (taylor2's x_i, x_i x_j), against which a
+      // random key sum makes phi(q) . z cancel as no real one does (it sums weights of at
+      // least 1/2): the state an earlier random sequence of the same shape leaves instead.
+      attn::ReferenceProblem prior = p;
+      std::vector<double> rows[3] = {std::vector<double>(p.q.size()),
+                                     std::vector<double>(p.k.size()),
+                                     std::vector<double>(p.v.size())};
+      for (std::vector<double> &values : rows)
+        for (double &x : values)
+          x = 2.0 * normal(rng);
+      prior.q = rows[0];
+      prior.k = rows[1];
+      prior.v = rows[2];
+      prior.stateIn.clear();
+      prior.keySumIn.clear();
+      FailureOr<attn::ReferenceResult> earlier = attn::evaluateReference(pattern, prior);
+      if (failed(earlier))
+        return; // the check's own evaluation reports the problem
+      auto toFloat = [](std::vector<double> values) {
+        for (double &x : values)
+          x = float(x); // representable as the float32 the kernel reads
+        return values;
+      };
+      p.stateIn = toFloat(earlier->state);
+      p.keySumIn = sumNormalised(pattern) ? toFloat(earlier->keySum) : std::vector<double>();
+      return;
+    }
     const int64_t rows = attn::getLinearStateDim(pattern.getUnique<attn::LinearOp>(), p.headDim);
     p.stateIn.resize(size_t(p.batch * p.heads * rows * p.headDimV));
     for (double &x : p.stateIn)

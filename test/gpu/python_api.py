@@ -194,6 +194,35 @@ def linear_checks():
         report("state_out" in str(e), "a numpy state raises: %s" % e)
 
 
+def feature_map_checks():
+    """Based's Taylor-2 map (examples/linear_features.attn: q, k of 16 dims, 153 features in a
+    state of 192 rows) through the package: a prefill, then decode steps from its state, against
+    the weights 1 + z + z^2 / 2 (z = q.k / 4) summed and normalised in float64 (no features)."""
+    B, T, H, steps = 2, 200, 4, 3
+    based = attnc.compile(os.path.join(EX, "linear_features.attn"))["based"]
+    torch.manual_seed(6)
+    q, k = (torch.randn(B, T + steps, H, 16, device="cuda", dtype=torch.bfloat16)
+            for _ in range(2))
+    v = torch.randn(B, T + steps, H, 64, device="cuda", dtype=torch.bfloat16)
+    z = torch.einsum("bthd,bshd->bhts", q.double(), k.double()) / 4
+    w = (1 + z + z * z / 2).tril()
+    ref = (torch.einsum("bhts,bshe->bthe", w, v.double()) /
+           w.sum(-1).permute(0, 2, 1)[..., None])
+    state = torch.empty(B, H, 192, 64, device="cuda")
+    key_sum = [torch.empty(B, H, 192, device="cuda") for _ in range(2)]
+    out = based(q[:, :T], k[:, :T], v[:, :T], final_state=state, final_key_sum=key_sum[0])
+    step_outs = []
+    for i, t in enumerate(range(T, T + steps)):
+        step_outs.append(based(q[:, t:t + 1], k[:, t:t + 1], v[:, t:t + 1], initial_state=state,
+                               final_state=state, initial_key_sum=key_sum[i % 2],
+                               final_key_sum=key_sum[1 - i % 2]))
+    torch.cuda.synchronize()
+    got = torch.cat([out] + step_outs, 1)
+    report(rel(got, ref) < TOL[torch.bfloat16],
+           "Based (taylor2, 192-row state) prefill %d + %d decode steps: err %.2e" % (
+               T, steps, rel(got, ref)))
+
+
 def composite_checks():
     """A composite through the package (examples/hybrid.attn lizard: a GLA branch, a gate per
     token and key dimension, and a causal sliding window that keeps the first 4 keys, mixed per
@@ -338,6 +367,7 @@ def main():
            "96", "head dim 96")
 
     linear_checks()
+    feature_map_checks()
     composite_checks()
 
     print("\n%d checks, %d failed" % (checks, len(failures)))

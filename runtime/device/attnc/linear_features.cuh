@@ -52,19 +52,20 @@ ATTNC_DEVICE Elem *linearFeatureRow(const FwdParams &p, bool keys, int b, int h,
          (((i64(b) * p.heads + h) * slices + slice) * rows + row) * 64;
 }
 
-/// One warp's phi(x) of a row x of head h: lane l holds x[l + 32 c] in xr[c] (0 past D); calls
-/// store(f, value) for every feature f in [0, RowMap::kRows) (zeros past F), each f once, lanes
-/// taking f = l, l + 32, ...
+/// One warp's phi(x) of R rows x of head h at once: lane l holds x_r[l + 32 c] in xr[r][c] (0
+/// past D); calls store(r, f, value) for every row r and feature f in [0, RowMap::kRows) (zeros
+/// past F), lanes taking f = l, l + 32, ...
 ///   taylor2:  [1, x_i D^(-1/4), x_i x_j c_ij (i <= j, row-major)], c_ii = 1/sqrt(2D),
 ///             c_ij = 1/sqrt(D): phi(q) . phi(k) = 1 + z + z^2 / 2, z = q.k / sqrt(D)
-///   hedgehog: y = x W_h (M = F / 2 values), [softmax(y), softmax(-y)]
-template <class Pattern, class Store>
-ATTNC_DEVICE void rowFeaturesWarp(const FwdParams &p, int h, const float *xr, int lane,
+///   hedgehog: y = x W_h (M = F / 2 values), [softmax(y), softmax(-y)]; each weight loaded
+///             once for the R rows
+template <class Pattern, int R, class Store>
+ATTNC_DEVICE void rowFeaturesWarp(const FwdParams &p, int h,
+                                  const float (&xr)[R][(Pattern::kHeadDim + 31) / 32], int lane,
                                   Store &&store) {
   constexpr int D = Pattern::kHeadDim, F = RowMap<Pattern>::kDim, kRows = RowMap<Pattern>::kRows;
   if constexpr (RowMap<Pattern>::kMap == kFeatureMapTaylor2) {
     static_assert(D <= 32, "taylor2's features of D > 32 exceed the supported 256");
-    auto x = [&](int i) { return __shfl_sync(0xffffffffu, xr[0], i); };
     const float linearScale = rsqrtf(sqrtf(float(D))), cross = rsqrtf(float(D));
     const float square = rsqrtf(2.f * float(D));
 #pragma unroll
@@ -77,66 +78,83 @@ ATTNC_DEVICE void rowFeaturesWarp(const FwdParams &p, int h, const float *xr, in
         ++i;
       }
       const int j = min(max(i + pair, 0), D - 1), ii = min(i, D - 1);
-      const float xi = x(ii), xj = x(j), xf = x(max(min(f - 1, D - 1), 0));
-      float value = 0.f;
-      if (f == 0)
-        value = 1.f;
-      else if (f <= D)
-        value = xf * linearScale;
-      else if (f < F)
-        value = xi * xj * (ii == j ? square : cross);
-      store(f, value);
+      const int linearIndex = max(min(f - 1, D - 1), 0);
+#pragma unroll
+      for (int r = 0; r < R; ++r) {
+        const float xi = __shfl_sync(0xffffffffu, xr[r][0], ii);
+        const float xj = __shfl_sync(0xffffffffu, xr[r][0], j);
+        const float xf = __shfl_sync(0xffffffffu, xr[r][0], linearIndex);
+        float value = 0.f;
+        if (f == 0)
+          value = 1.f;
+        else if (f <= D)
+          value = xf * linearScale;
+        else if (f < F)
+          value = xi * xj * (ii == j ? square : cross);
+        store(r, f, value);
+      }
     }
   } else {
     static_assert(RowMap<Pattern>::kMap == kFeatureMapHedgehog, "a map of whole rows");
     constexpr int M = F / 2, kCols = (M + 31) / 32;
     const float *w = Pattern::featureWeights(p) + i64(h) * D * M;
-    float y[kCols];
+    float y[R][kCols];
 #pragma unroll
-    for (int c = 0; c < kCols; ++c)
-      y[c] = 0.f;
-    // x_i from lane i % 32's register i / 32 (a constant index: no local memory).
+    for (int r = 0; r < R; ++r)
 #pragma unroll
-    for (int r = 0; r < (D + 31) / 32; ++r)
+      for (int c = 0; c < kCols; ++c)
+        y[r][c] = 0.f;
+        // x_i from lane i % 32's register i / 32 (a constant index: no local memory).
+#pragma unroll
+    for (int reg = 0; reg < (D + 31) / 32; ++reg)
 #pragma unroll 4
-      for (int l = 0; l < min(32, D - 32 * r); ++l) {
-        const int i = 32 * r + l;
-        const float xi = __shfl_sync(0xffffffffu, xr[r], l);
+      for (int l = 0; l < min(32, D - 32 * reg); ++l) {
+        const int i = 32 * reg + l;
+        float wv[kCols];
 #pragma unroll
-        for (int c = 0; c < kCols; ++c) {
-          const int m = lane + 32 * c;
-          if (m < M)
-            y[c] = fmaf(xi, __ldg(w + i * M + m), y[c]);
+        for (int c = 0; c < kCols; ++c)
+          wv[c] = lane + 32 * c < M ? __ldg(w + i * M + lane + 32 * c) : 0.f;
+#pragma unroll
+        for (int r = 0; r < R; ++r) {
+          const float xi = __shfl_sync(0xffffffffu, xr[r][reg], l);
+#pragma unroll
+          for (int c = 0; c < kCols; ++c)
+            y[r][c] = fmaf(xi, wv[c], y[r][c]);
         }
       }
 #pragma unroll
-    for (int sign = 0; sign < 2; ++sign) {
-      const float s = sign ? -1.f : 1.f;
-      float top = -3.0e38f, total = 0.f; // below any finite y
+    for (int r = 0; r < R; ++r)
 #pragma unroll
-      for (int c = 0; c < kCols; ++c)
-        if (lane + 32 * c < M)
-          top = fmaxf(top, s * y[c]);
+      for (int sign = 0; sign < 2; ++sign) {
+        const float s = sign ? -1.f : 1.f;
+        float top = -3.0e38f, total = 0.f; // below any finite y
 #pragma unroll
-      for (int offset = 16; offset > 0; offset /= 2)
-        top = fmaxf(top, __shfl_xor_sync(0xffffffffu, top, offset));
-      float e[kCols];
+        for (int c = 0; c < kCols; ++c)
+          if (lane + 32 * c < M)
+            top = fmaxf(top, s * y[r][c]);
 #pragma unroll
-      for (int c = 0; c < kCols; ++c) {
-        e[c] = lane + 32 * c < M ? __expf(s * y[c] - top) : 0.f;
-        total += e[c];
+        for (int offset = 16; offset > 0; offset /= 2)
+          top = fmaxf(top, __shfl_xor_sync(0xffffffffu, top, offset));
+        float e[kCols];
+#pragma unroll
+        for (int c = 0; c < kCols; ++c) {
+          e[c] = lane + 32 * c < M ? __expf(s * y[r][c] - top) : 0.f;
+          total += e[c];
+        }
+#pragma unroll
+        for (int offset = 16; offset > 0; offset /= 2)
+          total += __shfl_xor_sync(0xffffffffu, total, offset);
+        const float inverse = 1.f / total;
+#pragma unroll
+        for (int c = 0; c < kCols; ++c)
+          if (lane + 32 * c < M)
+            store(r, sign * M + lane + 32 * c, e[c] * inverse);
       }
 #pragma unroll
-      for (int offset = 16; offset > 0; offset /= 2)
-        total += __shfl_xor_sync(0xffffffffu, total, offset);
+    for (int r = 0; r < R; ++r)
 #pragma unroll
-      for (int c = 0; c < kCols; ++c)
-        if (lane + 32 * c < M)
-          store(sign * M + lane + 32 * c, e[c] / total);
-    }
-#pragma unroll
-    for (int f = F + lane; f < kRows; f += 32)
-      store(f, 0.f);
+      for (int f = F + lane; f < kRows; f += 32)
+        store(r, f, 0.f);
   }
 }
 
@@ -148,11 +166,57 @@ ATTNC_DEVICE void loadRowLanes(const Elem *row, int lane, float (&xr)[(D + 31) /
     xr[c] = lane + 32 * c < D ? toFloat(row[lane + 32 * c]) : 0.f;
 }
 
-/// The feature pass (grid chunks x Hq x B, kLinearThreads threads): each warp takes rows of its
-/// chunk's q and k in turn and writes their features, rounded to Elem, to every slice. Rows past
-/// the sequence's end are not written: the prefill's tile loads zero-fill them.
+/// Taylor-2's features of one row by one thread (the feature pass: every index is a
+/// compile-time constant, so the row and each group of 8 features stay in registers): the same
+/// values as rowFeaturesWarp, written 8 at a time as 16-byte stores.
+template <class Pattern, class Elem>
+ATTNC_DEVICE void taylor2Row(const FwdParams &p, bool keys, int b, int h, int row,
+                             const Elem *src) {
+  constexpr int D = Pattern::kHeadDim, F = RowMap<Pattern>::kDim, kRows = RowMap<Pattern>::kRows;
+  static_assert(D % 8 == 0 && kRows % 8 == 0, "rows of whole 16-byte groups");
+  float x[D];
+#pragma unroll
+  for (int c = 0; c < D / 8; ++c) {
+    const uint4 v = __ldg(reinterpret_cast<const uint4 *>(src) + c);
+    const Elem *e = reinterpret_cast<const Elem *>(&v);
+#pragma unroll
+    for (int u = 0; u < 8; ++u)
+      x[8 * c + u] = toFloat(e[u]);
+  }
+  const float linearScale = rsqrtf(sqrtf(float(D))), cross = rsqrtf(float(D));
+  const float square = rsqrtf(2.f * float(D));
+  float group[8];
+  int n = 0; // features so far (a constant at every use once the loops unroll)
+  auto put = [&](float value) {
+    group[n % 8] = value;
+    if (++n % 8 == 0) {
+      const int f = n - 8;
+      const uint4 out{packFloat2<Elem>(group[0], group[1]), packFloat2<Elem>(group[2], group[3]),
+                      packFloat2<Elem>(group[4], group[5]), packFloat2<Elem>(group[6], group[7])};
+      *reinterpret_cast<uint4 *>(linearFeatureRow<Elem>(p, keys, b, h, f / 64, row) + f % 64) = out;
+    }
+  };
+  put(1.f);
+#pragma unroll
+  for (int i = 0; i < D; ++i)
+    put(x[i] * linearScale);
+#pragma unroll
+  for (int i = 0; i < D; ++i)
+#pragma unroll
+    for (int j = i; j < D; ++j)
+      put(x[i] * x[j] * (i == j ? square : cross));
+#pragma unroll
+  for (int f = F; f < kRows; ++f)
+    put(0.f);
+}
+
+/// The feature pass (grid chunks x Hq x B, kLinearThreads threads) over one chunk's q and k
+/// rows, writing their features, rounded to Elem, to every slice: taylor2 a row per thread,
+/// hedgehog 4 rows per warp at a time. Rows past the sequence's end are not written: the
+/// prefill's tile loads zero-fill them.
 template <class Pattern, class Elem> ATTNC_DEVICE void linearFeaturePass(const FwdParams &p) {
-  constexpr int D = Pattern::kHeadDim, kWarps = kLinearThreads / 32;
+  constexpr int D = Pattern::kHeadDim, kWarps = kLinearThreads / 32, R = 4;
+  static_assert(2 * kLinearChunk == kLinearThreads, "a thread per row of q and k");
   const int chunk = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const SequenceView seq = sequenceView(p, b, h);
@@ -160,15 +224,33 @@ template <class Pattern, class Elem> ATTNC_DEVICE void linearFeaturePass(const F
   const int hk = h / (p.heads / p.kv_heads);
   const Elem *q = static_cast<const Elem *>(p.q) + seq.qOff + h * p.q_head_stride;
   const Elem *k = static_cast<const Elem *>(p.k) + seq.kOff + hk * p.k_head_stride;
-  for (int job = warp; job < 2 * n; job += kWarps) {
-    const bool keys = job >= n;
-    const int row = c0 + (keys ? job - n : job);
-    float xr[(D + 31) / 32];
-    loadRowLanes<Elem, D>(keys ? k + i64(row) * p.k_row_stride : q + i64(row) * p.q_row_stride,
-                          lane, xr);
-    rowFeaturesWarp<Pattern>(p, h, xr, lane, [&](int f, float value) {
-      linearFeatureRow<Elem>(p, keys, b, h, f / 64, row)[f % 64] = fromFloat<Elem>(value);
-    });
+  auto source = [&](bool keys, int row) {
+    return keys ? k + i64(row) * p.k_row_stride : q + i64(row) * p.q_row_stride;
+  };
+  if constexpr (RowMap<Pattern>::kMap == kFeatureMapTaylor2) {
+    const bool keys = threadIdx.x >= kLinearChunk;
+    const int row = threadIdx.x % kLinearChunk;
+    if (row < n)
+      taylor2Row<Pattern, Elem>(p, keys, b, h, c0 + row, source(keys, c0 + row));
+  } else {
+    // Jobs 0 .. n - 1 are q's rows, n .. 2n - 1 k's; a warp takes R consecutive jobs.
+    for (int j0 = warp * R; j0 < 2 * n; j0 += kWarps * R) {
+      float xr[R][(D + 31) / 32];
+#pragma unroll
+      for (int r = 0; r < R; ++r) {
+        const int job = min(j0 + r, 2 * n - 1);
+        const bool keys = job >= n;
+        loadRowLanes<Elem, D>(source(keys, c0 + (keys ? job - n : job)), lane, xr[r]);
+      }
+      rowFeaturesWarp<Pattern, R>(p, h, xr, lane, [&](int r, int f, float value) {
+        const int job = j0 + r;
+        if (job < 2 * n) {
+          const bool keys = job >= n;
+          linearFeatureRow<Elem>(p, keys, b, h, f / 64, c0 + (keys ? job - n : job))[f % 64] =
+              fromFloat<Elem>(value);
+        }
+      });
+    }
   }
 }
 

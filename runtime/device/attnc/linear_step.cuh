@@ -36,11 +36,12 @@ __device__ void linearStep(const FwdParams &p) {
     // state's rows) features, rounded to Elem like the feature pass's.
     static_assert(kHeadDim == RowMap<Pattern>::kRows, "the step's rows are the features");
     if (warp < 2 && present) {
-      float xr[(Pattern::kHeadDim + 31) / 32];
-      loadRowLanes<Elem, Pattern::kHeadDim>(warp ? k : q, lane, xr);
+      float xr[1][(Pattern::kHeadDim + 31) / 32];
+      loadRowLanes<Elem, Pattern::kHeadDim>(warp ? k : q, lane, xr[0]);
       float *dst = warp ? fk : fq;
-      rowFeaturesWarp<Pattern>(
-          p, h, xr, lane, [&](int f, float value) { dst[f] = toFloat(fromFloat<Elem>(value)); });
+      rowFeaturesWarp<Pattern, 1>(p, h, xr, lane, [&](int, int f, float value) {
+        dst[f] = toFloat(fromFloat<Elem>(value));
+      });
     }
   } else if (tid < kHeadDim && present) {
     float x = toFloat(q[tid]), y = toFloat(k[tid]);
