@@ -6,9 +6,9 @@ pass, a sequence split's two passes); do_bench in bench/compare.py times them to
 runs `pattern` of examples/gated_linear.attn (or --spec) a few times under torch.profiler and
 prints the mean time of each launch, told apart by grid, so that the cost of each pass is seen.
 
-    python3 bench/profile_linear.py [--pattern gla] [--shape 8,16,2048] [--dims 128,128] [--runs 20]
-    python3 bench/profile_linear.py --spec examples/linear_features.attn --pattern based \
-        --dims 16,64   (a map of whole rows: feature pass, prefill, reduce pass)
+    python3 bench/profile_linear.py [--pattern gla] [--shape 8,16,2048] [--head-dim 128] [--runs 20]
+    python3 bench/profile_linear.py --spec examples/linear_features.attn --pattern based
+        (a map of whole rows: feature pass, prefill, reduce pass)
 
 Needs torch and libattnc.so (ATTNC_LIBRARY or build/lib).
 """
@@ -45,12 +45,13 @@ def main():
     ap.add_argument("--spec", default=os.path.join(ROOT, "examples", "gated_linear.attn"))
     ap.add_argument("--pattern", default="gla")
     ap.add_argument("--shape", default="8,16,2048", help="B,H,T")
-    ap.add_argument("--dims", default="128,128", help="D,Dv (a pattern's own head_dim wins)")
+    ap.add_argument("--head-dim", type=int, default=128,
+                    help="D and Dv of the compile (a pattern's own head_dim wins)")
     ap.add_argument("--runs", type=int, default=20)
     a = ap.parse_args()
     B, H, T = (int(x) for x in a.shape.split(","))
-    D, Dv = (int(x) for x in a.dims.split(","))
-    kern = attnc.compile(a.spec, head_dim=D, head_dim_v=Dv)[a.pattern]
+    kern = attnc.compile(a.spec, head_dim=a.head_dim)[a.pattern]
+    D, Dv = kern.spec["head_dim"], kern.spec["head_dim_v"]
     torch.manual_seed(0)
     q, k = (torch.randn(B, T, H, D, device="cuda", dtype=torch.bfloat16) for _ in range(2))
     v = torch.randn(B, T, H, Dv, device="cuda", dtype=torch.bfloat16)
@@ -68,13 +69,16 @@ def main():
         prof.export_chrome_trace(path)
         with open(path) as f:
             events = json.load(f)["traceEvents"]
+    # Launches in the order a call makes them (a feature pass and a reduce pass share an entry
+    # and a grid): the i-th of every call together.
+    kernels = sorted((e for e in events if e.get("cat") == "kernel"), key=lambda e: e["ts"])
+    per_call = max(1, len(kernels) // a.runs)
     times = collections.defaultdict(list)
-    for e in events:
-        if e.get("cat") == "kernel":
-            args = e.get("args", {})
-            key = "%s grid %s block %s smem %s" % (e["name"], args.get("grid"), args.get("block"),
-                                                   args.get("shared memory"))
-            times[key].append(e["dur"])
+    for i, e in enumerate(kernels):
+        args = e.get("args", {})
+        key = "#%d %s grid %s block %s smem %s" % (i % per_call, e["name"], args.get("grid"),
+                                                   args.get("block"), args.get("shared memory"))
+        times[key].append(e["dur"])
     total = 0.0
     print("%s B%d H%d T%d D%d, %d runs" % (a.pattern, B, H, T, D, a.runs))
     for key, durs in times.items():

@@ -47,6 +47,7 @@ KernelLaunchSpec mlir::attn::getLaunchSpec(KernelOp kernel) {
     if (getFeatureMap(linear) != FeatureMap::Elementwise) {
       spec.featureMap = linear.getFeatureMap()->str();
       spec.stateDim = getLinearStateDim(linear, spec.headDim);
+      spec.featureEntry = spec.entryName + "_features";
     }
   } else if (spec.headDim <= 128 && spec.headDimV <= 128) { // decode_sm80.cuh's limits
     spec.decodeEntry = spec.entryName + "_decode";
@@ -180,6 +181,10 @@ static LogicalResult emitLinearKernel(KernelOp kernel, const KernelLaunchSpec &s
   os << "extern \"C\" __global__ void __launch_bounds__(attnc::kLinearStepThreads) "
      << spec.stepEntry << "(const attnc::FwdParams p) {\n  attnc::linearStep" << args(stateRows)
      << "}\n";
+  if (!spec.featureEntry.empty())
+    os << "\nextern \"C\" __global__ void __launch_bounds__(attnc::kLinearThreads) "
+       << spec.featureEntry << "(const attnc::FwdParams p) {\n  attnc::linearRowPasses<" << hooks
+       << ", " << elem << ", " << spec.headDimV << ">(p);\n}\n";
   return success();
 }
 

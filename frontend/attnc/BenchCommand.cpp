@@ -247,8 +247,17 @@ int attnc::runBenchCommand(const BenchCommandOptions &o) {
     merge = *m;
     errs() << "attnc bench: " << Sq << " query rows: the decode kernel runs\n";
   }
+  // A map of whole rows: its feature and reduce passes' own entry.
+  std::shared_ptr<Kernel> rowPasses;
+  if (!s.featureEntry.empty()) {
+    StatusOr<std::shared_ptr<Kernel>> passes = jitKernel(compiled->source, s.featureEntry, {}, jit);
+    if (!passes.ok())
+      return fail(passes.status().message());
+    rowPasses = *passes;
+  }
   auto launch = [&] {
-    return decode ? launchDecode(*decode, *merge, config, p) : launchForward(**kernel, config, p);
+    return decode ? launchDecode(*decode, *merge, config, p)
+                  : launchForward(**kernel, config, p, nullptr, rowPasses.get());
   };
   errs() << "attnc bench: " << o.warmup << " warm-up and " << o.iters << " timed launches\n";
   for (int i = 0; i < o.warmup; ++i) {

@@ -512,8 +512,7 @@ private:
   static void randomState(attn::PatternOp pattern, attn::ReferenceProblem &p, unsigned seed) {
     std::mt19937 rng(seed);
     std::normal_distribution<double> normal(0.0, 0.5);
-    if (attn::getFeatureMap(pattern.getUnique<attn::LinearOp>()) !=
-        attn::FeatureMap::Elementwise) {
+    if (attn::getFeatureMap(pattern.getUnique<attn::LinearOp>()) != attn::FeatureMap::Elementwise) {
       // A map of whole rows has signed features (taylor2's x_i, x_i x_j), against which a
       // random key sum makes phi(q) . z cancel as no real one does (it sums weights of at
       // least 1/2): the state an earlier random sequence of the same shape leaves instead.
@@ -591,16 +590,22 @@ private:
     std::shared_ptr<attnc::Kernel> step = prefill ? loadEntry(k.source, s.stepEntry) : nullptr;
     if (!step)
       return;
+    // A map of whole rows: its passes' own entry, as AttentionKernel launches them.
+    std::shared_ptr<attnc::Kernel> rowPasses;
+    if (!s.featureEntry.empty() && !(rowPasses = loadEntry(k.source, s.featureEntry)))
+      return;
     static const Shape shapes[] = {{2, 4, 2, 77, 77},   {1, 2, 2, 300, 300},   {2, 4, 4, 1, 1},
                                    {1, 3, 1, 128, 128}, {2, 2, 2, 1000, 1000}, {1, 8, 2, 555, 555}};
     unsigned seed = 1;
     for (const Shape &shape : shapes) {
-      runLinearOnGpu(*prefill, *step, s, pattern, type, shape, seed, /*decodeSteps=*/0);
+      runLinearOnGpu(*prefill, *step, rowPasses.get(), s, pattern, type, shape, seed,
+                     /*decodeSteps=*/0);
       // Decode after prefill: the last tokens one step at a time from the prefill's state (a
       // causal form only: without causality every query sees the keys after it too).
       if (shape.seqQ >= 4 && !pattern.getVarlen() &&
           pattern.getUnique<attn::LinearOp>().getCausal())
-        runLinearOnGpu(*prefill, *step, s, pattern, type, shape, seed, /*decodeSteps=*/3);
+        runLinearOnGpu(*prefill, *step, rowPasses.get(), s, pattern, type, shape, seed,
+                       /*decodeSteps=*/3);
       ++seed;
     }
   }
@@ -609,8 +614,9 @@ private:
   /// random initial state for odd seeds) and `decodeSteps` recurrent steps, against the
   /// reference of all L rows; compares O and the final state.
   void runLinearOnGpu(const attnc::Kernel &prefill, const attnc::Kernel &step,
-                      const attn::KernelLaunchSpec &s, attn::PatternOp pattern,
-                      attnc::ElementType type, const Shape &shape, unsigned seed, int decodeSteps) {
+                      const attnc::Kernel *rowPasses, const attn::KernelLaunchSpec &s,
+                      attn::PatternOp pattern, attnc::ElementType type, const Shape &shape,
+                      unsigned seed, int decodeSteps) {
     const int d = int(s.headDim), dv = int(s.headDimV);
     std::unique_ptr<Problem> problem = makeProblem(pattern, shape, d, dv, type, seed);
     attn::ReferenceProblem &rp = problem->ref;
@@ -698,7 +704,7 @@ private:
     attnc::Status st = uploadInputs(first, 0, prefillRows);
     if (st.ok())
       st = prefillRows == 1 ? attnc::launchLinearStep(step, config, first)
-                            : attnc::launchForward(prefill, config, first);
+                            : attnc::launchForward(prefill, config, first, nullptr, rowPasses);
     int keySumNow = 1; // the buffer holding the current key sum
     for (int i = 0; st.ok() && i < decodeSteps; ++i) {
       // Row r = prefillRows + i of every sequence, as a batch of length-1 sequences.

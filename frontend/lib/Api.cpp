@@ -46,6 +46,7 @@ attnc::AttentionSpec attnc::toAttentionSpec(const attn::KernelLaunchSpec &k) {
   s.normalizer = k.normalizer;
   s.varlen = k.varlen;
   s.stepEntry = k.stepEntry;
+  s.featureEntry = k.featureEntry;
   s.decodeEntry = k.decodeEntry;
   s.mergeEntry = k.mergeEntry;
   s.heads = int(k.heads);

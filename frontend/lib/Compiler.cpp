@@ -61,6 +61,7 @@ FailureOr<std::vector<std::shared_ptr<attnc::KernelImage>>> attnc::compositeImag
     spec.branches = names;
     spec.normalizer = "composite";
     spec.stepEntry = spec.decodeEntry = spec.mergeEntry = spec.blockMapEntry = "";
+    spec.featureEntry = "";
     spec.blockMapPerHead = false;
     std::string source;
     llvm::raw_string_ostream os(source);

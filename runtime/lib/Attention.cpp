@@ -82,6 +82,7 @@ std::string AttentionSpec::toJson() const {
   j["scale"] = scale;
   j["normalizer"] = normalizer;
   j["step_entry"] = stepEntry;
+  j["feature_entry"] = featureEntry;
   j["decode_entry"] = decodeEntry;
   j["merge_entry"] = mergeEntry;
   j["linear_causal"] = config.causal;
@@ -136,6 +137,8 @@ StatusOr<AttentionSpec> AttentionSpec::fromJson(const std::string &text) {
     s.config.keySum = s.config.kernelTemplate == KernelTemplate::Linear && s.normalizer == "sum";
     // Absent in manifests written before linear patterns: those kernels have no step.
     s.stepEntry = j.value("step_entry", std::string());
+    // Absent in manifests written before maps of whole rows' own passes entry.
+    s.featureEntry = j.value("feature_entry", std::string());
     s.config.causal = j.value("linear_causal", false);
     // Absent in manifests written before the gate pass: their kernels rewrite the tiles
     // themselves and have none; newer kernels with such a gate always carry the field.
@@ -195,15 +198,19 @@ StatusOr<std::shared_ptr<AttentionKernel>> AttentionKernel::fromSource(Attention
   const std::vector<std::string> options = {"-DATTNC_NO_DECODE"};
   ATTNC_ASSIGN_OR_RETURN(std::shared_ptr<Kernel> forward,
                          jitKernel(source, spec.entry, options, target));
-  std::shared_ptr<Kernel> builder, step;
+  std::shared_ptr<Kernel> builder, step, rowPasses;
   if (!spec.blockMapEntry.empty()) {
     ATTNC_ASSIGN_OR_RETURN(builder, jitKernel(source, spec.blockMapEntry, options, target));
   }
   if (!spec.stepEntry.empty()) {
     ATTNC_ASSIGN_OR_RETURN(step, jitKernel(source, spec.stepEntry, options, target));
   }
+  if (!spec.featureEntry.empty()) {
+    ATTNC_ASSIGN_OR_RETURN(rowPasses, jitKernel(source, spec.featureEntry, options, target));
+  }
   std::shared_ptr<AttentionKernel> kernel(new AttentionKernel(std::move(spec), std::move(forward),
-                                                              std::move(builder), std::move(step)));
+                                                              std::move(builder), std::move(step),
+                                                              std::move(rowPasses)));
   kernel->source_ = source;
   kernel->target_ = target;
   kernel->target_.device = &kernel->device();
@@ -212,12 +219,15 @@ StatusOr<std::shared_ptr<AttentionKernel>> AttentionKernel::fromSource(Attention
 
 StatusOr<std::shared_ptr<AttentionKernel>>
 AttentionKernel::fromCubin(AttentionSpec spec, std::string cubin, Device *device) {
-  std::shared_ptr<Kernel> builder, step;
+  std::shared_ptr<Kernel> builder, step, rowPasses;
   if (!spec.blockMapEntry.empty()) {
     ATTNC_ASSIGN_OR_RETURN(builder, loadKernel(cubin, spec.blockMapEntry, device));
   }
   if (!spec.stepEntry.empty()) {
     ATTNC_ASSIGN_OR_RETURN(step, loadKernel(cubin, spec.stepEntry, device));
+  }
+  if (!spec.featureEntry.empty()) {
+    ATTNC_ASSIGN_OR_RETURN(rowPasses, loadKernel(cubin, spec.featureEntry, device));
   }
   DecodeKernels decode;
   if (!spec.decodeEntry.empty()) {
@@ -227,7 +237,8 @@ AttentionKernel::fromCubin(AttentionSpec spec, std::string cubin, Device *device
   ATTNC_ASSIGN_OR_RETURN(std::shared_ptr<Kernel> forward,
                          loadKernel(std::move(cubin), spec.entry, device));
   std::shared_ptr<AttentionKernel> kernel(new AttentionKernel(std::move(spec), std::move(forward),
-                                                              std::move(builder), std::move(step)));
+                                                              std::move(builder), std::move(step),
+                                                              std::move(rowPasses)));
   if (decode.decode)
     kernel->decode_ = std::move(decode);
   return kernel;
@@ -540,7 +551,7 @@ Status AttentionKernel::launch(const FwdParams &p, void *stream) const {
     ATTNC_ASSIGN_OR_RETURN(DecodeKernels k, decodeKernels());
     return launchDecode(*k.decode, *k.merge, spec_.config, p, stream);
   }
-  return launchForward(*forward_, spec_.config, p, stream);
+  return launchForward(*forward_, spec_.config, p, stream, rowPasses_.get());
 }
 
 Status AttentionKernel::forward(const ForwardArgs &args, void *stream, const BlockMap *map) const {

@@ -168,7 +168,7 @@ std::string attnc::bundleHeader(const std::string &name,
     if (s.normalizer == "softmax")
       os << "; lse float32 (NULL: not written)";
     if (linear)
-      os << ";\n *   state_in, state_out float32 [B, Hq, " << s.config.headDim << ", "
+      os << ";\n *   state_in, state_out float32 [B, Hq, " << s.config.stateDim() << ", "
          << s.config.headDimV << "] (NULL: zero / not written; may be the same; length-1 "
          << "sequences run the decode step)";
     os << ".\n";

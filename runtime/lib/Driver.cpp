@@ -33,38 +33,32 @@ static StatusOr<DriverApi> openDriver() {
   }
   // The handle is never closed: the function pointers below point into the
   // library.
-  auto getProc =
-      reinterpret_cast<GetProcAddressFn>(dlsym(handle, "cuGetProcAddress_v2"));
-  auto getVersion =
-      reinterpret_cast<DriverGetVersionFn>(dlsym(handle, "cuDriverGetVersion"));
+  auto getProc = reinterpret_cast<GetProcAddressFn>(dlsym(handle, "cuGetProcAddress_v2"));
+  auto getVersion = reinterpret_cast<DriverGetVersionFn>(dlsym(handle, "cuDriverGetVersion"));
   DriverApi api;
   if (!getVersion || getVersion(&api.driverVersion) != CUDA_SUCCESS)
-    return Status::error(
-        "CUDA driver (libcuda.so.1) does not report its version");
+    return Status::error("CUDA driver (libcuda.so.1) does not report its version");
   if (api.driverVersion < 12000)
-    return Status::error("CUDA driver too old: version " +
-                         std::to_string(api.driverVersion) +
+    return Status::error("CUDA driver too old: version " + std::to_string(api.driverVersion) +
                          ", need 12.0 or newer");
   if (!getProc)
-    return Status::error(
-        "CUDA driver (libcuda.so.1) lacks cuGetProcAddress_v2");
+    return Status::error("CUDA driver (libcuda.so.1) lacks cuGetProcAddress_v2");
 
   auto resolve = [&](const char *symbol, int version) -> StatusOr<void *> {
     void *fn = nullptr;
     CUdriverProcAddressQueryResult found = CU_GET_PROC_ADDRESS_SYMBOL_NOT_FOUND;
-    CUresult rc =
-        getProc(symbol, &fn, version, CU_GET_PROC_ADDRESS_DEFAULT, &found);
+    CUresult rc = getProc(symbol, &fn, version, CU_GET_PROC_ADDRESS_DEFAULT, &found);
     if (rc != CUDA_SUCCESS || found != CU_GET_PROC_ADDRESS_SUCCESS || !fn)
-      return Status::error(std::string("CUDA driver (libcuda.so.1) lacks ") +
-                           symbol + " for CUDA " + std::to_string(version));
+      return Status::error(std::string("CUDA driver (libcuda.so.1) lacks ") + symbol +
+                           " for CUDA " + std::to_string(version));
     return fn;
   };
   // #name is the cuda.h base name ("cuMemAlloc"), which is what
   // cuGetProcAddress expects.
-#define ATTNC_RESOLVE(name, version)                                           \
-  {                                                                            \
-    ATTNC_ASSIGN_OR_RETURN(void *fn, resolve(#name, version));                 \
-    api.name = reinterpret_cast<decltype(api.name)>(fn);                       \
+#define ATTNC_RESOLVE(name, version)                                                               \
+  {                                                                                                \
+    ATTNC_ASSIGN_OR_RETURN(void *fn, resolve(#name, version));                                     \
+    api.name = reinterpret_cast<decltype(api.name)>(fn);                                           \
   }
   ATTNC_DRIVER_FUNCTIONS(ATTNC_RESOLVE)
 #undef ATTNC_RESOLVE
@@ -83,8 +77,7 @@ StatusOr<const DriverApi *> attnc::detail::driver() {
   return &api.value();
 }
 
-Status attnc::detail::check(const DriverApi &api, CUresult result,
-                            const char *call) {
+Status attnc::detail::check(const DriverApi &api, CUresult result, const char *call) {
   if (result == CUDA_SUCCESS)
     return Status::success();
   const char *name = nullptr, *text = nullptr;

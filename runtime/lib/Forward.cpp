@@ -196,7 +196,7 @@ int attnc::linearSplitCount(const ForwardConfig &c, long long blocks, int seqlen
 }
 
 Status attnc::launchForward(const Kernel &kernel, const ForwardConfig &c, const FwdParams &p,
-                            void *stream) {
+                            void *stream, const Kernel *rowPasses) {
   if (c.kernelTemplate == KernelTemplate::Linear) {
     Dim3 grid;
     ATTNC_TRY(linearGrid(c, p, grid));
@@ -224,6 +224,7 @@ Status attnc::launchForward(const Kernel &kernel, const ForwardConfig &c, const 
         // The feature pass, the prefill over Hq x slices blocks, and with more than one slice
         // the reduce pass (linear_features.cuh); no sequence split.
         const int slices = c.featureRows / kLinearSlice;
+        const Kernel &passes = rowPasses ? *rowPasses : kernel;
         copy.linear_feature_slices = slices;
         if (chunks > 0) {
           const long long features =
@@ -236,7 +237,7 @@ Status attnc::launchForward(const Kernel &kernel, const ForwardConfig &c, const 
           copy.linear_pass = kLinearFeaturePass;
           const Dim3 rowGrid{static_cast<unsigned>(chunks), static_cast<unsigned>(p.heads),
                              static_cast<unsigned>(p.batch)};
-          ATTNC_TRY(kernel.launch(rowGrid, block, 0, stream, args));
+          ATTNC_TRY(passes.launch(rowGrid, block, 0, stream, args));
         }
         copy.linear_pass = 1;
         Dim3 sliceGrid = grid;
@@ -247,7 +248,7 @@ Status attnc::launchForward(const Kernel &kernel, const ForwardConfig &c, const 
         copy.linear_pass = kLinearReducePass;
         const Dim3 rowGrid{static_cast<unsigned>(chunks), static_cast<unsigned>(p.heads),
                            static_cast<unsigned>(p.batch)};
-        return kernel.launch(rowGrid, block, 0, stream, args);
+        return passes.launch(rowGrid, block, 0, stream, args);
       }
       if (c.gatePerKeyDim && chunks > 0) {
         const long long gated = linearGatedBytes(p.batch, p.heads, p.seqlen_q, c.headDim);

@@ -48,8 +48,7 @@ static uint64_t avalanche(uint64_t k) {
 }
 
 Hasher::Hasher(uint64_t seed)
-    : h1_(seed ^ 0x9e3779b97f4a7c15ULL),
-      h2_(rotl(seed, 32) ^ 0x6a09e667f3bcc909ULL) {}
+    : h1_(seed ^ 0x9e3779b97f4a7c15ULL), h2_(rotl(seed, 32) ^ 0x6a09e667f3bcc909ULL) {}
 
 void Hasher::mixBlock(const unsigned char *block) {
   uint64_t k1 = load64(block), k2 = load64(block + 8);

@@ -296,6 +296,17 @@ ATTNC_DEVICE void linearReducePass(const FwdParams &p) {
   }
 }
 
+/// The `_features` entry point: the feature pass or the reduce pass (FwdParams::linear_pass),
+/// compiled apart from the prefill so that they run with registers (and occupancy) of their
+/// own; the prefill's entry runs them too, for callers that launch only it.
+template <class Pattern, class Elem, int kHeadDimV>
+ATTNC_DEVICE void linearRowPasses(const FwdParams &p) {
+  if (p.linear_pass == kLinearFeaturePass)
+    linearFeaturePass<Pattern, Elem>(p);
+  else if (p.linear_pass == kLinearReducePass)
+    linearReducePass<Pattern, Elem, kHeadDimV>(p);
+}
+
 } // namespace attnc
 
 #endif // ATTNC_DEVICE_LINEAR_FEATURES_CUH

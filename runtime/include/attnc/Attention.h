@@ -74,6 +74,9 @@ struct AttentionSpec {
   /// Linear patterns (template "linear"): the recurrent step's entry point, launched instead of
   /// `entry` (the chunked prefill) for sequences of length 1. Empty otherwise.
   std::string stepEntry;
+  /// Linear patterns with a map of whole rows: the entry point of their feature and reduce
+  /// passes (registers of their own; empty: the prefill's entry runs them).
+  std::string featureEntry;
   /// Softmax-family patterns: the split-KV decode kernel and the merge of its splits, launched
   /// instead of `entry` when every sequence has a few query rows (useDecode in Forward.h).
   /// Empty in manifests written before them: those calls run `entry`.
@@ -162,9 +165,10 @@ public:
 
 private:
   AttentionKernel(AttentionSpec spec, std::shared_ptr<Kernel> forward,
-                  std::shared_ptr<Kernel> builder, std::shared_ptr<Kernel> step)
+                  std::shared_ptr<Kernel> builder, std::shared_ptr<Kernel> step,
+                  std::shared_ptr<Kernel> rowPasses)
       : spec_(std::move(spec)), forward_(std::move(forward)), builder_(std::move(builder)),
-        step_(std::move(step)) {}
+        step_(std::move(step)), rowPasses_(std::move(rowPasses)) {}
   /// The decode and merge kernels: loaded from the CUBIN with the others, or JIT-compiled from
   /// `source_` on the first call that needs them.
   struct DecodeKernels {
@@ -176,8 +180,9 @@ private:
 
   AttentionSpec spec_;
   std::shared_ptr<Kernel> forward_, builder_;
-  std::shared_ptr<Kernel> step_; // linear patterns: the recurrent step (decode)
-  std::string source_;           // JIT: the source, for the decode kernels
+  std::shared_ptr<Kernel> step_;      // linear patterns: the recurrent step (decode)
+  std::shared_ptr<Kernel> rowPasses_; // maps of whole rows: the feature and reduce passes
+  std::string source_;                // JIT: the source, for the decode kernels
   JitTarget target_;
   mutable std::mutex decodeMutex_;
   mutable std::optional<DecodeKernels> decode_;

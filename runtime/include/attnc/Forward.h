@@ -54,8 +54,11 @@ struct ForwardConfig {
 /// sequence) blocks to fill the GPU: two passes over a workspace in stream-ordered memory. A
 /// gate per key dimension first runs the kernel's gate pass over every chunk, into a second
 /// workspace (linearGatedBytes + linearGateTableBytes: about the size of Q and K again).
+/// A map of whole rows (config.featureRows) runs its feature pass first and, with more than
+/// one slice of 64 features, a reduce pass after: on `rowPasses` (the `_features` entry, with
+/// registers of its own) when given, else on `kernel`.
 Status launchForward(const Kernel &kernel, const ForwardConfig &config, const FwdParams &params,
-                     void *stream = nullptr);
+                     void *stream = nullptr, const Kernel *rowPasses = nullptr);
 
 /// The number of segments launchForward cuts each sequence of a linear prefill into (1: no
 /// split), for `blocks` (Dv slice, head, sequence) blocks over sequences of `seqlen` rows on a

@@ -43,6 +43,8 @@ struct KernelLaunchSpec {
   /// rows (its features padded to slices of 64; the prefill's feature pass). Empty / 0 else.
   std::string featureMap;
   int64_t stateDim = 0;
+  /// Their feature and reduce passes' entry point (registers of their own, not the prefill's).
+  std::string featureEntry;
   /// The rows of a linear kernel's state (and key sum).
   int64_t stateRows() const { return stateDim > 0 ? stateDim : headDim; }
   /// Softmax-family patterns: the split-KV decode kernel for sequences of a few query rows
