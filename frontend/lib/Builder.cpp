@@ -55,6 +55,9 @@ const Expr attnc::dsl::k = Expr::name("k");
 const Expr attnc::dsl::Sq = Expr::name("Sq");
 const Expr attnc::dsl::Skv = Expr::name("Skv");
 const Expr attnc::dsl::s = Expr::name("s");
+const Expr attnc::dsl::t = Expr::name("t");
+const Expr attnc::dsl::d = Expr::name("d");
+const Expr attnc::dsl::x = Expr::name("x");
 
 Expr Pattern::param(const std::string &name, int value, std::optional<std::pair<int, int>> range) {
   std::string clause = "param " + name + ": int = " + Expr(value).str();
@@ -108,6 +111,7 @@ Pattern &Pattern::normalize(Normalizer kind, std::optional<double> scale,
                             std::optional<double> temperature, std::optional<double> bias) {
   std::string clause = kind == Normalizer::Softmax   ? "normalize softmax"
                        : kind == Normalizer::Sigmoid ? "normalize sigmoid"
+                       : kind == Normalizer::Sum     ? "normalize sum"
                                                      : "normalize none";
   std::vector<std::string> options;
   if (scale)
@@ -140,13 +144,37 @@ Pattern &Pattern::outputLse() {
   clauses.push_back("output lse");
   return *this;
 }
-
-std::string Pattern::str() const {
-  std::string out = "attention " + name + " {\n";
-  for (const std::string &clause : clauses)
-    out += "  " + clause + "\n";
-  return out + "}\n";
+Pattern &Pattern::linear(const Linear &form) {
+  std::string items;
+  if (form.feature)
+    items += "feature " + form.feature->str() + "; ";
+  if (form.decay)
+    items += "decay " + form.decay->str() + "; ";
+  if (form.causal)
+    items += "causal ";
+  clauses.push_back("linear { " + items + "}");
+  return *this;
 }
+Pattern &Pattern::branch(const std::string &branchName) {
+  branches.push_back(std::make_unique<Pattern>(branchName));
+  return *branches.back();
+}
+Pattern &Pattern::combine(const Expr &e) {
+  clauses.push_back("combine " + e.str());
+  return *this;
+}
+
+std::string Pattern::body(const std::string &indent) const {
+  std::string out;
+  for (const std::string &clause : clauses)
+    out += indent + clause + "\n";
+  for (const auto &branch : branches)
+    out +=
+        indent + "branch " + branch->name + " {\n" + branch->body(indent + "  ") + indent + "}\n";
+  return out;
+}
+
+std::string Pattern::str() const { return "attention " + name + " {\n" + body("  ") + "}\n"; }
 
 Pattern &Spec::pattern(const std::string &name) {
   patterns.push_back(std::make_unique<Pattern>(name));

@@ -81,6 +81,68 @@ attention grid {
   EXPECT_EQ(built, fromText(text)) << spec.str();
 }
 
+/// Linear forms (a per-element map, a map of whole rows, decays over t and d) and a composite
+/// of branches mixed by its combine.
+TEST(Builder, LinearFormsAndCompositesAsText) {
+  Spec spec;
+  Pattern &lin = spec.pattern("linear_transformer");
+  lin.linear({select(x > 0.0, x + 1.0, exp(x)), std::nullopt, true}).normalize(Normalizer::Sum);
+
+  Pattern &gla = spec.pattern("gla");
+  Expr gate = gla.input("gate", ElementType::Float, {"B", "H", "Sq", "D"});
+  gla.linear({std::nullopt, exp(-log(1.0 + exp(-gate[{b, h, t, d}])) / 16.0), true});
+  gla.normalize(Normalizer::None, 1.0);
+
+  Pattern &based = spec.pattern("based");
+  based.headDim(16, 64).linear({taylor2(), std::nullopt, true}).normalize(Normalizer::Sum);
+
+  Pattern &hh = spec.pattern("hedgehog");
+  Expr w = hh.input("w", ElementType::Float, {"H", "D", "64"});
+  hh.linear({hedgehog(w), std::nullopt, true}).normalize(Normalizer::Sum);
+
+  Pattern &mix = spec.pattern("mixed");
+  Expr weight = mix.input("mix", ElementType::Float, {"H"});
+  mix.branch("global").linear({std::nullopt, std::nullopt, true});
+  mix.branch("local").mask(k <= q && q - k < 64);
+  Expr g = 1.0 / (1.0 + exp(-weight[{h}]));
+  mix.combine(g * Expr::name("global") + (1.0 - g) * Expr::name("local"));
+
+  std::string text = R"(
+attention linear_transformer {
+  linear { feature select(x > 0.0, x + 1.0, exp(x)); causal }
+  normalize sum
+}
+attention gla {
+  input gate: float[B, H, Sq, D]
+  linear { decay exp(-log(1.0 + exp(-gate[b, h, t, d])) / 16.0); causal }
+  normalize none(scale = 1.0)
+}
+attention based {
+  head_dim 16, 64
+  linear { feature taylor2; causal }
+  normalize sum
+}
+attention hedgehog {
+  input w: float[H, D, 64]
+  linear { feature hedgehog(w); causal }
+  normalize sum
+}
+attention mixed {
+  input mix: float[H]
+  combine 1.0 / (1.0 + exp(-mix[h])) * global + (1.0 - 1.0 / (1.0 + exp(-mix[h]))) * local
+  branch global {
+    linear { causal }
+  }
+  branch local {
+    mask k <= q && q - k < 64
+  }
+}
+)";
+  std::string built = fromBuilder(spec);
+  EXPECT_NE(built, "<error>") << spec.str();
+  EXPECT_EQ(built, fromText(text)) << spec.str();
+}
+
 TEST(Builder, ErrorsPointIntoTheRenderedText) {
   Spec spec;
   spec.pattern("bad").mask(q + k); // an int, not a bool

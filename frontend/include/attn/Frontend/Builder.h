@@ -8,6 +8,8 @@
 //   Expr window = p.param("window", 256);
 //   p.mask(k <= q && q - k < window);
 //   p.score(30.0 * tanh(s / 30.0));
+//   spec.pattern("based").headDim(16, 64).linear({taylor2(), std::nullopt, true})
+//       .normalize(Normalizer::Sum);
 //   mlir::OwningOpRef<mlir::ModuleOp> module = spec.build(context, sourceMgr);
 //
 // The builder renders .attn text (Spec::str()) and compiles it through the same parser and
@@ -20,6 +22,7 @@
 
 #include "attn/Frontend/MLIRGen.h"
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -87,11 +90,24 @@ inline Expr ceil(const Expr &x) { return call("ceil", {x}); }
 inline Expr sqrt(const Expr &x) { return call("sqrt", {x}); }
 inline Expr pow(const Expr &x, const Expr &y) { return call("pow", {x, y}); }
 
-/// The built-in names.
-extern const Expr b, h, q, k, Sq, Skv, s;
+/// The built-in names; t (a token's position) and d (a key dimension) in a linear form's
+/// decay, x (an element of q or k) in its feature map.
+extern const Expr b, h, q, k, Sq, Skv, s, t, d, x;
 
-enum class Normalizer { Softmax, Sigmoid, None };
+/// The maps of whole rows of a linear form's `feature`: Based's Taylor-2 map, Hedgehog's
+/// learned map with its weights' input (float[H, D, M]).
+inline Expr taylor2() { return Expr::name("taylor2"); }
+inline Expr hedgehog(const Expr &weights) { return call("hedgehog", {weights}); }
+
+enum class Normalizer { Softmax, Sigmoid, None, Sum };
 enum class ElementType { Int, Float };
+
+/// A linear form (`linear { ... }`): a feature map (per element over x, or a map of whole
+/// rows), a decay over b h t d, causality. Its normaliser is the pattern's (None or Sum).
+struct Linear {
+  std::optional<Expr> feature, decay;
+  bool causal = false;
+};
 
 /// One `attention NAME { ... }`; every method adds one clause.
 class Pattern {
@@ -114,12 +130,20 @@ public:
   Pattern &headDim(int d, int dv);
   Pattern &varlen();
   Pattern &outputLse();
+  Pattern &linear(const Linear &form);
+  /// A composite's branch `NAME { ... }` (add its clauses to the returned pattern); the
+  /// composite's `combine` reads each branch's output element by its name (Expr::name).
+  Pattern &branch(const std::string &name);
+  Pattern &combine(const Expr &e);
 
   std::string str() const;
 
 private:
+  /// The clauses and branches, `indent` deep.
+  std::string body(const std::string &indent) const;
   std::string name;
   std::vector<std::string> clauses;
+  std::vector<std::unique_ptr<Pattern>> branches; // in order, rendered after the clauses
 };
 
 /// A set of patterns (one .attn file).
