@@ -177,6 +177,12 @@ static FailureOr<ReferenceResult> evaluateLinear(PatternOp pattern, const Refere
   const int64_t H = p.heads, Hkv = p.kvHeads, Din = p.headDim, Dv = p.headDimV;
   const int64_t D = getLinearStateDim(linear, Din);
   const int64_t group = H / Hkv, logs = perDim ? D : 1;
+  // Each (sequence, head) keeps its rows' features: L x D doubles for q and k.
+  constexpr int64_t kMaxFeatureDoubles = int64_t(1) << 27;
+  if (D > kMaxFeatureDoubles / std::max<int64_t>(1, p.seqQ))
+    return pattern.emitError("the reference keeps ")
+           << D << " features per row (head dim " << Din << "), too many for sequences of "
+           << p.seqQ << " rows: at most " << kMaxFeatureDoubles << " features x rows";
   ArrayRef<double> weights;
   if (InputOp w = getFeatureWeights(linear))
     if (auto it = p.inputs.find(w.getName()); it != p.inputs.end())

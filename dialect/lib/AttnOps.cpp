@@ -160,6 +160,8 @@ static LogicalResult verifyLinearParts(Operation *container, Block &body, Normal
   if (decay && !linear.getCausal())
     return decay.emitOpError("needs a causal linear pattern (a decay weighs keys by their "
                              "distance to an earlier query)");
+  if (linear.getFeatureWeights() && !linear.getFeatureMap())
+    return linear.emitOpError("feature_weights goes with the \"hedgehog\" map, and only with it");
   if (std::optional<StringRef> map = linear.getFeatureMap()) {
     if (*map != "taylor2" && *map != "hedgehog")
       return linear.emitOpError("feature_map must be \"taylor2\" or \"hedgehog\", got \"")
@@ -183,7 +185,8 @@ static LogicalResult verifyLinearParts(Operation *container, Block &body, Normal
         return s && s.getValue() == size;
       };
       auto width = shape.size() == 3 ? dyn_cast<IntegerAttr>(shape[2]) : IntegerAttr();
-      if (!weights.getElementType().isF32() || !width || !named(0, "H") || !named(1, "D"))
+      if (!weights.getElementType().isF32() || !width || width.getInt() < 1 || !named(0, "H") ||
+          !named(1, "D"))
         return weights.emitOpError("holds a hedgehog map's weights: it must be float[H, D, M] "
                                    "with M a number");
       if (2 * width.getInt() > kMaxFeatureDim)

@@ -298,7 +298,7 @@ private:
     if (failed(genDeclarations(decls)))
       return failure();
 
-    if (ast.linear && failed(genLinear(ast)))
+    if (ast.linear && failed(genLinear(ast, decls)))
       return failure();
     if (ast.mask) {
       auto mask = attn::MaskOp::create(builder, loc(ast.mask->loc));
@@ -497,8 +497,9 @@ private:
   }
 
   /// `attn.linear`, `attn.feature` and `attn.decay` of a linear pattern, after checking that
-  /// the pattern has none of the softmax family's parts.
-  LogicalResult genLinear(const ast::Pattern &ast) {
+  /// the pattern has none of the softmax family's parts; `decls` holds its inputs (a branch's
+  /// are its composite's).
+  LogicalResult genLinear(const ast::Pattern &ast, const ast::Pattern &decls) {
     const ast::Linear &linear = *ast.linear;
     for (auto [part, what] : {std::pair{ast.mask.get(), "mask"},
                               {ast.score.get(), "score"},
@@ -523,8 +524,8 @@ private:
                                    "(float[H, D, M]): feature hedgehog(w)"),
                failure();
       auto declared =
-          llvm::find_if(ast.inputs, [&](const ast::Input &in) { return in.name == w->name; });
-      if (declared == ast.inputs.end())
+          llvm::find_if(decls.inputs, [&](const ast::Input &in) { return in.name == w->name; });
+      if (declared == decls.inputs.end())
         return error(w->loc, "hedgehog's weights '" + w->name +
                                  "' are not a declared input (input " + w->name +
                                  ": float[H, D, M])"),

@@ -16,7 +16,9 @@ using namespace attnc;
 using json = nlohmann::json;
 
 static constexpr const char *kFormat = "attnc-bundle";
-static constexpr int kFormatVersion = 1;
+// 2: FwdParams gained the gate pass's and the row maps' fields (CUBINs of version 1 read the
+// argument block of their own layout).
+static constexpr int kFormatVersion = 2;
 
 static Status writeFile(const std::string &path, const std::string &bytes) {
   if (!detail::writeFileAtomically(path, bytes))

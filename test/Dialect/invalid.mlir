@@ -449,3 +449,20 @@ attn.kernel @k attributes {block_m = 64 : i64, block_n = 64 : i64, element_type 
     normalizer = 2 : i32, pattern = @p, scale = 1.0 : f64, stages = 2 : i64, warps = 4 : i64} {
   attn.linear causal {feature_map = "taylor2"}
 }
+
+// -----
+
+attn.pattern @p {
+  // expected-error @+1 {{feature_weights goes with the "hedgehog" map, and only with it}}
+  attn.linear causal {feature_weights = "w"}
+  attn.normalize none
+}
+
+// -----
+
+attn.pattern @p {
+  // expected-error @+1 {{holds a hedgehog map's weights: it must be float[H, D, M] with M a number}}
+  attn.input "w" : f32 ["H", "D", 0]
+  attn.linear causal {feature_map = "hedgehog", feature_weights = "w"}
+  attn.normalize none
+}

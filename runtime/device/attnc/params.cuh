@@ -100,15 +100,6 @@ struct FwdParams {
   // of Q and K and of computing the factors.
   void *linear_gated;
   float *linear_gate_table;
-  // A map of whole rows (taylor2, hedgehog; set by launchForward): the feature pass
-  // (kLinearFeaturePass) writes phi(q) and phi(k) of every row, Elem [B, Hq, slices, rows, 64]
-  // each (phi(q) first; F features padded to slices x 64 by zeros), to linear_gated; the
-  // prefill runs on grid.y = Hq x linear_feature_slices, one block per 64 features (its state
-  // rows), and with more than one slice writes its unnormalised output to linear_partial,
-  // [B, Hq, slices, rows, Dv] floats then the denominators [B, Hq, slices, rows], which the
-  // reduce pass (kLinearReducePass) sums into O.
-  int linear_feature_slices;
-  float *linear_partial;
 
   // The decode kernel's split of the keys (set by launchDecode, not by callers): with
   // decode_splits > 1 each block writes its rows' partial output, normalised over its own
@@ -117,6 +108,17 @@ struct FwdParams {
   // kernel combines them into O and LSE.
   int decode_splits;
   float *decode_workspace;
+
+  // Appended, like every new field (a bundle's CUBIN reads the block of its own version):
+  // a map of whole rows (taylor2, hedgehog; set by launchForward): the feature pass
+  // (kLinearFeaturePass) writes phi(q) and phi(k) of every row, Elem [B, Hq, slices, rows, 64]
+  // each (phi(q) first; F features padded to slices x 64 by zeros), to linear_gated; the
+  // prefill runs on grid.y = Hq x linear_feature_slices, one block per 64 features (its state
+  // rows), and with more than one slice writes its unnormalised output to linear_partial,
+  // [B, Hq, slices, rows, Dv] floats then the denominators [B, Hq, slices, rows], which the
+  // reduce pass (kLinearReducePass) sums into O.
+  int linear_feature_slices;
+  float *linear_partial;
 };
 
 /// Entries of a block map.

@@ -55,7 +55,8 @@ typedef struct attnc_tensor {
  *   scalars: the pattern's run-time scalars in declaration order, NaN = the default;
  *   scale: 0 = the pattern's (1/sqrt(D) with its temperature folded in);
  *   state_in, state_out (version 2): linear patterns' recurrent state, optional float32
- *     [B, Hq, D, Dv], possibly the same tensor; sequences of length 1 run the decode step. */
+ *     [B, Hq, D, Dv] ([B, Hq, F', Dv] for a map of whole rows, F' its features rounded up to
+ *     64), possibly the same tensor; sequences of length 1 run the decode step. */
 typedef struct attnc_forward_args {
   int32_t struct_size;
   attnc_tensor q, k, v, o, lse;
@@ -67,7 +68,7 @@ typedef struct attnc_forward_args {
   int32_t num_scalars;
   double scale;
   attnc_tensor state_in, state_out;     /* version 2 */
-  attnc_tensor key_sum_in, key_sum_out; /* version 2: float32 [B, Hq, D], 'normalize sum' */
+  attnc_tensor key_sum_in, key_sum_out; /* version 2: float32 [B, Hq, D] (F'), 'normalize sum' */
 } attnc_forward_args;
 
 typedef struct attnc_compile_options {
