@@ -416,25 +416,85 @@ mlir::attn::combineBranchOutputs(CompositeOp composite, const ReferenceProblem &
   return out;
 }
 
+/// The problem a composite's linear branch sees: the call's own tokens, the last Sq rows of
+/// each sequence's keys and values (all of them when Sq = Skv). A decode call passes the KV
+/// cache with its new tokens last, which the other branches attend over; `k` and `v` hold the
+/// slices.
+static FailureOr<ReferenceProblem> callTokens(CompositeOp composite, const ReferenceProblem &p,
+                                              std::vector<double> &k, std::vector<double> &v) {
+  ReferenceProblem tokens = p;
+  if (p.seqQ == p.seqK && p.cuSeqlensQ == p.cuSeqlensK)
+    return tokens;
+  for (Operation &op : composite.getBody().front())
+    if (auto input = dyn_cast<InputOp>(op))
+      for (Attribute dim : input.getShape())
+        if (auto name = dyn_cast<StringAttr>(dim); name && name.getValue() == "Skv")
+          return composite.emitError("input '")
+                 << input.getName()
+                 << "' runs along the keys (Skv), which the linear branch's call tokens do not "
+                    "cover: call a composite with a linear branch and such an input with q and "
+                    "k of the same lengths";
+  const int64_t D = p.headDim, Dv = p.headDimV;
+  k.clear();
+  v.clear();
+  for (int64_t b = 0; b < p.batch; ++b) {
+    const int64_t lq = p.length(b, false), lk = p.length(b, true);
+    if (lk < lq)
+      return composite.emitError("sequence ")
+             << b << " has " << lk << " keys for " << lq
+             << " queries: a linear branch reads the call's tokens, the last rows of k and v";
+    const int64_t from = p.rowStart(b, true) + lk - lq;
+    k.insert(k.end(), p.k.begin() + from * p.kvHeads * D,
+             p.k.begin() + (from + lq) * p.kvHeads * D);
+    v.insert(v.end(), p.v.begin() + from * p.kvHeads * Dv,
+             p.v.begin() + (from + lq) * p.kvHeads * Dv);
+  }
+  tokens.k = k;
+  tokens.v = v;
+  tokens.seqK = p.seqQ;
+  tokens.cuSeqlensK = p.cuSeqlensQ;
+  return tokens;
+}
+
 FailureOr<ReferenceResult> mlir::attn::evaluateComposite(CompositeOp composite,
                                                          const ReferenceProblem &p) {
   if (failed(verifyProblem(composite, p)))
     return failure();
-  if (!p.stateIn.empty() || !p.keySumIn.empty())
-    return composite.emitError("a composite starts its linear branches from a zero state");
+  SmallVector<PatternOp> branches = getBranchPatterns(composite);
+  const int64_t linearBranches = llvm::count_if(
+      branches, [](PatternOp branch) { return branch && branch.getUnique<LinearOp>(); });
+  if ((!p.stateIn.empty() || !p.keySumIn.empty()) && linearBranches != 1)
+    return composite.emitError("a composite's state is its one linear branch's; '")
+           << composite.getSymName() << "' has " << linearBranches;
+  ReferenceResult result;
   std::vector<std::vector<double>> outputs;
-  for (PatternOp branch : getBranchPatterns(composite)) {
+  std::vector<double> tokenK, tokenV;
+  for (PatternOp branch : branches) {
     if (!branch)
       return composite.emitError("a branch of '") << composite.getSymName() << "' is missing";
-    FailureOr<ReferenceResult> result = evaluateReference(branch, p);
-    if (failed(result))
+    FailureOr<ReferenceResult> out;
+    if (branch.getUnique<LinearOp>()) {
+      FailureOr<ReferenceProblem> tokens = callTokens(composite, p, tokenK, tokenV);
+      if (failed(tokens))
+        return failure();
+      out = evaluateReference(branch, *tokens);
+      if (succeeded(out) && linearBranches == 1) {
+        result.state = std::move(out->state);
+        result.keySum = std::move(out->keySum);
+      }
+    } else {
+      ReferenceProblem stateless = p;
+      stateless.stateIn.clear();
+      stateless.keySumIn.clear();
+      out = evaluateReference(branch, stateless);
+    }
+    if (failed(out))
       return failure();
-    outputs.push_back(std::move(result->out));
+    outputs.push_back(std::move(out->out));
   }
   FailureOr<std::vector<double>> out = combineBranchOutputs(composite, p, outputs);
   if (failed(out))
     return failure();
-  ReferenceResult result;
   result.out = std::move(*out);
   return result;
 }

@@ -139,10 +139,9 @@ static std::unique_ptr<Problem> makeProblem(attn::PatternOp pattern, Shape shape
 /// The values `bits` of `input` (laid out for all of `rp`) that a call over rows [from, from +
 /// count) of each sequence passes: every Sq / Skv dimension cut to those rows, the others whole.
 /// An input without such a dimension is returned as it is.
-static std::vector<uint32_t> sliceSequenceRows(attn::InputOp input,
-                                               const attn::ReferenceProblem &rp,
-                                               llvm::ArrayRef<uint32_t> bits, int64_t from,
-                                               int64_t count) {
+template <class T>
+static std::vector<T> sliceSequenceRows(attn::InputOp input, const attn::ReferenceProblem &rp,
+                                        llvm::ArrayRef<T> bits, int64_t from, int64_t count) {
   const std::vector<int64_t> shape = attn::resolveInputShape(input, rp);
   std::vector<int64_t> begin(shape.size(), 0), extent = shape;
   for (auto [i, dim] : llvm::enumerate(input.getShape()))
@@ -151,7 +150,7 @@ static std::vector<uint32_t> sliceSequenceRows(attn::InputOp input,
       begin[i] = from;
       extent[i] = count;
     }
-  std::vector<uint32_t> out;
+  std::vector<T> out;
   // Row-major walk over the slice: each output element's source offset.
   std::function<void(size_t, int64_t)> walk = [&](size_t dim, int64_t offset) {
     if (dim == shape.size()) {
@@ -381,6 +380,79 @@ private:
       const double err = relativeError(got->out, ref->out);
       report(err < outputTolerance(type), "gpu " + shapeName(problem->ref),
              llvm::formatv("rel err {0:e2} (branches, then the combine kernel)", err).str());
+    }
+    checkCompositeDecode(composite, branches, problemPattern, spec, d, dv, dtype, type);
+  }
+
+  /// A composite with one linear branch decodes: a prefill over the first L - 1 tokens returns
+  /// the branch's state, then one step from it (q the last token, the whole sequence as the KV
+  /// cache, the gate rows of that token) gives the full computation's last row and final state.
+  /// Dense sequences, and no input along the keys (the linear branch reads the call's tokens).
+  void checkCompositeDecode(attn::CompositeOp composite, ArrayRef<attn::PatternOp> branches,
+                            attn::PatternOp problemPattern, attnc::LoadedSpec &spec, int d, int dv,
+                            const std::string &dtype, attnc::ElementType type) {
+    if (llvm::count_if(branches, [](attn::PatternOp b) { return linear(b); }) != 1 ||
+        problemPattern.getVarlen())
+      return;
+    SmallVector<attn::InputOp> inputs(problemPattern.getBody().front().getOps<attn::InputOp>());
+    for (attn::InputOp input : inputs)
+      for (Attribute dim : input.getShape())
+        if (auto name = dyn_cast<StringAttr>(dim); name && name.getValue() == "Skv")
+          return;
+    unsigned seed = 50;
+    for (Shape shape : {Shape{2, 4, 2, 77, 77}, Shape{1, 2, 2, 300, 300}}) {
+      std::unique_ptr<Problem> problem = makeProblem(problemPattern, shape, d, dv, type, seed++);
+      const attn::ReferenceProblem &full = problem->ref;
+      const std::string name = shapeName(full) + " prefill + 1 step";
+      FailureOr<attn::ReferenceResult> ref = attn::evaluateComposite(composite, full);
+      const int64_t B = full.batch, L = full.seqQ;
+      // Rows [from, from + n) of every sequence of a [B, L, heads, width] tensor.
+      auto rows = [&](ArrayRef<double> x, int64_t heads, int64_t width, int64_t from, int64_t n) {
+        std::vector<double> out;
+        for (int64_t b = 0; b < B; ++b)
+          out.insert(out.end(), x.begin() + ((b * L + from) * heads) * width,
+                     x.begin() + ((b * L + from + n) * heads) * width);
+        return out;
+      };
+      // The call's problem over the tokens [from, from + n) with keys [0, keysTo).
+      auto call = [&](attn::ReferenceProblem &p, std::vector<double>(&tensors)[3], int64_t from,
+                      int64_t n, int64_t keysTo) {
+        p = full;
+        tensors[0] = rows(full.q, full.heads, d, from, n);
+        tensors[1] = rows(full.k, full.kvHeads, d, 0, keysTo);
+        tensors[2] = rows(full.v, full.kvHeads, dv, 0, keysTo);
+        p.q = tensors[0];
+        p.k = tensors[1];
+        p.v = tensors[2];
+        for (attn::InputOp input : inputs)
+          p.inputs[input.getName()] = sliceSequenceRows<double>(
+              input, full, full.inputs.find(input.getName())->second, from, n);
+        p.seqQ = n;
+        p.seqK = keysTo;
+      };
+      attn::ReferenceProblem prefill, step;
+      std::vector<double> prefillRows[3], stepRows[3];
+      call(prefill, prefillRows, 0, L - 1, L - 1);
+      call(step, stepRows, L - 1, 1, L);
+      FailureOr<attn::ReferenceResult> first =
+          attnc::runCompositeOnGpu(spec, composite, prefill, dtype, options.arch);
+      if (failed(ref) || failed(first)) {
+        report(false, "gpu " + name, "evaluation or launch failed");
+        continue;
+      }
+      step.stateIn = first->state;
+      step.keySumIn = first->keySum;
+      FailureOr<attn::ReferenceResult> next =
+          attnc::runCompositeOnGpu(spec, composite, step, dtype, options.arch);
+      if (failed(next)) {
+        report(false, "gpu " + name, "launch failed");
+        continue;
+      }
+      const double err = relativeError(next->out, rows(ref->out, full.heads, dv, L - 1, 1));
+      const double stateErr = std::max(relativeError(next->state, ref->state),
+                                       relativeError(next->keySum, ref->keySum));
+      report(err < outputTolerance(type) && stateErr < outputTolerance(type), "gpu " + name,
+             llvm::formatv("last row rel err {0:e2}, state rel err {1:e2}", err, stateErr).str());
     }
   }
 
@@ -669,7 +741,8 @@ private:
     SmallVector<attn::InputOp> inputOps(pattern.getBody().front().getOps<attn::InputOp>());
     auto uploadInputs = [&](attnc::FwdParams &call, int64_t from, int64_t count) {
       for (auto [slot, bits] : llvm::enumerate(problem->inputBits)) {
-        std::vector<uint32_t> rows = sliceSequenceRows(inputOps[slot], rp, bits, from, count);
+        std::vector<uint32_t> rows =
+            sliceSequenceRows<uint32_t>(inputOps[slot], rp, bits, from, count);
         attnc::StatusOr<uint64_t> ptr = uploadTo(buffers, rows.data(), rows.size() * 4);
         if (!ptr.ok())
           return ptr.status();

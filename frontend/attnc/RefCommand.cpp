@@ -115,11 +115,8 @@ int attnc::runRefCommand(const RefCommandOptions &o) {
                                       : selectPattern(*spec->module, o.patternName);
   if (!pattern || !checkDeclared({pattern}, inputFiles, scalarValues))
     return 1;
-  if (composite) {
-    if (!(o.lsePath + o.stateInPath + o.stateOutPath + o.keySumInPath + o.keySumOutPath).empty())
-      return fail("composite '" + o.patternName +
-                  "' has no LSE or state outputs (its branches' are internal)");
-  }
+  if (composite && !o.lsePath.empty())
+    return fail("composite '" + o.patternName + "' has no LSE (its output is the combine's)");
   if (pattern.getVarlen() && !varlen)
     return fail("pattern '" + pattern.getSymName() +
                 "' is varlen: give the sequence offsets with --cu-seqlens-q and --cu-seqlens-k");
@@ -219,16 +216,31 @@ int attnc::runRefCommand(const RefCommandOptions &o) {
       pattern.getUnique<attn::NormalizeOp>().getKind() != attn::NormalizerKind::Softmax)
     return fail("pattern '" + pattern.getSymName() +
                 "' does not normalise with softmax: it has no LSE to write");
-  // A linear pattern's recurrent state: read the initial one, check what is asked of it.
-  const bool linear = !composite && bool(pattern.getUnique<attn::LinearOp>());
-  const bool keySum = pattern.getUnique<attn::NormalizeOp>().getKind() == attn::NormalizerKind::Sum;
+  // A linear pattern's recurrent state (a composite's: its one linear branch's): read the initial
+  // one, check what is asked of it.
+  attn::PatternOp stateful = pattern.getUnique<attn::LinearOp>() ? pattern : attn::PatternOp();
+  if (composite) {
+    stateful = nullptr;
+    int linearBranches = 0;
+    for (attn::PatternOp branch : attn::getBranchPatterns(composite))
+      if (branch.getUnique<attn::LinearOp>() && ++linearBranches)
+        stateful = branch;
+    if (linearBranches != 1)
+      stateful = nullptr;
+  }
+  const bool linear = bool(stateful);
+  const llvm::StringRef what = composite ? "composite" : "pattern";
+  const std::string name = composite ? composite.getSymName().str() : pattern.getSymName().str();
   if (!linear && !(o.stateInPath + o.stateOutPath + o.keySumInPath + o.keySumOutPath).empty())
-    return fail("pattern '" + pattern.getSymName() +
-                "' is not linear: it has no state (--state-in/-out, --key-sum-in/-out)");
+    return fail(what + " '" + name +
+                "' has no state (a linear pattern's, or a composite's one linear branch's): "
+                "--state-in/-out, --key-sum-in/-out");
+  const bool keySum =
+      linear && stateful.getUnique<attn::NormalizeOp>().getKind() == attn::NormalizerKind::Sum;
   if (!keySum && !(o.keySumInPath + o.keySumOutPath).empty())
-    return fail("pattern '" + pattern.getSymName() +
+    return fail(what + " '" + name +
                 "' does not normalise with sum: it has no key sum (--key-sum-in/-out)");
-  const int64_t rows = linear ? attn::getLinearStateDim(pattern.getUnique<attn::LinearOp>(), d) : d;
+  const int64_t rows = linear ? attn::getLinearStateDim(stateful.getUnique<attn::LinearOp>(), d) : d;
   const std::vector<int64_t> stateShape = {p.batch, hq, rows, dv},
                              keySumShape = {p.batch, hq, rows};
   for (auto [path, shape, target] : {std::tuple{&o.stateInPath, &stateShape, &p.stateIn},

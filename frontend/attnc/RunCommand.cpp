@@ -40,11 +40,13 @@ struct Uploads {
 };
 
 /// Uploads `p`, runs `forward` (a kernel of `spec`, or a composite whose first branch is
-/// `spec` and `pattern`) on `device` and reads the outputs back into `result`.
+/// `spec` and `pattern`) on `device` and reads the outputs back into `result`. A state (and key
+/// sum) of `stateSpec`'s rows travels in and out when `stateSpec` is given: a linear pattern's,
+/// or a composite's one linear branch's.
 attnc::Status runOnDevice(const attnc::AttentionSpec &spec, attnc::Device &device,
                           const std::function<attnc::Status(const attnc::ForwardArgs &)> &forward,
                           const attn::ReferenceProblem &p, attn::PatternOp pattern, bool wantLse,
-                          bool composite, attn::ReferenceResult &result) {
+                          const attnc::AttentionSpec *stateSpec, attn::ReferenceResult &result) {
   using namespace attnc;
   Uploads up{&device, {}};
   const DType type = spec.dtype == ElementType::BF16 ? DType::BF16 : DType::F16;
@@ -121,11 +123,11 @@ attnc::Status runOnDevice(const attnc::AttentionSpec &spec, attnc::Device &devic
                                                  : std::nullopt);
   }
   args.scale = p.scale;
-  // A linear pattern starts from p's state (zero without one) and returns the final one.
-  // (A composite's linear branches keep their state to themselves.)
-  const bool linear = bool(pattern.getUnique<attn::LinearOp>()) && !composite;
-  const bool keySum = spec.config.keySum;
-  const int64_t d = spec.config.stateDim(); // the state's rows
+  // A linear pattern (or a composite's linear branch) starts from p's state (zero without one)
+  // and returns the final one.
+  const bool linear = stateSpec != nullptr;
+  const bool keySum = linear && stateSpec->config.keySum;
+  const int64_t d = linear ? stateSpec->config.stateDim() : 0; // the state's rows
   const size_t stateCount = size_t(p.batch * p.heads) * d * p.headDimV;
   const size_t keySumCount = size_t(p.batch * p.heads) * d;
   DevicePtr stateOut = 0, keySumOut = 0;
@@ -208,8 +210,10 @@ FailureOr<attn::ReferenceResult> attnc::runPatternOnGpu(LoadedSpec &spec, attn::
     return failure();
   auto forward = [&](const ForwardArgs &args) { return (*kernel)->forward(args); };
   attn::ReferenceResult result;
-  if (Status st = runOnDevice((*kernel)->spec(), (*kernel)->device(), forward, p, pattern, wantLse,
-                              /*composite=*/false, result);
+  const AttentionSpec &launch = (*kernel)->spec();
+  if (Status st = runOnDevice(
+          launch, (*kernel)->device(), forward, p, pattern, wantLse,
+          launch.config.kernelTemplate == KernelTemplate::Linear ? &launch : nullptr, result);
       !st.ok()) {
     llvm::errs() << "attnc: " << st.message() << "\n";
     return failure();
@@ -247,9 +251,19 @@ FailureOr<attn::ReferenceResult> attnc::runCompositeOnGpu(LoadedSpec &spec,
   if (!kernel.ok())
     return fail(kernel.status().message());
   auto forward = [&](const ForwardArgs &args) { return (*kernel)->forward(args); };
+  // The state of its one linear branch, if it has one.
+  const AttentionSpec *stateSpec = nullptr;
+  int linearBranches = 0;
+  for (const std::shared_ptr<AttentionKernel> &branch : branches)
+    if (branch->spec().config.kernelTemplate == KernelTemplate::Linear) {
+      stateSpec = &branch->spec();
+      ++linearBranches;
+    }
+  if (linearBranches != 1)
+    stateSpec = nullptr;
   attn::ReferenceResult result;
   if (Status st = runOnDevice(branches.front()->spec(), (*kernel)->device(), forward, p,
-                              patterns.front(), /*wantLse=*/false, /*composite=*/true, result);
+                              patterns.front(), /*wantLse=*/false, stateSpec, result);
       !st.ok())
     return fail(st.message());
   return result;

@@ -668,9 +668,19 @@ struct SymLinear {
     return std::nullopt;
   }
   bool isConstant() const { return ok && small() && coefs.empty(); }
-  bool isBottomRightDiagonal() const {
-    return ok && constant == 0 && coefs.size() == 3 && coefs.count("q") && coefs.at("q") == 1 &&
-           coefs.count("Skv") && coefs.at("Skv") == 1 && coefs.count("Sq") && coefs.at("Sq") == -1;
+  bool isBottomRightDiagonal() const { return bottomRightPlus() == 0; }
+  /// Whether this is exactly `q + Skv - Sq + c` (returns c): q's diagonal aligned to the last
+  /// keys, as a decode call with a KV cache sees it.
+  std::optional<int64_t> bottomRightPlus() const {
+    if (ok && small() && coefs.size() == 3 && coefs.count("q") && coefs.at("q") == 1 &&
+        coefs.count("Skv") && coefs.at("Skv") == 1 && coefs.count("Sq") && coefs.at("Sq") == -1)
+      return constant;
+    return std::nullopt;
+  }
+  /// c of `q + c` or of `q + Skv - Sq + c` (then bottomRight).
+  std::optional<int64_t> diagonalPlus(bool &bottomRight) const {
+    bottomRight = !qPlus() && bottomRightPlus();
+    return bottomRight ? bottomRightPlus() : qPlus();
   }
 };
 
@@ -842,8 +852,9 @@ private:
            (p.bound.qPlus() == 0 || p.bound.isBottomRightDiagonal());
   }
 
-  /// The width w of a window `q - w < k <= q` (or band half-width with band = true).
-  static std::optional<std::pair<int64_t, bool>> window(const Piece &p) {
+  /// The width w of a window `q - w < k <= q` (or band half-width with band = true), its
+  /// diagonal q or bottom-right aligned (`bottomRight`: q + Skv - Sq).
+  static std::optional<std::pair<int64_t, bool>> window(const Piece &p, bool &bottomRight) {
     if (p.kind != Piece::Kind::And || p.parts.size() != 2)
       return std::nullopt;
     const Piece *upper = nullptr, *lower = nullptr;
@@ -853,9 +864,14 @@ private:
       else if (part.kind == Piece::Kind::Lower)
         lower = &part;
     }
-    if (!upper || !lower || !upper->bound.qPlus() || !lower->bound.qPlus())
+    if (!upper || !lower)
       return std::nullopt;
-    int64_t a = *upper->bound.qPlus(), w = -*lower->bound.qPlus();
+    bool lowerBottomRight = false;
+    std::optional<int64_t> up = upper->bound.diagonalPlus(bottomRight),
+                           low = lower->bound.diagonalPlus(lowerBottomRight);
+    if (!up || !low || bottomRight != lowerBottomRight)
+      return std::nullopt;
+    int64_t a = *up, w = -*low;
     if (a == 0)
       return std::make_pair(w + 1, false);
     if (a == w)
@@ -875,8 +891,13 @@ private:
       return "prefix_keys(" + std::to_string(p.bound.constant + 1) + ")";
     if (p.kind == K::Block)
       return "block_diagonal(" + std::to_string(p.block) + ")";
-    if (auto w = window(p))
-      return (w->second ? "band(" : "sliding_window(") + std::to_string(w->first) + ")";
+    // Names of the bottom-right aligned forms (q + Skv - Sq in place of q) end in
+    // "_bottom_right".
+    auto aligned = [](bool bottomRight) { return bottomRight ? "_bottom_right(" : "("; };
+    bool bottomRight = false;
+    if (auto w = window(p, bottomRight))
+      return (w->second ? "band" : "sliding_window") + std::string(aligned(bottomRight)) +
+             std::to_string(w->first) + ")";
     if (p.kind == K::And && p.parts.size() == 2) {
       for (int i = 0; i < 2; ++i) {
         const Piece &causal = p.parts[1 - i], &other = p.parts[i];
@@ -888,10 +909,13 @@ private:
         if (other.kind == K::Or && other.parts.size() == 2)
           for (int j = 0; j < 2; ++j) {
             const Piece &keys = other.parts[j], &lower = other.parts[1 - j];
-            if (keys.kind == K::Upper && keys.bound.isConstant() && lower.kind == K::Lower &&
-                lower.bound.qPlus() && *lower.bound.qPlus() <= 0)
-              return "sinks(" + std::to_string(keys.bound.constant + 1) + ")+sliding_window(" +
-                     std::to_string(1 - *lower.bound.qPlus()) + ")";
+            bool lowerBottomRight = false;
+            std::optional<int64_t> low =
+                lower.kind == K::Lower ? lower.bound.diagonalPlus(lowerBottomRight) : std::nullopt;
+            if (keys.kind == K::Upper && keys.bound.isConstant() && low && *low <= 0 &&
+                lowerBottomRight == (causal.bound.qPlus() != 0))
+              return "sinks(" + std::to_string(keys.bound.constant + 1) + ")+sliding_window" +
+                     aligned(lowerBottomRight) + std::to_string(1 - *low) + ")";
           }
       }
     }
@@ -903,8 +927,9 @@ private:
         std::string n = std::to_string(keys.bound.constant + 1);
         if (isCausal(rest))
           return "prefix_lm(" + n + ")";
-        if (auto w = window(rest); w && !w->second)
-          return "sinks(" + n + ")+sliding_window(" + std::to_string(w->first) + ")";
+        if (auto w = window(rest, bottomRight); w && !w->second)
+          return "sinks(" + n + ")+sliding_window" + aligned(bottomRight) +
+                 std::to_string(w->first) + ")";
       }
     }
     return "general";

@@ -1,6 +1,7 @@
 //===- Composite.cpp - Launching a composite's branches and combine -------===//
 #include "attnc/Composite.h"
 
+#include <algorithm>
 #include <string>
 
 using namespace attnc;
@@ -37,14 +38,50 @@ CompositeKernel::create(std::vector<std::shared_ptr<AttentionKernel>> branches,
       new CompositeKernel(std::move(branches), std::move(combine)));
 }
 
+/// A linear branch's view of the call: its own tokens, the last Sq rows of k and v.
+static Status callTokens(const ForwardArgs &args, bool varlen, ForwardArgs &tokens) {
+  if (!args.q.given() || !args.k.given() || !args.v.given())
+    return Status::success(); // the branch reports what is missing
+  const int rowDim = varlen ? 0 : 1;
+  const int64_t sq = args.q.shape[rowDim], sk = args.k.shape[rowDim];
+  if (sq == sk)
+    return Status::success();
+  if (varlen)
+    return Status::error("composite: a linear branch over packed sequences takes q and k of the "
+                         "same lengths (a decode call with a KV cache needs dense sequences)");
+  if (sk < sq)
+    return Status::error("composite: " + std::to_string(sk) + " key rows for " +
+                         std::to_string(sq) +
+                         " queries; a linear branch reads the call's tokens, the last rows of k "
+                         "and v");
+  for (TensorRef *t : {&tokens.k, &tokens.v}) {
+    t->data = static_cast<const char *>(t->data) +
+              (sk - sq) * t->strides[1] * int64_t(dtypeBytes(t->dtype));
+    t->shape[1] = sq;
+  }
+  return Status::success();
+}
+
 Status CompositeKernel::forward(const ForwardArgs &args, void *stream) const {
-  if (args.lse.given() || args.stateIn.given() || args.stateOut.given() || args.keySumIn.given() ||
-      args.keySumOut.given())
-    return Status::error("composite: no lse, state or key sum (its output is the combine's)");
+  if (args.lse.given())
+    return Status::error("composite: no lse (its output is the combine's)");
+  auto linear = [](const std::shared_ptr<AttentionKernel> &branch) {
+    return branch->spec().config.kernelTemplate == KernelTemplate::Linear;
+  };
+  const long linearBranches = std::count_if(branches_.begin(), branches_.end(), linear);
+  if ((args.stateIn.given() || args.stateOut.given() || args.keySumIn.given() ||
+       args.keySumOut.given()) &&
+      linearBranches != 1)
+    return Status::error("composite: a state belongs to a composite with one linear branch (this "
+                         "one has " +
+                         std::to_string(linearBranches) + ")");
   // O, the sizes and the inputs of the call, as the first branch binds them (each branch
   // checks the arguments again when it runs).
   FwdParams p;
-  ATTNC_TRY(branches_.front()->bind(args, p));
+  ForwardArgs first = args;
+  if (linear(branches_.front()))
+    ATTNC_TRY(callTokens(args, branches_.front()->spec().varlen, first));
+  ATTNC_TRY(branches_.front()->bind(first, p));
   const size_t bytes = size_t(args.o.numel()) * dtypeBytes(args.o.dtype);
   std::vector<int64_t> shape(args.o.shape, args.o.shape + args.o.rank);
   CombineParams parts{};
@@ -59,7 +96,14 @@ Status CompositeKernel::forward(const ForwardArgs &args, void *stream) const {
     parts.parts[i] = reinterpret_cast<const void *>(*part);
     ForwardArgs branchArgs = args;
     branchArgs.o = TensorRef::contiguous(parts.parts[i], args.o.dtype, shape);
-    st = branches_[i]->forward(branchArgs, stream);
+    if (linear(branches_[i])) {
+      st = callTokens(args, branches_[i]->spec().varlen, branchArgs);
+    } else {
+      branchArgs.stateIn = branchArgs.stateOut = TensorRef();
+      branchArgs.keySumIn = branchArgs.keySumOut = TensorRef();
+    }
+    if (st.ok())
+      st = branches_[i]->forward(branchArgs, stream);
   }
   if (st.ok())
     st = launchCombine(*combine_, p, parts, stream);

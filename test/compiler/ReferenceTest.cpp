@@ -547,10 +547,67 @@ TEST(ReferenceComposite, MixesItsBranchesPerElement) {
           want[i] = mix[h] * lin[i] + (1 - mix[h]) * win[i] + 0.25 * double(q) + 0.5 * double(b);
         }
   EXPECT_LT(maxAbsDiff(ref->out, want), 1e-9);
-  EXPECT_TRUE(ref->state.empty());
-  // A composite does not start from a given state.
-  rp.p.stateIn.assign(rp.p.batch * rp.p.heads * rp.p.headDim * rp.p.headDimV, 0.0);
-  EXPECT_TRUE(mlir::failed(evaluateComposite(composite, rp.p)));
+  // The composite's state is its linear branch's.
+  const size_t states = rp.p.batch * rp.p.heads * rp.p.headDim * rp.p.headDimV;
+  EXPECT_LT(maxAbsDiff(ref->state, std::vector<double>(lin.begin() + win.size(),
+                                                       lin.begin() + win.size() + states)),
+            1e-9);
+}
+
+/// A hybrid layer decodes: a prefill over the first L - 1 tokens returns the linear branch's
+/// state; one step from it, with the whole sequence as the KV cache (the new token last) for
+/// the window, gives the full computation's last row and final state. Two linear branches
+/// cannot share one state.
+TEST(ReferenceComposite, DecodesAfterAPrefill) {
+  RandomProblem rp = linearProblem(33);
+  rp.p.stateIn.clear();
+  const int64_t B = rp.p.batch, H = rp.p.heads, Hkv = rp.p.kvHeads, L = rp.p.seqQ;
+  const int64_t D = rp.p.headDim, Dv = rp.p.headDimV;
+  rp.p.inputs["mix"] = {0.2, 0.5, 0.9, 0.0};
+  std::unique_ptr<Compiled> c =
+      compile("attention m {\n input mix: float[H]\n"
+              " branch lin { linear { decay 0.9; causal; normalize none(scale = 0.5) } }\n"
+              " branch win { mask k <= q + (Skv - Sq) && q + (Skv - Sq) - k < 5 }\n"
+              " combine mix[h] * lin + (1.0 - mix[h]) * win\n}");
+  ASSERT_TRUE(c);
+  auto composite = *c->module->getOps<CompositeOp>().begin();
+  mlir::FailureOr<ReferenceResult> full = evaluateComposite(composite, rp.p);
+  ASSERT_TRUE(mlir::succeeded(full));
+  // Rows [from, from + n) of every sequence of a [B, L, heads, width] tensor.
+  auto rows = [&](const std::vector<double> &x, int64_t heads, int64_t width, int64_t from,
+                  int64_t n) {
+    std::vector<double> out;
+    for (int64_t b = 0; b < B; ++b)
+      out.insert(out.end(), x.begin() + ((b * L + from) * heads) * width,
+                 x.begin() + ((b * L + from + n) * heads) * width);
+    return out;
+  };
+  std::vector<double> q0 = rows(rp.q, H, D, 0, L - 1), k0 = rows(rp.k, Hkv, D, 0, L - 1),
+                      v0 = rows(rp.v, Hkv, Dv, 0, L - 1);
+  ReferenceProblem prefill = rp.p;
+  prefill.seqQ = prefill.seqK = L - 1;
+  prefill.q = q0;
+  prefill.k = k0;
+  prefill.v = v0;
+  mlir::FailureOr<ReferenceResult> first = evaluateComposite(composite, prefill);
+  ASSERT_TRUE(mlir::succeeded(first));
+  std::vector<double> q1 = rows(rp.q, H, D, L - 1, 1);
+  ReferenceProblem step = rp.p; // the whole sequence as the cache
+  step.seqQ = 1;
+  step.q = q1;
+  step.stateIn = first->state;
+  mlir::FailureOr<ReferenceResult> next = evaluateComposite(composite, step);
+  ASSERT_TRUE(mlir::succeeded(next));
+  EXPECT_LT(maxAbsDiff(next->out, rows(full->out, H, Dv, L - 1, 1)), 1e-9);
+  EXPECT_LT(maxAbsDiff(next->state, full->state), 1e-9);
+  std::unique_ptr<Compiled> two = compile("attention t {\n"
+                                          " branch a { linear { causal } }\n"
+                                          " branch b { linear { decay 0.5; causal } }\n"
+                                          " combine a + b\n}");
+  ASSERT_TRUE(two);
+  ReferenceProblem stated = rp.p;
+  stated.stateIn.assign(B * H * D * Dv, 0.0);
+  EXPECT_TRUE(mlir::failed(evaluateComposite(*two->module->getOps<CompositeOp>().begin(), stated)));
 }
 
 TEST(Reference, RejectsBadProblems) {

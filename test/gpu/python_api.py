@@ -251,6 +251,18 @@ def composite_checks():
     err = rel(got, want)
     report(err < TOL[torch.bfloat16],
            "composite lizard (branches, then the combine kernel): err %.2e" % err)
+    # Decode: a prefill over T - 1 tokens returns the GLA branch's state; one step (q the last
+    # token, the whole sequence as the KV cache, that token's gate rows) gives the last row.
+    state = torch.empty(B, H, D, D, device="cuda")
+    program["lizard"](q[:, :T - 1], k[:, :T - 1], v[:, :T - 1],
+                      inputs={"gate": x[:, :, :T - 1].contiguous(), "mix": mix}, final_state=state)
+    last = program["lizard"](q[:, T - 1:], k, v,
+                             inputs={"gate": x[:, :, T - 1:].contiguous(), "mix": mix},
+                             initial_state=state, final_state=state)
+    torch.cuda.synchronize()
+    err = rel(last, want[:, T - 1:])
+    report(err < TOL[torch.bfloat16],
+           "composite lizard decode (prefill %d, one step over the cache): err %.2e" % (T - 1, err))
     try:
         program["lizard"](q, k, v, inputs=inputs, lse=True)
         report(False, "a composite's LSE did not raise")

@@ -29,7 +29,10 @@ public:
   create(std::vector<std::shared_ptr<AttentionKernel>> branches, std::shared_ptr<Kernel> combine);
 
   /// Runs every branch on `args` with O redirected to a temporary, then the combine into
-  /// `args.o`. A composite has no LSE and no state: those arguments must be left out.
+  /// `args.o`. A composite has no LSE. One with a single linear branch carries that branch's
+  /// state (and key sum): `args`' state arguments go to it alone. A linear branch reads the
+  /// call's own tokens, the last Sq rows of k and v: a decode call passes the KV cache with its
+  /// new tokens last (dense sequences), which the other branches attend over.
   Status forward(const ForwardArgs &args, void *stream = nullptr) const;
 
   Device &device() const { return combine_->device(); }

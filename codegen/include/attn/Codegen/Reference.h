@@ -79,8 +79,11 @@ FailureOr<std::vector<double>> combineBranchOutputs(CompositeOp composite,
                                                     const ReferenceProblem &problem,
                                                     ArrayRef<std::vector<double>> outputs);
 
-/// Evaluates `composite`: each branch pattern on `problem` (from zero state), then the combine
-/// per output element. Returns the output only (no LSE, no state).
+/// Evaluates `composite`: each branch pattern on `problem`, then the combine per output element.
+/// A composite with one linear branch carries that branch's state: it starts from the problem's
+/// state (zero without one) and returns the final one. A linear branch reads the call's own
+/// tokens, the last Sq rows of each sequence's k and v (a decode call passes the KV cache, its
+/// new tokens last, for the other branches). No LSE.
 FailureOr<ReferenceResult> evaluateComposite(CompositeOp composite,
                                              const ReferenceProblem &problem);
 
