@@ -166,13 +166,32 @@ std::string attnc::bundleHeader(const std::string &name,
        << " *   q [" << seq << "q, Hq, " << s.config.headDim << "], k [" << seq << "kv, Hkv, "
        << s.config.headDim << "], v [" << seq << "kv, Hkv, " << s.config.headDimV << "], o [" << seq
        << "q, Hq, " << s.config.headDimV << "]";
-    const bool linear = !s.stepEntry.empty();
+    // The state a call carries: a linear pattern's, or a composite's one linear branch's.
+    const AttentionSpec *stateful = s.stepEntry.empty() ? nullptr : &s;
+    if (!s.branches.empty()) {
+      int linearBranches = 0;
+      for (const std::shared_ptr<KernelImage> &other : images)
+        if (std::find(s.branches.begin(), s.branches.end(), other->spec().pattern) !=
+                s.branches.end() &&
+            !other->spec().stepEntry.empty() && ++linearBranches)
+          stateful = &other->spec();
+      if (linearBranches != 1)
+        stateful = nullptr;
+    }
+    const bool linear = stateful != nullptr, keySum = linear && stateful->config.keySum;
     if (s.normalizer == "softmax")
       os << "; lse float32 (NULL: not written)";
     if (linear)
-      os << ";\n *   state_in, state_out float32 [B, Hq, " << s.config.stateDim() << ", "
+      os << ";\n *   state_in, state_out float32 [B, Hq, " << stateful->config.stateDim() << ", "
          << s.config.headDimV << "] (NULL: zero / not written; may be the same; length-1 "
-         << "sequences run the decode step)";
+         << "sequences run the decode step"
+         << (s.branches.empty() ? ")"
+                                : "; branch '" + stateful->pattern +
+                                      "' carries it and reads the last Sq rows of k and v: a "
+                                      "decode call passes the KV cache)");
+    if (keySum)
+      os << ";\n *   key_sum_in, key_sum_out float32 [B, Hq, " << stateful->config.stateDim()
+         << "] (NULL: zero / not written; two different tensors)";
     os << ".\n";
     for (const AttentionSpec::Input &in : s.inputs) {
       os << " *   input " << in.name << ": " << dtypeName(in.dtype) << "[";
@@ -193,6 +212,8 @@ std::string attnc::bundleHeader(const std::string &name,
       os << ", const attnc_tensor *lse";
     if (linear)
       os << ",\n    const attnc_tensor *state_in, const attnc_tensor *state_out";
+    if (keySum)
+      os << ",\n    const attnc_tensor *key_sum_in, const attnc_tensor *key_sum_out";
     if (s.varlen)
       os << ",\n    const attnc_tensor *cu_seqlens_q, const attnc_tensor *cu_seqlens_k, "
             "int32_t max_seqlen_q, int32_t max_seqlen_k";
@@ -212,6 +233,9 @@ std::string attnc::bundleHeader(const std::string &name,
     if (linear)
       os << "  if (state_in)\n    args.state_in = *state_in;\n"
          << "  if (state_out)\n    args.state_out = *state_out;\n";
+    if (keySum)
+      os << "  if (key_sum_in)\n    args.key_sum_in = *key_sum_in;\n"
+         << "  if (key_sum_out)\n    args.key_sum_out = *key_sum_out;\n";
     if (s.varlen)
       os << "  args.cu_seqlens_q = *cu_seqlens_q;\n  args.cu_seqlens_k = *cu_seqlens_k;\n"
          << "  args.max_seqlen_q = max_seqlen_q;\n  args.max_seqlen_k = max_seqlen_k;\n";
