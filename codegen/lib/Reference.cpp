@@ -460,16 +460,14 @@ FailureOr<ReferenceResult> mlir::attn::evaluateComposite(CompositeOp composite,
                                                          const ReferenceProblem &p) {
   if (failed(verifyProblem(composite, p)))
     return failure();
-  SmallVector<PatternOp> branches = getBranchPatterns(composite);
-  const int64_t linearBranches = llvm::count_if(
-      branches, [](PatternOp branch) { return branch && branch.getUnique<LinearOp>(); });
-  if ((!p.stateIn.empty() || !p.keySumIn.empty()) && linearBranches != 1)
+  const PatternOp stateful = getStatefulBranch(composite);
+  if ((!p.stateIn.empty() || !p.keySumIn.empty()) && !stateful)
     return composite.emitError("a composite's state is its one linear branch's; '")
-           << composite.getSymName() << "' has " << linearBranches;
+           << composite.getSymName() << "' has none or several";
   ReferenceResult result;
   std::vector<std::vector<double>> outputs;
   std::vector<double> tokenK, tokenV;
-  for (PatternOp branch : branches) {
+  for (PatternOp branch : getBranchPatterns(composite)) {
     if (!branch)
       return composite.emitError("a branch of '") << composite.getSymName() << "' is missing";
     FailureOr<ReferenceResult> out;
@@ -478,7 +476,7 @@ FailureOr<ReferenceResult> mlir::attn::evaluateComposite(CompositeOp composite,
       if (failed(tokens))
         return failure();
       out = evaluateReference(branch, *tokens);
-      if (succeeded(out) && linearBranches == 1) {
+      if (succeeded(out) && branch == stateful) {
         result.state = std::move(out->state);
         result.keySum = std::move(out->keySum);
       }

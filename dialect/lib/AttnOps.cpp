@@ -433,6 +433,17 @@ SmallVector<PatternOp> mlir::attn::getBranchPatterns(CompositeOp composite) {
   return patterns;
 }
 
+PatternOp mlir::attn::getStatefulBranch(CompositeOp composite) {
+  PatternOp stateful;
+  for (PatternOp branch : getBranchPatterns(composite))
+    if (branch && branch.getUnique<LinearOp>()) {
+      if (stateful)
+        return nullptr; // several
+      stateful = branch;
+    }
+  return stateful;
+}
+
 /// The (name, element type, shape) of each input and the name of each scalar of `container`,
 /// in order.
 static SmallVector<std::tuple<StringRef, Type, ArrayAttr>> inputSignature(Operation *container) {

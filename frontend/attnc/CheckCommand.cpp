@@ -381,18 +381,17 @@ private:
       report(err < outputTolerance(type), "gpu " + shapeName(problem->ref),
              llvm::formatv("rel err {0:e2} (branches, then the combine kernel)", err).str());
     }
-    checkCompositeDecode(composite, branches, problemPattern, spec, d, dv, dtype, type);
+    checkCompositeDecode(composite, problemPattern, spec, d, dv, dtype, type);
   }
 
   /// A composite with one linear branch decodes: a prefill over the first L - 1 tokens returns
   /// the branch's state, then one step from it (q the last token, the whole sequence as the KV
   /// cache, the gate rows of that token) gives the full computation's last row and final state.
   /// Dense sequences, and no input along the keys (the linear branch reads the call's tokens).
-  void checkCompositeDecode(attn::CompositeOp composite, ArrayRef<attn::PatternOp> branches,
-                            attn::PatternOp problemPattern, attnc::LoadedSpec &spec, int d, int dv,
-                            const std::string &dtype, attnc::ElementType type) {
-    if (llvm::count_if(branches, [](attn::PatternOp b) { return linear(b); }) != 1 ||
-        problemPattern.getVarlen())
+  void checkCompositeDecode(attn::CompositeOp composite, attn::PatternOp problemPattern,
+                            attnc::LoadedSpec &spec, int d, int dv, const std::string &dtype,
+                            attnc::ElementType type) {
+    if (!attn::getStatefulBranch(composite) || problemPattern.getVarlen())
       return;
     SmallVector<attn::InputOp> inputs(problemPattern.getBody().front().getOps<attn::InputOp>());
     for (attn::InputOp input : inputs)

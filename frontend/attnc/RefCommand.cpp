@@ -218,16 +218,9 @@ int attnc::runRefCommand(const RefCommandOptions &o) {
                 "' does not normalise with softmax: it has no LSE to write");
   // A linear pattern's recurrent state (a composite's: its one linear branch's): read the initial
   // one, check what is asked of it.
-  attn::PatternOp stateful = pattern.getUnique<attn::LinearOp>() ? pattern : attn::PatternOp();
-  if (composite) {
-    stateful = nullptr;
-    int linearBranches = 0;
-    for (attn::PatternOp branch : attn::getBranchPatterns(composite))
-      if (branch.getUnique<attn::LinearOp>() && ++linearBranches)
-        stateful = branch;
-    if (linearBranches != 1)
-      stateful = nullptr;
-  }
+  attn::PatternOp stateful = composite ? attn::getStatefulBranch(composite)
+                             : pattern.getUnique<attn::LinearOp>() ? pattern
+                                                                   : attn::PatternOp();
   const bool linear = bool(stateful);
   const llvm::StringRef what = composite ? "composite" : "pattern";
   const std::string name = composite ? composite.getSymName().str() : pattern.getSymName().str();
@@ -240,7 +233,8 @@ int attnc::runRefCommand(const RefCommandOptions &o) {
   if (!keySum && !(o.keySumInPath + o.keySumOutPath).empty())
     return fail(what + " '" + name +
                 "' does not normalise with sum: it has no key sum (--key-sum-in/-out)");
-  const int64_t rows = linear ? attn::getLinearStateDim(stateful.getUnique<attn::LinearOp>(), d) : d;
+  const int64_t rows =
+      linear ? attn::getLinearStateDim(stateful.getUnique<attn::LinearOp>(), d) : d;
   const std::vector<int64_t> stateShape = {p.batch, hq, rows, dv},
                              keySumShape = {p.batch, hq, rows};
   for (auto [path, shape, target] : {std::tuple{&o.stateInPath, &stateShape, &p.stateIn},

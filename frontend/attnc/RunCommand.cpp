@@ -252,15 +252,8 @@ FailureOr<attn::ReferenceResult> attnc::runCompositeOnGpu(LoadedSpec &spec,
     return fail(kernel.status().message());
   auto forward = [&](const ForwardArgs &args) { return (*kernel)->forward(args); };
   // The state of its one linear branch, if it has one.
-  const AttentionSpec *stateSpec = nullptr;
-  int linearBranches = 0;
-  for (const std::shared_ptr<AttentionKernel> &branch : branches)
-    if (branch->spec().config.kernelTemplate == KernelTemplate::Linear) {
-      stateSpec = &branch->spec();
-      ++linearBranches;
-    }
-  if (linearBranches != 1)
-    stateSpec = nullptr;
+  const AttentionKernel *stateful = (*kernel)->statefulBranch();
+  const AttentionSpec *stateSpec = stateful ? &stateful->spec() : nullptr;
   attn::ReferenceResult result;
   if (Status st = runOnDevice(branches.front()->spec(), (*kernel)->device(), forward, p,
                               patterns.front(), /*wantLse=*/false, stateSpec, result);

@@ -1,5 +1,6 @@
 //===- Bundle.cpp - Ahead-of-time kernel bundles -------------------------------===//
 #include "attnc/Bundle.h"
+#include "attnc/Composite.h"
 
 #include "Files.h"
 
@@ -169,14 +170,13 @@ std::string attnc::bundleHeader(const std::string &name,
     // The state a call carries: a linear pattern's, or a composite's one linear branch's.
     const AttentionSpec *stateful = s.stepEntry.empty() ? nullptr : &s;
     if (!s.branches.empty()) {
-      int linearBranches = 0;
-      for (const std::shared_ptr<KernelImage> &other : images)
-        if (std::find(s.branches.begin(), s.branches.end(), other->spec().pattern) !=
-                s.branches.end() &&
-            !other->spec().stepEntry.empty() && ++linearBranches)
-          stateful = &other->spec();
-      if (linearBranches != 1)
-        stateful = nullptr;
+      std::vector<const AttentionSpec *> branches;
+      for (const std::string &branch : s.branches)
+        for (const std::shared_ptr<KernelImage> &other : images)
+          if (other->spec().pattern == branch)
+            branches.push_back(&other->spec());
+      const int index = statefulBranch(branches);
+      stateful = index < 0 ? nullptr : branches[size_t(index)];
     }
     const bool linear = stateful != nullptr, keySum = linear && stateful->config.keySum;
     if (s.normalizer == "softmax")

@@ -1,7 +1,6 @@
 //===- Composite.cpp - Launching a composite's branches and combine -------===//
 #include "attnc/Composite.h"
 
-#include <algorithm>
 #include <string>
 
 using namespace attnc;
@@ -34,8 +33,23 @@ CompositeKernel::create(std::vector<std::shared_ptr<AttentionKernel>> branches,
       return Status::error("composite: branches '" + first.pattern + "' and '" + s.pattern +
                            "' differ in element type, head dims or varlen");
   }
+  std::vector<const AttentionSpec *> specs;
+  for (const std::shared_ptr<AttentionKernel> &branch : branches)
+    specs.push_back(&branch->spec());
+  const int stateful = attnc::statefulBranch(specs);
   return std::shared_ptr<CompositeKernel>(
-      new CompositeKernel(std::move(branches), std::move(combine)));
+      new CompositeKernel(std::move(branches), std::move(combine), stateful));
+}
+
+int attnc::statefulBranch(const std::vector<const AttentionSpec *> &branches) {
+  int stateful = -1;
+  for (size_t i = 0; i < branches.size(); ++i)
+    if (branches[i]->config.kernelTemplate == KernelTemplate::Linear) {
+      if (stateful >= 0)
+        return -1; // several
+      stateful = int(i);
+    }
+  return stateful;
 }
 
 /// A linear branch's view of the call: its own tokens, the last Sq rows of k and v.
@@ -68,13 +82,11 @@ Status CompositeKernel::forward(const ForwardArgs &args, void *stream) const {
   auto linear = [](const std::shared_ptr<AttentionKernel> &branch) {
     return branch->spec().config.kernelTemplate == KernelTemplate::Linear;
   };
-  const long linearBranches = std::count_if(branches_.begin(), branches_.end(), linear);
   if ((args.stateIn.given() || args.stateOut.given() || args.keySumIn.given() ||
        args.keySumOut.given()) &&
-      linearBranches != 1)
+      stateful_ < 0)
     return Status::error("composite: a state belongs to a composite with one linear branch (this "
-                         "one has " +
-                         std::to_string(linearBranches) + ")");
+                         "one has none or several)");
   // O, the sizes and the inputs of the call, as the first branch binds them (each branch
   // checks the arguments again when it runs).
   FwdParams p;

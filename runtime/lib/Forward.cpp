@@ -225,6 +225,9 @@ Status attnc::launchForward(const Kernel &kernel, const ForwardConfig &c, const 
         // the reduce pass (linear_features.cuh); no sequence split.
         const int slices = c.featureRows / kLinearSlice;
         const Kernel &passes = rowPasses ? *rowPasses : kernel;
+        // The feature and reduce passes: a block per (chunk, head, sequence).
+        const Dim3 rowGrid{static_cast<unsigned>(chunks), static_cast<unsigned>(p.heads),
+                           static_cast<unsigned>(p.batch)};
         copy.linear_feature_slices = slices;
         if (chunks > 0) {
           const long long features =
@@ -235,8 +238,6 @@ Status attnc::launchForward(const Kernel &kernel, const ForwardConfig &c, const 
           copy.linear_gated = reinterpret_cast<void *>(buffer);
           copy.linear_partial = slices > 1 ? reinterpret_cast<float *>(buffer + features) : nullptr;
           copy.linear_pass = kLinearFeaturePass;
-          const Dim3 rowGrid{static_cast<unsigned>(chunks), static_cast<unsigned>(p.heads),
-                             static_cast<unsigned>(p.batch)};
           ATTNC_TRY(passes.launch(rowGrid, block, 0, stream, args));
         }
         copy.linear_pass = 1;
@@ -246,8 +247,6 @@ Status attnc::launchForward(const Kernel &kernel, const ForwardConfig &c, const 
         if (slices == 1 || chunks == 0)
           return Status::success();
         copy.linear_pass = kLinearReducePass;
-        const Dim3 rowGrid{static_cast<unsigned>(chunks), static_cast<unsigned>(p.heads),
-                           static_cast<unsigned>(p.batch)};
         return passes.launch(rowGrid, block, 0, stream, args);
       }
       if (c.gatePerKeyDim && chunks > 0) {

@@ -21,6 +21,10 @@ namespace attnc {
 Status launchCombine(const Kernel &combine, const FwdParams &params, const CombineParams &parts,
                      void *stream = nullptr);
 
+/// The index among a composite's `branches` of the one that carries its state: its one linear
+/// branch (-1 when it has none or several).
+int statefulBranch(const std::vector<const AttentionSpec *> &branches);
+
 class CompositeKernel {
 public:
   /// `branches` in the composite's order (2 to kMaxBranches, one element type and head dims),
@@ -37,13 +41,18 @@ public:
 
   Device &device() const { return combine_->device(); }
   const std::vector<std::shared_ptr<AttentionKernel>> &branches() const { return branches_; }
+  /// The branch that carries the composite's state (null: it has no state).
+  const AttentionKernel *statefulBranch() const {
+    return stateful_ < 0 ? nullptr : branches_[size_t(stateful_)].get();
+  }
 
 private:
   CompositeKernel(std::vector<std::shared_ptr<AttentionKernel>> branches,
-                  std::shared_ptr<Kernel> combine)
-      : branches_(std::move(branches)), combine_(std::move(combine)) {}
+                  std::shared_ptr<Kernel> combine, int stateful)
+      : branches_(std::move(branches)), combine_(std::move(combine)), stateful_(stateful) {}
   std::vector<std::shared_ptr<AttentionKernel>> branches_;
   std::shared_ptr<Kernel> combine_;
+  int stateful_; // statefulBranch's index, or -1
 };
 
 } // namespace attnc

@@ -69,6 +69,10 @@ constexpr int64_t kMaxFeatureDim = 256;
 /// The branch patterns of `composite`, in order (null where a name does not resolve).
 SmallVector<PatternOp> getBranchPatterns(CompositeOp composite);
 
+/// The branch that carries `composite`'s state: its one linear branch (null when it has none or
+/// several).
+PatternOp getStatefulBranch(CompositeOp composite);
+
 } // namespace mlir::attn
 
 #endif // ATTN_DIALECT_ATTNOPS_H
