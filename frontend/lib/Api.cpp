@@ -31,6 +31,9 @@ attnc::ForwardConfig attnc::forwardConfig(const attn::KernelLaunchSpec &k) {
   c.causal = c.kernelTemplate == KernelTemplate::Linear && k.causal;
   c.gatePerKeyDim = c.kernelTemplate == KernelTemplate::Linear && k.gatePerKeyDim;
   c.featureRows = c.kernelTemplate == KernelTemplate::Linear ? int(k.stateDim) : 0;
+  c.featureMap = k.featureMap == "taylor2"    ? kFeatureMapTaylor2
+                 : k.featureMap == "hedgehog" ? kFeatureMapHedgehog
+                                              : kFeatureMapElementwise;
   return c;
 }
 

@@ -88,6 +88,7 @@ std::string AttentionSpec::toJson() const {
   j["linear_causal"] = config.causal;
   j["linear_gate_per_key_dim"] = config.gatePerKeyDim;
   j["linear_feature_rows"] = config.featureRows;
+  j["linear_feature_map"] = config.featureMap;
   j["branches"] = branches;
   j["varlen"] = varlen;
   j["heads"] = heads;
@@ -145,6 +146,7 @@ StatusOr<AttentionSpec> AttentionSpec::fromJson(const std::string &text) {
     s.config.gatePerKeyDim = j.value("linear_gate_per_key_dim", false);
     // Absent in manifests written before maps of whole rows: per-element maps.
     s.config.featureRows = j.value("linear_feature_rows", 0);
+    s.config.featureMap = j.value("linear_feature_map", 0);
     if (s.config.featureRows < 0 || s.config.featureRows % kLinearSlice != 0)
       return Status::error("kernel spec: linear_feature_rows must be a multiple of " +
                            std::to_string(kLinearSlice));

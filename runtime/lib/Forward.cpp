@@ -238,7 +238,9 @@ Status attnc::launchForward(const Kernel &kernel, const ForwardConfig &c, const 
           copy.linear_gated = reinterpret_cast<void *>(buffer);
           copy.linear_partial = slices > 1 ? reinterpret_cast<float *>(buffer + features) : nullptr;
           copy.linear_pass = kLinearFeaturePass;
-          ATTNC_TRY(passes.launch(rowGrid, block, 0, stream, args));
+          const unsigned passSmem =
+              static_cast<unsigned>(linearFeaturePassSmem(c.featureMap, c.featureRows));
+          ATTNC_TRY(passes.launch(rowGrid, block, passSmem, stream, args));
         }
         copy.linear_pass = 1;
         Dim3 sliceGrid = grid;

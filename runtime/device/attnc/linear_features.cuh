@@ -168,10 +168,9 @@ ATTNC_DEVICE void loadRowLanes(const Elem *row, int lane, float (&xr)[(D + 31) /
 
 /// Taylor-2's features of one row by one thread (the feature pass: every index is a
 /// compile-time constant, so the row and each group of 8 features stay in registers): the same
-/// values as rowFeaturesWarp, written 8 at a time as 16-byte stores.
-template <class Pattern, class Elem>
-ATTNC_DEVICE void taylor2Row(const FwdParams &p, bool keys, int b, int h, int row,
-                             const Elem *src) {
+/// values as rowFeaturesWarp, handed 8 at a time to store(f, packed) (f: the group's first).
+template <class Pattern, class Elem, class Store>
+ATTNC_DEVICE void taylor2Row(const Elem *src, Store &&store) {
   constexpr int D = Pattern::kHeadDim, F = RowMap<Pattern>::kDim, kRows = RowMap<Pattern>::kRows;
   static_assert(D % 8 == 0 && kRows % 8 == 0, "rows of whole 16-byte groups");
   float x[D];
@@ -190,10 +189,9 @@ ATTNC_DEVICE void taylor2Row(const FwdParams &p, bool keys, int b, int h, int ro
   auto put = [&](float value) {
     group[n % 8] = value;
     if (++n % 8 == 0) {
-      const int f = n - 8;
-      const uint4 out{packFloat2<Elem>(group[0], group[1]), packFloat2<Elem>(group[2], group[3]),
-                      packFloat2<Elem>(group[4], group[5]), packFloat2<Elem>(group[6], group[7])};
-      *reinterpret_cast<uint4 *>(linearFeatureRow<Elem>(p, keys, b, h, f / 64, row) + f % 64) = out;
+      store(n - 8,
+            uint4{packFloat2<Elem>(group[0], group[1]), packFloat2<Elem>(group[2], group[3]),
+                  packFloat2<Elem>(group[4], group[5]), packFloat2<Elem>(group[6], group[7])});
     }
   };
   put(1.f);
@@ -228,10 +226,25 @@ template <class Pattern, class Elem> ATTNC_DEVICE void linearFeaturePass(const F
     return keys ? k + i64(row) * p.k_row_stride : q + i64(row) * p.q_row_stride;
   };
   if constexpr (RowMap<Pattern>::kMap == kFeatureMapTaylor2) {
-    const bool keys = threadIdx.x >= kLinearChunk;
-    const int row = threadIdx.x % kLinearChunk;
+    // Thread t maps row t % 64 of q (t < 64) or k into shared memory (linearFeaturePassSmem:
+    // [slice][t][8 groups of 8 features], group g at g ^ (t % 8) against bank conflicts), then
+    // the block stores each slice's rows contiguously (a row per 8 consecutive threads).
+    constexpr int kSlices = RowMap<Pattern>::kRows / 64;
+    extern __shared__ __attribute__((aligned(128))) u8 attncSmem[];
+    uint4 *stage = reinterpret_cast<uint4 *>(attncSmem);
+    const int t = threadIdx.x, row = t % kLinearChunk;
     if (row < n)
-      taylor2Row<Pattern, Elem>(p, keys, b, h, c0 + row, source(keys, c0 + row));
+      taylor2Row<Pattern, Elem>(source(t >= kLinearChunk, c0 + row), [&](int f, uint4 packed) {
+        stage[((f / 64) * kLinearThreads + t) * 8 + ((f % 64 / 8) ^ (t % 8))] = packed;
+      });
+    __syncthreads();
+    for (int i = t; i < kSlices * kLinearThreads * 8; i += kLinearThreads) {
+      const int group = i % 8, r = (i / 8) % kLinearThreads, slice = i / (8 * kLinearThreads);
+      if (r % kLinearChunk < n)
+        *reinterpret_cast<uint4 *>(
+            linearFeatureRow<Elem>(p, r >= kLinearChunk, b, h, slice, c0 + r % kLinearChunk) +
+            8 * group) = stage[(slice * kLinearThreads + r) * 8 + (group ^ (r % 8))];
+    }
   } else {
     // Jobs 0 .. n - 1 are q's rows, n .. 2n - 1 k's; a warp takes R consecutive jobs.
     for (int j0 = warp * R; j0 < 2 * n; j0 += kWarps * R) {
@@ -276,23 +289,28 @@ ATTNC_DEVICE void linearReducePass(const FwdParams &p) {
   const SequenceView seq = sequenceView(p, b, h);
   const int c0 = chunk * kLinearChunk, n = min(kLinearChunk, seq.seqlenQ - c0);
   Elem *o = static_cast<Elem *>(p.o) + seq.oOff + h * p.o_head_stride;
-  for (int idx = threadIdx.x; idx < n * (kHeadDimV / 2); idx += kLinearThreads) {
-    const int row = c0 + idx / (kHeadDimV / 2), col = 2 * (idx % (kHeadDimV / 2));
-    float x = 0.f, y = 0.f, den = 0.f;
+  // Four columns per thread: 16-byte loads of each slice's partials, an 8-byte store to O.
+  for (int idx = threadIdx.x; idx < n * (kHeadDimV / 4); idx += kLinearThreads) {
+    const int row = c0 + idx / (kHeadDimV / 4), col = 4 * (idx % (kHeadDimV / 4));
+    float x[4] = {0.f, 0.f, 0.f, 0.f}, den = 0.f;
     for (int s = 0; s < p.linear_feature_slices; ++s) {
-      const Float2 v =
-          *reinterpret_cast<const Float2 *>(linearPartialRow(p, b, h, s, row, kHeadDimV) + col);
-      x += v.x;
-      y += v.y;
+      const float4 v = __ldg(
+          reinterpret_cast<const float4 *>(linearPartialRow(p, b, h, s, row, kHeadDimV) + col));
+      x[0] += v.x;
+      x[1] += v.y;
+      x[2] += v.z;
+      x[3] += v.w;
       if constexpr (kSum)
-        den += *linearPartialDen(p, b, h, s, row, kHeadDimV);
+        den += __ldg(linearPartialDen(p, b, h, s, row, kHeadDimV));
     }
     if constexpr (kSum) {
       const float factor = den != 0.f ? 1.f / den : 0.f;
-      x *= factor;
-      y *= factor;
+#pragma unroll
+      for (int e = 0; e < 4; ++e)
+        x[e] *= factor;
     }
-    *reinterpret_cast<u32 *>(o + i64(row) * p.o_row_stride + col) = packFloat2<Elem>(x, y);
+    *reinterpret_cast<uint2 *>(o + i64(row) * p.o_row_stride + col) =
+        uint2{packFloat2<Elem>(x[0], x[1]), packFloat2<Elem>(x[2], x[3])};
   }
 }
 

@@ -256,6 +256,11 @@ ATTNC_HD inline long long linearFeatureBytes(int batch, int heads, int seqlen, i
   const long long chunks = (seqlen + kLinearChunk - 1) / kLinearChunk;
   return static_cast<long long>(batch) * heads * chunks * kLinearChunk * stateDim * 2 * 2;
 }
+/// Dynamic shared memory of the feature pass: Taylor-2 stages a chunk's q and k features
+/// (2 x kLinearChunk rows of `stateDim` 2-byte elements); Hedgehog stores from registers.
+ATTNC_HD inline int linearFeaturePassSmem(int featureMap, int stateDim) {
+  return featureMap == kFeatureMapTaylor2 ? 2 * kLinearChunk * stateDim * 2 : 0;
+}
 /// Bytes of the feature slices' partial outputs and denominators (FwdParams::linear_partial).
 ATTNC_HD inline long long linearPartialBytes(int batch, int heads, int seqlen, int slices,
                                              int headDimV) {

@@ -42,6 +42,7 @@ struct ForwardConfig {
   /// to slices of kLinearSlice (the prefill's feature pass); 0: the map is per element and the
   /// state has headDim rows.
   int featureRows = 0;
+  int featureMap = 0; ///< kFeatureMapTaylor2 / kFeatureMapHedgehog with featureRows
   /// The rows of the state (and key sum) of a linear kernel.
   int stateDim() const { return featureRows > 0 ? featureRows : headDim; }
 };
