@@ -63,6 +63,7 @@ KernelLaunchSpec mlir::attn::getLaunchSpec(KernelOp kernel) {
       KernelLaunchSpec::Input in;
       in.name = input.getName().str();
       in.isFloat = input.getElementType().isF32();
+      in.isElem = isa<NoneType>(input.getElementType());
       for (Attribute dim : input.getShape())
         in.shape.push_back(isa<IntegerAttr>(dim) ? std::to_string(cast<IntegerAttr>(dim).getInt())
                                                  : cast<StringAttr>(dim).getValue().str());

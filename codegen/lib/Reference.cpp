@@ -102,6 +102,10 @@ LogicalResult mlir::attn::verifyProblem(Operation *container, const ReferencePro
       auto it = p.inputs.find(input.getName());
       if (it == p.inputs.end())
         return input.emitError("no values given for input '") << input.getName() << "'";
+      // A branch's own q or k (the element type) is read as that branch's q or k, not by a
+      // region: its composite checks it against the call, which a linear branch's tokens cut.
+      if (isa<NoneType>(input.getElementType()) && !isa<CompositeOp>(container))
+        continue;
       int64_t count = 1;
       for (int64_t extent : resolveInputShape(input, p))
         count *= extent;
@@ -426,7 +430,7 @@ static FailureOr<ReferenceProblem> callTokens(CompositeOp composite, const Refer
   if (p.seqQ == p.seqK && p.cuSeqlensQ == p.cuSeqlensK)
     return tokens;
   for (Operation &op : composite.getBody().front())
-    if (auto input = dyn_cast<InputOp>(op))
+    if (auto input = dyn_cast<InputOp>(op); input && !isa<NoneType>(input.getElementType()))
       for (Attribute dim : input.getShape())
         if (auto name = dyn_cast<StringAttr>(dim); name && name.getValue() == "Skv")
           return composite.emitError("input '")
@@ -456,6 +460,20 @@ static FailureOr<ReferenceProblem> callTokens(CompositeOp composite, const Refer
   return tokens;
 }
 
+ReferenceProblem mlir::attn::branchProblem(CompositeOp composite, unsigned index,
+                                           const ReferenceProblem &p) {
+  ReferenceProblem own = p;
+  if (std::optional<std::pair<unsigned, unsigned>> qk = getBranchOwnQK(composite, index)) {
+    auto inputs = composite.getBody().front().getOps<InputOp>();
+    InputOp q = *std::next(inputs.begin(), qk->first), k = *std::next(inputs.begin(), qk->second);
+    auto q_ = p.inputs.find(q.getName()), k_ = p.inputs.find(k.getName());
+    own.q = q_ != p.inputs.end() ? ArrayRef<double>(q_->second) : ArrayRef<double>();
+    own.k = k_ != p.inputs.end() ? ArrayRef<double>(k_->second) : ArrayRef<double>();
+    own.headDim = cast<IntegerAttr>(q.getShape()[3]).getInt();
+  }
+  return own;
+}
+
 FailureOr<ReferenceResult> mlir::attn::evaluateComposite(CompositeOp composite,
                                                          const ReferenceProblem &p) {
   if (failed(verifyProblem(composite, p)))
@@ -467,12 +485,14 @@ FailureOr<ReferenceResult> mlir::attn::evaluateComposite(CompositeOp composite,
   ReferenceResult result;
   std::vector<std::vector<double>> outputs;
   std::vector<double> tokenK, tokenV;
+  unsigned index = 0;
   for (PatternOp branch : getBranchPatterns(composite)) {
     if (!branch)
       return composite.emitError("a branch of '") << composite.getSymName() << "' is missing";
+    const ReferenceProblem own = branchProblem(composite, index++, p);
     FailureOr<ReferenceResult> out;
     if (branch.getUnique<LinearOp>()) {
-      FailureOr<ReferenceProblem> tokens = callTokens(composite, p, tokenK, tokenV);
+      FailureOr<ReferenceProblem> tokens = callTokens(composite, own, tokenK, tokenV);
       if (failed(tokens))
         return failure();
       out = evaluateReference(branch, *tokens);
@@ -481,7 +501,7 @@ FailureOr<ReferenceResult> mlir::attn::evaluateComposite(CompositeOp composite,
         result.keySum = std::move(out->keySum);
       }
     } else {
-      ReferenceProblem stateless = p;
+      ReferenceProblem stateless = own;
       stateless.stateIn.clear();
       stateless.keySumIn.clear();
       out = evaluateReference(branch, stateless);

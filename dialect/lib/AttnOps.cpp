@@ -12,6 +12,7 @@
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringSet.h"
 
+#include <array>
 #include <cmath>
 
 using namespace mlir;
@@ -385,8 +386,8 @@ double NormalizeOp::getEffectiveScale(int64_t headDim) {
 
 LogicalResult InputOp::verify() {
   Type elem = getElementType();
-  if (!elem.isInteger(32) && !elem.isF32())
-    return emitOpError("element type must be i32 or f32, got ") << elem;
+  if (!elem.isInteger(32) && !elem.isF32() && !isa<NoneType>(elem))
+    return emitOpError("element type must be i32, f32 or none (the kernel's), got ") << elem;
   if (getShape().empty() || getShape().size() > 4)
     return emitOpError("must have 1 to 4 dimensions, got ") << getShape().size();
   for (Attribute dim : getShape()) {
@@ -444,6 +445,69 @@ PatternOp mlir::attn::getStatefulBranch(CompositeOp composite) {
   return stateful;
 }
 
+std::optional<std::pair<unsigned, unsigned>> mlir::attn::getBranchOwnQK(CompositeOp composite,
+                                                                        unsigned index) {
+  ArrayAttr qs = composite.getBranchQAttr(), ks = composite.getBranchKAttr();
+  if (!qs || !ks || index >= qs.size() || index >= ks.size())
+    return std::nullopt;
+  StringRef q = cast<StringAttr>(qs[index]).getValue(), k = cast<StringAttr>(ks[index]).getValue();
+  std::optional<unsigned> qSlot, kSlot;
+  unsigned slot = 0;
+  for (InputOp input : composite.getBody().front().getOps<InputOp>()) {
+    if (input.getName() == q)
+      qSlot = slot;
+    if (input.getName() == k)
+      kSlot = slot;
+    ++slot;
+  }
+  if (!qSlot || !kSlot)
+    return std::nullopt;
+  return std::pair{*qSlot, *kSlot};
+}
+
+unsigned mlir::attn::getCallBranch(CompositeOp composite) {
+  unsigned i = 0;
+  while (i + 1 < composite.getBranches().size() && getBranchOwnQK(composite, i))
+    ++i;
+  return i;
+}
+
+/// Checks composite `op`'s `branch_q` / `branch_k` against its inputs and branch `index`'s
+/// pattern `branch`.
+static LogicalResult verifyOwnQK(CompositeOp op, unsigned index, PatternOp branch) {
+  ArrayAttr qs = op.getBranchQAttr(), ks = op.getBranchKAttr();
+  StringRef q = cast<StringAttr>(qs[index]).getValue(), k = cast<StringAttr>(ks[index]).getValue();
+  if (q.empty() && k.empty())
+    return success();
+  if (q.empty() || k.empty())
+    return op.emitOpError("branch ") << index << " has its own q or k but not both";
+  if (branch.getVarlen())
+    return op.emitOpError("branch ") << index << " has q and k of its own: dense sequences only";
+  for (auto [name, dims] : {std::pair{q, std::array<StringRef, 3>{"B", "Sq", "H"}},
+                            std::pair{k, std::array<StringRef, 3>{"B", "Skv", "Hkv"}}}) {
+    InputOp input;
+    for (InputOp in : op.getBody().front().getOps<InputOp>())
+      if (in.getName() == name)
+        input = in;
+    if (!input)
+      return op.emitOpError("branch ") << index << "'s q or k '" << name << "' is not an input";
+    ArrayAttr shape = input.getShape();
+    auto dimIs = [&](unsigned i, StringRef size) {
+      auto n = dyn_cast<StringAttr>(shape[i]);
+      return n && n.getValue() == size;
+    };
+    auto width = shape.size() == 4 ? dyn_cast<IntegerAttr>(shape[3]) : IntegerAttr();
+    if (!isa<NoneType>(input.getElementType()) || !width || !dimIs(0, dims[0]) ||
+        !dimIs(1, dims[1]) || !dimIs(2, dims[2]))
+      return op.emitOpError("input '") << name << "' is not a branch's q or k: none [" << dims[0]
+                                       << ", " << dims[1] << ", " << dims[2] << ", N]";
+    if (!branch.getHeadDim() || int64_t(*branch.getHeadDim()) != width.getInt())
+      return op.emitOpError("branch ")
+             << index << "'s head_dim must be " << width.getInt() << ", the width of its q and k";
+  }
+  return success();
+}
+
 /// The (name, element type, shape) of each input and the name of each scalar of `container`,
 /// in order.
 static SmallVector<std::tuple<StringRef, Type, ArrayAttr>> inputSignature(Operation *container) {
@@ -468,10 +532,16 @@ LogicalResult CompositeOp::verify() {
   if (getBranches().size() < 2 || getBranches().size() > kMaxBranches)
     return emitOpError("needs two to ")
            << kMaxBranches << " branches, has " << getBranches().size();
+  if (bool(getBranchQAttr()) != bool(getBranchKAttr()) ||
+      (getBranchQAttr() && (getBranchQAttr().size() != getBranches().size() ||
+                            getBranchKAttr().size() != getBranches().size())))
+    return emitOpError("branch_q and branch_k name one input (or \"\") per branch");
   llvm::StringSet<> seen;
-  PatternOp first;
+  PatternOp first, callQK; // the first branch, the first on the call's q and k
   auto signature = inputSignature(*this);
+  unsigned index = 0;
   for (auto [name, pattern] : llvm::zip(getBranches(), getBranchPatterns(*this))) {
+    const unsigned i = index++;
     StringRef symbol = cast<FlatSymbolRefAttr>(name).getValue();
     if (!pattern)
       return emitOpError("branch '@") << symbol << "' is not an attn.pattern of the module";
@@ -483,19 +553,29 @@ LogicalResult CompositeOp::verify() {
     if (inputSignature(pattern) != signature)
       return emitOpError("branch '@")
              << symbol << "' must declare the composite's inputs and scalars, in the same order";
+    if (getBranchQAttr() && failed(verifyOwnQK(*this, i, pattern)))
+      return failure();
+    // A branch with q and k of its own has their head_dim (checked above), not the call's.
+    const bool ownQK = getBranchOwnQK(*this, i).has_value();
+    if (!ownQK && !callQK)
+      callQK = pattern;
+    else if (!ownQK && pattern.getHeadDimAttr() != callQK.getHeadDimAttr())
+      return emitOpError("branches '@")
+             << callQK.getSymName() << "' and '@" << symbol << "' differ in head_dim";
     if (!first) {
       first = pattern;
       continue;
     }
-    if (pattern.getHeadDimAttr() != first.getHeadDimAttr() ||
-        pattern.getHeadDimVAttr() != first.getHeadDimVAttr() ||
+    if (pattern.getHeadDimVAttr() != first.getHeadDimVAttr() ||
         pattern.getHeadsAttr() != first.getHeadsAttr() ||
         pattern.getKvHeadsAttr() != first.getKvHeadsAttr() ||
         pattern.getVarlen() != first.getVarlen())
       return emitOpError("branches '@")
              << first.getSymName() << "' and '@" << symbol
-             << "' differ in their problem shape (head_dim, heads or varlen)";
+             << "' differ in their problem shape (head_dim_v, heads or varlen)";
   }
+  if (!callQK)
+    return emitOpError("has no branch on the call's q and k (every one has its own)");
   return success();
 }
 

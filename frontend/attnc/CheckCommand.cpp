@@ -114,7 +114,13 @@ static std::unique_ptr<Problem> makeProblem(attn::PatternOp pattern, Shape shape
       std::vector<double> &values = p.inputs[input.getName()];
       std::vector<uint32_t> &bits = problem->inputBits.emplace_back();
       for (int64_t i = 0; i < count; ++i) {
-        if (input.getElementType().isF32()) {
+        if (isa<NoneType>(input.getElementType())) {
+          // A branch's own q or k: normals in the element type, like q and k (the bits a
+          // kernel would read; none does, CompositeKernel binds them as q and k).
+          const uint32_t u = attnc::floatToBits(normal(rng), type);
+          values.push_back(attnc::bitsToFloat(u, type));
+          bits.push_back(u);
+        } else if (input.getElementType().isF32()) {
           // A linear pattern's inputs are typically decay rates: positive, so that its decays
           // stay in (0, 1].
           float x = linear ? std::uniform_real_distribution<float>(0.05f, 1.f)(rng) : normal(rng);
@@ -137,18 +143,21 @@ static std::unique_ptr<Problem> makeProblem(attn::PatternOp pattern, Shape shape
 }
 
 /// The values `bits` of `input` (laid out for all of `rp`) that a call over rows [from, from +
-/// count) of each sequence passes: every Sq / Skv dimension cut to those rows, the others whole.
-/// An input without such a dimension is returned as it is.
+/// count) of each sequence passes: every Sq / Skv dimension cut to those rows, the others whole
+/// (with `keysTo`, Skv dimensions to the keys [0, keysTo) instead: a KV cache). An input without
+/// such a dimension is returned as it is.
 template <class T>
 static std::vector<T> sliceSequenceRows(attn::InputOp input, const attn::ReferenceProblem &rp,
-                                        llvm::ArrayRef<T> bits, int64_t from, int64_t count) {
+                                        llvm::ArrayRef<T> bits, int64_t from, int64_t count,
+                                        std::optional<int64_t> keysTo = std::nullopt) {
   const std::vector<int64_t> shape = attn::resolveInputShape(input, rp);
   std::vector<int64_t> begin(shape.size(), 0), extent = shape;
   for (auto [i, dim] : llvm::enumerate(input.getShape()))
     if (auto name = dyn_cast<StringAttr>(dim);
         name && (name.getValue() == "Sq" || name.getValue() == "Skv")) {
-      begin[i] = from;
-      extent[i] = count;
+      const bool cache = keysTo && name.getValue() == "Skv";
+      begin[i] = cache ? 0 : from;
+      extent[i] = cache ? *keysTo : count;
     }
   std::vector<T> out;
   // Row-major walk over the slice: each output element's source offset.
@@ -311,8 +320,11 @@ private:
           *spec.module, StringAttr::get(&spec.context, k->kernel)));
       names += (names.empty() ? "" : ", ") + branch.getSymName().str();
     }
-    const int d = int(branchKernels.front().getHeadDim()),
-              dv = int(branchKernels.front().getHeadDimV());
+    // The call's head dims: those of the first branch on its q and k (a branch may have q and k
+    // of its own, of another head dim).
+    const unsigned call = attn::getCallBranch(composite);
+    const int d = int(branchKernels[call].getHeadDim()),
+              dv = int(branchKernels[call].getHeadDimV());
     const std::string entry = attn::getCombineEntryName(composite, dtype, d, dv);
     if (!checked.insert(entry).second)
       return;
@@ -344,8 +356,9 @@ private:
       std::unique_ptr<Problem> problem = makeProblem(problemPattern, cpuShape, d, dv, type, 1234);
       FailureOr<attn::ReferenceResult> ref = attn::evaluateComposite(composite, problem->ref);
       std::vector<std::vector<double>> outputs;
-      for (attn::KernelOp kernel : branchKernels) {
-        FailureOr<attn::ReferenceResult> sim = attn::simulateKernel(kernel, problem->ref);
+      for (auto [i, kernel] : llvm::enumerate(branchKernels)) {
+        FailureOr<attn::ReferenceResult> sim =
+            attn::simulateKernel(kernel, attn::branchProblem(composite, unsigned(i), problem->ref));
         if (failed(sim))
           break;
         outputs.push_back(std::move(sim->out));
@@ -396,7 +409,8 @@ private:
     SmallVector<attn::InputOp> inputs(problemPattern.getBody().front().getOps<attn::InputOp>());
     for (attn::InputOp input : inputs)
       for (Attribute dim : input.getShape())
-        if (auto name = dyn_cast<StringAttr>(dim); name && name.getValue() == "Skv")
+        if (auto name = dyn_cast<StringAttr>(dim);
+            name && name.getValue() == "Skv" && !isa<NoneType>(input.getElementType()))
           return;
     unsigned seed = 50;
     for (Shape shape : {Shape{2, 4, 2, 77, 77}, Shape{1, 2, 2, 300, 300}}) {
@@ -423,9 +437,12 @@ private:
         p.q = tensors[0];
         p.k = tensors[1];
         p.v = tensors[2];
+        // A branch's own k (the element type) is cut like the call's: the KV cache.
         for (attn::InputOp input : inputs)
           p.inputs[input.getName()] = sliceSequenceRows<double>(
-              input, full, full.inputs.find(input.getName())->second, from, n);
+              input, full, full.inputs.find(input.getName())->second, from, n,
+              isa<NoneType>(input.getElementType()) ? std::optional<int64_t>(keysTo)
+                                                    : std::nullopt);
         p.seqQ = n;
         p.seqK = keysTo;
       };

@@ -213,7 +213,7 @@ int attnc::runCompileCommand(const CompileCommandOptions &o) {
       output->os() << k.source << "\n";
     // Each composite's combine kernel, for the head dims of its branches' kernels.
     for (auto composite : spec->module->getOps<mlir::attn::CompositeOp>()) {
-      auto branch = mlir::attn::getBranchPatterns(composite).front();
+      auto branch = mlir::attn::getBranchPatterns(composite)[mlir::attn::getCallBranch(composite)];
       auto kernel = llvm::find_if(
           *kernels, [&](const CompiledKernel &k) { return k.spec.pattern == branch.getSymName(); });
       if (kernel == kernels->end())

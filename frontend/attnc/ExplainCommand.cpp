@@ -219,21 +219,30 @@ std::string decayName(DecayOp decay) {
 /// why its branches are not fused into one kernel.
 void explainComposite(CompositeOp composite, const attnc::ExplainCommandOptions &o) {
   SmallVector<PatternOp> branches = getBranchPatterns(composite);
-  outs() << llvm::formatv("composite '{0}': {1} branches over the same q, k, v, their outputs "
+  outs() << llvm::formatv("composite '{0}': {1} branches over the same {2}, their outputs "
                           "combined per element\n",
-                          composite.getSymName(), branches.size());
+                          composite.getSymName(), branches.size(),
+                          composite.getBranchQAttr() ? "v" : "q, k, v");
   int linear = 0;
-  for (PatternOp branch : branches) {
+  for (auto [index, branch] : llvm::enumerate(branches)) {
     std::string what;
+    if (std::optional<std::pair<unsigned, unsigned>> own =
+            getBranchOwnQK(composite, unsigned(index))) {
+      SmallVector<InputOp> inputs(composite.getBody().front().getOps<InputOp>());
+      what =
+          llvm::formatv("q = {0}, k = {1} (its own, head dim {2}); ", inputs[own->first].getName(),
+                        inputs[own->second].getName(), branch.getHeadDim().value_or(0))
+              .str();
+    }
     if (auto form = branch.getUnique<LinearOp>()) {
       ++linear;
-      what = std::string("linear") + (form.getCausal() ? ", causal" : ", bidirectional") +
-             decayName(branch.getUnique<DecayOp>()) +
-             (branch.getUnique<NormalizeOp>().getKind() == NormalizerKind::Sum ? ", sum normaliser"
-                                                                               : "");
+      what += std::string("linear") + (form.getCausal() ? ", causal" : ", bidirectional") +
+              decayName(branch.getUnique<DecayOp>()) +
+              (branch.getUnique<NormalizeOp>().getKind() == NormalizerKind::Sum ? ", sum normaliser"
+                                                                                : "");
     } else {
-      what = stringifyNormalizerKind(branch.getUnique<NormalizeOp>().getKind()).str() + ", mask " +
-             branch.getMaskClass().value_or("none").str();
+      what += stringifyNormalizerKind(branch.getUnique<NormalizeOp>().getKind()).str() + ", mask " +
+              branch.getMaskClass().value_or("none").str();
     }
     outs() << "  branch " << branch.getSymName() << ": " << what << "\n";
   }

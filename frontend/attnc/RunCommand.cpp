@@ -102,6 +102,13 @@ attnc::Status runOnDevice(const attnc::AttentionSpec &spec, attnc::Device &devic
     if (!input)
       continue;
     const std::vector<double> &values = p.inputs.find(input.getName())->second;
+    if (isa<NoneType>(input.getElementType())) { // the element type: a branch's own q or k
+      std::vector<uint16_t> raw = bits(values);
+      ATTNC_ASSIGN_OR_RETURN(DevicePtr ptr, up.upload(raw.data(), raw.size() * 2));
+      args.inputs.push_back(TensorRef::contiguous(reinterpret_cast<const void *>(ptr), type,
+                                                  attn::resolveInputShape(input, p)));
+      continue;
+    }
     std::vector<uint32_t> raw(values.size());
     const bool isFloat = input.getElementType().isF32();
     for (size_t i = 0; i < values.size(); ++i) {
@@ -247,7 +254,13 @@ FailureOr<attn::ReferenceResult> attnc::runCompositeOnGpu(LoadedSpec &spec,
       jitKernel(source, attn::getCombineEntryName(composite, dtype, p.headDim, p.headDimV), {}, {});
   if (!combine.ok())
     return fail(combine.status().message());
-  StatusOr<std::shared_ptr<CompositeKernel>> kernel = CompositeKernel::create(branches, *combine);
+  std::vector<std::pair<int, int>> ownQK;
+  for (unsigned i = 0; i < patterns.size(); ++i) {
+    std::optional<std::pair<unsigned, unsigned>> own = attn::getBranchOwnQK(composite, i);
+    ownQK.emplace_back(own ? int(own->first) : -1, own ? int(own->second) : -1);
+  }
+  StatusOr<std::shared_ptr<CompositeKernel>> kernel =
+      CompositeKernel::create(branches, *combine, ownQK);
   if (!kernel.ok())
     return fail(kernel.status().message());
   auto forward = [&](const ForwardArgs &args) { return (*kernel)->forward(args); };

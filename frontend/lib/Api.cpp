@@ -55,7 +55,12 @@ attnc::AttentionSpec attnc::toAttentionSpec(const attn::KernelLaunchSpec &k) {
   s.heads = int(k.heads);
   s.kvHeads = int(k.kvHeads);
   for (const attn::KernelLaunchSpec::Input &in : k.inputs)
-    s.inputs.push_back({in.name, in.isFloat ? attnc::DType::F32 : attnc::DType::I32, in.shape});
+    s.inputs.push_back(
+        {in.name,
+         in.isElem ? (s.dtype == attnc::ElementType::BF16 ? attnc::DType::BF16 : attnc::DType::F16)
+         : in.isFloat ? attnc::DType::F32
+                      : attnc::DType::I32,
+         in.shape});
   for (const attn::KernelLaunchSpec::ScalarArg &sc : k.scalars)
     s.scalars.push_back({sc.name, sc.defaultValue});
   return s;

@@ -53,7 +53,15 @@ FailureOr<std::vector<std::shared_ptr<attnc::KernelImage>>> attnc::compositeImag
     }
     if (branches.size() != composite.getBranches().size())
       continue; // a branch has no kernel for this target
-    AttentionSpec spec = branches.front()->spec();
+    // The composite's fields are those of its first branch on the call's q and k.
+    std::vector<std::pair<int, int>> ownQK;
+    for (unsigned i = 0; i < branches.size(); ++i) {
+      std::optional<std::pair<unsigned, unsigned>> own = attn::getBranchOwnQK(composite, i);
+      ownQK.emplace_back(own ? int(own->first) : -1, own ? int(own->second) : -1);
+    }
+    AttentionSpec spec = branches[attn::getCallBranch(composite)]->spec();
+    if (llvm::any_of(ownQK, [](auto qk) { return qk.first >= 0; }))
+      spec.branchOwnQK = ownQK;
     const std::string dtype = spec.dtype == ElementType::BF16 ? "bf16" : "f16";
     spec.pattern = composite.getSymName().str();
     spec.entry =

@@ -26,6 +26,7 @@
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/FormatVariadic.h"
 
+#include <array>
 #include <cmath>
 #include <cstdio>
 
@@ -237,6 +238,21 @@ LogicalResult MLIRGenImpl::genPattern(const ast::File &file, const ast::Pattern 
                                          outer ? branchPatternName(*outer, ast) : ast.name);
   if (failed(setShapeAttributes(pattern, decls)))
     return failure();
+  if (!outer)
+    for (const ast::Input &input : ast.inputs)
+      if (input.type == ValueKind::Elem)
+        return error(input.loc, "input '" + input.name +
+                                    "' holds the kernel's elements (elem): such an input is a "
+                                    "composite's, for a branch's own q and k "
+                                    "(branch NAME(q = " +
+                                    input.name + ", k = ...))"),
+               failure();
+  if (outer && (!ast.ownQ.empty() || !ast.ownK.empty())) {
+    FailureOr<int64_t> d = ownHeadDim(ast, *outer);
+    if (failed(d))
+      return failure();
+    pattern.setHeadDimAttr(builder.getI64IntegerAttr(*d));
+  }
   Block *body = builder.createBlock(&pattern.getBody());
   builder.setInsertionPointToEnd(body);
   if (failed(genDeclarations(decls)))
@@ -264,6 +280,59 @@ LogicalResult MLIRGenImpl::genPattern(const ast::File &file, const ast::Pattern 
   setParamsAttribute(pattern, ast);
   builder.setInsertionPointAfter(pattern);
   return success();
+}
+
+FailureOr<int64_t> MLIRGenImpl::ownHeadDim(const ast::Pattern &branch,
+                                           const ast::Pattern &composite) {
+  const SMLoc at = branch.ownQ.empty() ? branch.ownKLoc : branch.ownQLoc;
+  if (branch.ownQ.empty() || branch.ownK.empty())
+    return error(at, "branch '" + branch.name + "' gives its own " +
+                         (branch.ownQ.empty() ? "k but not q" : "q but not k") +
+                         ": a branch takes both, (q = INPUT, k = INPUT)"),
+           failure();
+  if (!composite.headDim)
+    return error(at, "a branch with q and k of its own needs the composite's 'head_dim D, Dv' "
+                     "(D of the call's q and k, Dv of every branch's output)"),
+           failure();
+  if (composite.varlen)
+    return error(at,
+                 "a branch's own q and k need dense sequences; '" + composite.name + "' is varlen"),
+           failure();
+  int64_t width = 0;
+  for (auto [name, loc, dims] : {std::tuple{StringRef(branch.ownQ), branch.ownQLoc,
+                                            std::array<StringRef, 3>{"B", "Sq", "H"}},
+                                 std::tuple{StringRef(branch.ownK), branch.ownKLoc,
+                                            std::array<StringRef, 3>{"B", "Skv", "Hkv"}}}) {
+    auto input = llvm::find_if(composite.inputs,
+                               [&, n = name](const ast::Input &in) { return in.name == n; });
+    if (input == composite.inputs.end())
+      return error(loc, "'" + name + "' is not an input of '" + composite.name + "'"), failure();
+    const bool isQ = dims[1] == "Sq";
+    const std::string expected = "input " + name.str() + ": elem[" + dims[0].str() + ", " +
+                                 dims[1].str() + ", " + dims[2].str() + ", N]";
+    auto isName = [](const ast::ExprPtr &e, StringRef n) {
+      return e->kind == ast::Expr::Kind::Name && e->name == n;
+    };
+    if (input->type != ValueKind::Elem || input->shape.size() != 4 ||
+        !isName(input->shape[0], dims[0]) || !isName(input->shape[1], dims[1]) ||
+        !isName(input->shape[2], dims[2])) {
+      error(loc, Twine("a branch's own ") + (isQ ? "q" : "k") +
+                     " is laid out like the call's: " + expected + " (N its head dim)");
+      note(input->loc, "declared here");
+      return failure();
+    }
+    FailureOr<Constant> n = evalConst(*input->shape[3], "");
+    if (failed(n))
+      return failure();
+    if (n->kind != ValueKind::Int || n->value <= 0)
+      return error(input->shape[3]->loc, "a branch's head dim must be a positive int"), failure();
+    if (width && int64_t(n->value) != width)
+      return error(loc, "branch '" + branch.name + "' has q of head dim " + Twine(width) +
+                            " and k of " + Twine(int64_t(n->value)) + ": they must agree"),
+             failure();
+    width = int64_t(n->value);
+  }
+  return width;
 }
 
 /// A composite: its branches as patterns, then `attn.composite` with the combine.
@@ -306,6 +375,9 @@ LogicalResult MLIRGenImpl::genComposite(const ast::File &file, const ast::Patter
                        "belongs to the composite: every branch shares its inputs, scalars and "
                        "shape");
   }
+  if (llvm::all_of(ast.branches, [](const ast::Pattern &b) { return !b.ownQ.empty(); }))
+    return misplaced(ast.branches.back().ownQLoc, "every branch of '" + ast.name + "'",
+                     "has q and k of its own: one at least takes the call's (its head_dim)");
   SmallVector<Attribute> symbols;
   for (const ast::Pattern &branch : ast.branches) {
     if (failed(genPattern(file, branch, &ast)))
@@ -315,7 +387,17 @@ LogicalResult MLIRGenImpl::genComposite(const ast::File &file, const ast::Patter
   if (failed(openScope(file, nullptr, ast)))
     return failure();
   auto composite =
-      attn::CompositeOp::create(builder, loc(ast.loc), ast.name, builder.getArrayAttr(symbols));
+      attn::CompositeOp::create(builder, loc(ast.loc), ast.name, builder.getArrayAttr(symbols),
+                                /*branch_q=*/ArrayAttr(), /*branch_k=*/ArrayAttr());
+  if (llvm::any_of(ast.branches, [](const ast::Pattern &b) { return !b.ownQ.empty(); })) {
+    SmallVector<StringRef> qs, ks;
+    for (const ast::Pattern &branch : ast.branches) {
+      qs.push_back(branch.ownQ);
+      ks.push_back(branch.ownK);
+    }
+    composite.setBranchQAttr(builder.getStrArrayAttr(qs));
+    composite.setBranchKAttr(builder.getStrArrayAttr(ks));
+  }
   builder.createBlock(&composite.getBody());
   if (failed(genDeclarations(ast)))
     return failure();
@@ -433,7 +515,10 @@ LogicalResult MLIRGenImpl::genInput(const ast::Input &input) {
       return error(dim->loc, "an input dimension must be a positive int (at most 2^24)"), failure();
     shape.push_back(builder.getI64IntegerAttr(static_cast<int64_t>(size->value)));
   }
-  Type elem = input.type == ValueKind::Int ? Type(builder.getI32Type()) : builder.getF32Type();
+  // elem: the kernel's element type, `none` in the dialect (fixed per kernel, not per pattern).
+  Type elem = input.type == ValueKind::Int    ? Type(builder.getI32Type())
+              : input.type == ValueKind::Elem ? Type(builder.getNoneType())
+                                              : Type(builder.getF32Type());
   attn::InputOp::create(builder, loc(input.loc), input.name, elem, builder.getArrayAttr(shape));
   return success();
 }

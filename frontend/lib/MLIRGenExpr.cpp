@@ -291,6 +291,10 @@ FailureOr<TypedValue> MLIRGenImpl::genIndex(const ast::Expr &e) {
     return fail(e.loc, "'" + e.name + "' is not an input tensor and cannot be indexed");
   }
   const ast::Input &input = *it->second.input;
+  if (input.type == ValueKind::Elem)
+    return fail(e.loc, "input '" + e.name +
+                           "' holds the kernel's elements (elem): a branch takes "
+                           "it as its own q or k, expressions cannot read it");
   if (e.operands.size() != input.shape.size())
     return fail(e.loc, "input '" + e.name + "' has " + Twine(input.shape.size()) + " dimension" +
                            (input.shape.size() == 1 ? "" : "s") + ", indexed with " +

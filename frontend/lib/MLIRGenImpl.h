@@ -123,6 +123,9 @@ private:
   void setParamsAttribute(attn::PatternOp pattern, const ast::Pattern &ast);
 
   LogicalResult setShapeAttributes(attn::PatternOp pattern, const ast::Pattern &ast);
+  /// A branch's own q and k (`branch NAME(q = X, k = Y)`): checks them against `composite`'s
+  /// inputs (elem, [B, Sq, H, N] and [B, Skv, Hkv, N]) and returns N, the branch's head dim.
+  FailureOr<int64_t> ownHeadDim(const ast::Pattern &branch, const ast::Pattern &composite);
 
   LogicalResult genInput(const ast::Input &input);
 

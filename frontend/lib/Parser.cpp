@@ -7,14 +7,15 @@
 //              | 'normalize' ('softmax' | 'sigmoid' | 'none') ['(' option (',' option)* ')']
 //              | 'heads' INT [',' INT] | 'head_dim' INT [',' INT] | 'varlen' | 'output' 'lse'
 //              | 'linear' '{' [litem (';' litem)* [';']] '}'
-//              | 'branch' NAME '{' clause* '}' | 'combine' expr       (a composite)
+//              | 'branch' NAME ['(' NAME '=' NAME (',' NAME '=' NAME)* ')'] '{' clause* '}'
+//              | 'combine' expr                                       (a composite)
 //   litem     := 'feature' expr | 'decay' expr | 'causal'
 //              | 'normalize' ('none' | 'sum') ['(' option (',' option)* ')']
 //   param     := 'param' NAME ':' type '=' expr ['in' '[' expr ',' expr ']']
 //   let       := 'let' NAME '=' expr
 //   scalar    := 'scalar' NAME ['=' expr]
 //   input     := 'input' NAME ':' type '[' expr (',' expr)* ']'
-//   option    := NAME '=' expr;    type := 'int' | 'float' | 'bool'
+//   option    := NAME '=' expr;    type := 'int' | 'float' | 'bool' | 'elem' (inputs)
 //   expr      := or;  or := and ('||' and)*;  and := cmp ('&&' cmp)*
 //   cmp       := add [('<' | '<=' | '>' | '>=' | '==' | '!=') add]
 //   add       := mul (('+' | '-') mul)*;  mul := unary (('*' | '/' | '%') unary)*
@@ -229,14 +230,17 @@ private:
     advance();
     return true;
   }
-  bool parseType(Type &type) {
+  /// int, float, bool, or for an input (`elem`) also the kernel's element type.
+  bool parseType(Type &type, bool input = false) {
     std::optional<Type> t = llvm::StringSwitch<std::optional<Type>>(tok.text)
                                 .Case("int", Type::Int)
                                 .Case("float", Type::Float)
                                 .Case("bool", Type::Bool)
+                                .Case("elem", Type::Elem)
                                 .Default(std::nullopt);
-    if (tok.kind != Token::Kind::Name || !t) {
-      error(tok.loc, "expected a type (int, float or bool), found " + describe());
+    if (tok.kind != Token::Kind::Name || !t || (t == Type::Elem && !input)) {
+      error(tok.loc, llvm::Twine("expected a type (int, float") +
+                         (input ? ", bool or elem" : " or bool") + "), found " + describe());
       return false;
     }
     type = *t;
@@ -357,7 +361,7 @@ private:
     if (consume("input")) {
       Input input;
       if (!parseName(input.name, input.loc, "an input name") ||
-          !expect(":", "after the input name") || !parseType(input.type) ||
+          !expect(":", "after the input name") || !parseType(input.type, /*input=*/true) ||
           !expect("[", "to open the input's shape"))
         return false;
       do {
@@ -430,8 +434,32 @@ private:
       return false;
     }
     Pattern branch;
-    if (!parseName(branch.name, branch.loc, "a branch name after 'branch'") ||
-        !expect("{", "to open the branch body"))
+    if (!parseName(branch.name, branch.loc, "a branch name after 'branch'"))
+      return false;
+    // `(q = INPUT, k = INPUT)`: the branch's own queries and keys.
+    if (consume("(")) {
+      do {
+        std::string key, value;
+        SMLoc keyLoc, valueLoc;
+        if (!parseName(key, keyLoc, "'q' or 'k'") || !expect("=", "after '" + key + "'") ||
+            !parseName(value, valueLoc, "an input's name"))
+          return false;
+        std::string *slot = key == "q" ? &branch.ownQ : key == "k" ? &branch.ownK : nullptr;
+        if (!slot) {
+          error(keyLoc, "a branch takes 'q = INPUT' and 'k = INPUT', not '" + key + "'");
+          return false;
+        }
+        if (!slot->empty()) {
+          error(keyLoc, "'" + key + "' is given twice for branch '" + branch.name + "'");
+          return false;
+        }
+        *slot = value;
+        (key == "q" ? branch.ownQLoc : branch.ownKLoc) = valueLoc;
+      } while (consume(","));
+      if (!expect(")", "to close the branch's q and k"))
+        return false;
+    }
+    if (!expect("{", "to open the branch body"))
       return false;
     inBranch = true;
     const bool ok = parseBody(branch, "branch");

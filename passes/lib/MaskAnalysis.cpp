@@ -336,11 +336,16 @@ public:
         })
         .Case([&](arith::AndIOp) -> BoolAbs {
           BoolAbs x = boolOf(op->getOperand(0)), y = boolOf(op->getOperand(1));
-          return {land(x.must, y.must), land(x.may, y.may)};
+          // Never true also where the keys each side allows do not meet inside the box (a
+          // lower and an upper bound on k whose ranges are disjoint there).
+          return {land(x.must, y.must), land(land(x.may, y.may), keysMayHold(v, true))};
         })
         .Case([&](arith::OrIOp) -> BoolAbs {
           BoolAbs x = boolOf(op->getOperand(0)), y = boolOf(op->getOperand(1));
-          return {lor(x.must, y.must), lor(x.may, y.may)};
+          // Always true also where the keys that fail both sides leave the box: a window's
+          // lower edge that reaches the sink keys (k < s || k > q - w) covers the tile though
+          // neither side does alone.
+          return {lor(lor(x.must, y.must), lnot(keysMayHold(v, false))), lor(x.may, y.may)};
         })
         .Case([&](arith::XOrIOp) -> BoolAbs {
           BoolAbs x = boolOf(op->getOperand(0)), y = boolOf(op->getOperand(1));
@@ -562,6 +567,24 @@ public:
     if (!difference)
       return unbounded();
     return solveLinear(pred, *difference);
+  }
+
+  /// Whether `v == positive` can hold at some key of the box (for some row): false when the
+  /// box's keys miss solve(v, positive). True when v does not depend on k or the box has no
+  /// key interval (the caller's other terms decide).
+  Value keysMayHold(Value v, bool positive) {
+    if (!dependsOnK.contains(v) || !args.lo[kArgK] || !args.hi[kArgK])
+      return boolean(true);
+    using P = arith::CmpIPredicate;
+    KeyRange r = solve(v, positive);
+    Value misses = boolean(false); // the box's keys [lo, hi] and r = [r.lo, r.hi) are disjoint
+    if (r.hi)
+      misses = lor(misses, cmp(P::sle, r.hi, args.lo[kArgK]));
+    if (r.lo)
+      misses = lor(misses, cmp(P::sgt, r.lo, args.hi[kArgK]));
+    if (r.lo && r.hi)
+      misses = lor(misses, cmp(P::sge, r.lo, r.hi));
+    return lnot(misses);
   }
 
   /// Keys where `v == positive` can hold for some row of the box.

@@ -357,6 +357,12 @@ class Kernel:
                 keep.append(t)
                 if _is_torch(t):
                     tensors[i] = _torch_tensor(t, decl["name"])
+                elif decl["dtype"] in ("bf16", "f16"):  # a composite branch's own q or k
+                    import numpy as np
+                    bits = (_to_bf16_bits(t) if decl["dtype"] == "bf16" else
+                            np.asarray(t, dtype=np.float16).view(np.uint16))
+                    code = _BF16 if decl["dtype"] == "bf16" else _F16
+                    tensors[i] = arrays.upload(bits, code, decl["name"])
                 else:
                     import numpy as np
                     want = np.float32 if decl["dtype"] == "f32" else np.int32

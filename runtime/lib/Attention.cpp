@@ -90,6 +90,8 @@ std::string AttentionSpec::toJson() const {
   j["linear_feature_rows"] = config.featureRows;
   j["linear_feature_map"] = config.featureMap;
   j["branches"] = branches;
+  if (!branchOwnQK.empty())
+    j["branch_own_qk"] = branchOwnQK;
   j["varlen"] = varlen;
   j["heads"] = heads;
   j["kv_heads"] = kvHeads;
@@ -164,9 +166,12 @@ StatusOr<AttentionSpec> AttentionSpec::fromJson(const std::string &text) {
       Input input;
       input.name = in.at("name").get<std::string>();
       std::string type = in.at("dtype").get<std::string>();
-      if (type != "i32" && type != "f32")
+      if (type != "i32" && type != "f32" && type != "bf16" && type != "f16")
         return Status::error("kernel spec: input '" + input.name + "' has dtype '" + type + "'");
-      input.dtype = type == "i32" ? DType::I32 : DType::F32;
+      input.dtype = type == "i32"    ? DType::I32
+                    : type == "f32"  ? DType::F32
+                    : type == "bf16" ? DType::BF16
+                                     : DType::F16;
       input.shape = in.at("shape").get<std::vector<std::string>>();
       s.inputs.push_back(std::move(input));
     }
@@ -176,6 +181,19 @@ StatusOr<AttentionSpec> AttentionSpec::fromJson(const std::string &text) {
       if (!sc.at("default").is_null())
         scalar.defaultValue = sc.at("default").get<double>();
       s.scalars.push_back(std::move(scalar));
+    }
+    // Absent in manifests written before branches had q and k of their own.
+    s.branchOwnQK = j.value("branch_own_qk", std::vector<std::pair<int, int>>());
+    if (!s.branchOwnQK.empty() && s.branchOwnQK.size() != s.branches.size())
+      return Status::error("kernel spec: branch_own_qk needs one entry per branch");
+    for (auto [q, k] : s.branchOwnQK) {
+      auto elem = [&](int slot) {
+        return slot >= 0 && slot < int(s.inputs.size()) &&
+               (s.inputs[size_t(slot)].dtype == DType::BF16 ||
+                s.inputs[size_t(slot)].dtype == DType::F16);
+      };
+      if ((q >= 0 || k >= 0) && !(elem(q) && elem(k)))
+        return Status::error("kernel spec: branch_own_qk names no bf16/f16 input");
     }
   } catch (const json::exception &e) {
     return Status::error(std::string("kernel spec: ") + e.what());
@@ -470,6 +488,11 @@ Status attnc::bindForwardArgs(const AttentionSpec &s, const ForwardArgs &a, FwdP
     if (t.dtype != decl.dtype)
       return Status::error(what + "is " + dtypeName(t.dtype) + ", declared " +
                            dtypeName(decl.dtype));
+    p.inputs[i] = t.data;
+    // The kernel's element type: a composite branch's own q or k, which no kernel reads; the
+    // composite binds it as that branch's q or k (CompositeKernel::forward).
+    if (decl.dtype == DType::BF16 || decl.dtype == DType::F16)
+      continue;
     std::vector<int64_t> want;
     for (const std::string &dim : decl.shape) {
       if (dim == "B")
@@ -669,8 +692,9 @@ KernelImage::loadComposite(const JitTarget &target) const {
   } else {
     return noBinaryFor(jit);
   }
-  ATTNC_ASSIGN_OR_RETURN(std::shared_ptr<CompositeKernel> composite,
-                         CompositeKernel::create(std::move(branches), std::move(combine)));
+  ATTNC_ASSIGN_OR_RETURN(
+      std::shared_ptr<CompositeKernel> composite,
+      CompositeKernel::create(std::move(branches), std::move(combine), spec_.branchOwnQK));
   composites_.emplace_back(jit.device->ordinal(), composite);
   return composite;
 }

@@ -185,10 +185,11 @@ std::string attnc::bundleHeader(const std::string &name,
       os << ";\n *   state_in, state_out float32 [B, Hq, " << stateful->config.stateDim() << ", "
          << s.config.headDimV << "] (NULL: zero / not written; may be the same; length-1 "
          << "sequences run the decode step"
-         << (s.branches.empty() ? ")"
-                                : "; branch '" + stateful->pattern +
-                                      "' carries it and reads the last Sq rows of k and v: a "
-                                      "decode call passes the KV cache)");
+         << (s.branches.empty()
+                 ? ")"
+                 : "; branch '" + stateful->pattern +
+                       "' carries it and reads the last Sq rows of its k and of v: a "
+                       "decode call passes the KV cache)");
     if (keySum)
       os << ";\n *   key_sum_in, key_sum_out float32 [B, Hq, " << stateful->config.stateDim()
          << "] (NULL: zero / not written; two different tensors)";

@@ -1,6 +1,7 @@
 //===- Composite.cpp - Launching a composite's branches and combine -------===//
 #include "attnc/Composite.h"
 
+#include <algorithm>
 #include <string>
 
 using namespace attnc;
@@ -19,26 +20,46 @@ Status attnc::launchCombine(const Kernel &combine, const FwdParams &p, const Com
 
 StatusOr<std::shared_ptr<CompositeKernel>>
 CompositeKernel::create(std::vector<std::shared_ptr<AttentionKernel>> branches,
-                        std::shared_ptr<Kernel> combine) {
+                        std::shared_ptr<Kernel> combine, std::vector<std::pair<int, int>> ownQK) {
   if (branches.size() < 2 || branches.size() > size_t(kMaxBranches))
     return Status::error("composite: " + std::to_string(branches.size()) + " branches (2 to " +
                          std::to_string(kMaxBranches) + " are supported)");
   if (!combine)
     return Status::error("composite: no combine kernel");
+  if (!ownQK.empty() && ownQK.size() != branches.size())
+    return Status::error("composite: " + std::to_string(ownQK.size()) + " own q/k entries for " +
+                         std::to_string(branches.size()) + " branches");
+  auto own = [&](size_t i) { return !ownQK.empty() && ownQK[i].first >= 0; };
   const AttentionSpec &first = branches.front()->spec();
-  for (const std::shared_ptr<AttentionKernel> &branch : branches) {
-    const AttentionSpec &s = branch->spec();
-    if (s.dtype != first.dtype || s.config.headDim != first.config.headDim ||
-        s.config.headDimV != first.config.headDimV || s.varlen != first.varlen)
+  const AttentionSpec *call = nullptr; // the first branch on the call's q and k
+  for (size_t i = 0; i < branches.size(); ++i) {
+    const AttentionSpec &s = branches[i]->spec();
+    if (s.dtype != first.dtype || s.config.headDimV != first.config.headDimV ||
+        s.varlen != first.varlen)
       return Status::error("composite: branches '" + first.pattern + "' and '" + s.pattern +
-                           "' differ in element type, head dims or varlen");
+                           "' differ in element type, value head dim or varlen");
+    if (own(i)) {
+      for (int slot : {ownQK[i].first, ownQK[i].second})
+        if (slot >= int(s.inputs.size()) || (s.inputs[size_t(slot)].dtype != DType::BF16 &&
+                                             s.inputs[size_t(slot)].dtype != DType::F16))
+          return Status::error("composite: branch '" + s.pattern +
+                               "' takes its q or k from no input of the element type");
+      if (s.varlen)
+        return Status::error("composite: branch '" + s.pattern +
+                             "' has q and k of its own: dense sequences only");
+    } else if (!call) {
+      call = &s;
+    } else if (s.config.headDim != call->config.headDim) {
+      return Status::error("composite: branches '" + call->pattern + "' and '" + s.pattern +
+                           "' differ in head dim");
+    }
   }
   std::vector<const AttentionSpec *> specs;
   for (const std::shared_ptr<AttentionKernel> &branch : branches)
     specs.push_back(&branch->spec());
   const int stateful = attnc::statefulBranch(specs);
   return std::shared_ptr<CompositeKernel>(
-      new CompositeKernel(std::move(branches), std::move(combine), stateful));
+      new CompositeKernel(std::move(branches), std::move(combine), stateful, std::move(ownQK)));
 }
 
 int attnc::statefulBranch(const std::vector<const AttentionSpec *> &branches) {
@@ -76,12 +97,28 @@ static Status callTokens(const ForwardArgs &args, bool varlen, ForwardArgs &toke
   return Status::success();
 }
 
+Status CompositeKernel::branchArgs(size_t i, const ForwardArgs &args, ForwardArgs &out) const {
+  const AttentionKernel &branch = *branches_[i];
+  out = args;
+  if (!ownQK_.empty() && ownQK_[i].first >= 0) {
+    const auto [q, k] = ownQK_[i];
+    if (size_t(std::max(q, k)) >= args.inputs.size())
+      return Status::error("composite: branch '" + branch.spec().pattern + "' takes q and k from " +
+                           "inputs " + std::to_string(q) + " and " + std::to_string(k) + "; " +
+                           std::to_string(args.inputs.size()) + " inputs were given");
+    out.q = args.inputs[size_t(q)];
+    out.k = args.inputs[size_t(k)];
+  }
+  if (branch.spec().config.kernelTemplate == KernelTemplate::Linear)
+    return callTokens(out, branch.spec().varlen, out);
+  out.stateIn = out.stateOut = TensorRef();
+  out.keySumIn = out.keySumOut = TensorRef();
+  return Status::success();
+}
+
 Status CompositeKernel::forward(const ForwardArgs &args, void *stream) const {
   if (args.lse.given())
     return Status::error("composite: no lse (its output is the combine's)");
-  auto linear = [](const std::shared_ptr<AttentionKernel> &branch) {
-    return branch->spec().config.kernelTemplate == KernelTemplate::Linear;
-  };
   if ((args.stateIn.given() || args.stateOut.given() || args.keySumIn.given() ||
        args.keySumOut.given()) &&
       stateful_ < 0)
@@ -90,9 +127,8 @@ Status CompositeKernel::forward(const ForwardArgs &args, void *stream) const {
   // O, the sizes and the inputs of the call, as the first branch binds them (each branch
   // checks the arguments again when it runs).
   FwdParams p;
-  ForwardArgs first = args;
-  if (linear(branches_.front()))
-    ATTNC_TRY(callTokens(args, branches_.front()->spec().varlen, first));
+  ForwardArgs first;
+  ATTNC_TRY(branchArgs(0, args, first));
   ATTNC_TRY(branches_.front()->bind(first, p));
   const size_t bytes = size_t(args.o.numel()) * dtypeBytes(args.o.dtype);
   std::vector<int64_t> shape(args.o.shape, args.o.shape + args.o.rank);
@@ -106,16 +142,11 @@ Status CompositeKernel::forward(const ForwardArgs &args, void *stream) const {
       break;
     }
     parts.parts[i] = reinterpret_cast<const void *>(*part);
-    ForwardArgs branchArgs = args;
-    branchArgs.o = TensorRef::contiguous(parts.parts[i], args.o.dtype, shape);
-    if (linear(branches_[i])) {
-      st = callTokens(args, branches_[i]->spec().varlen, branchArgs);
-    } else {
-      branchArgs.stateIn = branchArgs.stateOut = TensorRef();
-      branchArgs.keySumIn = branchArgs.keySumOut = TensorRef();
-    }
+    ForwardArgs call;
+    st = branchArgs(i, args, call);
+    call.o = TensorRef::contiguous(parts.parts[i], args.o.dtype, shape);
     if (st.ok())
-      st = branches_[i]->forward(branchArgs, stream);
+      st = branches_[i]->forward(call, stream);
   }
   if (st.ok())
     st = launchCombine(*combine_, p, parts, stream);

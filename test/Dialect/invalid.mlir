@@ -145,7 +145,7 @@ attn.pattern @bias_on_softmax {
 // -----
 
 attn.pattern @bad_input_type {
-  // expected-error @+1 {{element type must be i32 or f32}}
+  // expected-error @+1 {{element type must be i32, f32 or none}}
   attn.input "x" : f16 ["B"]
   attn.normalize softmax
 }

@@ -122,6 +122,30 @@ TEST(BlockMap, LinearMasksAreExact) {
     checkSpec(std::string("attention m { mask ") + mask + " }", mask, /*mustBeExact=*/true, 7);
 }
 
+/// Sinks beside a window whose lower edge reaches them: a tile the two cover together is FULL
+/// though neither covers it alone (rows 32..47 against keys 0..31 with 4 sinks and a window of
+/// 45), at every tile size, top-left and bottom-right aligned.
+TEST(BlockMap, SinksMeetingTheWindowAreExact) {
+  for (const char *mask : {"k <= q && (k < 4 || q - k < 45)",
+                           "k <= q + Skv - Sq && (q + Skv - Sq - k < 45 || k < 4)"}) {
+    std::unique_ptr<Compiled> c = compile(std::string("attention m { mask ") + mask + " }");
+    ASSERT_TRUE(c);
+    PatternOp pattern = *c->module->getOps<PatternOp>().begin();
+    for (auto [sq, skv] : {std::pair<int64_t, int64_t>{64, 64}, {44, 132}, {100, 100}})
+      for (int64_t blockM : {16, 32, 64})
+        for (int64_t blockN : {16, 32, 64}) {
+          ReferenceProblem p;
+          p.seqQ = sq;
+          p.seqK = skv;
+          auto claimed = classifyTiles(pattern, p, 0, 0, blockM, blockN);
+          auto truth = bruteForceTiles(pattern, p, 0, 0, blockM, blockN);
+          ASSERT_TRUE(mlir::succeeded(claimed) && mlir::succeeded(truth));
+          EXPECT_EQ(checkExact(*claimed, *truth, skv), "")
+              << mask << " Sq " << sq << " Skv " << skv << " tile " << blockM << "x" << blockN;
+        }
+  }
+}
+
 TEST(BlockMap, OtherMasksAreSound) {
   const char *masks[] = {
       "(q - k) % 7 == 0 && k <= q",

@@ -610,6 +610,92 @@ TEST(ReferenceComposite, DecodesAfterAPrefill) {
   EXPECT_TRUE(mlir::failed(evaluateComposite(*two->module->getOps<CompositeOp>().begin(), stated)));
 }
 
+/// Based: a Taylor-2 branch over queries and keys of its own (inputs of the element type, head
+/// dim 8) beside a window over the call's (head dim 16), summed; against the formula 1 + z +
+/// z^2 / 2 on the branch's q and k and the window by hand. Then decoding: a prefill over L - 1
+/// tokens + one step with the whole sequence as the cache (the own k cut like the call's k)
+/// gives the last row and the state.
+TEST(ReferenceComposite, BranchWithQueriesAndKeysOfItsOwn) {
+  RandomProblem rp = linearProblem(35);
+  rp.p.stateIn.clear();
+  const int64_t B = rp.p.batch, H = rp.p.heads, Hkv = rp.p.kvHeads, L = rp.p.seqQ, N = 8;
+  const int64_t D = rp.p.headDim, Dv = rp.p.headDimV;
+  std::mt19937 rng(36);
+  std::vector<double> fq = randomVector(B * L * H * N, rng),
+                      fk = randomVector(B * L * Hkv * N, rng);
+  rp.p.inputs["fq"] = fq;
+  rp.p.inputs["fk"] = fk;
+  std::unique_ptr<Compiled> c =
+      compile("attention m {\n head_dim 16, 8\n input fq: elem[B, Sq, H, 8]\n"
+              " input fk: elem[B, Skv, Hkv, 8]\n"
+              " branch lin(q = fq, k = fk) { linear { feature taylor2; causal; normalize sum } }\n"
+              " branch win { mask k <= q + (Skv - Sq) && q + (Skv - Sq) - k < 5 }\n"
+              " combine lin + win\n}");
+  ASSERT_TRUE(c);
+  auto composite = *c->module->getOps<CompositeOp>().begin();
+  mlir::FailureOr<ReferenceResult> full = evaluateComposite(composite, rp.p);
+  ASSERT_TRUE(mlir::succeeded(full));
+  ReferenceProblem own = rp.p;
+  own.q = fq;
+  own.k = fk;
+  own.headDim = N;
+  auto taylor = [&](int64_t, const double *q, const double *k) {
+    double z = 0;
+    for (int64_t d = 0; d < N; ++d)
+      z += q[d] * k[d];
+    z /= std::sqrt(double(N));
+    return 1 + z + z * z / 2;
+  };
+  std::vector<double> lin = handWeighted(own, taylor);
+  Hand window;
+  window.keep = [](int64_t, int64_t, int64_t q, int64_t k, int64_t, int64_t) {
+    return k <= q && q - k < 5;
+  };
+  std::vector<double> win = handAttention(rp.p, window);
+  ASSERT_EQ(lin.size(), win.size());
+  for (size_t i = 0; i < lin.size(); ++i)
+    lin[i] += win[i];
+  EXPECT_LT(maxAbsDiff(full->out, lin), 1e-9);
+  EXPECT_EQ(full->state.size(), size_t(B * H * 64 * Dv)); // 45 features -> 64 rows
+
+  // Rows [from, from + n) of every sequence of a [B, L, heads, width] tensor.
+  auto rows = [&](const std::vector<double> &x, int64_t heads, int64_t width, int64_t from,
+                  int64_t n) {
+    std::vector<double> out;
+    for (int64_t b = 0; b < B; ++b)
+      out.insert(out.end(), x.begin() + ((b * L + from) * heads) * width,
+                 x.begin() + ((b * L + from + n) * heads) * width);
+    return out;
+  };
+  std::vector<double> q0 = rows(rp.q, H, D, 0, L - 1), k0 = rows(rp.k, Hkv, D, 0, L - 1),
+                      v0 = rows(rp.v, Hkv, Dv, 0, L - 1);
+  ReferenceProblem prefill = rp.p;
+  prefill.seqQ = prefill.seqK = L - 1;
+  prefill.q = q0;
+  prefill.k = k0;
+  prefill.v = v0;
+  prefill.inputs["fq"] = rows(fq, H, N, 0, L - 1);
+  prefill.inputs["fk"] = rows(fk, Hkv, N, 0, L - 1);
+  mlir::FailureOr<ReferenceResult> first = evaluateComposite(composite, prefill);
+  ASSERT_TRUE(mlir::succeeded(first));
+  std::vector<double> q1 = rows(rp.q, H, D, L - 1, 1);
+  ReferenceProblem step = rp.p; // the whole sequence as the cache, fk included
+  step.seqQ = 1;
+  step.q = q1;
+  step.inputs["fq"] = rows(fq, H, N, L - 1, 1);
+  step.stateIn = first->state;
+  step.keySumIn = first->keySum;
+  mlir::FailureOr<ReferenceResult> next = evaluateComposite(composite, step);
+  ASSERT_TRUE(mlir::succeeded(next));
+  EXPECT_LT(maxAbsDiff(next->out, rows(full->out, H, Dv, L - 1, 1)), 1e-9);
+  EXPECT_LT(maxAbsDiff(next->state, full->state), 1e-9);
+  EXPECT_LT(maxAbsDiff(next->keySum, full->keySum), 1e-9);
+  // Without its own k the composite's problem does not verify.
+  ReferenceProblem missing = rp.p;
+  missing.inputs.erase("fk");
+  EXPECT_TRUE(mlir::failed(evaluateComposite(composite, missing)));
+}
+
 TEST(Reference, RejectsBadProblems) {
   RandomProblem rp(10);
   std::unique_ptr<Compiled> c = compile("attention d { input doc: int[B, Skv]\n"

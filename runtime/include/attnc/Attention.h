@@ -85,6 +85,10 @@ struct AttentionSpec {
   /// patterns, in order; `entry` is then its combine kernel (combine.cuh), and the other
   /// fields are those of its first branch. Empty for a pattern.
   std::vector<std::string> branches;
+  /// A composite whose branches may have queries and keys of their own: per branch, the
+  /// slots among `inputs` of its q and k (inputs of the element type, [B, Sq, H, N] and
+  /// [B, Skv, Hkv, N]), or {-1, -1} for the call's. Empty: every branch takes the call's.
+  std::vector<std::pair<int, int>> branchOwnQK;
 
   std::string toJson() const;
   static StatusOr<AttentionSpec> fromJson(const std::string &json);

@@ -3,7 +3,8 @@
 // A composite pattern (several branches over the same q, k, v, combined per output element)
 // runs as its branches' kernels, each writing its own output to a temporary in stream-ordered
 // memory, then the composite's combine kernel (runtime/device/attnc/combine.cuh), which writes
-// O from them. Every branch takes the same arguments (the composite's inputs and scalars).
+// O from them. Every branch takes the same arguments (the composite's inputs and scalars); a
+// branch may take two of those inputs as its own q and k.
 //
 //===----------------------------------------------------------------------===//
 #ifndef ATTNC_COMPOSITE_H
@@ -28,15 +29,18 @@ int statefulBranch(const std::vector<const AttentionSpec *> &branches);
 class CompositeKernel {
 public:
   /// `branches` in the composite's order (2 to kMaxBranches, one element type and head dims),
-  /// `combine` its combine entry point for them.
+  /// `combine` its combine entry point for them. `ownQK` (AttentionSpec::branchOwnQK; empty:
+  /// none): per branch, the input slots of its own q and k, whose head dim is the branch's.
   static StatusOr<std::shared_ptr<CompositeKernel>>
-  create(std::vector<std::shared_ptr<AttentionKernel>> branches, std::shared_ptr<Kernel> combine);
+  create(std::vector<std::shared_ptr<AttentionKernel>> branches, std::shared_ptr<Kernel> combine,
+         std::vector<std::pair<int, int>> ownQK = {});
 
   /// Runs every branch on `args` with O redirected to a temporary, then the combine into
   /// `args.o`. A composite has no LSE. One with a single linear branch carries that branch's
   /// state (and key sum): `args`' state arguments go to it alone. A linear branch reads the
   /// call's own tokens, the last Sq rows of k and v: a decode call passes the KV cache with its
-  /// new tokens last (dense sequences), which the other branches attend over.
+  /// new tokens last (dense sequences), which the other branches attend over. A branch with
+  /// q and k of its own reads them from `args.inputs` (its k like the call's: the KV cache).
   Status forward(const ForwardArgs &args, void *stream = nullptr) const;
 
   Device &device() const { return combine_->device(); }
@@ -48,11 +52,17 @@ public:
 
 private:
   CompositeKernel(std::vector<std::shared_ptr<AttentionKernel>> branches,
-                  std::shared_ptr<Kernel> combine, int stateful)
-      : branches_(std::move(branches)), combine_(std::move(combine)), stateful_(stateful) {}
+                  std::shared_ptr<Kernel> combine, int stateful,
+                  std::vector<std::pair<int, int>> ownQK)
+      : branches_(std::move(branches)), combine_(std::move(combine)), stateful_(stateful),
+        ownQK_(std::move(ownQK)) {}
+  /// Branch i's arguments: `args` with O at `o`, its own q and k, its call's tokens (a linear
+  /// branch) and the state only where it carries it.
+  Status branchArgs(size_t i, const ForwardArgs &args, ForwardArgs &out) const;
   std::vector<std::shared_ptr<AttentionKernel>> branches_;
   std::shared_ptr<Kernel> combine_;
-  int stateful_; // statefulBranch's index, or -1
+  int stateful_;                           // statefulBranch's index, or -1
+  std::vector<std::pair<int, int>> ownQK_; // one per branch, or empty
 };
 
 } // namespace attnc

@@ -55,6 +55,7 @@ struct KernelLaunchSpec {
   struct Input {
     std::string name;
     bool isFloat = false; // f32, else i32
+    bool isElem = false;  // the kernel's element type: a composite branch's own q or k
     std::vector<std::string> shape;
   };
   std::vector<Input> inputs;

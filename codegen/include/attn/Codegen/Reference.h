@@ -79,6 +79,12 @@ FailureOr<std::vector<double>> combineBranchOutputs(CompositeOp composite,
                                                     const ReferenceProblem &problem,
                                                     ArrayRef<std::vector<double>> outputs);
 
+/// Branch `index` of `composite`'s view of `problem`: the problem itself, or for a branch with
+/// q and k of its own (getBranchOwnQK) those inputs' values as q and k and their width as the
+/// head dim (the arrays stay `problem`'s).
+ReferenceProblem branchProblem(CompositeOp composite, unsigned index,
+                               const ReferenceProblem &problem);
+
 /// Evaluates `composite`: each branch pattern on `problem`, then the combine per output element.
 /// A composite with one linear branch carries that branch's state: it starts from the problem's
 /// state (zero without one) and returns the final one. A linear branch reads the call's own

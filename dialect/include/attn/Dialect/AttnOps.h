@@ -73,6 +73,13 @@ SmallVector<PatternOp> getBranchPatterns(CompositeOp composite);
 /// several).
 PatternOp getStatefulBranch(CompositeOp composite);
 
+/// A branch's own queries and keys (`branch NAME(q = X, k = Y)`): the slots, among
+/// `composite`'s inputs, of its `none` (the kernel's element type) inputs X [B, Sq, H, N] and
+/// Y [B, Skv, Hkv, N]; nullopt when branch `index` takes the call's q and k.
+std::optional<std::pair<unsigned, unsigned>> getBranchOwnQK(CompositeOp composite, unsigned index);
+/// The first branch of `composite` on the call's q and k, whose head dims are the call's.
+unsigned getCallBranch(CompositeOp composite);
+
 } // namespace mlir::attn
 
 #endif // ATTN_DIALECT_ATTNOPS_H

@@ -105,7 +105,11 @@ def Attn_CompositeOp : Attn_Op<"composite", [
     output is `attn.combine` applied to each element: O[b, q, h, e] = combine(b, h, q,
     O_1[b, q, h, e], ..., O_n[b, q, h, e]). The body declares the inputs and scalars the
     combine reads (`attn.input`, `attn.scalar`); every branch declares the same ones, in the
-    same order, so one argument block serves every launch.
+    same order, so one argument block serves every launch. `branch_q` and `branch_k` (one
+    name per branch, "" for none) give a branch queries and keys of its own in place of the
+    call's: inputs of the composite of element type `none` (the kernel's, bf16 or fp16), laid
+    out [B, Sq, H, N] and [B, Skv, Hkv, N], N the branch pattern's head_dim (Based: Taylor-2
+    linear attention over 16-dim projections beside a window over the 64-dim heads).
 
     ```mlir
     attn.composite @based branches [@based_global, @based_local] {
@@ -117,7 +121,8 @@ def Attn_CompositeOp : Attn_Op<"composite", [
     }
     ```
   }];
-  let arguments = (ins SymbolNameAttr:$sym_name, FlatSymbolRefArrayAttr:$branches);
+  let arguments = (ins SymbolNameAttr:$sym_name, FlatSymbolRefArrayAttr:$branches,
+                       OptionalAttr<StrArrayAttr>:$branch_q, OptionalAttr<StrArrayAttr>:$branch_k);
   let regions = (region SizedRegion<1>:$body);
   let assemblyFormat = "$sym_name `branches` $branches attr-dict-with-keyword $body";
   let hasVerifier = 1;
@@ -318,7 +323,8 @@ def Attn_InputOp : Attn_Op<"input", [ParentOneOf<["PatternOp", "KernelOp", "Comp
   let summary = "declares an extra input tensor that pattern regions read";
   let description = [{
     A dense row-major tensor of `i32` or `f32` elements (document ids, per-head slopes, bias
-    tables, position ids). Each entry of `shape` is a problem size ("B", "H", "Hkv", "Sq",
+    tables, position ids), or in a composite and its branches of element type `none`: the
+    kernel's own element type (bf16 or fp16), a branch's own q or k, which no region reads. Each entry of `shape` is a problem size ("B", "H", "Hkv", "Sq",
     "Skv", "D": the head dim of q and k) or a positive integer. Regions read it with `attn.load`; the declaration's position
     among the inputs of its pattern is its slot in the kernel's argument block.
 

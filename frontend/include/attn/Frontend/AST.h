@@ -28,7 +28,9 @@ struct Expr {
 };
 using ExprPtr = std::unique_ptr<Expr>;
 
-enum class Type { Int, Float, Bool };
+/// Elem: the kernel's element type (bf16 or fp16, q's), only for inputs a branch takes as its
+/// own q or k.
+enum class Type { Int, Float, Bool, Elem };
 enum class Normalizer { Softmax, Sigmoid, None, Sum };
 
 /// `param NAME: TYPE = VALUE [in [LO, HI]]`: a compile-time constant, overridable per compile.
@@ -102,6 +104,10 @@ struct Pattern {
   // composite's params, lets, inputs, scalars and shape, and `combine EXPR` over their names.
   std::vector<Pattern> branches;
   ExprPtr combine;
+  // A branch's `(q = INPUT, k = INPUT)`: inputs of its composite (type elem) it takes as its
+  // own queries and keys, in place of the call's q and k; empty: the call's.
+  std::string ownQ, ownK;
+  llvm::SMLoc ownQLoc, ownKLoc;
 };
 
 struct File {
