@@ -15,7 +15,8 @@ Flex's BlockMask; the map's build time is printed beside. Then JIT times: cold c
 pattern, disk-cache hit (a fresh process), memory-cache hit. Linear rows (linear_rows): the
 chunked linear kernel against flash-linear-attention and an eager PyTorch chunked form, and its
 decode step against fla's recurrent kernel and the copy bandwidth. Hybrid rows (hybrid_rows):
-a composite (linear branch + sliding window, mixed per head) against fla + Flex + torch.
+composites against the same layer from fla + Flex + torch: Lizard (GLA + a window with sinks,
+mixed per head) and Based (Taylor-2 on its own 16-dim q and k + a window of 64, summed).
 
     python3 bench/compare.py [--rows NAME,...] [--json OUT.json] [--quick] [--linear-only]
                              [--decode-only] [--hybrid-only] [--jit-only]
@@ -623,6 +624,65 @@ def hybrid_rows(results):
         results.append(row)
         print(json.dumps(row), flush=True)
         del g, logits
+    based_hybrid_rows(results, flex)
+
+
+def based_hybrid_rows(results, flex):
+    """Based's layer (examples/hybrid.attn `based`): Taylor-2 linear attention over q and k
+    projected to 16 dims (the linear branch's own q and k) plus a causal sliding window of 64
+    over the 64-dim heads, summed; against fla's parallel_based / fused_chunk_based (use_norm,
+    the faster) + FlexAttention with a BlockMask built once + the torch sum, on the same
+    tensors."""
+    try:
+        from fla.ops.based import fused_chunk_based, parallel_based
+    except ImportError as e:
+        print("flash-linear-attention not importable (%s): no Based rows" % e, flush=True)
+        return
+    D, window = 64, 64
+    program = attnc.compile(os.path.join(EX, "hybrid.attn"))
+    comp, lin, loc = program["based"], program["based_global"], program["based_local"]
+    for B, H, T in HYBRID_SHAPES:
+        torch.manual_seed(0)
+        q, k, v = (torch.randn(B, T, H, D, device=DEV, dtype=torch.bfloat16) for _ in range(3))
+        fq, fk = (torch.randn(B, T, H, 16, device=DEV, dtype=torch.bfloat16) for _ in range(2))
+        inputs = {"fq": fq, "fk": fk}
+        row = {"shape": "hybrid B%d H%d T%d D%d d16" % (B, H, T, D), "pattern": "based",
+               "tokens": B * T}
+        out = torch.empty_like(q)
+        launch = comp.bind(q, k, v, out, inputs=inputs)
+        launch()
+        torch.cuda.synchronize()
+        row["attnc_ms"] = bench(launch)
+        parts = torch.empty_like(q)
+        row["attnc_linear_ms"] = bench(lin.bind(fq, fk, v, parts, inputs=inputs))
+        row["attnc_window_ms"] = bench(loc.bind(q, k, v, parts, inputs=inputs))
+        qh, kh, vh = (t.transpose(1, 2).contiguous() for t in (q, k, v))
+        bm = create_block_mask(lambda b, h, qi, ki: (ki <= qi) & (qi - ki < window),
+                               None, None, T, T, device=DEV)
+        par = bench(lambda: parallel_based(fq, fk, v, use_norm=True))
+        chunk = bench(lambda: fused_chunk_based(fq, fk, v, use_norm=True))
+        fla_based = parallel_based if par <= chunk else fused_chunk_based
+
+        def fla_linear():
+            return fla_based(fq, fk, v, use_norm=True)
+
+        def flex_window():
+            return flex(qh, kh, vh, block_mask=bm).transpose(1, 2)
+
+        def competitors():
+            return fla_linear() + flex_window()
+
+        want = competitors()
+        torch.cuda.synchronize()
+        row["err_vs_competitors"] = ((out.float() - want.float()).norm() /
+                                     want.float().norm()).item()
+        row["competitors_ms"] = bench(competitors)
+        row["fla_linear_ms"] = bench(fla_linear)
+        row["flex_window_ms"] = bench(flex_window)
+        row["ratio_vs_competitors"] = row["competitors_ms"] / row["attnc_ms"]
+        results.append(row)
+        print(json.dumps(row), flush=True)
+        del q, k, v, fq, fk, out, parts, qh, kh, vh
 
 
 def main():

@@ -106,6 +106,16 @@ Status CompositeKernel::branchArgs(size_t i, const ForwardArgs &args, ForwardArg
       return Status::error("composite: branch '" + branch.spec().pattern + "' takes q and k from " +
                            "inputs " + std::to_string(q) + " and " + std::to_string(k) + "; " +
                            std::to_string(args.inputs.size()) + " inputs were given");
+    const AttentionSpec &spec = branch.spec();
+    for (int slot : {q, k}) {
+      const TensorRef &t = args.inputs[size_t(slot)];
+      const DType want = spec.inputs[size_t(slot)].dtype;
+      if (t.given() && t.dtype != want)
+        return Status::error("composite: input '" + spec.inputs[size_t(slot)].name + "' (branch '" +
+                             spec.pattern + "''s " + (slot == q ? "q" : "k") + ") is " +
+                             dtypeName(t.dtype) + ", the kernel was compiled for " +
+                             dtypeName(want));
+    }
     out.q = args.inputs[size_t(q)];
     out.k = args.inputs[size_t(k)];
   }

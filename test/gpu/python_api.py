@@ -270,6 +270,49 @@ def composite_checks():
         report("no lse" in str(e), "a composite's LSE raises: %s" % str(e).splitlines()[0])
 
 
+def based_composite_checks():
+    """Based's layer (examples/hybrid.attn based): Taylor-2 linear attention over q and k
+    projected to 16 dims, given as the linear branch's own q and k (inputs fq, fk), plus a
+    sliding window of 64 over the 64-dim q and k, summed; against float64 (the Taylor weights
+    1 + z + z^2 / 2 normalised, the window's softmax). Then decode: a prefill over T - 1 tokens
+    returns the branch's state and key sum, one step over the cache (fk of every token) gives the
+    last row."""
+    B, T, H, D, window = 2, 300, 4, 64, 64
+    program = attnc.compile(os.path.join(EX, "hybrid.attn"))
+    based = program["based"]
+    torch.manual_seed(8)
+    q, k, v = (torch.randn(B, T, H, D, device="cuda", dtype=torch.bfloat16) for _ in range(3))
+    fq, fk = (torch.randn(B, T, H, 16, device="cuda", dtype=torch.bfloat16) for _ in range(2))
+    z = torch.einsum("bthd,bshd->bhts", fq.double(), fk.double()) / 4
+    w = (1 + z + z * z / 2).tril()
+    linear = (torch.einsum("bhts,bshe->bthe", w, v.double()) /
+              w.sum(-1).permute(0, 2, 1)[..., None])
+    local, _ = reference(q, k, v, mask=lambda b, h, qi, ki: (ki <= qi) & (qi - ki < window))
+    want = linear + local
+    got = based(q, k, v, inputs={"fq": fq, "fk": fk})
+    torch.cuda.synchronize()
+    err = rel(got, want)
+    report(err < TOL[torch.bfloat16],
+           "composite based (taylor2 on its own q, k of 16 dims + a window of 64): err %.2e" % err)
+    state = torch.empty(B, H, 192, D, device="cuda")
+    key_sum = [torch.empty(B, H, 192, device="cuda") for _ in range(2)]
+    based(q[:, :T - 1], k[:, :T - 1], v[:, :T - 1],
+          inputs={"fq": fq[:, :T - 1], "fk": fk[:, :T - 1]}, final_state=state,
+          final_key_sum=key_sum[0])
+    last = based(q[:, T - 1:], k, v, inputs={"fq": fq[:, T - 1:], "fk": fk},
+                 initial_state=state, final_state=state, initial_key_sum=key_sum[0],
+                 final_key_sum=key_sum[1])
+    torch.cuda.synchronize()
+    err = rel(last, want[:, T - 1:])
+    report(err < TOL[torch.bfloat16],
+           "composite based decode (prefill %d, one step over the cache): err %.2e" % (T - 1, err))
+    try:
+        based(q, k, v, inputs={"fq": fq.float(), "fk": fk})
+        report(False, "a float32 own q did not raise")
+    except attnc.AttncError as e:
+        report("bf16" in str(e), "a float32 own q raises: %s" % str(e).splitlines()[0])
+
+
 def main():
     name, cc = attnc.device_info()
     print("device", name, cc, "| attnc", attnc.library_version(), "| torch", torch.__version__)
@@ -381,6 +424,7 @@ def main():
     linear_checks()
     feature_map_checks()
     composite_checks()
+    based_composite_checks()
 
     print("\n%d checks, %d failed" % (checks, len(failures)))
     for f in failures:
