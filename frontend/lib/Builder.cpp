@@ -82,7 +82,10 @@ Expr Pattern::scalar(const std::string &name, std::optional<double> defaultValue
 }
 
 Expr Pattern::input(const std::string &name, ElementType type, std::vector<std::string> shape) {
-  std::string clause = "input " + name + (type == ElementType::Int ? ": int[" : ": float[");
+  std::string clause = "input " + name +
+                       (type == ElementType::Int     ? ": int["
+                        : type == ElementType::Float ? ": float["
+                                                     : ": elem[");
   for (size_t i = 0; i < shape.size(); ++i)
     clause += (i ? ", " : "") + shape[i];
   clauses.push_back(clause + "]");
@@ -155,8 +158,11 @@ Pattern &Pattern::linear(const Linear &form) {
   clauses.push_back("linear { " + items + "}");
   return *this;
 }
-Pattern &Pattern::branch(const std::string &branchName) {
+Pattern &Pattern::branch(const std::string &branchName,
+                         std::optional<std::pair<std::string, std::string>> ownQK) {
   branches.push_back(std::make_unique<Pattern>(branchName));
+  if (ownQK)
+    branches.back()->ownQK = "(q = " + ownQK->first + ", k = " + ownQK->second + ")";
   return *branches.back();
 }
 Pattern &Pattern::combine(const Expr &e) {
@@ -169,8 +175,8 @@ std::string Pattern::body(const std::string &indent) const {
   for (const std::string &clause : clauses)
     out += indent + clause + "\n";
   for (const auto &branch : branches)
-    out +=
-        indent + "branch " + branch->name + " {\n" + branch->body(indent + "  ") + indent + "}\n";
+    out += indent + "branch " + branch->name + branch->ownQK + " {\n" +
+           branch->body(indent + "  ") + indent + "}\n";
   return out;
 }
 

@@ -107,6 +107,16 @@ TEST(Builder, LinearFormsAndCompositesAsText) {
   Expr g = 1.0 / (1.0 + exp(-weight[{h}]));
   mix.combine(g * Expr::name("global") + (1.0 - g) * Expr::name("local"));
 
+  Pattern &layer = spec.pattern("based_layer"); // Based: Taylor-2 on q, k of its own + a window
+  layer.headDim(64, 64);
+  layer.input("fq", ElementType::Elem, {"B", "Sq", "H", "16"});
+  layer.input("fk", ElementType::Elem, {"B", "Skv", "Hkv", "16"});
+  layer.branch("global", std::pair{std::string("fq"), std::string("fk")})
+      .linear({taylor2(), std::nullopt, true})
+      .normalize(Normalizer::Sum);
+  layer.branch("local").mask(k <= q && q - k < 64);
+  layer.combine(Expr::name("global") + Expr::name("local"));
+
   std::string text = R"(
 attention linear_transformer {
   linear { feature select(x > 0.0, x + 1.0, exp(x)); causal }
@@ -132,6 +142,19 @@ attention mixed {
   combine 1.0 / (1.0 + exp(-mix[h])) * global + (1.0 - 1.0 / (1.0 + exp(-mix[h]))) * local
   branch global {
     linear { causal }
+  }
+  branch local {
+    mask k <= q && q - k < 64
+  }
+}
+attention based_layer {
+  head_dim 64, 64
+  input fq: elem[B, Sq, H, 16]
+  input fk: elem[B, Skv, Hkv, 16]
+  combine global + local
+  branch global(q = fq, k = fk) {
+    linear { feature taylor2; causal }
+    normalize sum
   }
   branch local {
     mask k <= q && q - k < 64

@@ -100,7 +100,8 @@ inline Expr taylor2() { return Expr::name("taylor2"); }
 inline Expr hedgehog(const Expr &weights) { return call("hedgehog", {weights}); }
 
 enum class Normalizer { Softmax, Sigmoid, None, Sum };
-enum class ElementType { Int, Float };
+/// Elem: the kernel's element type (bf16 / fp16), for a composite branch's own q and k.
+enum class ElementType { Int, Float, Elem };
 
 /// A linear form (`linear { ... }`): a feature map (per element over x, or a map of whole
 /// rows), a decay over b h t d, causality. Its normaliser is the pattern's (None or Sum).
@@ -132,8 +133,10 @@ public:
   Pattern &outputLse();
   Pattern &linear(const Linear &form);
   /// A composite's branch `NAME { ... }` (add its clauses to the returned pattern); the
-  /// composite's `combine` reads each branch's output element by its name (Expr::name).
-  Pattern &branch(const std::string &name);
+  /// composite's `combine` reads each branch's output element by its name (Expr::name). With
+  /// `ownQK`, `NAME(q = X, k = Y)`: the composite's Elem inputs X and Y as its q and k.
+  Pattern &branch(const std::string &name,
+                  std::optional<std::pair<std::string, std::string>> ownQK = {});
   Pattern &combine(const Expr &e);
 
   std::string str() const;
@@ -142,6 +145,7 @@ private:
   /// The clauses and branches, `indent` deep.
   std::string body(const std::string &indent) const;
   std::string name;
+  std::string ownQK; // a branch's "(q = X, k = Y)", or empty
   std::vector<std::string> clauses;
   std::vector<std::unique_ptr<Pattern>> branches; // in order, rendered after the clauses
 };
