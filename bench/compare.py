@@ -103,6 +103,8 @@ ROWS = [
       "sink4+win1024"]),
     ("B1 H16 S16384 D128", 1, 16, 16, 16384, 128, torch.bfloat16,
      ["full", "causal", "softcap30", "document"]),
+    ("B1 H16 S16384 D128 windows", 1, 16, 16, 16384, 128, torch.bfloat16,
+     ["sliding1024", "sink4+win1024"]),
     ("B4 H16 S4096 D64", 4, 16, 16, 4096, 64, torch.bfloat16, ["full", "causal", "softcap30"]),
     ("B4 H16 S4096 D256", 4, 16, 16, 4096, 256, torch.bfloat16, ["full", "causal"]),
     ("B4 Hq32 Hkv8 S4096 D128 (GQA)", 4, 32, 8, 4096, 128, torch.bfloat16, ["causal"]),
@@ -687,7 +689,8 @@ def based_hybrid_rows(results, flex):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--rows", default="", help="comma-separated row labels' prefixes")
+    ap.add_argument("--rows", default="",
+                    help="comma-separated row labels' prefixes: only those softmax rows")
     ap.add_argument("--json", default="")
     ap.add_argument("--quick", action="store_true", help="the first row only, no decode")
     ap.add_argument("--jit-only", action="store_true", help="only the JIT times")
@@ -709,8 +712,9 @@ def main():
         rows = [r for r in rows if any(r[0].startswith(w) for w in wanted)]
     only = (args.jit_only or args.linear_only or args.decode_only or args.hybrid_only or
             args.features_only)
-    if only:
+    if only and not args.rows:
         rows = []
+    only = only or bool(args.rows)  # --rows: those softmax rows (and any --*-only section)
     for row in rows:
         run_row(*row, results)
     if not args.quick and (not only or args.decode_only):

@@ -2,7 +2,8 @@
 //
 // Per (b, h, query tile [q0, q1)):
 //   [lo, hi) = kv_range(...); for key tiles from the last to the first inside [lo, hi):
-//     skip the tile when tile_empty(...);
+//     skip the tile when tile_empty(...) (and the run of EMPTY tiles below it that one box
+//     covers, doubled as KeyTiles::prev does);
 //     full = tile_full(...) && the tile lies inside [0, Skv)
 //     (with a run-time block map, EMPTY / FULL come from the mask on every pair of the tile)
 //     s = c * q.k (float);  t = score_mod(s);  masked / out-of-range keys -> -inf unless full
@@ -256,7 +257,14 @@ FailureOr<ReferenceResult> mlir::attn::simulateKernel(KernelOp kernel, const Ref
         int64_t tileLo = lo / BN, tileHi = hi > lo ? (hi + BN - 1) / BN : tileLo;
         local.empty += ((Skv + BN - 1) / BN) - (tileHi - tileLo);
         std::vector<float> m(rows, -inf), l(rows, 0.f), acc(rows * Dv, 0.f), t(BN);
-        for (int64_t tile = tileHi - 1; tile >= tileLo; --tile) {
+        // Keys of tiles [from, to] all EMPTY by the closed-form tile_empty (one box).
+        auto emptyTiles = [&](int64_t from, int64_t to) {
+          return (*tileEmpty)->run({S{b}, S{h}, S{q0}, S{q1}, S{from * BN}, S{(to + 1) * BN},
+                                    S{Sq}, S{Skv}})[0]
+                     .i != 0;
+        };
+        for (int64_t tile = tileHi - 1, next; tile >= tileLo; tile = next) {
+          next = tile - 1;
           int64_t k0 = tile * BN, k1 = k0 + BN;
           bool empty, full;
           if (blockMap) {
@@ -272,8 +280,17 @@ FailureOr<ReferenceResult> mlir::attn::simulateKernel(KernelOp kernel, const Ref
             full = all && k1 <= Skv;
           } else {
             std::vector<S> box = {S{b}, S{h}, S{q0}, S{q1}, S{k0}, S{k1}, S{Sq}, S{Skv}};
-            empty = (*tileEmpty)->run(box)[0].i != 0;
-            full = k1 <= Skv && (*tileFull)->run(box)[0].i != 0;
+            empty = emptyTiles(tile, tile);
+            full = !empty && k1 <= Skv && (*tileFull)->run(box)[0].i != 0;
+            if (empty) {
+              // As KeyTiles::prev (tiles.cuh): a run of EMPTY tiles below, doubled while one
+              // box of them stays EMPTY.
+              int64_t run = 1;
+              while (tile - 2 * run + 1 >= tileLo && emptyTiles(tile - 2 * run + 1, tile))
+                run *= 2;
+              local.empty += run - 1;
+              next = tile - run;
+            }
           }
           if (empty) {
             ++local.empty;

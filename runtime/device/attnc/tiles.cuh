@@ -64,14 +64,27 @@ template <class Pattern, int kBlockN> struct KeyTiles {
     nMax = hi > lo ? (hi + kBlockN - 1) / kBlockN : nMin;
   }
 
+  /// Whether the keys of tiles [from, to] are all EMPTY for the rows.
+  ATTNC_DEVICE bool empty(int from, int to) const {
+    return Pattern::tileEmpty(p, b, h, q0, q1, from * kBlockN, (to + 1) * kBlockN, seqlenQ,
+                              seqlenK);
+  }
+
   /// The next tile to visit below n (start with n = nMax); below nMin when there is none.
-  /// Tiles Pattern::tileEmpty declares EMPTY are skipped (uniform over the CTA).
+  /// Tiles Pattern::tileEmpty declares EMPTY are skipped (uniform over the CTA). Closed-form
+  /// tile functions judge any box of keys, so a run of EMPTY tiles is skipped by doubling its
+  /// length: a window's gap down to its sink keys costs O(log) calls, not one per tile. A
+  /// block map answers per tile, one at a time.
   ATTNC_DEVICE int prev(int n) const {
     --n;
     if constexpr (Pattern::kHasTileEmpty)
-      while (n >= nMin &&
-             Pattern::tileEmpty(p, b, h, q0, q1, n * kBlockN, (n + 1) * kBlockN, seqlenQ, seqlenK))
-        --n;
+      while (n >= nMin && empty(n, n)) {
+        int run = 1;
+        if constexpr (Pattern::kBlockMapN == 0)
+          while (n - 2 * run + 1 >= nMin && empty(n - 2 * run + 1, n))
+            run *= 2;
+        n -= run;
+      }
     return n;
   }
 
