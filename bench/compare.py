@@ -563,6 +563,36 @@ def table(results):
 HYBRID_SHAPES = [(8, 16, 2048), (8, 16, 4096), (2, 16, 16384)]
 
 
+def time_attnc(row, comp, lin, loc, qkv, linear_qkv, inputs):
+    """attnc's composite `comp` on `qkv` (its output, returned), and its linear branch `lin` (on
+    `linear_qkv`, its own q and k where it has them) and window branch `loc` alone."""
+    q, k, v = qkv
+    out = torch.empty_like(q)
+    launch = comp.bind(q, k, v, out, inputs=inputs)
+    launch()
+    torch.cuda.synchronize()
+    row["attnc_ms"] = bench(launch)
+    parts = torch.empty_like(q)
+    row["attnc_linear_ms"] = bench(lin.bind(*linear_qkv, parts, inputs=inputs))
+    row["attnc_window_ms"] = bench(loc.bind(q, k, v, parts, inputs=inputs))
+    return out
+
+
+def time_competitors(row, out, competitors, fla_linear, flex_window, results):
+    """The competitors' layer against attnc's output `out` (its error) and its time, with its
+    linear and window parts alone; then the row is recorded."""
+    want = competitors()
+    torch.cuda.synchronize()
+    row["err_vs_competitors"] = ((out.float() - want.float()).norm() /
+                                 want.float().norm()).item()
+    row["competitors_ms"] = bench(competitors)
+    row["fla_linear_ms"] = bench(fla_linear)
+    row["flex_window_ms"] = bench(flex_window)
+    row["ratio_vs_competitors"] = row["competitors_ms"] / row["attnc_ms"]
+    results.append(row)
+    print(json.dumps(row), flush=True)
+
+
 def hybrid_rows(results):
     """A composite (examples/hybrid.attn `lizard`: GLA, a gate per token and key dimension,
     beside a causal sliding window of 128 that keeps the first 4 keys, mixed per head by
@@ -591,14 +621,7 @@ def hybrid_rows(results):
         inputs = {"gate": logits, "mix": mix}
         row = {"shape": "hybrid B%d H%d T%d D%d" % (B, H, T, D), "pattern": "lizard",
                "tokens": B * T}
-        out = torch.empty_like(q)
-        launch = comp.bind(q, k, v, out, inputs=inputs)
-        launch()
-        torch.cuda.synchronize()
-        row["attnc_ms"] = bench(launch)
-        parts = torch.empty_like(q)
-        row["attnc_linear_ms"] = bench(lin.bind(q, k, v, parts, inputs=inputs))
-        row["attnc_window_ms"] = bench(loc.bind(q, k, v, parts, inputs=inputs))
+        out = time_attnc(row, comp, lin, loc, (q, k, v), (q, k, v), inputs)
         # The competitors' layer: [B, H, T, D] copies for Flex, made once (not timed).
         qh, kh, vh = (t.transpose(1, 2).contiguous() for t in (q, k, v))
         bm = create_block_mask(lambda b, h, qi, ki: (ki <= qi) & ((qi - ki < window) |
@@ -615,16 +638,7 @@ def hybrid_rows(results):
         def competitors():
             return share * fla_linear() + (1 - share) * flex_window()
 
-        want = competitors()
-        torch.cuda.synchronize()
-        row["err_vs_competitors"] = ((out.float() - want.float()).norm() /
-                                     want.float().norm()).item()
-        row["competitors_ms"] = bench(competitors)
-        row["fla_linear_ms"] = bench(fla_linear)
-        row["flex_window_ms"] = bench(flex_window)
-        row["ratio_vs_competitors"] = row["competitors_ms"] / row["attnc_ms"]
-        results.append(row)
-        print(json.dumps(row), flush=True)
+        time_competitors(row, out, competitors, fla_linear, flex_window, results)
         del g, logits
     based_hybrid_rows(results, flex)
 
@@ -650,14 +664,7 @@ def based_hybrid_rows(results, flex):
         inputs = {"fq": fq, "fk": fk}
         row = {"shape": "hybrid B%d H%d T%d D%d d16" % (B, H, T, D), "pattern": "based",
                "tokens": B * T}
-        out = torch.empty_like(q)
-        launch = comp.bind(q, k, v, out, inputs=inputs)
-        launch()
-        torch.cuda.synchronize()
-        row["attnc_ms"] = bench(launch)
-        parts = torch.empty_like(q)
-        row["attnc_linear_ms"] = bench(lin.bind(fq, fk, v, parts, inputs=inputs))
-        row["attnc_window_ms"] = bench(loc.bind(q, k, v, parts, inputs=inputs))
+        out = time_attnc(row, comp, lin, loc, (q, k, v), (fq, fk, v), inputs)
         qh, kh, vh = (t.transpose(1, 2).contiguous() for t in (q, k, v))
         bm = create_block_mask(lambda b, h, qi, ki: (ki <= qi) & (qi - ki < window),
                                None, None, T, T, device=DEV)
@@ -674,17 +681,8 @@ def based_hybrid_rows(results, flex):
         def competitors():
             return fla_linear() + flex_window()
 
-        want = competitors()
-        torch.cuda.synchronize()
-        row["err_vs_competitors"] = ((out.float() - want.float()).norm() /
-                                     want.float().norm()).item()
-        row["competitors_ms"] = bench(competitors)
-        row["fla_linear_ms"] = bench(fla_linear)
-        row["flex_window_ms"] = bench(flex_window)
-        row["ratio_vs_competitors"] = row["competitors_ms"] / row["attnc_ms"]
-        results.append(row)
-        print(json.dumps(row), flush=True)
-        del q, k, v, fq, fk, out, parts, qh, kh, vh
+        time_competitors(row, out, competitors, fla_linear, flex_window, results)
+        del q, k, v, fq, fk, out, qh, kh, vh
 
 
 def main():

@@ -511,6 +511,38 @@ TEST(ReferenceLinear, RejectsDecaysOutsideTheUnitInterval) {
   EXPECT_TRUE(mlir::failed(evaluateReference(ok->pattern(), tall.p)));
 }
 
+/// Rows [from, from + n) of every one of `batch` sequences of L rows of a [batch, L, rowWidth]
+/// tensor (rowWidth = heads x width).
+std::vector<double> sequenceRows(const std::vector<double> &x, int64_t batch, int64_t L,
+                                 int64_t rowWidth, int64_t from, int64_t n) {
+  std::vector<double> out;
+  for (int64_t b = 0; b < batch; ++b)
+    out.insert(out.end(), x.begin() + (b * L + from) * rowWidth,
+               x.begin() + (b * L + from + n) * rowWidth);
+  return out;
+}
+
+/// A dense problem split for decoding: the prefill over the first L - 1 tokens, and the step
+/// of the last token's query over the whole sequence as the KV cache.
+struct DecodeSplit {
+  std::vector<double> q0, k0, v0, q1;
+  ReferenceProblem prefill, step;
+  explicit DecodeSplit(const RandomProblem &rp) : prefill(rp.p), step(rp.p) {
+    const ReferenceProblem &p = rp.p;
+    const int64_t B = p.batch, L = p.seqQ;
+    q0 = sequenceRows(rp.q, B, L, p.heads * p.headDim, 0, L - 1);
+    k0 = sequenceRows(rp.k, B, L, p.kvHeads * p.headDim, 0, L - 1);
+    v0 = sequenceRows(rp.v, B, L, p.kvHeads * p.headDimV, 0, L - 1);
+    q1 = sequenceRows(rp.q, B, L, p.heads * p.headDim, L - 1, 1);
+    prefill.seqQ = prefill.seqK = L - 1;
+    prefill.q = q0;
+    prefill.k = k0;
+    prefill.v = v0;
+    step.seqQ = 1;
+    step.q = q1;
+  }
+};
+
 TEST(ReferenceComposite, MixesItsBranchesPerElement) {
   // A decayed linear branch and a causal sliding window, mixed per head, plus terms in b and q
   // (the combine's index arguments), on ragged sequences with GQA; against the two branches by
@@ -561,7 +593,7 @@ TEST(ReferenceComposite, MixesItsBranchesPerElement) {
 TEST(ReferenceComposite, DecodesAfterAPrefill) {
   RandomProblem rp = linearProblem(33);
   rp.p.stateIn.clear();
-  const int64_t B = rp.p.batch, H = rp.p.heads, Hkv = rp.p.kvHeads, L = rp.p.seqQ;
+  const int64_t B = rp.p.batch, H = rp.p.heads, L = rp.p.seqQ;
   const int64_t D = rp.p.headDim, Dv = rp.p.headDimV;
   rp.p.inputs["mix"] = {0.2, 0.5, 0.9, 0.0};
   std::unique_ptr<Compiled> c =
@@ -573,28 +605,13 @@ TEST(ReferenceComposite, DecodesAfterAPrefill) {
   auto composite = *c->module->getOps<CompositeOp>().begin();
   mlir::FailureOr<ReferenceResult> full = evaluateComposite(composite, rp.p);
   ASSERT_TRUE(mlir::succeeded(full));
-  // Rows [from, from + n) of every sequence of a [B, L, heads, width] tensor.
   auto rows = [&](const std::vector<double> &x, int64_t heads, int64_t width, int64_t from,
-                  int64_t n) {
-    std::vector<double> out;
-    for (int64_t b = 0; b < B; ++b)
-      out.insert(out.end(), x.begin() + ((b * L + from) * heads) * width,
-                 x.begin() + ((b * L + from + n) * heads) * width);
-    return out;
-  };
-  std::vector<double> q0 = rows(rp.q, H, D, 0, L - 1), k0 = rows(rp.k, Hkv, D, 0, L - 1),
-                      v0 = rows(rp.v, Hkv, Dv, 0, L - 1);
-  ReferenceProblem prefill = rp.p;
-  prefill.seqQ = prefill.seqK = L - 1;
-  prefill.q = q0;
-  prefill.k = k0;
-  prefill.v = v0;
+                  int64_t n) { return sequenceRows(x, B, L, heads * width, from, n); };
+  DecodeSplit split(rp);
+  ReferenceProblem &prefill = split.prefill;
   mlir::FailureOr<ReferenceResult> first = evaluateComposite(composite, prefill);
   ASSERT_TRUE(mlir::succeeded(first));
-  std::vector<double> q1 = rows(rp.q, H, D, L - 1, 1);
-  ReferenceProblem step = rp.p; // the whole sequence as the cache
-  step.seqQ = 1;
-  step.q = q1;
+  ReferenceProblem &step = split.step; // the whole sequence as the cache
   step.stateIn = first->state;
   mlir::FailureOr<ReferenceResult> next = evaluateComposite(composite, step);
   ASSERT_TRUE(mlir::succeeded(next));
@@ -619,7 +636,7 @@ TEST(ReferenceComposite, BranchWithQueriesAndKeysOfItsOwn) {
   RandomProblem rp = linearProblem(35);
   rp.p.stateIn.clear();
   const int64_t B = rp.p.batch, H = rp.p.heads, Hkv = rp.p.kvHeads, L = rp.p.seqQ, N = 8;
-  const int64_t D = rp.p.headDim, Dv = rp.p.headDimV;
+  const int64_t Dv = rp.p.headDimV;
   std::mt19937 rng(36);
   std::vector<double> fq = randomVector(B * L * H * N, rng),
                       fk = randomVector(B * L * Hkv * N, rng);
@@ -658,30 +675,15 @@ TEST(ReferenceComposite, BranchWithQueriesAndKeysOfItsOwn) {
   EXPECT_LT(maxAbsDiff(full->out, lin), 1e-9);
   EXPECT_EQ(full->state.size(), size_t(B * H * 64 * Dv)); // 45 features -> 64 rows
 
-  // Rows [from, from + n) of every sequence of a [B, L, heads, width] tensor.
   auto rows = [&](const std::vector<double> &x, int64_t heads, int64_t width, int64_t from,
-                  int64_t n) {
-    std::vector<double> out;
-    for (int64_t b = 0; b < B; ++b)
-      out.insert(out.end(), x.begin() + ((b * L + from) * heads) * width,
-                 x.begin() + ((b * L + from + n) * heads) * width);
-    return out;
-  };
-  std::vector<double> q0 = rows(rp.q, H, D, 0, L - 1), k0 = rows(rp.k, Hkv, D, 0, L - 1),
-                      v0 = rows(rp.v, Hkv, Dv, 0, L - 1);
-  ReferenceProblem prefill = rp.p;
-  prefill.seqQ = prefill.seqK = L - 1;
-  prefill.q = q0;
-  prefill.k = k0;
-  prefill.v = v0;
+                  int64_t n) { return sequenceRows(x, B, L, heads * width, from, n); };
+  DecodeSplit split(rp);
+  ReferenceProblem &prefill = split.prefill;
   prefill.inputs["fq"] = rows(fq, H, N, 0, L - 1);
   prefill.inputs["fk"] = rows(fk, Hkv, N, 0, L - 1);
   mlir::FailureOr<ReferenceResult> first = evaluateComposite(composite, prefill);
   ASSERT_TRUE(mlir::succeeded(first));
-  std::vector<double> q1 = rows(rp.q, H, D, L - 1, 1);
-  ReferenceProblem step = rp.p; // the whole sequence as the cache, fk included
-  step.seqQ = 1;
-  step.q = q1;
+  ReferenceProblem &step = split.step; // the whole sequence as the cache, fk included
   step.inputs["fq"] = rows(fq, H, N, L - 1, 1);
   step.stateIn = first->state;
   step.keySumIn = first->keySum;
