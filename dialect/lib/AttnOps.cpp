@@ -483,6 +483,12 @@ static LogicalResult verifyOwnQK(CompositeOp op, unsigned index, PatternOp branc
     return op.emitOpError("branch ") << index << " has its own q or k but not both";
   if (branch.getVarlen())
     return op.emitOpError("branch ") << index << " has q and k of its own: dense sequences only";
+  for (InputOp input : op.getBody().front().getOps<InputOp>())
+    for (Attribute dim : input.getShape())
+      if (auto size = dyn_cast<StringAttr>(dim); size && size.getValue() == "D")
+        return op.emitOpError("input '")
+               << input.getName() << "' is sized by D, which branch " << index
+               << " (q and k of its own) reads as its own head dim";
   for (auto [name, dims] : {std::pair{q, std::array<StringRef, 3>{"B", "Sq", "H"}},
                             std::pair{k, std::array<StringRef, 3>{"B", "Skv", "Hkv"}}}) {
     InputOp input;

@@ -197,11 +197,11 @@ int attnc::runRefCommand(const RefCommandOptions &o) {
     p.seqQ = q->shape[1];
     p.seqK = k->shape[1];
   }
+  const attnc::ElementType type =
+      o.dtype == "f16" ? attnc::ElementType::F16 : attnc::ElementType::BF16;
   if (o.gpu) {
     // The kernel computes on q, k, v rounded to its dtype: so does the reference it is checked
     // against, so that --check measures the kernel, not the rounding of its inputs.
-    const attnc::ElementType type =
-        o.dtype == "f16" ? attnc::ElementType::F16 : attnc::ElementType::BF16;
     for (NpyArray *array : {&*q, &*k, &*v})
       for (double &x : array->values)
         x = attnc::bitsToFloat(attnc::floatToBits(float(x), type), type);
@@ -212,6 +212,11 @@ int attnc::runRefCommand(const RefCommandOptions &o) {
   p.scale = o.scale;
   if (!bindInputsAndScalars(pattern, inputFiles, scalarValues, p))
     return 1;
+  if (o.gpu) // a branch's own q and k (the element type) are rounded like q and k
+    for (attn::InputOp input : pattern.getBody().front().getOps<attn::InputOp>())
+      if (isa<NoneType>(input.getElementType()))
+        for (double &x : p.inputs[input.getName()])
+          x = attnc::bitsToFloat(attnc::floatToBits(float(x), type), type);
   if (!o.lsePath.empty() &&
       pattern.getUnique<attn::NormalizeOp>().getKind() != attn::NormalizerKind::Softmax)
     return fail("pattern '" + pattern.getSymName() +
@@ -233,8 +238,11 @@ int attnc::runRefCommand(const RefCommandOptions &o) {
   if (!keySum && !(o.keySumInPath + o.keySumOutPath).empty())
     return fail(what + " '" + name +
                 "' does not normalise with sum: it has no key sum (--key-sum-in/-out)");
+  // The state's rows: of the stateful pattern's head dim (a composite branch's own q and k
+  // have theirs).
+  const int64_t stateD = linear && stateful.getHeadDim() ? int64_t(*stateful.getHeadDim()) : d;
   const int64_t rows =
-      linear ? attn::getLinearStateDim(stateful.getUnique<attn::LinearOp>(), d) : d;
+      linear ? attn::getLinearStateDim(stateful.getUnique<attn::LinearOp>(), stateD) : d;
   const std::vector<int64_t> stateShape = {p.batch, hq, rows, dv},
                              keySumShape = {p.batch, hq, rows};
   for (auto [path, shape, target] : {std::tuple{&o.stateInPath, &stateShape, &p.stateIn},

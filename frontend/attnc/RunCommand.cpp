@@ -150,6 +150,10 @@ attnc::Status runOnDevice(const attnc::AttentionSpec &spec, attnc::Device &devic
       continue;
     const bool isState = out == &stateOut;
     if (!in->empty()) {
+      if (in->size() != count)
+        return Status::error(std::string(isState ? "state" : "key sum") + ": " +
+                             std::to_string(in->size()) + " values, the kernel's has " +
+                             std::to_string(count));
       std::vector<float> host(in->begin(), in->end());
       ATTNC_ASSIGN_OR_RETURN(DevicePtr ptr, up.upload(host.data(), count * 4));
       (isState ? args.stateIn : args.keySumIn) = floatView(ptr, shape);

@@ -298,6 +298,16 @@ FailureOr<int64_t> MLIRGenImpl::ownHeadDim(const ast::Pattern &branch,
     return error(at,
                  "a branch's own q and k need dense sequences; '" + composite.name + "' is varlen"),
            failure();
+  // D is the head dim of the pattern reading an input: a branch's own N here, the call's D in
+  // the other branches, so an input sized by D would have two sizes.
+  for (const ast::Input &input : composite.inputs)
+    for (const ast::ExprPtr &dim : input.shape)
+      if (dim->kind == ast::Expr::Kind::Name && dim->name == "D")
+        return error(dim->loc, "input '" + input.name + "' is sized by D, which branch '" +
+                                   branch.name +
+                                   "' (q and k of its own) reads as its head dim and "
+                                   "the other branches as the call's: give the size as a number"),
+               failure();
   int64_t width = 0;
   for (auto [name, loc, dims] : {std::tuple{StringRef(branch.ownQ), branch.ownQLoc,
                                             std::array<StringRef, 3>{"B", "Sq", "H"}},

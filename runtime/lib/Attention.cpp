@@ -490,9 +490,14 @@ Status attnc::bindForwardArgs(const AttentionSpec &s, const ForwardArgs &a, FwdP
                            dtypeName(decl.dtype));
     p.inputs[i] = t.data;
     // The kernel's element type: a composite branch's own q or k, which no kernel reads; the
-    // composite binds it as that branch's q or k (CompositeKernel::forward).
-    if (decl.dtype == DType::BF16 || decl.dtype == DType::F16)
+    // composite binds it as that branch's q or k (CompositeKernel::forward), where a decode
+    // call's k is the cache's, longer than this call's Skv.
+    if (decl.dtype == DType::BF16 || decl.dtype == DType::F16) {
+      if (t.rank != int(decl.shape.size()))
+        return Status::error(what + "has rank " + std::to_string(t.rank) + ", declared " +
+                             std::to_string(decl.shape.size()));
       continue;
+    }
     std::vector<int64_t> want;
     for (const std::string &dim : decl.shape) {
       if (dim == "B")

@@ -40,8 +40,9 @@ CompositeKernel::create(std::vector<std::shared_ptr<AttentionKernel>> branches,
                            "' differ in element type, value head dim or varlen");
     if (own(i)) {
       for (int slot : {ownQK[i].first, ownQK[i].second})
-        if (slot >= int(s.inputs.size()) || (s.inputs[size_t(slot)].dtype != DType::BF16 &&
-                                             s.inputs[size_t(slot)].dtype != DType::F16))
+        if (slot < 0 || slot >= int(s.inputs.size()) ||
+            (s.inputs[size_t(slot)].dtype != DType::BF16 &&
+             s.inputs[size_t(slot)].dtype != DType::F16))
           return Status::error("composite: branch '" + s.pattern +
                                "' takes its q or k from no input of the element type");
       if (s.varlen)
@@ -78,6 +79,12 @@ static Status callTokens(const ForwardArgs &args, bool varlen, ForwardArgs &toke
   if (!args.q.given() || !args.k.given() || !args.v.given())
     return Status::success(); // the branch reports what is missing
   const int rowDim = varlen ? 0 : 1;
+  if (args.k.rank != args.v.rank || args.k.rank <= rowDim ||
+      args.k.shape[rowDim] != args.v.shape[rowDim] ||
+      (!varlen && args.k.shape[0] != args.v.shape[0]))
+    return Status::error("composite: a linear branch's k (" + std::to_string(args.k.shape[rowDim]) +
+                         " rows) and v (" + std::to_string(args.v.shape[rowDim]) +
+                         " rows) must have the same sequences");
   const int64_t sq = args.q.shape[rowDim], sk = args.k.shape[rowDim];
   if (sq == sk)
     return Status::success();
@@ -102,7 +109,7 @@ Status CompositeKernel::branchArgs(size_t i, const ForwardArgs &args, ForwardArg
   out = args;
   if (!ownQK_.empty() && ownQK_[i].first >= 0) {
     const auto [q, k] = ownQK_[i];
-    if (size_t(std::max(q, k)) >= args.inputs.size())
+    if (std::min(q, k) < 0 || size_t(std::max(q, k)) >= args.inputs.size())
       return Status::error("composite: branch '" + branch.spec().pattern + "' takes q and k from " +
                            "inputs " + std::to_string(q) + " and " + std::to_string(k) + "; " +
                            std::to_string(args.inputs.size()) + " inputs were given");
