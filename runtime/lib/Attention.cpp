@@ -389,6 +389,10 @@ Status attnc::bindForwardArgs(const AttentionSpec &s, const ForwardArgs &a, FwdP
     p.seqlen_q = int(sq);
     p.seqlen_k = int(sk);
   }
+  // The tile functions take 2^30 keys for "no bound" (MaskAnalysis.cpp, kBig).
+  if (p.seqlen_q >= (1 << 30) || p.seqlen_k >= (1 << 30))
+    return Status::error("forward: sequences of 2^30 rows or more are not supported (got " +
+                         std::to_string(p.seqlen_q) + ", " + std::to_string(p.seqlen_k) + ")");
   if (heads <= 0 || kvHeads <= 0 || heads % kvHeads != 0)
     return Status::error("forward: q heads (" + std::to_string(heads) +
                          ") must be a positive multiple of k/v heads (" + std::to_string(kvHeads) +
