@@ -259,8 +259,9 @@ FailureOr<ReferenceResult> mlir::attn::simulateKernel(KernelOp kernel, const Ref
         std::vector<float> m(rows, -inf), l(rows, 0.f), acc(rows * Dv, 0.f), t(BN);
         // Keys of tiles [from, to] all EMPTY by the closed-form tile_empty (one box).
         auto emptyTiles = [&](int64_t from, int64_t to) {
-          return (*tileEmpty)->run({S{b}, S{h}, S{q0}, S{q1}, S{from * BN}, S{(to + 1) * BN},
-                                    S{Sq}, S{Skv}})[0]
+          return (*tileEmpty)
+                     ->run({S{b}, S{h}, S{q0}, S{q1}, S{from * BN}, S{(to + 1) * BN}, S{Sq},
+                            S{Skv}})[0]
                      .i != 0;
         };
         for (int64_t tile = tileHi - 1, next; tile >= tileLo; tile = next) {
