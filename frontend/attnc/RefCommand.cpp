@@ -197,26 +197,26 @@ int attnc::runRefCommand(const RefCommandOptions &o) {
     p.seqQ = q->shape[1];
     p.seqK = k->shape[1];
   }
-  const attnc::ElementType type =
-      o.dtype == "f16" ? attnc::ElementType::F16 : attnc::ElementType::BF16;
+  p.scale = o.scale;
+  if (!bindInputsAndScalars(pattern, inputFiles, scalarValues, p))
+    return 1;
   if (o.gpu) {
-    // The kernel computes on q, k, v rounded to its dtype: so does the reference it is checked
-    // against, so that --check measures the kernel, not the rounding of its inputs.
-    for (NpyArray *array : {&*q, &*k, &*v})
-      for (double &x : array->values)
+    // The kernel computes on q, k, v (and a branch's own q and k, inputs of the element type)
+    // rounded to its dtype: so does the reference it is checked against, so that --check
+    // measures the kernel, not the rounding of its inputs.
+    const attnc::ElementType type =
+        o.dtype == "f16" ? attnc::ElementType::F16 : attnc::ElementType::BF16;
+    std::vector<std::vector<double> *> rounded = {&q->values, &k->values, &v->values};
+    for (attn::InputOp input : pattern.getBody().front().getOps<attn::InputOp>())
+      if (isa<NoneType>(input.getElementType()))
+        rounded.push_back(&p.inputs[input.getName()]);
+    for (std::vector<double> *values : rounded)
+      for (double &x : *values)
         x = attnc::bitsToFloat(attnc::floatToBits(float(x), type), type);
   }
   p.q = q->values;
   p.k = k->values;
   p.v = v->values;
-  p.scale = o.scale;
-  if (!bindInputsAndScalars(pattern, inputFiles, scalarValues, p))
-    return 1;
-  if (o.gpu) // a branch's own q and k (the element type) are rounded like q and k
-    for (attn::InputOp input : pattern.getBody().front().getOps<attn::InputOp>())
-      if (isa<NoneType>(input.getElementType()))
-        for (double &x : p.inputs[input.getName()])
-          x = attnc::bitsToFloat(attnc::floatToBits(float(x), type), type);
   if (!o.lsePath.empty() &&
       pattern.getUnique<attn::NormalizeOp>().getKind() != attn::NormalizerKind::Softmax)
     return fail("pattern '" + pattern.getSymName() +

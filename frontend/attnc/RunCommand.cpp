@@ -258,13 +258,8 @@ FailureOr<attn::ReferenceResult> attnc::runCompositeOnGpu(LoadedSpec &spec,
       jitKernel(source, attn::getCombineEntryName(composite, dtype, p.headDim, p.headDimV), {}, {});
   if (!combine.ok())
     return fail(combine.status().message());
-  std::vector<std::pair<int, int>> ownQK;
-  for (unsigned i = 0; i < patterns.size(); ++i) {
-    std::optional<std::pair<unsigned, unsigned>> own = attn::getBranchOwnQK(composite, i);
-    ownQK.emplace_back(own ? int(own->first) : -1, own ? int(own->second) : -1);
-  }
   StatusOr<std::shared_ptr<CompositeKernel>> kernel =
-      CompositeKernel::create(branches, *combine, ownQK);
+      CompositeKernel::create(branches, *combine, branchOwnQKSlots(composite));
   if (!kernel.ok())
     return fail(kernel.status().message());
   auto forward = [&](const ForwardArgs &args) { return (*kernel)->forward(args); };

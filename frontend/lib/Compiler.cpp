@@ -34,6 +34,17 @@ LogicalResult attnc::lowerToKernels(ModuleOp module, const attn::KernelTarget &t
   return pm.run(module);
 }
 
+std::vector<std::pair<int, int>> attnc::branchOwnQKSlots(attn::CompositeOp composite) {
+  std::vector<std::pair<int, int>> slots;
+  bool any = false;
+  for (unsigned i = 0; i < composite.getBranches().size(); ++i) {
+    std::optional<std::pair<unsigned, unsigned>> own = attn::getBranchOwnQK(composite, i);
+    slots.emplace_back(own ? int(own->first) : -1, own ? int(own->second) : -1);
+    any = any || own;
+  }
+  return any ? slots : std::vector<std::pair<int, int>>();
+}
+
 FailureOr<std::vector<std::shared_ptr<attnc::KernelImage>>> attnc::compositeImages(
     ModuleOp module, const std::vector<std::shared_ptr<KernelImage>> &images,
     const std::function<StatusOr<std::vector<std::pair<std::string, std::string>>>(
@@ -54,14 +65,8 @@ FailureOr<std::vector<std::shared_ptr<attnc::KernelImage>>> attnc::compositeImag
     if (branches.size() != composite.getBranches().size())
       continue; // a branch has no kernel for this target
     // The composite's fields are those of its first branch on the call's q and k.
-    std::vector<std::pair<int, int>> ownQK;
-    for (unsigned i = 0; i < branches.size(); ++i) {
-      std::optional<std::pair<unsigned, unsigned>> own = attn::getBranchOwnQK(composite, i);
-      ownQK.emplace_back(own ? int(own->first) : -1, own ? int(own->second) : -1);
-    }
     AttentionSpec spec = branches[attn::getCallBranch(composite)]->spec();
-    if (llvm::any_of(ownQK, [](auto qk) { return qk.first >= 0; }))
-      spec.branchOwnQK = ownQK;
+    spec.branchOwnQK = branchOwnQKSlots(composite);
     const std::string dtype = spec.dtype == ElementType::BF16 ? "bf16" : "f16";
     spec.pattern = composite.getSymName().str();
     spec.entry =

@@ -24,7 +24,8 @@ const char *attnc::dtypeName(DType type) {
   return "?";
 }
 
-size_t attnc::dtypeBytes(DType type) { return type == DType::BF16 || type == DType::F16 ? 2 : 4; }
+bool attnc::isElementDType(DType type) { return type == DType::BF16 || type == DType::F16; }
+size_t attnc::dtypeBytes(DType type) { return isElementDType(type) ? 2 : 4; }
 
 TensorRef TensorRef::contiguous(const void *data, DType dtype, const std::vector<int64_t> &shape) {
   TensorRef t;
@@ -186,15 +187,9 @@ StatusOr<AttentionSpec> AttentionSpec::fromJson(const std::string &text) {
     s.branchOwnQK = j.value("branch_own_qk", std::vector<std::pair<int, int>>());
     if (!s.branchOwnQK.empty() && s.branchOwnQK.size() != s.branches.size())
       return Status::error("kernel spec: branch_own_qk needs one entry per branch");
-    for (auto [q, k] : s.branchOwnQK) {
-      auto elem = [&](int slot) {
-        return slot >= 0 && slot < int(s.inputs.size()) &&
-               (s.inputs[size_t(slot)].dtype == DType::BF16 ||
-                s.inputs[size_t(slot)].dtype == DType::F16);
-      };
-      if ((q >= 0 || k >= 0) && !(elem(q) && elem(k)))
+    for (auto [q, k] : s.branchOwnQK)
+      if ((q >= 0 || k >= 0) && !(s.isElementInput(q) && s.isElementInput(k)))
         return Status::error("kernel spec: branch_own_qk names no bf16/f16 input");
-    }
   } catch (const json::exception &e) {
     return Status::error(std::string("kernel spec: ") + e.what());
   }
@@ -496,7 +491,7 @@ Status attnc::bindForwardArgs(const AttentionSpec &s, const ForwardArgs &a, FwdP
     // The kernel's element type: a composite branch's own q or k, which no kernel reads; the
     // composite binds it as that branch's q or k (CompositeKernel::forward), where a decode
     // call's k is the cache's, longer than this call's Skv.
-    if (decl.dtype == DType::BF16 || decl.dtype == DType::F16) {
+    if (isElementDType(decl.dtype)) {
       if (t.rank != int(decl.shape.size()))
         return Status::error(what + "has rank " + std::to_string(t.rank) + ", declared " +
                              std::to_string(decl.shape.size()));

@@ -39,12 +39,9 @@ CompositeKernel::create(std::vector<std::shared_ptr<AttentionKernel>> branches,
       return Status::error("composite: branches '" + first.pattern + "' and '" + s.pattern +
                            "' differ in element type, value head dim or varlen");
     if (own(i)) {
-      for (int slot : {ownQK[i].first, ownQK[i].second})
-        if (slot < 0 || slot >= int(s.inputs.size()) ||
-            (s.inputs[size_t(slot)].dtype != DType::BF16 &&
-             s.inputs[size_t(slot)].dtype != DType::F16))
-          return Status::error("composite: branch '" + s.pattern +
-                               "' takes its q or k from no input of the element type");
+      if (!s.isElementInput(ownQK[i].first) || !s.isElementInput(ownQK[i].second))
+        return Status::error("composite: branch '" + s.pattern +
+                             "' takes its q or k from no input of the element type");
       if (s.varlen)
         return Status::error("composite: branch '" + s.pattern +
                              "' has q and k of its own: dense sequences only");

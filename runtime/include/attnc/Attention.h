@@ -28,6 +28,9 @@ namespace attnc {
 enum class DType { BF16, F16, F32, I32 };
 const char *dtypeName(DType type);
 size_t dtypeBytes(DType type);
+/// BF16 or F16: the element types of q, k, v (an input of one is a composite branch's own q
+/// or k).
+bool isElementDType(DType type);
 
 /// A strided view of device memory. Shape and strides count elements; rank 0 means "not
 /// given" (an optional tensor left out).
@@ -66,6 +69,10 @@ struct AttentionSpec {
     std::vector<std::string> shape; ///< B H Hkv Sq Skv D or an integer, per dimension
   };
   std::vector<Input> inputs; ///< in slot order
+  /// Whether `slot` names an input of the element type: a composite branch's own q or k.
+  bool isElementInput(int slot) const {
+    return slot >= 0 && slot < int(inputs.size()) && isElementDType(inputs[size_t(slot)].dtype);
+  }
   struct Scalar {
     std::string name;
     std::optional<double> defaultValue;

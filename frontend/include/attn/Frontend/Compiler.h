@@ -50,6 +50,10 @@ AttentionSpec toAttentionSpec(const mlir::attn::KernelLaunchSpec &spec);
 /// The launch configuration of a generated kernel (template, tiles, head dims).
 ForwardConfig forwardConfig(const mlir::attn::KernelLaunchSpec &spec);
 
+/// AttentionSpec::branchOwnQK of `composite`: per branch the input slots of its own q and k
+/// ({-1, -1}: the call's); empty when every branch takes the call's.
+std::vector<std::pair<int, int>> branchOwnQKSlots(mlir::attn::CompositeOp composite);
+
 /// Prints every attn.kernel of `module`.
 mlir::FailureOr<std::vector<CompiledKernel>> emitKernels(mlir::ModuleOp module);
 
