@@ -587,8 +587,18 @@ public:
     return lnot(misses);
   }
 
-  /// Keys where `v == positive` can hold for some row of the box.
+  /// Keys where `v == positive` can hold for some row of the box (built once per value and
+  /// sign: keysMayHold asks again at every And / Or of a nested mask).
   KeyRange solve(Value v, bool positive) {
+    llvm::DenseMap<Value, KeyRange> &cache = ranges[positive];
+    if (auto it = cache.find(v); it != cache.end())
+      return it->second;
+    KeyRange r = computeRange(v, positive);
+    cache[v] = r;
+    return r;
+  }
+
+  KeyRange computeRange(Value v, bool positive) {
     if (!dependsOnK.contains(v)) {
       BoolAbs t = boolOf(v);
       Value possible = positive ? t.may : lnot(t.must);
@@ -622,6 +632,7 @@ private:
   llvm::DenseSet<Value> dependsOnK;
   llvm::DenseMap<Value, IntAbs> ints;
   llvm::DenseMap<Value, BoolAbs> bools;
+  llvm::DenseMap<Value, KeyRange> ranges[2]; // solve's, by sign
 };
 
 } // namespace
