@@ -44,6 +44,7 @@ KernelLaunchSpec mlir::attn::getLaunchSpec(KernelOp kernel) {
     spec.causal = linear.getCausal();
     auto decay = kernel.getUnique<DecayOp>();
     spec.gatePerKeyDim = decay && decay.readsKeyDim();
+    spec.gatePerToken = decay && decay.readsPosition() && !decay.readsKeyDim();
     if (getFeatureMap(linear) != FeatureMap::Elementwise) {
       spec.featureMap = linear.getFeatureMap()->str();
       spec.stateDim = getLinearStateDim(linear, spec.headDim);

@@ -126,9 +126,10 @@ int explainLinear(PatternOp pattern, const attnc::ExplainCommandOptions &o) {
           ? "a gate per key dimension (each row of the state decays by its own gate; "
             "accumulated along each chunk in sub-chunks of 16 rows; a split sums it per segment "
             "and dimension)"
-      : decay.readsPosition()
-          ? "a gate per token (accumulated along each chunk; a split sums it per segment)"
-          : "the pattern's, per sequence and head";
+      : decay.readsPosition() ? "a gate per token (its prefix along each chunk from a gate-log "
+                                "pass; a split sums it per "
+                                "segment)"
+                              : "the pattern's, per sequence and head";
   const FeatureMap map = getFeatureMap(linear);
   const int64_t features = getFeatureDim(linear, d), rows = getLinearStateDim(linear, d);
   std::string mapWhat = pattern.getUnique<FeatureOp>() ? "the pattern's, per element" : "identity";
@@ -163,6 +164,7 @@ int explainLinear(PatternOp pattern, const attnc::ExplainCommandOptions &o) {
   config.causal = linear.getCausal();
   config.keySum = normalize.getKind() == NormalizerKind::Sum;
   config.gatePerKeyDim = decay && decay.readsKeyDim();
+  config.gatePerToken = decay && decay.readsPosition() && !config.gatePerKeyDim;
   const int splits = map != FeatureMap::Elementwise
                          ? 1
                          : attnc::linearSplitCount(config, blocks, int(o.seqQ), o.smCount);
@@ -196,6 +198,12 @@ int explainLinear(PatternOp pattern, const attnc::ExplainCommandOptions &o) {
                    featureSlices > 1 ? ", then a reduce pass summing the slices' float32 partial "
                                        "outputs into O"
                                      : "")
+                   .str();
+  if (config.gatePerToken)
+    launches = llvm::formatv("a gate-log pass over the {0} (chunk, head, sequence) triples first "
+                             "(each chunk's prefix of log2 gates, 4 bytes per token and head), "
+                             "then {1}",
+                             chunks * o.batch * heads, launches)
                    .str();
   outs() << llvm::formatv("  problem: Sq {0}, batch {1}, heads {2}: {3} chunks per sequence, {4} "
                           "blocks; {5}\n",

@@ -30,6 +30,7 @@ attnc::ForwardConfig attnc::forwardConfig(const attn::KernelLaunchSpec &k) {
   c.keySum = c.kernelTemplate == KernelTemplate::Linear && k.normalizer == "sum";
   c.causal = c.kernelTemplate == KernelTemplate::Linear && k.causal;
   c.gatePerKeyDim = c.kernelTemplate == KernelTemplate::Linear && k.gatePerKeyDim;
+  c.gatePerToken = c.kernelTemplate == KernelTemplate::Linear && k.gatePerToken;
   c.featureRows = c.kernelTemplate == KernelTemplate::Linear ? int(k.stateDim) : 0;
   c.featureMap = k.featureMap == "taylor2"    ? kFeatureMapTaylor2
                  : k.featureMap == "hedgehog" ? kFeatureMapHedgehog

@@ -88,6 +88,7 @@ std::string AttentionSpec::toJson() const {
   j["merge_entry"] = mergeEntry;
   j["linear_causal"] = config.causal;
   j["linear_gate_per_key_dim"] = config.gatePerKeyDim;
+  j["linear_gate_per_token"] = config.gatePerToken;
   j["linear_feature_rows"] = config.featureRows;
   j["linear_feature_map"] = config.featureMap;
   j["branches"] = branches;
@@ -147,6 +148,9 @@ StatusOr<AttentionSpec> AttentionSpec::fromJson(const std::string &text) {
     // Absent in manifests written before the gate pass: their kernels rewrite the tiles
     // themselves and have none; newer kernels with such a gate always carry the field.
     s.config.gatePerKeyDim = j.value("linear_gate_per_key_dim", false);
+    // Absent in manifests written before the gate-log pass (whose kernels compute the prefixes
+    // themselves; bundles of that format version are refused).
+    s.config.gatePerToken = j.value("linear_gate_per_token", false);
     // Absent in manifests written before maps of whole rows: per-element maps.
     s.config.featureRows = j.value("linear_feature_rows", 0);
     s.config.featureMap = j.value("linear_feature_map", 0);

@@ -209,6 +209,7 @@ Status attnc::launchForward(const Kernel &kernel, const ForwardConfig &c, const 
     copy.linear_gate_table = nullptr;
     copy.linear_feature_slices = 1;
     copy.linear_partial = nullptr;
+    copy.linear_gate_log = nullptr;
     void *args[] = {&copy};
     const Dim3 block{static_cast<unsigned>(kLinearThreads), 1, 1};
     // A map of whole rows: the chunked kernel's key dim is a slice of kLinearSlice features.
@@ -220,6 +221,20 @@ Status attnc::launchForward(const Kernel &kernel, const ForwardConfig &c, const 
     // Stream-ordered workspaces, freed after the launches whatever they return.
     StreamScratch scratch(kernel.device(), stream);
     auto run = [&]() -> Status {
+      if (c.gatePerToken && chunks > 0) {
+        // The gate-log pass: a warp per (chunk, head, sequence), its prefixes into a workspace
+        // that the prefill's (and the split's passes') tile loads read.
+        ATTNC_ASSIGN_OR_RETURN(
+            DevicePtr prefixes,
+            scratch.allocate(size_t(linearGateLogBytes(p.batch, p.heads, p.seqlen_q))));
+        copy.linear_gate_log = reinterpret_cast<float *>(prefixes);
+        copy.linear_pass = kLinearGateLogPass;
+        const int perBlock = kLinearThreads / 32;
+        const Dim3 logGrid{static_cast<unsigned>((chunks + perBlock - 1) / perBlock),
+                           static_cast<unsigned>(p.heads), static_cast<unsigned>(p.batch)};
+        ATTNC_TRY(kernel.launch(logGrid, block, 0, stream, args));
+        copy.linear_pass = 1;
+      }
       if (c.featureRows > 0) {
         // The feature pass, the prefill over Hq x slices blocks, and with more than one slice
         // the reduce pass (linear_features.cuh); no sequence split.

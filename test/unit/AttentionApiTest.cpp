@@ -90,6 +90,15 @@ TEST(AttentionSpec, CarriesTheLinearForm) {
   ASSERT_TRUE(back.ok()) << back.status().message();
   EXPECT_TRUE(back->config.causal);
   EXPECT_TRUE(back->config.gatePerKeyDim);
+  EXPECT_FALSE(back->config.gatePerToken);
+  s.config.gatePerKeyDim = false;
+  s.config.gatePerToken = true;
+  StatusOr<AttentionSpec> scalar = AttentionSpec::fromJson(s.toJson());
+  ASSERT_TRUE(scalar.ok()) << scalar.status().message();
+  EXPECT_TRUE(scalar->config.gatePerToken);
+  EXPECT_FALSE(scalar->config.gatePerKeyDim);
+  s.config.gatePerKeyDim = true;
+  s.config.gatePerToken = false;
   EXPECT_FALSE(back->config.keySum);
   EXPECT_EQ(back->stepEntry, s.stepEntry);
   // A manifest from before the gate pass has no such field: no gate pass.

@@ -74,6 +74,39 @@ ATTNC_DEVICE float *linearGateTable(const FwdParams &p, int b, int h, int chunk)
          ((i64(b) * p.heads + h) * chunks + chunk) * kLinearGateTableRows * kHeadDim;
 }
 
+/// Chunk `chunk` of (b, h)'s prefix of log2 gates in the gate-log pass's buffer.
+ATTNC_DEVICE float *linearGateLog(const FwdParams &p, int b, int h, int chunk) {
+  const i64 chunks = (p.seqlen_q + kLinearChunk - 1) / kLinearChunk;
+  return p.linear_gate_log + ((i64(b) * p.heads + h) * chunks + chunk) * kLinearChunk;
+}
+
+/// The gate-log pass of a scalar gate per token (launchForward runs it before the prefill, over
+/// a grid of chunks / 4 x Hq x B): warp w of a block takes one chunk and writes its inclusive
+/// prefix G_i = sum of log2(gamma_(c0 + r)) over rows r = 0 .. i, rows at or past the
+/// sequence's end contributing 0. Lane l owns rows 2l and 2l + 1. Computed once here, the
+/// prefixes reach the prefill by the same asynchronous copies as its tiles, so that no warp
+/// there waits on the gate's loads.
+template <class Pattern> ATTNC_DEVICE void linearGateLogPass(const FwdParams &p) {
+  static_assert(kLinearChunk == 64, "two rows per lane");
+  const int lane = threadIdx.x % 32;
+  const int chunk = blockIdx.x * (kLinearThreads / 32) + threadIdx.x / 32;
+  const int h = blockIdx.y, b = blockIdx.z;
+  const int c0 = chunk * kLinearChunk, n = min(kLinearChunk, sequenceView(p, b, h).seqlenQ - c0);
+  if (n <= 0)
+    return;
+  const int r = 2 * lane;
+  const float a = r < n ? decayLog2<Pattern>(p, b, h, c0 + r) : 0.f;
+  const float c = r + 1 < n ? decayLog2<Pattern>(p, b, h, c0 + r + 1) : 0.f;
+  float sum = a + c;
+#pragma unroll
+  for (int offset = 1; offset < 32; offset *= 2) {
+    const float up = __shfl_up_sync(0xffffffffu, sum, offset);
+    if (lane >= offset)
+      sum += up;
+  }
+  *reinterpret_cast<Float2 *>(linearGateLog(p, b, h, chunk) + r) = Float2{sum - c, sum};
+}
+
 /// The gate pass of a gate per key dimension (launchForward runs it before the prefill, over
 /// a grid of chunks / (2 kLinearThreads / kHeadDim) x Hq x B): thread (chunk, d) takes columns
 /// d, d + 1 of one chunk's Q and K (feature map applied and rounded to Elem, as the prefill

@@ -6,9 +6,10 @@
 //   o_t = c * sum_{s <= t} gamma^(t-s) (phi(q_t) . phi(k_s)) v_s  (+ c gamma^(t+1) phi(q_t)^T S0)
 // and its final state S = gamma^L S0 + sum_s gamma^(L-1-s) phi(k_s) v_s^T (D x Dv, float32).
 // A per-token gate (Pattern::kDecayPerToken: the decay reads the position t) replaces each
-// gamma^m by the product of the m gates it spans: the kernel keeps G_i, the log2 decay
-// accumulated over chunk rows 0 .. i, in shared memory, and every factor below becomes
-// 2^(G_i - G_j) <= 1 (gamma^(i+1) -> 2^G_i, gamma^n -> 2^G_(n-1)).
+// gamma^m by the product of the m gates it spans: G_i, the log2 decay accumulated over chunk
+// rows 0 .. i, comes from the gate-log pass (linearGateLogPass, its own launch over every
+// chunk at once) by cp.async with the chunk's tiles into shared memory, and every factor below
+// becomes 2^(G_i - G_j) <= 1 (gamma^(i+1) -> 2^G_i, gamma^n -> 2^G_(n-1)).
 //
 // A gate per key dimension (Pattern::kDecayPerKeyDim: the decay reads d) gives every row d of the
 // state its own G_(i,d), so the intra-chunk weight sum_d q_id k_jd 2^(G_id - G_jd) no longer
@@ -51,6 +52,8 @@
 // twice; pass 0 computes each segment's own state from zero into a workspace (and copies S0
 // there, so that an in-place final state cannot overwrite it under pass 1), pass 1 starts
 // segment q from gamma^r0 S0 + sum_{q' < q} gamma^(r0 - end(q')) S(q') and computes its rows.
+// Pass 0 has no output to compute: without a gate per key dimension its chunks of K and V
+// stream through a ring over the whole shared memory, several in flight.
 //
 // The recurrent step (decode) of the same patterns is linear_step.cuh.
 //
@@ -126,25 +129,198 @@ ATTNC_DEVICE float *linearSegmentLog(const FwdParams &p, int b, int h, int q, in
          ((i64(b) * p.heads + h) * p.linear_splits + q) * d + col;
 }
 
-/// One warp's inclusive prefix of the chunk's log2 gates: G_i = sum of log2(gamma_(c0 + r)) over
-/// rows r = 0 .. i, rows at or past `n` contributing 0 (so G stays G_(n-1) there), written to
-/// the kLinearChunk floats at `sG`. Lane l owns rows 2l and 2l + 1.
-template <class Pattern>
-ATTNC_DEVICE void chunkDecayPrefix(const FwdParams &p, int b, int h, int c0, int n, u32 sG,
-                                   int lane) {
-  static_assert(kLinearChunk == 64, "two rows per lane");
-  const int r = 2 * lane;
-  const float a = r < n ? decayLog2<Pattern>(p, b, h, c0 + r) : 0.f;
-  const float c = r + 1 < n ? decayLog2<Pattern>(p, b, h, c0 + r + 1) : 0.f;
-  float sum = a + c;
+/// The chunked kernel's constants (linearSm80), shared by its state update and its split's
+/// state pass.
+template <class Pattern, int kHeadDim> struct LinearShape {
+  static constexpr int kChunk = kLinearChunk, kSlice = kLinearSlice, kThreads = kLinearThreads;
+  static constexpr int kChunksQK = kHeadDim / 8;  // 16-byte chunks per Q/K row
+  static constexpr int kChunksV = kSlice / 8;     // per V / state row (the block's 64 columns)
+  static constexpr int kStepsC = kChunk / 16;     // k16 steps over the chunk's rows
+  static constexpr int kTiles = 8;                // n8 tiles over 64 keys or 64 state columns
+  static constexpr int kStateRows = kHeadDim / 4; // state rows per warp
+  static constexpr int kStateTiles = kStateRows / 16;
+  static constexpr u32 kBytesQK = kChunk * kHeadDim * 2, kBytesV = kChunk * kSlice * 2;
+  static constexpr bool kDecay = Pattern::kHasDecay;
+  static constexpr bool kGateDim = kDecay && Pattern::kDecayPerKeyDim; // a gate per key dimension
+  static constexpr bool kGate = kDecay && Pattern::kDecayPerToken && !kGateDim; // per token
+  static constexpr bool kConstDecay = kDecay && !kGate && !kGateDim;            // gamma^n
+};
+
+/// S = gamma^n S + (Gamma K)^T V for the chunk of n rows in swizzled tiles sKt, sVt, on the
+/// D x 64 state slice as warp `warp` holds it in linearSm80 (rows warp * D/4 + 16 mt + g (+8),
+/// columns 8 j + 2t (+1)); a per-token gate's prefix G is at sGt, a gate per key dimension's
+/// table at sT, lg is log2 of a constant decay. Returns log2 of the decay over the chunk.
+template <class Pattern, class Elem, int kHeadDim>
+ATTNC_DEVICE float linearUpdateState(float (&state)[kHeadDim / 64][8][4], u32 sKt, u32 sVt, u32 sGt,
+                                     u32 sT, int n, float lg, int warp, int lane) {
+  using S = LinearShape<Pattern, kHeadDim>;
+  constexpr int kStepsC = S::kStepsC, kTiles = S::kTiles, kStateTiles = S::kStateTiles;
+  constexpr int kStateRows = S::kStateRows, kChunksQK = S::kChunksQK, kChunksV = S::kChunksV;
+  constexpr bool kGate = S::kGate, kGateDim = S::kGateDim, kConstDecay = S::kConstDecay;
+  const int g = lane / 4, t = lane % 4;
+  const int rowV = (lane & 7) + ((lane >> 3) & 1) * 8; // V (trans): tiles j, j+1
+  const int chunkV = lane >> 4;
+  const int rowKt = (lane & 7) + ((lane >> 4) & 1) * 8; // K^T (trans): A fragment of K^T
+  const int chunkKt = (lane >> 3) & 1;
+  auto gateLog = [&](int row) { return __uint_as_float(ldShared32(sGt + 4 * row)); };
+  auto tableAt = [&](int row, int d) {
+    return __uint_as_float(ldShared32(sT + 4 * (row * kHeadDim + d)));
+  };
+  // S = gamma^n S + (Gamma K)^T V. Key j's factor gamma^(n-1-j) (0 past the chunk's end)
+  // scales the 16-bit K^T fragment: keys 16 ks + 2t, +1 (a0, a1) and +8, +9 (a2, a3).
+  const float lastLog = kGate ? gateLog(n - 1) : float(n) * lg; // the decay over the chunk
+  if constexpr (kGate || kConstDecay) {
+    const float f = exp2Approx(lastLog);
 #pragma unroll
-  for (int offset = 1; offset < 32; offset *= 2) {
-    const float up = __shfl_up_sync(0xffffffffu, sum, offset);
-    if (lane >= offset)
-      sum += up;
+    for (int mt = 0; mt < kStateTiles; ++mt)
+#pragma unroll
+      for (int j = 0; j < kTiles; ++j)
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+          state[mt][j][e] *= f;
   }
-  stShared32(sG + 4 * r, __float_as_uint(sum - c));
-  stShared32(sG + 4 * (r + 1), __float_as_uint(sum));
+  if constexpr (kGateDim) { // row d by 2^G_last,d
+#pragma unroll
+    for (int mt = 0; mt < kStateTiles; ++mt)
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        const float f = tableAt(kGateLast, warp * kStateRows + 16 * mt + g + 8 * r);
+#pragma unroll
+        for (int j = 0; j < kTiles; ++j) {
+          state[mt][j][2 * r] *= f;
+          state[mt][j][2 * r + 1] *= f;
+        }
+      }
+  }
+  auto keyFactor = [&](int key) {
+    if constexpr (kGate)
+      return key < n ? exp2Approx(lastLog - gateLog(key)) : 0.f;
+    return key < n ? exp2Approx(float(n - 1 - key) * lg) : 0.f;
+  };
+#pragma unroll 1
+  for (int ks = 0; ks < kStepsC; ++ks) {
+    u32 factor[2];
+    if constexpr (kGate || kConstDecay) {
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        const int key = 16 * ks + 8 * half + 2 * t;
+        factor[half] = packFloat2<Elem>(keyFactor(key), keyFactor(key + 1));
+      }
+    }
+    u32 vf[kTiles / 2][4];
+#pragma unroll
+    for (int j = 0; j < kTiles; j += 2)
+      ldmatrixX4Trans(vf[j / 2], sVt + swizzledOffset<kChunksV>(16 * ks + rowV, j + chunkV));
+#pragma unroll
+    for (int mt = 0; mt < kStateTiles; ++mt) {
+      u32 kt[4];
+      ldmatrixX4Trans(kt, sKt + swizzledOffset<kChunksQK>(
+                                    16 * ks + rowKt, (warp * kStateRows + 16 * mt) / 8 + chunkKt));
+      if constexpr (kGate || kConstDecay) {
+        kt[0] = mulPacked<Elem>(kt[0], factor[0]);
+        kt[1] = mulPacked<Elem>(kt[1], factor[0]);
+        kt[2] = mulPacked<Elem>(kt[2], factor[1]);
+        kt[3] = mulPacked<Elem>(kt[3], factor[1]);
+      }
+      if constexpr (kGateDim) {
+        // Rows d (g in kt[0], kt[2], g + 8 in kt[1], kt[3]) of K^^T by 2^(G_e(J) - G_m(J)),
+        // then by 2^(G_last - G_e(J)), for key sub-chunk J = ks.
+        const int d = warp * kStateRows + 16 * mt + g;
+        float f[2], fl[2];
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+          f[r] = tableAt(kGateKey + ks, d + 8 * r);
+          fl[r] = tableAt(kGateToLast + ks, d + 8 * r);
+        }
+        kt[0] = scaledPair<Elem>(kt[0], f[0], f[0], fl[0], fl[0]);
+        kt[1] = scaledPair<Elem>(kt[1], f[1], f[1], fl[1], fl[1]);
+        kt[2] = scaledPair<Elem>(kt[2], f[0], f[0], fl[0], fl[0]);
+        kt[3] = scaledPair<Elem>(kt[3], f[1], f[1], fl[1], fl[1]);
+      }
+#pragma unroll
+      for (int j = 0; j < kTiles; j += 2) {
+        mmaM16n8k16<Elem>(state[mt][j], kt, vf[j / 2][0], vf[j / 2][1]);
+        mmaM16n8k16<Elem>(state[mt][j + 1], kt, vf[j / 2][2], vf[j / 2][3]);
+      }
+    }
+  }
+  return lastLog;
+}
+
+/// A sequence split's pass 0 for forms without a gate per key dimension (linearSm80's block
+/// (slice, segment) of rows [r0, r1)): the segment's own state from zero, and with a per-token
+/// gate its log2 decay, to the workspace. It computes no output, so its chunks of K and V (and
+/// gate prefixes) stream through a ring of kRing stages over the prefill's shared memory,
+/// kRing - 1 chunks in flight while one updates the state. It keeps a state of its own and
+/// returns: nothing the output pass holds is live across it (inside linearSm80's body, its
+/// ring's addresses pushed the kernel past 255 registers).
+template <class Pattern, class Elem, int kHeadDim, int kHeadDimV>
+ATTNC_DEVICE void linearStatePass(const FwdParams &p, int b, int h, int split, int e0, int r0,
+                                  int r1, const Elem *kPtr, i64 kStride, const Elem *vPtr,
+                                  float lgHead) {
+  using S = LinearShape<Pattern, kHeadDim>;
+  constexpr int kChunk = S::kChunk, kThreads = S::kThreads, kChunksQK = S::kChunksQK;
+  constexpr int kChunksV = S::kChunksV, kTiles = S::kTiles, kStateTiles = S::kStateTiles;
+  constexpr int kStateRows = S::kStateRows;
+  constexpr u32 kBytesQK = S::kBytesQK, kBytesV = S::kBytesV;
+  constexpr int kStageBytes = kBytesQK + kBytesV + 4 * kChunk;
+  constexpr int kFit = linearSm80SmemBytes(kHeadDim, false) / kStageBytes;
+  constexpr int kRing = kFit < 4 ? kFit : 4;
+  static_assert(kRing >= 3, "pass 0's ring keeps two chunks in flight");
+  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32, g = lane / 4, t = lane % 4;
+  extern __shared__ __attribute__((aligned(128))) u8 attncSmem[];
+  const u32 ring = smemAddress(attncSmem);
+  const int nChunks = (r1 - r0 + kChunk - 1) / kChunk;
+  float state[kStateTiles][kTiles][4] = {};
+  float segmentLog = 0.f;
+  // (tid laundered per copy: held, the copies' per-thread offsets spill the state's registers)
+  auto loadStage = [&](int step) {
+    const int c0 = r0 + step * kChunk, valid = r1 - c0, tid = opaque(int(threadIdx.x));
+    const u32 base = ring + (step % kRing) * kStageBytes;
+    loadTileAsync<kChunk, kChunksQK, kThreads>(base, kPtr + c0 * kStride, kStride, valid, tid);
+    loadTileAsync<kChunk, kChunksV, kThreads>(base + kBytesQK, vPtr + c0 * p.v_row_stride,
+                                              p.v_row_stride, valid, tid);
+    if constexpr (S::kGate)
+      if (tid < kChunk / 4)
+        cpAsync16(base + kBytesQK + kBytesV + 16 * tid, linearGateLog(p, b, h, 0) + 4 * tid + c0,
+                  true);
+  };
+  for (int step = 0; step < kRing - 1; ++step) {
+    if (step < nChunks)
+      loadStage(step);
+    cpAsyncCommit();
+  }
+#pragma unroll 1
+  for (int step = 0; step < nChunks; ++step) {
+    // Chunk `step` has landed; every warp is done with chunk step - 1, whose stage the load
+    // below overwrites.
+    cpAsyncWait<kRing - 2>();
+    __syncthreads();
+    if (step + kRing - 1 < nChunks)
+      loadStage(step + kRing - 1);
+    cpAsyncCommit();
+    const u32 base = ring + (step % kRing) * kStageBytes;
+    const int n = min(kChunk, r1 - (r0 + step * kChunk));
+    if constexpr (Pattern::kHasFeature) {
+      applyFeatureMap<Pattern, Elem, kChunksQK>(base, n, tid);
+      __syncthreads();
+    }
+    segmentLog += linearUpdateState<Pattern, Elem, kHeadDim>(
+        state, base, base + kBytesQK, base + kBytesQK + kBytesV, 0u, n, opaque(lgHead), warp, lane);
+  }
+  cpAsyncWait<0>();
+  if (S::kGate && e0 == 0 && tid == 0)
+    *linearSegmentLog(p, b, h, split, 0, kHeadDim, kHeadDimV) = segmentLog;
+  float *w = linearSegmentState(p, b, h, split, kHeadDim, kHeadDimV) + e0;
+#pragma unroll
+  for (int mt = 0; mt < kStateTiles; ++mt)
+#pragma unroll
+    for (int j = 0; j < kTiles; ++j)
+#pragma unroll
+      for (int r = 0; r < 2; ++r)
+        *reinterpret_cast<Float2 *>(w + (warp * kStateRows + 16 * mt + g + 8 * r) * kHeadDimV +
+                                    8 * j + 2 * t) =
+            Float2{state[mt][j][2 * r], state[mt][j][2 * r + 1]};
 }
 
 template <class Pattern, class Elem, int kHeadDim, int kHeadDimV>
@@ -178,6 +354,11 @@ __device__ void linearSm80(const FwdParams &p) {
   // The element type of the tiles the Q K^T products read: bf16 when gated per key dimension.
   using QKElem = typename Select<kGateDim, bf16, Elem>::Type;
 
+  if constexpr (kGate)
+    if (p.linear_pass == kLinearGateLogPass) {
+      linearGateLogPass<Pattern>(p);
+      return;
+    }
   if constexpr (kGateDim)
     if (p.linear_pass == kLinearGatePass) {
       linearGatePass<Pattern, Elem, kHeadDim>(p);
@@ -313,6 +494,45 @@ __device__ void linearSm80(const FwdParams &p) {
         for (int e = 0; e < 4; ++e)
           state[mt][j][e] *= f;
   };
+  // Per-lane parts of the ldmatrix row addresses (lanes 8i..8i+7 address matrix i).
+  const int rowQ = warp * 16 + (lane & 7) + ((lane >> 3) & 1) * 8; // Q: A fragment order
+  const int chunkQ = lane >> 4;
+  const int rowK = (lane & 7) + (lane >> 4) * 8; // K: b0/b1 of n8 tile j, then of j+1
+  const int chunkK = (lane >> 3) & 1;
+  const int rowV = (lane & 7) + ((lane >> 3) & 1) * 8; // V, S (trans): tiles j, j+1
+  const int chunkV = lane >> 4;
+  const int rowKt = (lane & 7) + ((lane >> 4) & 1) * 8; // K^T (trans): A fragment of K^T
+  const int chunkKt = (lane >> 3) & 1;
+
+  // The chunk's state update (linearUpdateState), the split's gate sums beside it.
+  auto updateState = [&](u32 sKt, u32 sVt, u32 sGt, u32 sT, int n, float lg) {
+    const float lastLog =
+        linearUpdateState<Pattern, Elem, kHeadDim>(state, sKt, sVt, sGt, sT, n, lg, warp, lane);
+    if constexpr (kGate)
+      segmentLog += lastLog;
+    return lastLog;
+  };
+
+  // A split's pass 0: this segment's own state (and its gates' log2 sum), for the segments
+  // after it.
+  auto writeSegmentState = [&] {
+    if (kGate && slice == 0 && tid == 0)
+      *linearSegmentLog(p, b, h, split, 0, kHeadDim, kHeadDimV) = segmentLog;
+    if (kGateDim && slice == 0 && tid < kHeadDim)
+      *linearSegmentLog(p, b, h, split, tid, kHeadDim, kHeadDimV) = segmentLog;
+    float *w = linearSegmentState(p, b, h, split, kHeadDim, kHeadDimV) + e0;
+    forEachStatePair([&](float &x, float &y, int offset) {
+      *reinterpret_cast<Float2 *>(w + offset) = Float2{x, y};
+    });
+  };
+  // A split's pass 0 (without a gate per key dimension) has no output to compute.
+  if constexpr (!kGateDim)
+    if (statePass) {
+      linearStatePass<Pattern, Elem, kHeadDim, kHeadDimV>(p, b, h, split, e0, r0, r1, kPtr, kStride,
+                                                          vPtr, lgHead);
+      return;
+    }
+
   if (kGateDim && splitRun && !statePass) {
     // Per state row d: the earlier segments' decays over column d.
 #pragma unroll
@@ -383,8 +603,9 @@ __device__ void linearSm80(const FwdParams &p) {
                          4 * t,
                      packFloat2<Elem>(state[mt][j][2 * r], state[mt][j][2 * r + 1]));
   };
-  int readS = 0; // the buffer holding the state before the current chunk
-  stageState(readS);
+  int readS = 0;  // the buffer holding the state before the current chunk
+  if (!statePass) // (a split's pass 0 computes no output; its ring may cover this buffer)
+    stageState(readS);
   if constexpr (kSum)
     if (tid < kHeadDim) {
       z = p.key_sum_in ? p.key_sum_in[keySumOff + tid] : 0.f; // never split (splitRun false)
@@ -395,6 +616,9 @@ __device__ void linearSm80(const FwdParams &p) {
   // Causal: one pass (output and state per chunk; a split's pass 0 the state only). Otherwise
   // pass 0 sums the state over every chunk and pass 1 computes the outputs from it.
   const int steps = kCausal ? nChunks : 2 * nChunks;
+  // This thread's piece of a per-token gate's prefixes (the gate-log pass's; chunk c0 / kChunk
+  // at gateSrc + c0): 16 threads copy a chunk's 64 floats.
+  const float *gateSrc = kGate ? linearGateLog(p, b, h, 0) + 4 * (tid % 16) : nullptr;
   auto loadChunk = [&](int step, int stage) {
     const int c0 = r0 + (step % nChunks) * kChunk, valid = r1 - c0;
     const bool output = (kCausal && !statePass) || step >= nChunks;
@@ -408,6 +632,10 @@ __device__ void linearSm80(const FwdParams &p) {
       loadTileAsync<kChunk, kChunksV, kThreads>(sV + stage * kBytesV, vPtr + c0 * p.v_row_stride,
                                                 p.v_row_stride, valid, tid);
     }
+    // A per-token gate's prefix G of the chunk (the gate-log pass's), into buffer `stage`.
+    if constexpr (kGate)
+      if (tid < kChunk / 4)
+        cpAsync16(sG + stage * 4 * kChunk + 16 * tid, gateSrc + c0, true);
   };
   // A gate per key dimension: chunk `step`'s table, from the gate pass, into state buffer `slot`
   // (the one the chunk's update writes last).
@@ -424,29 +652,6 @@ __device__ void linearSm80(const FwdParams &p) {
       loadGateTable(0, readS ^ 1);
   }
   cpAsyncCommit();
-  // A per-token gate's prefix G of chunk `step`, into buffer step & 1 (a gate is causal: one
-  // pass, steps = chunks). Warp 0 computes the next chunk's while the others start on the
-  // current one: its share of the intra-chunk product is the smallest, so the gate loads'
-  // latency hides there, and the barrier at the top of the next step publishes the prefix.
-  auto gatePrefix = [&](int step) {
-    const int c0 = r0 + step * kChunk;
-    chunkDecayPrefix<Pattern>(p, b, h, c0, min(kChunk, r1 - c0), sG + (step & 1) * 4 * kChunk,
-                              lane);
-  };
-  if constexpr (kGate)
-    if (steps > 0 && warp == 0)
-      gatePrefix(0);
-
-  // Per-lane parts of the ldmatrix row addresses (lanes 8i..8i+7 address matrix i).
-  const int rowQ = warp * 16 + (lane & 7) + ((lane >> 3) & 1) * 8; // Q: A fragment order
-  const int chunkQ = lane >> 4;
-  const int rowK = (lane & 7) + (lane >> 4) * 8; // K: b0/b1 of n8 tile j, then of j+1
-  const int chunkK = (lane >> 3) & 1;
-  const int rowV = (lane & 7) + ((lane >> 3) & 1) * 8; // V, S (trans): tiles j, j+1
-  const int chunkV = lane >> 4;
-  const int rowKt = (lane & 7) + ((lane >> 4) & 1) * 8; // K^T (trans): A fragment of K^T
-  const int chunkKt = (lane >> 3) & 1;
-
   for (int step = 0; step < steps; ++step) {
     const int stage = step & 1;
     const int c0 = r0 + (step % nChunks) * kChunk, n = min(kChunk, r1 - c0);
@@ -468,11 +673,6 @@ __device__ void linearSm80(const FwdParams &p) {
         applyFeatureMap<Pattern, Elem, kChunksQK>(sKt, n, tid);
       __syncthreads();
     }
-    // The next chunk's gates (their buffer was last read in the previous step, before the
-    // barrier above), and G_i of this one.
-    if constexpr (kGate)
-      if (step + 1 < steps && warp == 0)
-        gatePrefix(step + 1);
     const u32 sGt = sG + (step & 1) * 4 * kChunk;
     auto gateLog = [&](int row) { return __uint_as_float(ldShared32(sGt + 4 * row)); };
     // A gate per key dimension: the table of factors (kGateCarry ..) in the state buffer the
@@ -709,79 +909,7 @@ __device__ void linearSm80(const FwdParams &p) {
     }
 
     if (update) {
-      // S = gamma^n S + (Gamma K)^T V. Key j's factor gamma^(n-1-j) (0 past the chunk's end)
-      // scales the 16-bit K^T fragment: keys 16 ks + 2t, +1 (a0, a1) and +8, +9 (a2, a3).
-      const float lastLog = kGate ? gateLog(n - 1) : float(n) * lg; // the decay over the chunk
-      if constexpr (kGate || kConstDecay)
-        scaleState(exp2Approx(lastLog));
-      if constexpr (kGateDim) { // row d by 2^G_last,d
-#pragma unroll
-        for (int mt = 0; mt < kStateTiles; ++mt)
-#pragma unroll
-          for (int r = 0; r < 2; ++r) {
-            const float f = tableAt(kGateLast, warp * kStateRows + 16 * mt + g + 8 * r);
-#pragma unroll
-            for (int j = 0; j < kTiles; ++j) {
-              state[mt][j][2 * r] *= f;
-              state[mt][j][2 * r + 1] *= f;
-            }
-          }
-      }
-      if constexpr (kGate)
-        segmentLog += lastLog;
-      auto keyFactor = [&](int key) {
-        if constexpr (kGate)
-          return key < n ? exp2Approx(lastLog - gateLog(key)) : 0.f;
-        return key < n ? exp2Approx(float(n - 1 - key) * lg) : 0.f;
-      };
-#pragma unroll 1
-      for (int ks = 0; ks < kStepsC; ++ks) {
-        u32 factor[2];
-        if constexpr (kGate || kConstDecay) {
-#pragma unroll
-          for (int half = 0; half < 2; ++half) {
-            const int key = 16 * ks + 8 * half + 2 * t;
-            factor[half] = packFloat2<Elem>(keyFactor(key), keyFactor(key + 1));
-          }
-        }
-        u32 vf[kTiles / 2][4];
-#pragma unroll
-        for (int j = 0; j < kTiles; j += 2)
-          ldmatrixX4Trans(vf[j / 2], sVt + swizzledOffset<kChunksV>(16 * ks + rowV, j + chunkV));
-#pragma unroll
-        for (int mt = 0; mt < kStateTiles; ++mt) {
-          u32 kt[4];
-          ldmatrixX4Trans(
-              kt, sKt + swizzledOffset<kChunksQK>(16 * ks + rowKt,
-                                                  (warp * kStateRows + 16 * mt) / 8 + chunkKt));
-          if constexpr (kGate || kConstDecay) {
-            kt[0] = mulPacked<Elem>(kt[0], factor[0]);
-            kt[1] = mulPacked<Elem>(kt[1], factor[0]);
-            kt[2] = mulPacked<Elem>(kt[2], factor[1]);
-            kt[3] = mulPacked<Elem>(kt[3], factor[1]);
-          }
-          if constexpr (kGateDim) {
-            // Rows d (g in kt[0], kt[2], g + 8 in kt[1], kt[3]) of K^^T by 2^(G_e(J) - G_m(J)),
-            // then by 2^(G_last - G_e(J)), for key sub-chunk J = ks.
-            const int d = warp * kStateRows + 16 * mt + g;
-            float f[2], fl[2];
-#pragma unroll
-            for (int r = 0; r < 2; ++r) {
-              f[r] = tableAt(kGateKey + ks, d + 8 * r);
-              fl[r] = tableAt(kGateToLast + ks, d + 8 * r);
-            }
-            kt[0] = scaledPair<Elem>(kt[0], f[0], f[0], fl[0], fl[0]);
-            kt[1] = scaledPair<Elem>(kt[1], f[1], f[1], fl[1], fl[1]);
-            kt[2] = scaledPair<Elem>(kt[2], f[0], f[0], fl[0], fl[0]);
-            kt[3] = scaledPair<Elem>(kt[3], f[1], f[1], fl[1], fl[1]);
-          }
-#pragma unroll
-          for (int j = 0; j < kTiles; j += 2) {
-            mmaM16n8k16<Elem>(state[mt][j], kt, vf[j / 2][0], vf[j / 2][1]);
-            mmaM16n8k16<Elem>(state[mt][j + 1], kt, vf[j / 2][2], vf[j / 2][3]);
-          }
-        }
-      }
+      const float lastLog = updateState(sKt, sVt, sGt, sT, n, lg);
       // z = gamma^n z + sum_j gamma^(n-1-j) k_j, by Horner over the chunk's keys (per-token
       // gates: each key by its own factor, like the state's; per key dimension: the update's
       // factors on K^ of column d).
@@ -832,14 +960,7 @@ __device__ void linearSm80(const FwdParams &p) {
   cpAsyncWait<0>();
 
   if (statePass) { // this segment's own state, for the segments after it
-    if (kGate && slice == 0 && tid == 0)
-      *linearSegmentLog(p, b, h, split, 0, kHeadDim, kHeadDimV) = segmentLog;
-    if (kGateDim && slice == 0 && tid < kHeadDim)
-      *linearSegmentLog(p, b, h, split, tid, kHeadDim, kHeadDimV) = segmentLog;
-    float *w = linearSegmentState(p, b, h, split, kHeadDim, kHeadDimV) + e0;
-    forEachStatePair([&](float &x, float &y, int offset) {
-      *reinterpret_cast<Float2 *>(w + offset) = Float2{x, y};
-    });
+    writeSegmentState();
     return;
   }
   if (!writesState)

@@ -119,6 +119,11 @@ struct FwdParams {
   // reduce pass (kLinearReducePass) sums into O.
   int linear_feature_slices;
   float *linear_partial;
+  // A scalar gate per token (set by launchForward): the gate-log pass (linear_pass ==
+  // kLinearGateLogPass) writes each chunk's inclusive prefix of log2 gates G_i (rows 0 .. i of
+  // the chunk; rows past the sequence's end repeat its last), [B, Hq, chunks, kLinearChunk]
+  // floats, which the prefill's tile loads bring in beside K and V.
+  float *linear_gate_log;
 };
 
 /// Entries of a block map.
@@ -247,6 +252,13 @@ struct CombineParams {
 constexpr int kLinearGatePass = 2;
 /// linear_pass of a row map's feature pass and of its reduce pass over the feature slices.
 constexpr int kLinearFeaturePass = 3, kLinearReducePass = 4;
+/// linear_pass of a scalar gate per token's gate-log pass.
+constexpr int kLinearGateLogPass = 5;
+/// Bytes of the gate-log pass's prefixes (FwdParams::linear_gate_log).
+ATTNC_HD inline long long linearGateLogBytes(int batch, int heads, int seqlen) {
+  const long long chunks = (seqlen + kLinearChunk - 1) / kLinearChunk;
+  return static_cast<long long>(batch) * heads * chunks * kLinearChunk * 4;
+}
 /// A linear pattern's map (the hooks' kFeatureMap): per element, or of whole rows.
 constexpr int kFeatureMapElementwise = 0, kFeatureMapTaylor2 = 1, kFeatureMapHedgehog = 2;
 

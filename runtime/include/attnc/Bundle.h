@@ -1,7 +1,7 @@
 //===- Bundle.h - Ahead-of-time kernel bundles ------------------------*- C++ -*-===//
 //
 // A bundle is a directory that runs a spec's kernels without the compiler:
-//   manifest.json     format "attnc-bundle" version 1: per kernel its AttentionSpec, its source
+//   manifest.json     format "attnc-bundle" version 3: per kernel its AttentionSpec, its source
 //                     file and one CUBIN per arch with the CUBIN's hash
 //   <entry>.cu        the generated CUDA source (JIT fallback for archs without a CUBIN)
 //   <entry>.<arch>.cubin

@@ -38,6 +38,7 @@ struct ForwardConfig {
   bool keySum = false;        ///< Linear: the sum normaliser (the kernel carries a key sum)
   bool causal = false;        ///< Linear: a causal form (its prefill may split long sequences)
   bool gatePerKeyDim = false; ///< Linear: a gate per key dimension (the prefill's gate pass)
+  bool gatePerToken = false;  ///< Linear: a scalar gate per token (the gate-log pass)
   /// Linear with a map of whole rows (taylor2, hedgehog): the state's rows, its features padded
   /// to slices of kLinearSlice (the prefill's feature pass); 0: the map is per element and the
   /// state has headDim rows.
@@ -54,7 +55,9 @@ struct ForwardConfig {
 /// cutting long sequences of a causal form into segments when there are too few (slice, head,
 /// sequence) blocks to fill the GPU: two passes over a workspace in stream-ordered memory. A
 /// gate per key dimension first runs the kernel's gate pass over every chunk, into a second
-/// workspace (linearGatedBytes + linearGateTableBytes: about the size of Q and K again).
+/// workspace (linearGatedBytes + linearGateTableBytes: about the size of Q and K again); a
+/// scalar gate per token first runs its gate-log pass (linearGateLogBytes: 4 bytes per token
+/// and head).
 /// A map of whole rows (config.featureRows) runs its feature pass first and, with more than
 /// one slice of 64 features, a reduce pass after: on `rowPasses` (the `_features` entry, with
 /// registers of its own) when given, else on `kernel`.

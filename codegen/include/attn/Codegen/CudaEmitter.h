@@ -39,6 +39,8 @@ struct KernelLaunchSpec {
   bool causal = false; ///< linear patterns: a causal form
   /// Linear patterns: a gate per key dimension (the prefill runs its gate pass first).
   bool gatePerKeyDim = false;
+  /// Linear patterns: a scalar gate per token (the prefill runs its gate-log pass first).
+  bool gatePerToken = false;
   /// Linear patterns with a map of whole rows (taylor2, hedgehog): its name and the state's
   /// rows (its features padded to slices of 64; the prefill's feature pass). Empty / 0 else.
   std::string featureMap;
