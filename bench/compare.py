@@ -20,6 +20,7 @@ mixed per head) and Based (Taylor-2 on its own 16-dim q and k + a window of 64, 
 
     python3 bench/compare.py [--rows NAME,...] [--json OUT.json] [--quick] [--linear-only]
                              [--decode-only] [--hybrid-only] [--jit-only]
+                             [--linear-shapes B,H,T:B,H,T...]
 
 Needs torch (with FlexAttention), triton and libattnc.so (ATTNC_LIBRARY or build/lib).
 """
@@ -335,7 +336,7 @@ def linear_prefill_row(results, kern, pattern, B, H, T, D, inputs, log_gate, sca
     print(json.dumps(row), flush=True)
 
 
-def linear_rows(results):
+def linear_rows(results, shapes=None):
     """Linear attention with a per-head decay (lightning.attn), with a per-token gate
     (gated_linear.attn, Mamba-2's SSD form) and with a gate per token and key dimension
     (gated_linear.attn, GLA): attnc's chunked kernel against flash-linear-attention's
@@ -352,7 +353,7 @@ def linear_rows(results):
     kern = attnc.compile(os.path.join(EX, "lightning.attn"), head_dim=D)["lightning"]
     program = attnc.compile(os.path.join(EX, "gated_linear.attn"), head_dim=D)
     gated, gla = program["mamba2_ssd"], program["gla"]
-    for B, H, T in LINEAR_SHAPES:
+    for B, H, T in shapes or LINEAR_SHAPES:
         slope = torch.exp2(-8.0 * (torch.arange(H, device=DEV, dtype=torch.float32) + 1) / H)
         log_gamma = -slope  # gamma_h = exp(-slope_h), as lightning.attn writes it
         linear_prefill_row(results, kern, "lightning", B, H, T, D, [slope],
@@ -695,6 +696,8 @@ def main():
     ap.add_argument("--linear-only", action="store_true", help="only the linear rows")
     ap.add_argument("--decode-only", action="store_true", help="only the decode rows")
     ap.add_argument("--hybrid-only", action="store_true", help="only the composite rows")
+    ap.add_argument("--linear-shapes", default="",
+                    help="the linear rows' shapes, B,H,T:B,H,T... (default: LINEAR_SHAPES)")
     ap.add_argument("--features-only", action="store_true",
                     help="only the feature-map rows (Based, Hedgehog)")
     args = ap.parse_args()
@@ -718,7 +721,8 @@ def main():
     if not args.quick and (not only or args.decode_only):
         decode_rows(results)
     if not args.quick and (not only or args.linear_only):
-        linear_rows(results)
+        linear_rows(results, [tuple(int(x) for x in shape.split(","))
+                              for shape in args.linear_shapes.split(":") if shape])
     if not args.quick and (not only or args.features_only):
         feature_map_rows(results)
     if not args.quick and (not only or args.hybrid_only):
