@@ -183,12 +183,16 @@ int explainLinear(PatternOp pattern, const attnc::ExplainCommandOptions &o) {
                           splits, why, blocks * splits)
                 .str()
           : "one launch";
-  if (config.gatePerKeyDim)
-    launches = llvm::formatv("a gate pass over the {0} (chunk, head, sequence) triples first (the "
-                             "gated Q and K as bf16 and the chunks' gate tables, into a workspace "
-                             "the size of Q and K), then {1}",
-                             chunks * o.batch * heads, launches)
+  // A pass over every chunk that runs before the launches above.
+  auto passFirst = [&](llvm::StringRef pass, llvm::StringRef what) {
+    launches = llvm::formatv("a {0} over the {1} (chunk, head, sequence) triples first ({2}), "
+                             "then {3}",
+                             pass, chunks * o.batch * heads, what, launches)
                    .str();
+  };
+  if (config.gatePerKeyDim)
+    passFirst("gate pass", "the gated Q and K as bf16 and the chunks' gate tables, into a "
+                           "workspace the size of Q and K");
   if (map != FeatureMap::Elementwise)
     launches = llvm::formatv(
                    "a feature pass over the {0} (chunk, head, sequence) triples first (phi(q) and "
@@ -200,11 +204,7 @@ int explainLinear(PatternOp pattern, const attnc::ExplainCommandOptions &o) {
                                      : "")
                    .str();
   if (config.gatePerToken)
-    launches = llvm::formatv("a gate-log pass over the {0} (chunk, head, sequence) triples first "
-                             "(each chunk's prefix of log2 gates, 4 bytes per token and head), "
-                             "then {1}",
-                             chunks * o.batch * heads, launches)
-                   .str();
+    passFirst("gate-log pass", "each chunk's prefix of log2 gates, 4 bytes per token and head");
   outs() << llvm::formatv("  problem: Sq {0}, batch {1}, heads {2}: {3} chunks per sequence, {4} "
                           "blocks; {5}\n",
                           o.seqQ, o.batch, heads, chunks, blocks, launches);

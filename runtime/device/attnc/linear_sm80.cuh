@@ -146,6 +146,35 @@ template <class Pattern, int kHeadDim> struct LinearShape {
   static constexpr bool kConstDecay = kDecay && !kGate && !kGateDim;            // gamma^n
 };
 
+/// Multiplies every element of a state slice by f (a decay over the rows it is carried across).
+template <int kStateTiles>
+ATTNC_DEVICE void scaleLinearState(float (&state)[kStateTiles][8][4], float f) {
+#pragma unroll
+  for (int mt = 0; mt < kStateTiles; ++mt)
+#pragma unroll
+    for (int j = 0; j < 8; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e)
+        state[mt][j][e] *= f;
+}
+
+/// Calls fn(x, y, offset) for each pair of adjacent columns of the state slice that lane `lane`
+/// of warp `warp` holds (rows warp * D/4 + 16 mt + g (+8), columns 8 j + 2t (+1)), offset =
+/// row * Dv + column of the pair in a [D, Dv] float array.
+template <int kHeadDim, int kHeadDimV, class Fn>
+ATTNC_DEVICE void forEachLinearStatePair(float (&state)[kHeadDim / 64][8][4], int warp, int lane,
+                                         Fn &&fn) {
+  const int g = lane / 4, t = lane % 4;
+#pragma unroll
+  for (int mt = 0; mt < kHeadDim / 64; ++mt)
+#pragma unroll
+    for (int j = 0; j < 8; ++j)
+#pragma unroll
+      for (int r = 0; r < 2; ++r)
+        fn(state[mt][j][2 * r], state[mt][j][2 * r + 1],
+           (warp * (kHeadDim / 4) + 16 * mt + g + 8 * r) * kHeadDimV + 8 * j + 2 * t);
+}
+
 /// S = gamma^n S + (Gamma K)^T V for the chunk of n rows in swizzled tiles sKt, sVt, on the
 /// D x 64 state slice as warp `warp` holds it in linearSm80 (rows warp * D/4 + 16 mt + g (+8),
 /// columns 8 j + 2t (+1)); a per-token gate's prefix G is at sGt, a gate per key dimension's
@@ -169,16 +198,8 @@ ATTNC_DEVICE float linearUpdateState(float (&state)[kHeadDim / 64][8][4], u32 sK
   // S = gamma^n S + (Gamma K)^T V. Key j's factor gamma^(n-1-j) (0 past the chunk's end)
   // scales the 16-bit K^T fragment: keys 16 ks + 2t, +1 (a0, a1) and +8, +9 (a2, a3).
   const float lastLog = kGate ? gateLog(n - 1) : float(n) * lg; // the decay over the chunk
-  if constexpr (kGate || kConstDecay) {
-    const float f = exp2Approx(lastLog);
-#pragma unroll
-    for (int mt = 0; mt < kStateTiles; ++mt)
-#pragma unroll
-      for (int j = 0; j < kTiles; ++j)
-#pragma unroll
-        for (int e = 0; e < 4; ++e)
-          state[mt][j][e] *= f;
-  }
+  if constexpr (kGate || kConstDecay)
+    scaleLinearState(state, exp2Approx(lastLog));
   if constexpr (kGateDim) { // row d by 2^G_last,d
 #pragma unroll
     for (int mt = 0; mt < kStateTiles; ++mt)
@@ -261,13 +282,12 @@ ATTNC_DEVICE void linearStatePass(const FwdParams &p, int b, int h, int split, i
   using S = LinearShape<Pattern, kHeadDim>;
   constexpr int kChunk = S::kChunk, kThreads = S::kThreads, kChunksQK = S::kChunksQK;
   constexpr int kChunksV = S::kChunksV, kTiles = S::kTiles, kStateTiles = S::kStateTiles;
-  constexpr int kStateRows = S::kStateRows;
   constexpr u32 kBytesQK = S::kBytesQK, kBytesV = S::kBytesV;
   constexpr int kStageBytes = kBytesQK + kBytesV + 4 * kChunk;
   constexpr int kFit = linearSm80SmemBytes(kHeadDim, false) / kStageBytes;
   constexpr int kRing = kFit < 4 ? kFit : 4;
   static_assert(kRing >= 3, "pass 0's ring keeps two chunks in flight");
-  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32, g = lane / 4, t = lane % 4;
+  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
   extern __shared__ __attribute__((aligned(128))) u8 attncSmem[];
   const u32 ring = smemAddress(attncSmem);
   const int nChunks = (r1 - r0 + kChunk - 1) / kChunk;
@@ -312,33 +332,23 @@ ATTNC_DEVICE void linearStatePass(const FwdParams &p, int b, int h, int split, i
   if (S::kGate && e0 == 0 && tid == 0)
     *linearSegmentLog(p, b, h, split, 0, kHeadDim, kHeadDimV) = segmentLog;
   float *w = linearSegmentState(p, b, h, split, kHeadDim, kHeadDimV) + e0;
-#pragma unroll
-  for (int mt = 0; mt < kStateTiles; ++mt)
-#pragma unroll
-    for (int j = 0; j < kTiles; ++j)
-#pragma unroll
-      for (int r = 0; r < 2; ++r)
-        *reinterpret_cast<Float2 *>(w + (warp * kStateRows + 16 * mt + g + 8 * r) * kHeadDimV +
-                                    8 * j + 2 * t) =
-            Float2{state[mt][j][2 * r], state[mt][j][2 * r + 1]};
+  forEachLinearStatePair<kHeadDim, kHeadDimV>(state, warp, lane, [&](float x, float y, int off) {
+    *reinterpret_cast<Float2 *>(w + off) = Float2{x, y};
+  });
 }
 
 template <class Pattern, class Elem, int kHeadDim, int kHeadDimV>
 __device__ void linearSm80(const FwdParams &p) {
-  constexpr int kChunk = kLinearChunk, kSlice = kLinearSlice, kThreads = kLinearThreads;
-  constexpr int kChunksQK = kHeadDim / 8;  // 16-byte chunks per Q/K row
-  constexpr int kChunksV = kSlice / 8;     // per V / state row (the block's 64 columns)
-  constexpr int kStepsQK = kHeadDim / 16;  // k16 steps over D
-  constexpr int kStepsC = kChunk / 16;     // k16 steps over the chunk's rows
-  constexpr int kTiles = 8;                // n8 tiles over 64 keys or 64 state columns
-  constexpr int kStateRows = kHeadDim / 4; // state rows per warp
-  constexpr int kStateTiles = kStateRows / 16;
-  constexpr u32 kBytesQK = kChunk * kHeadDim * 2, kBytesV = kChunk * kSlice * 2;
+  using S = LinearShape<Pattern, kHeadDim>;
+  constexpr int kChunk = S::kChunk, kSlice = S::kSlice, kThreads = S::kThreads;
+  constexpr int kChunksQK = S::kChunksQK, kChunksV = S::kChunksV;
+  constexpr int kStepsQK = kHeadDim / 16; // k16 steps over D
+  constexpr int kStepsC = S::kStepsC, kTiles = S::kTiles;
+  constexpr int kStateRows = S::kStateRows, kStateTiles = S::kStateTiles;
+  constexpr u32 kBytesQK = S::kBytesQK, kBytesV = S::kBytesV;
   constexpr u32 kBytesS = kHeadDim * kSlice * 2;
-  constexpr bool kCausal = Pattern::kCausal, kDecay = Pattern::kHasDecay;
-  constexpr bool kGateDim = kDecay && Pattern::kDecayPerKeyDim;          // a gate per key dimension
-  constexpr bool kGate = kDecay && Pattern::kDecayPerToken && !kGateDim; // per token, one scalar
-  constexpr bool kConstDecay = kDecay && !kGate && !kGateDim;            // gamma^n
+  constexpr bool kCausal = Pattern::kCausal, kDecay = S::kDecay;
+  constexpr bool kGateDim = S::kGateDim, kGate = S::kGate, kConstDecay = S::kConstDecay;
   constexpr bool kSum = Pattern::kNormalizer == kNormalizeSum;
   static_assert(sizeof(Elem) == 2, "Elem is a 16-bit storage type");
   static_assert(kHeadDim == 64 || kHeadDim == 128, "D must be 64 or 128");
@@ -449,14 +459,7 @@ __device__ void linearSm80(const FwdParams &p) {
   // Calls fn(x, y, offset) for each pair of this thread's state elements (adjacent columns),
   // offset = row * Dv + column of the pair in a [D, Dv] float array.
   auto forEachStatePair = [&](auto &&fn) {
-#pragma unroll
-    for (int mt = 0; mt < kStateTiles; ++mt)
-#pragma unroll
-      for (int j = 0; j < kTiles; ++j)
-#pragma unroll
-        for (int r = 0; r < 2; ++r)
-          fn(state[mt][j][2 * r], state[mt][j][2 * r + 1],
-             (warp * kStateRows + 16 * mt + g + 8 * r) * kHeadDimV + 8 * j + 2 * t);
+    forEachLinearStatePair<kHeadDim, kHeadDimV>(state, warp, lane, fn);
   };
   // A split's pass 1 reads the initial state from pass 0's copy in the workspace, never from
   // state_in: the last segment may write the final state over it (an update in place) while
@@ -484,16 +487,6 @@ __device__ void linearSm80(const FwdParams &p) {
         state[mt][j][2 * r] = s0.x;
         state[mt][j][2 * r + 1] = s0.y;
       }
-  // Multiplies the state slice by f (a decay over the rows it is carried across).
-  auto scaleState = [&](float f) {
-#pragma unroll
-    for (int mt = 0; mt < kStateTiles; ++mt)
-#pragma unroll
-      for (int j = 0; j < kTiles; ++j)
-#pragma unroll
-        for (int e = 0; e < 4; ++e)
-          state[mt][j][e] *= f;
-  };
   // Per-lane parts of the ldmatrix row addresses (lanes 8i..8i+7 address matrix i).
   const int rowQ = warp * 16 + (lane & 7) + ((lane >> 3) & 1) * 8; // Q: A fragment order
   const int chunkQ = lane >> 4;
@@ -576,7 +569,7 @@ __device__ void linearSm80(const FwdParams &p) {
 #pragma unroll 1
     for (int q = 0; q < split; ++q)
       total += logOf(q);
-    scaleState(exp2Approx(total));
+    scaleLinearState(state, exp2Approx(total));
     float through = 0.f; // over segments 0 .. q
 #pragma unroll 1
     for (int q = 0; q < split; ++q) {
