@@ -37,11 +37,12 @@ using namespace mlir::attn;
 /// k^ = k 2^(G_m(j) - G_j), then
 ///   i, j in one sub-chunk: q^ k^;  else (q^ 2^(G_m(i) - G_e(j))) (k^ 2^(G_e(j) - G_m(j)));
 ///   carry: q^ 2^G_m(i);  update: (k^ 2^(G_e(j) - G_m(j))) 2^(G_(C-1) - G_e(j)).
-/// Its agreement with the
-/// quadratic float64 reference checks the chunk decomposition (decay factors, partial last
-/// chunk, carried state) without a GPU. Every chunk is counted as one PARTIAL tile.
+/// With linearSegmentRows > 0 it runs the sequence split of launchForward (segments of that
+/// many rows, two passes, below). Its agreement with the quadratic float64 reference checks the
+/// chunk decomposition (decay factors, partial last chunk, carried state, the split's
+/// combination) without a GPU. Every chunk of the output pass is counted as one PARTIAL tile.
 static FailureOr<ReferenceResult> simulateLinear(KernelOp kernel, const ReferenceProblem &p,
-                                                 TileCounts *counts) {
+                                                 TileCounts *counts, int64_t linearSegmentRows) {
   auto feature = RegionEvaluator::createFor(kernel.getUnique<FeatureOp>(), p);
   DecayOp decayOp = kernel.getUnique<DecayOp>();
   auto decay = RegionEvaluator::createFor(decayOp, p);
@@ -61,6 +62,10 @@ static FailureOr<ReferenceResult> simulateLinear(KernelOp kernel, const Referenc
       weights = it->second; // (lookup would return a copy)
   std::vector<double> rowFeatures(D);
   const int64_t C = kernel.getBlockM();
+  const bool split = linearSegmentRows > 0;
+  if (split && (!causal || sum || rowMap || linearSegmentRows % C != 0))
+    return kernel.emitError("a sequence split needs a causal form without the sum normaliser or "
+                            "a map of whole rows, in segments of whole chunks");
   const float scale = static_cast<float>(p.scale ? *p.scale : kernel.getScale().convertToDouble());
   if (p.seqQ != p.seqK || p.cuSeqlensQ != p.cuSeqlensK)
     return kernel.emitError("a linear kernel needs queries and keys of the same lengths");
@@ -191,16 +196,51 @@ static FailureOr<ReferenceResult> simulateLinear(KernelOp kernel, const Referenc
             o[e] = float(o[e]) * factor;
         }
       };
-      for (int64_t c0 = 0; c0 < L; c0 += C) {
-        const int64_t n = std::min(C, L - c0);
-        ++local.partial;
-        loadDecay(c0, n); // a decay needs `causal`: G stays 0 for the other forms
-        if (causal) {
-          output(c0, n);
+      // A split: pass 0 runs each segment but the last from a zero state and keeps its state
+      // and its log2 decay (per key dimension with such a gate: the chunks' G at the last row);
+      // pass 1 starts segment q from 2^T(q) S0 + sum_{q' < q} 2^(T(q) - T(q' + 1)) S(q'), T(q)
+      // the decay before segment q, adding in the kernel's order.
+      const int64_t segRows = split ? linearSegmentRows : std::max<int64_t>(L, 1);
+      const int64_t segments = split ? (L + segRows - 1) / segRows : 1;
+      std::vector<std::vector<float>> own(segments);
+      std::vector<std::vector<float>> segmentLog(segments, std::vector<float>(logs, 0.f));
+      const std::vector<float> initial = state;
+      auto chunks = [&](int64_t q, auto &&fn) {
+        for (int64_t c0 = q * segRows; c0 < std::min(L, (q + 1) * segRows); c0 += C)
+          fn(c0, std::min(C, L - c0));
+      };
+      for (int64_t q = 0; q + 1 < segments; ++q) {
+        std::fill(state.begin(), state.end(), 0.f);
+        chunks(q, [&](int64_t c0, int64_t n) {
+          loadDecay(c0, n);
           update(c0, n);
-        } else {
-          update(c0, n);
+          for (int64_t c = 0; c < logs; ++c)
+            segmentLog[q][c] += G[(perDim ? C - 1 : n - 1) * logs + c];
+        });
+        own[q] = state;
+      }
+      for (int64_t q = 0; q < segments; ++q) {
+        for (int64_t d = 0; split && d < D; ++d) {
+          const int64_t col = perDim ? d : 0;
+          float total = 0.f, through = 0.f;
+          for (int64_t r = 0; r < q; ++r)
+            total += segmentLog[r][col];
+          for (int64_t e = 0; e < Dv; ++e)
+            state[d * Dv + e] = initial[d * Dv + e] * std::exp2(total);
+          for (int64_t r = 0; r < q; ++r) {
+            through += segmentLog[r][col];
+            const float f = std::exp2(total - through);
+            for (int64_t e = 0; e < Dv; ++e)
+              state[d * Dv + e] += f * own[r][d * Dv + e];
+          }
         }
+        chunks(q, [&](int64_t c0, int64_t n) {
+          ++local.partial;
+          loadDecay(c0, n); // a decay needs `causal`: G stays 0 for the other forms
+          if (causal)
+            output(c0, n);
+          update(c0, n);
+        });
       }
       for (int64_t c0 = 0; !causal && c0 < L; c0 += C)
         output(c0, std::min(C, L - c0));
@@ -216,13 +256,16 @@ static FailureOr<ReferenceResult> simulateLinear(KernelOp kernel, const Referenc
 }
 
 FailureOr<ReferenceResult> mlir::attn::simulateKernel(KernelOp kernel, const ReferenceProblem &p,
-                                                      TileCounts *counts) {
+                                                      TileCounts *counts,
+                                                      int64_t linearSegmentRows) {
   if (failed(verifyProblem(kernel, p)))
     return failure();
   if (p.headDim != int64_t(kernel.getHeadDim()) || p.headDimV != int64_t(kernel.getHeadDimV()))
     return kernel.emitError("problem head dims do not match the kernel");
   if (kernel.getKernelTemplate() == TileTemplate::Linear)
-    return simulateLinear(kernel, p, counts);
+    return simulateLinear(kernel, p, counts, linearSegmentRows);
+  if (linearSegmentRows > 0)
+    return kernel.emitError("only a linear kernel splits its sequences");
   auto mask = RegionEvaluator::createFor(kernel.getUnique<MaskOp>(), p);
   auto scoreMod = RegionEvaluator::createFor(kernel.getUnique<ScoreModOp>(), p);
   auto weight = RegionEvaluator::createFor(kernel.getUnique<WeightOp>(), p);

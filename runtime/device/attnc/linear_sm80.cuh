@@ -295,14 +295,14 @@ ATTNC_DEVICE void linearStatePass(const FwdParams &p, int b, int h, int split, i
   float segmentLog = 0.f;
   // (tid laundered per copy: held, the copies' per-thread offsets spill the state's registers)
   auto loadStage = [&](int step) {
-    const int c0 = r0 + step * kChunk, valid = r1 - c0, tid = opaque(int(threadIdx.x));
+    const int c0 = r0 + step * kChunk, valid = r1 - c0, me = opaque(tid);
     const u32 base = ring + (step % kRing) * kStageBytes;
-    loadTileAsync<kChunk, kChunksQK, kThreads>(base, kPtr + c0 * kStride, kStride, valid, tid);
+    loadTileAsync<kChunk, kChunksQK, kThreads>(base, kPtr + c0 * kStride, kStride, valid, me);
     loadTileAsync<kChunk, kChunksV, kThreads>(base + kBytesQK, vPtr + c0 * p.v_row_stride,
-                                              p.v_row_stride, valid, tid);
+                                              p.v_row_stride, valid, me);
     if constexpr (S::kGate)
-      if (tid < kChunk / 4)
-        cpAsync16(base + kBytesQK + kBytesV + 16 * tid, linearGateLog(p, b, h, 0) + 4 * tid + c0,
+      if (me < kChunk / 4)
+        cpAsync16(base + kBytesQK + kBytesV + 16 * me, linearGateLog(p, b, h, 0) + 4 * me + c0,
                   true);
   };
   for (int step = 0; step < kRing - 1; ++step) {
