@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
-"""Per-launch GPU times of a linear prefill, split by launch (gate pass, split passes, prefill).
+"""Per-launch GPU times of a linear prefill, split by launch (gate passes, split passes, prefill).
 
 A linear pattern's prefill may launch its kernel more than once (a gate per key dimension's gate
-pass, a sequence split's two passes); do_bench in bench/compare.py times them together. This
+pass, a per-token gate's gate-log pass, a sequence split's two passes); do_bench in
+bench/compare.py times them together. This
 runs `pattern` of examples/gated_linear.attn (or --spec) a few times under torch.profiler and
 prints the mean time of each launch, told apart by grid, so that the cost of each pass is seen.
 
     python3 bench/profile_linear.py [--pattern gla] [--shape 8,16,2048] [--head-dim 128] [--runs 20]
     python3 bench/profile_linear.py --spec examples/linear_features.attn --pattern based
         (a map of whole rows: feature pass, prefill, reduce pass)
+    python3 bench/profile_linear.py --spec examples/lightning.attn --pattern lightning
 
 Needs torch and libattnc.so (ATTNC_LIBRARY or build/lib).
 """
@@ -30,6 +32,8 @@ import attnc  # noqa: E402
 def inputs_of(pattern, B, H, T, D):
     """The extra inputs gated_linear.attn's and linear_features.attn's patterns read, as
     bench/compare.py makes them."""
+    if pattern == "lightning":  # slopes as bench/compare.py gives them
+        return [torch.exp2(-8.0 * (torch.arange(H, device="cuda", dtype=torch.float32) + 1) / H)]
     if pattern == "hedgehog":
         return [torch.randn(H, D, 64, device="cuda", dtype=torch.float32) * D ** -0.5]
     if pattern == "gla":
