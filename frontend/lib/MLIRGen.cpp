@@ -108,6 +108,14 @@ void MLIRGenImpl::error(SMLoc smLoc, const llvm::Twine &message) {
     note(it->second, "in '" + it->first + "', used here");
 }
 
+LogicalResult MLIRGenImpl::checkArity(SMLoc at, StringRef fn, size_t got, size_t n) {
+  if (got == n)
+    return success();
+  error(at, "'" + fn + "' takes " + Twine(n) + " argument" + (n == 1 ? "" : "s") + ", got " +
+                Twine(got));
+  return failure();
+}
+
 void MLIRGenImpl::note(SMLoc smLoc, const llvm::Twine &message) {
   sourceMgr.PrintMessage(smLoc, llvm::SourceMgr::DK_Note, message);
 }

@@ -104,13 +104,7 @@ FailureOr<Constant> MLIRGenImpl::evalConst(const ast::Expr &e, StringRef hint) {
       args.push_back(*v);
     }
     StringRef fn = e.name;
-    auto want = [&](size_t n) -> LogicalResult {
-      if (args.size() == n)
-        return success();
-      error(e.loc, "'" + fn + "' takes " + Twine(n) + " argument" + (n == 1 ? "" : "s") + ", got " +
-                       Twine(args.size()));
-      return failure();
-    };
+    auto want = [&](size_t n) { return checkArity(e.loc, fn, args.size(), n); };
     if (fn == "min" || fn == "max") {
       if (failed(want(2)))
         return failure();
@@ -214,6 +208,8 @@ TypedValue MLIRGenImpl::materialize(Constant c, SMLoc at) {
     return {arith::ConstantFloatOp::create(builder, l, builder.getF32Type(),
                                            llvm::APFloat(static_cast<float>(c.value))),
             ValueKind::Float};
+  case ValueKind::Elem: // an input's type only: no constant has it
+    break;
   }
   return {};
 }
@@ -471,13 +467,7 @@ FailureOr<TypedValue> MLIRGenImpl::genCall(const ast::Expr &e) {
   }
   Location l = loc(e.loc);
   StringRef fn = e.name;
-  auto arity = [&](size_t n) -> LogicalResult {
-    if (args.size() == n)
-      return success();
-    error(e.loc, "'" + fn + "' takes " + Twine(n) + " argument" + (n == 1 ? "" : "s") + ", got " +
-                     Twine(args.size()));
-    return failure();
-  };
+  auto arity = [&](size_t n) { return checkArity(e.loc, fn, args.size(), n); };
   auto number = [&](size_t i) -> LogicalResult {
     if (args[i].kind != ValueKind::Bool)
       return success();

@@ -44,6 +44,8 @@ inline const char *kindName(ValueKind kind) {
     return "float";
   case ValueKind::Bool:
     return "bool";
+  case ValueKind::Elem:
+    return "elem";
   }
   return "?";
 }
@@ -79,6 +81,8 @@ private:
   /// Prints an error, then one note per named expression being expanded (innermost first).
   void error(SMLoc smLoc, const llvm::Twine &message);
   void note(SMLoc smLoc, const llvm::Twine &message);
+  /// Fails with "'fn' takes n argument(s), got got" at `at` unless got == n.
+  LogicalResult checkArity(SMLoc at, StringRef fn, size_t got, size_t n);
   template <typename T = TypedValue> FailureOr<T> fail(SMLoc at, const llvm::Twine &message) {
     error(at, message);
     return failure();
