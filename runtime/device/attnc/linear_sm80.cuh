@@ -449,8 +449,8 @@ __device__ void linearSm80(const FwdParams &p) {
   float z = 0.f;
   // Two chunks' accumulated log2 gates G_i (per-token gates only).
   const u32 sG = sZ + (kSum ? 8 * kHeadDim : 0);
-  float segmentLog = 0.f; // a split's pass 0: the gates' log2 sum over this segment (per key
-                          // dimension: thread d's column)
+  float segmentLog = 0.f; // a gate per key dimension's split, pass 0: column tid's log2 gate
+                          // sum over this segment
 
   // The state slice: rows warp * kStateRows + 16 mt + g (+8), columns 8 j + 2 t (+1). A
   // split's pass 0 starts from zero; its pass 1 from gamma^r0 S0 plus each earlier segment's
@@ -498,26 +498,6 @@ __device__ void linearSm80(const FwdParams &p) {
   const int chunkKt = (lane >> 3) & 1;
 
   // The chunk's state update (linearUpdateState), the split's gate sums beside it.
-  auto updateState = [&](u32 sKt, u32 sVt, u32 sGt, u32 sT, int n, float lg) {
-    const float lastLog =
-        linearUpdateState<Pattern, Elem, kHeadDim>(state, sKt, sVt, sGt, sT, n, lg, warp, lane);
-    if constexpr (kGate)
-      segmentLog += lastLog;
-    return lastLog;
-  };
-
-  // A split's pass 0: this segment's own state (and its gates' log2 sum), for the segments
-  // after it.
-  auto writeSegmentState = [&] {
-    if (kGate && slice == 0 && tid == 0)
-      *linearSegmentLog(p, b, h, split, 0, kHeadDim, kHeadDimV) = segmentLog;
-    if (kGateDim && slice == 0 && tid < kHeadDim)
-      *linearSegmentLog(p, b, h, split, tid, kHeadDim, kHeadDimV) = segmentLog;
-    float *w = linearSegmentState(p, b, h, split, kHeadDim, kHeadDimV) + e0;
-    forEachStatePair([&](float &x, float &y, int offset) {
-      *reinterpret_cast<Float2 *>(w + offset) = Float2{x, y};
-    });
-  };
   // A split's pass 0 (without a gate per key dimension) has no output to compute.
   if constexpr (!kGateDim)
     if (statePass) {
@@ -597,7 +577,7 @@ __device__ void linearSm80(const FwdParams &p) {
                      packFloat2<Elem>(state[mt][j][2 * r], state[mt][j][2 * r + 1]));
   };
   int readS = 0;  // the buffer holding the state before the current chunk
-  if (!statePass) // (a split's pass 0 computes no output; its ring may cover this buffer)
+  if (!statePass) // (a split's pass 0 computes no output)
     stageState(readS);
   if constexpr (kSum)
     if (tid < kHeadDim) {
@@ -902,7 +882,8 @@ __device__ void linearSm80(const FwdParams &p) {
     }
 
     if (update) {
-      const float lastLog = updateState(sKt, sVt, sGt, sT, n, lg);
+      const float lastLog =
+          linearUpdateState<Pattern, Elem, kHeadDim>(state, sKt, sVt, sGt, sT, n, lg, warp, lane);
       // z = gamma^n z + sum_j gamma^(n-1-j) k_j, by Horner over the chunk's keys (per-token
       // gates: each key by its own factor, like the state's; per key dimension: the update's
       // factors on K^ of column d).
@@ -952,8 +933,13 @@ __device__ void linearSm80(const FwdParams &p) {
   }
   cpAsyncWait<0>();
 
-  if (statePass) { // this segment's own state, for the segments after it
-    writeSegmentState();
+  if (statePass) { // a gate per key dimension's pass 0: the segment's own state and gate sums
+    if (kGateDim && slice == 0 && tid < kHeadDim)
+      *linearSegmentLog(p, b, h, split, tid, kHeadDim, kHeadDimV) = segmentLog;
+    float *w = linearSegmentState(p, b, h, split, kHeadDim, kHeadDimV) + e0;
+    forEachStatePair([&](float &x, float &y, int offset) {
+      *reinterpret_cast<Float2 *>(w + offset) = Float2{x, y};
+    });
     return;
   }
   if (!writesState)
