@@ -107,6 +107,33 @@ static LogicalResult printHook(Operation *hook, StringRef ret, StringRef name, S
   return success();
 }
 
+/// `composite`'s combine as the hook `combine(p, b, h, q, x)`, x the branches' outputs.
+static LogicalResult printCombineHook(CompositeOp composite, llvm::raw_ostream &os) {
+  const size_t branches = composite.getBranches().size();
+  SmallVector<std::string> argNames = {"b", "h", "q"};
+  for (size_t i = 0; i < branches; ++i)
+    argNames.push_back("x[" + std::to_string(i) + "]");
+  return printHook(
+      composite.getUnique<CombineOp>(), "float", "combine",
+      (Twine(kParams) + ", int b, int h, int q, const float (&x)[" + Twine(branches) + "]").str(),
+      argNames, {"return"}, "", os);
+}
+
+/// The composite whose plan runs its combine in `kernel`'s epilogue (epilogue_branch names
+/// kernel's pattern), with that branch's index.
+static std::optional<std::pair<CompositeOp, unsigned>> epilogueComposite(KernelOp kernel) {
+  auto module = kernel->getParentOfType<ModuleOp>();
+  if (!module)
+    return std::nullopt;
+  for (CompositeOp composite : module.getOps<CompositeOp>()) {
+    std::optional<int64_t> branch = composite.getEpilogueBranch();
+    if (branch &&
+        cast<FlatSymbolRefAttr>(composite.getBranches()[*branch]).getValue() == kernel.getPattern())
+      return std::pair{composite, unsigned(*branch)};
+  }
+  return std::nullopt;
+}
+
 /// A linear kernel: the hooks of linear_sm80.cuh / linear_step.cuh (feature map, decay) and two
 /// entry points, the chunked prefill and the recurrent step.
 static LogicalResult emitLinearKernel(KernelOp kernel, const KernelLaunchSpec &spec,
@@ -279,6 +306,17 @@ LogicalResult mlir::attn::emitKernelSource(KernelOp kernel, llvm::raw_ostream &o
                        {"s", "b", "h", "q", "k", "seqlenQ", "seqlenK"}, {"return"}, "return s;",
                        os)))
     return failure();
+  // A composite's epilogue branch: its combine (combine.cuh's combineWithParts), applied when
+  // the composite passes the other branches' outputs.
+  std::optional<std::pair<CompositeOp, unsigned>> combine = epilogueComposite(kernel);
+  os << "  static constexpr int kCombineBranches = "
+     << (combine ? combine->first.getBranches().size() : 0) << ";\n";
+  if (combine) {
+    os << "  static constexpr int kCombineSelf = " << combine->second << "; // composite @"
+       << combine->first.getSymName() << "\n";
+    if (failed(printCombineHook(combine->first, os)))
+      return failure();
+  }
   os << "};\n\n";
 
   const char *elem = spec.elementType == "bf16" ? "attnc::bf16" : "attnc::half";
@@ -344,14 +382,7 @@ LogicalResult mlir::attn::emitCombineSource(CompositeOp composite, StringRef ele
   os << "#include \"attnc/combine.cuh\"\n#include \"attnc/hooks.cuh\"\n\n";
   os << "struct " << hooks << " {\n";
   os << "  static constexpr int kHeadDim = " << headDim << "; // an input's extent D\n";
-  SmallVector<std::string> argNames = {"b", "h", "q"};
-  for (size_t i = 0; i < branches; ++i)
-    argNames.push_back("x[" + std::to_string(i) + "]");
-  if (failed(printHook(
-          composite.getUnique<CombineOp>(), "float", "combine",
-          (Twine(kParams) + ", int b, int h, int q, const float (&x)[" + Twine(branches) + "]")
-              .str(),
-          argNames, {"return"}, "", os)))
+  if (failed(printCombineHook(composite, os)))
     return failure();
   os << "};\n\n";
   os << "extern \"C\" __global__ void __launch_bounds__(attnc::kCombineThreads) " << entry

@@ -542,6 +542,9 @@ LogicalResult CompositeOp::verify() {
       (getBranchQAttr() && (getBranchQAttr().size() != getBranches().size() ||
                             getBranchKAttr().size() != getBranches().size())))
     return emitOpError("branch_q and branch_k name one input (or \"\") per branch");
+  if (std::optional<int64_t> fused = getEpilogueBranch();
+      fused && (*fused < 0 || uint64_t(*fused) >= getBranches().size()))
+    return emitOpError("epilogue_branch ") << *fused << " names no branch";
   llvm::StringSet<> seen;
   PatternOp first, callQK; // the first branch, the first on the call's q and k
   auto signature = inputSignature(*this);
@@ -553,6 +556,9 @@ LogicalResult CompositeOp::verify() {
       return emitOpError("branch '@") << symbol << "' is not an attn.pattern of the module";
     if (!seen.insert(symbol).second)
       return emitOpError("names branch '@") << symbol << "' twice";
+    if (getEpilogueBranch() == int64_t(i) && pattern.getUnique<LinearOp>())
+      return emitOpError("epilogue_branch '@")
+             << symbol << "' is linear; only a softmax-family branch applies the combine";
     if (pattern.getLse())
       return emitOpError("branch '@")
              << symbol << "' has a log-sum-exp output; a composite has none";

@@ -223,8 +223,9 @@ std::string decayName(DecayOp decay) {
                                  : ", decayed";
 }
 
-/// A composite: its branches and how it runs (the branches one by one, then the combine), with
-/// why its branches are not fused into one kernel.
+/// A composite: its branches and how it runs (the plan of attn-lower-to-kernel: the branches one
+/// by one, the combine in the epilogue branch's kernel or as a pass of its own), with why its
+/// branches are not fused into one kernel.
 void explainComposite(CompositeOp composite, const attnc::ExplainCommandOptions &o) {
   SmallVector<PatternOp> branches = getBranchPatterns(composite);
   outs() << llvm::formatv("composite '{0}': {1} branches over the same {2}, their outputs "
@@ -264,16 +265,31 @@ void explainComposite(CompositeOp composite, const attnc::ExplainCommandOptions 
             "fit one block"
           : "a fused kernel would run one online softmax per branch over the union of their key "
             "tiles, each under its own mask: not built";
-  // The combine pass reads every branch's output and writes one, 16-bit elements.
+  // One branch output of 16-bit elements at the explained size.
   PatternOp first = branches.front();
   const int64_t heads = explainedHeads(first, o);
   const int64_t dv = first.getHeadDimV().value_or(128);
-  const double megabytes = double(n + 1) * o.batch * o.seqQ * heads * dv * 2 / 1e6;
-  outs() << llvm::formatv(
-      "  plan: split, {0} launches (one per branch, each writing its own output), then the "
-      "combine as one elementwise pass (reads {0} outputs, writes 1: {1:f1} MB at Sq {2}, batch "
-      "{3}, heads {4}, Dv {5}); not fused: {6}\n",
-      n, megabytes, o.seqQ, o.batch, heads, dv, why);
+  const double output = double(o.batch) * o.seqQ * heads * dv * 2 / 1e6;
+  const std::string size =
+      llvm::formatv("at Sq {0}, batch {1}, heads {2}, Dv {3}", o.seqQ, o.batch, heads, dv).str();
+  if (std::optional<int64_t> fused = composite.getEpilogueBranch()) {
+    // Saved: the combine pass's n reads and write, less the epilogue's n - 1 reads.
+    outs() << llvm::formatv(
+        "  plan: {0} launches: the other {2} branch(es) each write their own output, then {1} "
+        "runs last and its kernel's epilogue applies the combine to its values and theirs "
+        "(saves the combine launch and a write and a read of one output: {3:f1} MB {4}); a call "
+        "that {1} runs with its decode kernel (few query rows) takes the combine as a pass of "
+        "its own\n",
+        n, branches[size_t(*fused)].getSymName(), n - 1, 2 * output, size);
+  } else {
+    outs() << llvm::formatv(
+        "  plan: {0} launches (one per branch, each writing its own output), then the combine "
+        "as one elementwise pass (reads {0} outputs, writes 1: {1:f1} MB {2}); not in a "
+        "branch's epilogue: only the softmax-family templates have that epilogue (the linear "
+        "one writes O from several passes)\n",
+        n, double(n + 1) * output, size);
+  }
+  outs() << "  branches not fused into one kernel: " << why << "\n";
 }
 
 /// Explains one classified pattern; returns the exit code (1 for an error or an unsound map).
@@ -424,6 +440,11 @@ int attnc::runExplainCommand(const ExplainCommandOptions &o) {
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createAttnClassifyBlocksPass());
   pm.addPass(createCanonicalizerPass()); // fold the tile functions, as the pipeline does
+  // The lowering to kernels, for the composites' plans (epilogue_branch); the patterns are
+  // explained from their own ops, for D 128 unless they fix theirs.
+  AttnLowerToKernelPassOptions lowering;
+  lowering.skipUnsupported = true;
+  pm.addPass(createAttnLowerToKernelPass(lowering));
   if (failed(pm.run(*spec->module)))
     return 1;
 

@@ -67,6 +67,7 @@ FailureOr<std::vector<std::shared_ptr<attnc::KernelImage>>> attnc::compositeImag
     // The composite's fields are those of its first branch on the call's q and k.
     AttentionSpec spec = branches[attn::getCallBranch(composite)]->spec();
     spec.branchOwnQK = branchOwnQKSlots(composite);
+    spec.epilogueBranch = int(composite.getEpilogueBranch().value_or(-1));
     const std::string dtype = spec.dtype == ElementType::BF16 ? "bf16" : "f16";
     spec.pattern = composite.getSymName().str();
     spec.entry =

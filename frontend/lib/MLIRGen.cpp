@@ -406,7 +406,8 @@ LogicalResult MLIRGenImpl::genComposite(const ast::File &file, const ast::Patter
     return failure();
   auto composite =
       attn::CompositeOp::create(builder, loc(ast.loc), ast.name, builder.getArrayAttr(symbols),
-                                /*branch_q=*/ArrayAttr(), /*branch_k=*/ArrayAttr());
+                                /*branch_q=*/ArrayAttr(), /*branch_k=*/ArrayAttr(),
+                                /*epilogue_branch=*/IntegerAttr());
   if (llvm::any_of(ast.branches, [](const ast::Pattern &b) { return !b.ownQ.empty(); })) {
     SmallVector<StringRef> qs, ks;
     for (const ast::Pattern &branch : ast.branches) {

@@ -160,6 +160,29 @@ static LogicalResult lowerPattern(PatternOp pattern, const KernelTarget &target,
   return success();
 }
 
+/// A composite's plan: whether one branch's forward kernel applies the combine in its epilogue
+/// (`epilogue_branch`), saving the combine launch and the write and re-read of that branch's
+/// output. The softmax-family templates have that epilogue (combineWithParts); the linear
+/// template writes O from several passes (the split's, the feature slices' reduce) and has
+/// none. The last such branch with a kernel for this target is chosen; the composite runs it
+/// after the others. Its branches themselves are never fused into one kernel (attnc explain
+/// says why).
+static void planComposite(CompositeOp composite) {
+  ModuleOp module = composite->getParentOfType<ModuleOp>();
+  std::optional<int64_t> chosen;
+  for (auto [index, branch] : llvm::enumerate(getBranchPatterns(composite))) {
+    if (!branch || branch.getUnique<LinearOp>())
+      continue;
+    for (KernelOp kernel : module.getOps<KernelOp>())
+      if (kernel.getPattern() == branch.getSymName())
+        chosen = int64_t(index);
+  }
+  if (chosen)
+    composite.setEpilogueBranchAttr(Builder(composite).getI64IntegerAttr(*chosen));
+  else
+    composite.removeEpilogueBranchAttr();
+}
+
 namespace {
 struct AttnLowerToKernelPass : mlir::attn::impl::AttnLowerToKernelPassBase<AttnLowerToKernelPass> {
   using Base::Base;
@@ -179,6 +202,8 @@ struct AttnLowerToKernelPass : mlir::attn::impl::AttnLowerToKernelPassBase<AttnL
       if (failed(lowerPattern(pattern, target, elemType)))
         return signalPassFailure();
     }
+    for (CompositeOp composite : getOperation().getOps<CompositeOp>())
+      planComposite(composite);
   }
 };
 } // namespace

@@ -94,6 +94,8 @@ std::string AttentionSpec::toJson() const {
   j["branches"] = branches;
   if (!branchOwnQK.empty())
     j["branch_own_qk"] = branchOwnQK;
+  if (epilogueBranch >= 0)
+    j["epilogue_branch"] = epilogueBranch;
   j["varlen"] = varlen;
   j["heads"] = heads;
   j["kv_heads"] = kvHeads;
@@ -194,6 +196,10 @@ StatusOr<AttentionSpec> AttentionSpec::fromJson(const std::string &text) {
     for (auto [q, k] : s.branchOwnQK)
       if ((q >= 0 || k >= 0) && !(s.isElementInput(q) && s.isElementInput(k)))
         return Status::error("kernel spec: branch_own_qk names no bf16/f16 input");
+    s.epilogueBranch = j.value("epilogue_branch", -1);
+    if (s.epilogueBranch < -1 || s.epilogueBranch >= int(s.branches.size()))
+      return Status::error("kernel spec: epilogue_branch " + std::to_string(s.epilogueBranch) +
+                           " names no branch");
   } catch (const json::exception &e) {
     return Status::error(std::string("kernel spec: ") + e.what());
   }
@@ -547,6 +553,8 @@ Status attnc::bindForwardArgs(const AttentionSpec &s, const ForwardArgs &a, FwdP
   p.scale = float(scale);
   p.scale_log2 = float(scale * 1.4426950408889634);
   p.block_map_heads = s.blockMapPerHead ? p.heads : 1;
+  for (int i = 0; i < kMaxBranches; ++i)
+    p.combine_parts[i] = a.combine.parts[i];
   return Status::success();
 }
 
@@ -580,7 +588,7 @@ StatusOr<BlockMap> AttentionKernel::buildBlockMap(const ForwardArgs &args, void 
 }
 
 Status AttentionKernel::launch(const FwdParams &p, void *stream) const {
-  if (!spec_.decodeEntry.empty() && useDecode(spec_.config, p)) {
+  if (runsDecode(p)) {
     ATTNC_ASSIGN_OR_RETURN(DecodeKernels k, decodeKernels());
     return launchDecode(*k.decode, *k.merge, spec_.config, p, stream);
   }
@@ -700,9 +708,9 @@ KernelImage::loadComposite(const JitTarget &target) const {
   } else {
     return noBinaryFor(jit);
   }
-  ATTNC_ASSIGN_OR_RETURN(
-      std::shared_ptr<CompositeKernel> composite,
-      CompositeKernel::create(std::move(branches), std::move(combine), spec_.branchOwnQK));
+  ATTNC_ASSIGN_OR_RETURN(std::shared_ptr<CompositeKernel> composite,
+                         CompositeKernel::create(std::move(branches), std::move(combine),
+                                                 spec_.branchOwnQK, spec_.epilogueBranch));
   composites_.emplace_back(jit.device->ordinal(), composite);
   return composite;
 }

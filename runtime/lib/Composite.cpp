@@ -20,7 +20,8 @@ Status attnc::launchCombine(const Kernel &combine, const FwdParams &p, const Com
 
 StatusOr<std::shared_ptr<CompositeKernel>>
 CompositeKernel::create(std::vector<std::shared_ptr<AttentionKernel>> branches,
-                        std::shared_ptr<Kernel> combine, std::vector<std::pair<int, int>> ownQK) {
+                        std::shared_ptr<Kernel> combine, std::vector<std::pair<int, int>> ownQK,
+                        int epilogueBranch) {
   if (branches.size() < 2 || branches.size() > size_t(kMaxBranches))
     return Status::error("composite: " + std::to_string(branches.size()) + " branches (2 to " +
                          std::to_string(kMaxBranches) + " are supported)");
@@ -29,6 +30,11 @@ CompositeKernel::create(std::vector<std::shared_ptr<AttentionKernel>> branches,
   if (!ownQK.empty() && ownQK.size() != branches.size())
     return Status::error("composite: " + std::to_string(ownQK.size()) + " own q/k entries for " +
                          std::to_string(branches.size()) + " branches");
+  if (epilogueBranch < -1 || epilogueBranch >= int(branches.size()) ||
+      (epilogueBranch >= 0 &&
+       branches[size_t(epilogueBranch)]->spec().config.kernelTemplate == KernelTemplate::Linear))
+    return Status::error("composite: epilogue branch " + std::to_string(epilogueBranch) +
+                         " is no softmax-family branch");
   auto own = [&](size_t i) { return !ownQK.empty() && ownQK[i].first >= 0; };
   const AttentionSpec &first = branches.front()->spec();
   const AttentionSpec *call = nullptr; // the first branch on the call's q and k
@@ -56,8 +62,8 @@ CompositeKernel::create(std::vector<std::shared_ptr<AttentionKernel>> branches,
   for (const std::shared_ptr<AttentionKernel> &branch : branches)
     specs.push_back(&branch->spec());
   const int stateful = attnc::statefulBranch(specs);
-  return std::shared_ptr<CompositeKernel>(
-      new CompositeKernel(std::move(branches), std::move(combine), stateful, std::move(ownQK)));
+  return std::shared_ptr<CompositeKernel>(new CompositeKernel(
+      std::move(branches), std::move(combine), stateful, std::move(ownQK), epilogueBranch));
 }
 
 int attnc::statefulBranch(const std::vector<const AttentionSpec *> &branches) {
@@ -146,10 +152,23 @@ Status CompositeKernel::forward(const ForwardArgs &args, void *stream) const {
   ATTNC_TRY(branches_.front()->bind(first, p));
   const size_t bytes = size_t(args.o.numel()) * dtypeBytes(args.o.dtype);
   std::vector<int64_t> shape(args.o.shape, args.o.shape + args.o.rank);
+  // The epilogue branch combines in its forward kernel; a call it runs with its decode kernels
+  // takes the combine kernel instead.
+  int fused = -1;
+  ForwardArgs fusedCall;
+  if (epilogue_ >= 0) {
+    FwdParams q;
+    ATTNC_TRY(branchArgs(size_t(epilogue_), args, fusedCall));
+    ATTNC_TRY(branches_[size_t(epilogue_)]->bind(fusedCall, q));
+    if (!branches_[size_t(epilogue_)]->runsDecode(q))
+      fused = epilogue_;
+  }
   CombineParams parts{};
   StreamScratch scratch(combine_->device(), stream);
   Status st = Status::success();
   for (size_t i = 0; i < branches_.size() && st.ok(); ++i) {
+    if (int(i) == fused)
+      continue; // runs last, into O
     StatusOr<DevicePtr> part = scratch.allocate(std::max<size_t>(bytes, 16));
     if (!part.ok()) {
       st = part.status();
@@ -162,7 +181,11 @@ Status CompositeKernel::forward(const ForwardArgs &args, void *stream) const {
     if (st.ok())
       st = branches_[i]->forward(call, stream);
   }
-  if (st.ok())
+  if (st.ok() && fused >= 0) {
+    fusedCall.combine = parts;
+    st = branches_[size_t(fused)]->forward(fusedCall, stream);
+  } else if (st.ok()) {
     st = launchCombine(*combine_, p, parts, stream);
+  }
   return scratch.release(st);
 }

@@ -466,3 +466,36 @@ attn.pattern @p {
   attn.linear causal {feature_map = "hedgehog", feature_weights = "w"}
   attn.normalize none
 }
+
+// -----
+
+attn.pattern @a {
+  attn.normalize softmax
+}
+attn.pattern @b {
+  attn.normalize softmax
+}
+// expected-error @+1 {{epilogue_branch 2 names no branch}}
+attn.composite @c branches [@a, @b] attributes {epilogue_branch = 2 : i64} {
+  attn.combine {
+  ^bb0(%b: index, %h: index, %q: index, %x: f32, %y: f32):
+    attn.yield %x : f32
+  }
+}
+
+// -----
+
+attn.pattern @a {
+  attn.linear causal
+  attn.normalize none
+}
+attn.pattern @b {
+  attn.normalize softmax
+}
+// expected-error @+1 {{epilogue_branch '@a' is linear; only a softmax-family branch applies the combine}}
+attn.composite @c branches [@a, @b] attributes {epilogue_branch = 0 : i64} {
+  attn.combine {
+  ^bb0(%b: index, %h: index, %q: index, %x: f32, %y: f32):
+    attn.yield %x : f32
+  }
+}

@@ -81,3 +81,43 @@ attn.pattern @capped {
   }
   attn.normalize softmax
 }
+
+// -----
+
+// A composite's plan: its softmax branch applies the combine in its kernel's epilogue.
+// CHECK-LABEL: attn.composite @mix branches [@mix_linear, @mix_exact] attributes {epilogue_branch = 1 : i64}
+// SM80-LABEL: attn.composite @mix branches [@mix_linear, @mix_exact] attributes {epilogue_branch = 1 : i64}
+attn.pattern @mix_linear {
+  attn.linear causal
+  attn.normalize none
+}
+attn.pattern @mix_exact {
+  attn.normalize softmax
+}
+attn.composite @mix branches [@mix_linear, @mix_exact] {
+  attn.combine {
+  ^bb0(%b: index, %h: index, %q: index, %x: f32, %y: f32):
+    %s = arith.addf %x, %y : f32
+    attn.yield %s : f32
+  }
+}
+
+// -----
+
+// Two linear branches: no epilogue branch (the linear template has no combine epilogue).
+// CHECK-LABEL: attn.composite @twin branches [@twin_a, @twin_b] {
+attn.pattern @twin_a {
+  attn.linear causal
+  attn.normalize none
+}
+attn.pattern @twin_b {
+  attn.linear
+  attn.normalize none
+}
+attn.composite @twin branches [@twin_a, @twin_b] {
+  attn.combine {
+  ^bb0(%b: index, %h: index, %q: index, %x: f32, %y: f32):
+    %s = arith.addf %x, %y : f32
+    attn.yield %s : f32
+  }
+}

@@ -21,6 +21,7 @@
 #ifndef ATTNC_DEVICE_FWD_SM80_CUH
 #define ATTNC_DEVICE_FWD_SM80_CUH
 
+#include "attnc/combine.cuh"
 #include "attnc/mma_sm80.cuh"
 #include "attnc/params.cuh"
 #include "attnc/tile_scores.cuh"
@@ -213,6 +214,7 @@ __device__ void fwdSm80(const FwdParams &p) {
                  packFloat2<Elem>(acc[j][2 * r] * invSum[r], acc[j][2 * r + 1] * invSum[r]));
   __syncwarp();
   static_assert((16 * kChunksV) % 32 == 0, "O rows split evenly over a warp");
+  const bool combine = combineInEpilogue<Pattern>(p);
 #pragma unroll
   for (int i = 0; i < 16 * kChunksV / 32; ++i) {
     const int idx = lane + 32 * i;
@@ -220,6 +222,20 @@ __device__ void fwdSm80(const FwdParams &p) {
     const int q = q0 + warp * 16 + row;
     u32 v[4];
     ldShared16(v, sO + swizzledOffset<kChunksV>(warp * 16 + row, chunk));
+    if constexpr (Pattern::kCombineBranches > 0) {
+      // A composite's epilogue branch: its combine with the other branches' outputs.
+      if (combine && q < seqlenQ) {
+        float y[8];
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+          unpackFloat2<Elem>(v[e], y[2 * e], y[2 * e + 1]);
+        combineWithParts<Pattern, Elem, 8>(
+            p, b, h, q, combinePartOffset(p, seq, b, h, q, chunk * 8, kHeadDimV), y);
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+          v[e] = packFloat2<Elem>(y[2 * e], y[2 * e + 1]);
+      }
+    }
     if (q < seqlenQ)
       stGlobal16(oPtr + q * p.o_row_stride + chunk * 8, v);
   }

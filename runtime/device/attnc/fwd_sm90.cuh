@@ -22,6 +22,7 @@
 #ifndef ATTNC_DEVICE_FWD_SM90_CUH
 #define ATTNC_DEVICE_FWD_SM90_CUH
 
+#include "attnc/combine.cuh"
 #include "attnc/hopper.cuh"
 #include "attnc/tile_scores.cuh"
 #include "attnc/tiles.cuh"
@@ -256,20 +257,28 @@ __device__ void fwdSm90(const FwdParams &p, const FwdTmaMaps &maps) {
     }
   }
 
-  // Epilogue: O = acc / l straight from the accumulator (two adjacent columns per store).
+  // Epilogue: O = acc / l straight from the accumulator (two adjacent columns per store), or
+  // in a composite's epilogue branch its combine with the other branches' outputs.
   constexpr bool kSoftmax = Pattern::kNormalizer == kNormalizeSoftmax;
   float invSum[2] = {1.f, 1.f}, lse[2];
   if constexpr (kSoftmax)
     softmax.finalize(softmaxLog2Factor<Pattern>(p), invSum, lse);
   Elem *oPtr = static_cast<Elem *>(p.o) + seq.oOff + h * p.o_head_stride;
+  const bool combine = combineInEpilogue<Pattern>(p);
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
     const int q = q0 + 64 * wg + 16 * warp + g + 8 * r;
     if (q < seqlenQ) {
 #pragma unroll
-      for (int j = 0; j < kTilesV; ++j)
+      for (int j = 0; j < kTilesV; ++j) {
+        float y[2] = {acc[j][2 * r] * invSum[r], acc[j][2 * r + 1] * invSum[r]};
+        if constexpr (Pattern::kCombineBranches > 0)
+          if (combine)
+            combineWithParts<Pattern, Elem, 2>(
+                p, b, h, q, combinePartOffset(p, seq, b, h, q, 8 * j + 2 * t, kHeadDimV), y);
         *reinterpret_cast<u32 *>(oPtr + q * p.o_row_stride + 8 * j + 2 * t) =
-            packFloat2<Elem>(acc[j][2 * r] * invSum[r], acc[j][2 * r + 1] * invSum[r]);
+            packFloat2<Elem>(y[0], y[1]);
+      }
       if (kSoftmax && p.lse && t == 0)
         p.lse[seq.lseOff + q] = lse[r];
     }

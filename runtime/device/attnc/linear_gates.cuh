@@ -18,15 +18,6 @@
 
 namespace attnc {
 
-/// The two Elem of a packed register as floats (lower half first).
-template <class Elem> ATTNC_DEVICE void unpackFloat2(u32 x, float &lo, float &hi) {
-  Elem a, b;
-  a.bits = u16(x & 0xffffu);
-  b.bits = u16(x >> 16);
-  lo = toFloat(a);
-  hi = toFloat(b);
-}
-
 /// log2 of the pattern's decay for (b, h), token t of the call's sequence and key dimension d;
 /// 0 without one.
 template <class Pattern>

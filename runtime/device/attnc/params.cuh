@@ -32,6 +32,8 @@ namespace attnc {
 constexpr int kMaxExtraInputs = 8;
 /// Maximum number of run-time float scalars a pattern takes.
 constexpr int kMaxRuntimeScalars = 8;
+/// Maximum number of branches of a composite.
+constexpr int kMaxBranches = 4;
 
 /// Arguments of the softmax-family forward kernel.
 struct FwdParams {
@@ -124,6 +126,10 @@ struct FwdParams {
   // the chunk; rows past the sequence's end repeat its last), [B, Hq, chunks, kLinearChunk]
   // floats, which the prefill's tile loads bring in beside K and V.
   float *linear_gate_log;
+  // A composite whose combine runs in this branch's epilogue (set by CompositeKernel, not by
+  // callers; the kernel's Hooks::kCombineBranches > 0): the other branches' outputs, as
+  // CombineParams::parts, this branch's own slot null. All null: O is this branch's output.
+  const void *combine_parts[kMaxBranches];
 };
 
 /// Entries of a block map.
@@ -240,7 +246,7 @@ ATTNC_HD inline long long linearWorkspaceFloats(int batch, int heads, int splits
 /// A composite's combine kernel (combine.cuh): kCombineThreads per block over kCombineRows
 /// query rows of one (head, sequence) (grid ceil(seqlen_q / kCombineRows) x Hq x B), for at
 /// most kMaxBranches branches.
-constexpr int kCombineThreads = 128, kCombineRows = 16, kMaxBranches = 4;
+constexpr int kCombineThreads = 128, kCombineRows = 16;
 
 /// The branch outputs a combine kernel reads (its second argument): each the Elem output of one
 /// branch, contiguous [rows, Hq, Dv] over the rows of O (B x seqlen_q dense, total_q varlen).

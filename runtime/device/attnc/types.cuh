@@ -84,6 +84,15 @@ template <class Elem> ATTNC_DEVICE u32 packFloat2(float lo, float hi) {
   return r;
 }
 
+/// The two Elem of a packed register as floats (lower half first).
+template <class Elem> ATTNC_DEVICE void unpackFloat2(u32 x, float &lo, float &hi) {
+  Elem a, b;
+  a.bits = u16(x & 0xffffu);
+  b.bits = u16(x >> 16);
+  lo = toFloat(a);
+  hi = toFloat(b);
+}
+
 } // namespace attnc
 
 #endif // ATTNC_DEVICE_TYPES_CUH

@@ -96,6 +96,9 @@ struct AttentionSpec {
   /// slots among `inputs` of its q and k (inputs of the element type, [B, Sq, H, N] and
   /// [B, Skv, Hkv, N]), or {-1, -1} for the call's. Empty: every branch takes the call's.
   std::vector<std::pair<int, int>> branchOwnQK;
+  /// A composite whose combine runs in a branch's epilogue (CompositeOp::epilogue_branch): that
+  /// branch's index; -1 (and in manifests written before it): the combine kernel runs last.
+  int epilogueBranch = -1;
 
   std::string toJson() const;
   static StatusOr<AttentionSpec> fromJson(const std::string &json);
@@ -127,6 +130,9 @@ struct ForwardArgs {
   std::vector<std::optional<double>> scalars;
   /// Replaces the spec's scale c when set.
   std::optional<double> scale;
+  /// Set by CompositeKernel alone, on the call of its epilogue branch: the other branches'
+  /// outputs, which that branch's kernel combines with its own into O. Leave it empty.
+  CombineParams combine{};
 };
 
 /// Checks `args` against `spec` (shapes, dtypes, strides, alignment, inputs, scalars) and fills
@@ -173,6 +179,11 @@ public:
   /// when given (built for the same sizes), else builds one in stream-ordered memory first.
   Status forward(const ForwardArgs &args, void *stream = nullptr,
                  const BlockMap *map = nullptr) const;
+  /// Whether forward on `params` (bound by bind) runs the split-KV decode kernels, which every
+  /// sequence's few query rows select (useDecode), rather than the forward kernel.
+  bool runsDecode(const FwdParams &params) const {
+    return !spec_.decodeEntry.empty() && useDecode(spec_.config, params);
+  }
 
 private:
   AttentionKernel(AttentionSpec spec, std::shared_ptr<Kernel> forward,

@@ -110,6 +110,10 @@ def Attn_CompositeOp : Attn_Op<"composite", [
     call's: inputs of the composite of element type `none` (the kernel's, bf16 or fp16), laid
     out [B, Sq, H, N] and [B, Skv, Hkv, N], N the branch pattern's head_dim (Based: Taylor-2
     linear attention over 16-dim projections beside a window over the 64-dim heads).
+    `epilogue_branch`, set by the lowering to kernels (attn-lower-to-kernel), is the branch
+    whose forward kernel applies the combine in its epilogue, reading the other branches'
+    outputs, so that no separate combine launch runs after it; absent: every branch writes its
+    own output and the combine kernel runs last.
 
     ```mlir
     attn.composite @based branches [@based_global, @based_local] {
@@ -122,7 +126,8 @@ def Attn_CompositeOp : Attn_Op<"composite", [
     ```
   }];
   let arguments = (ins SymbolNameAttr:$sym_name, FlatSymbolRefArrayAttr:$branches,
-                       OptionalAttr<StrArrayAttr>:$branch_q, OptionalAttr<StrArrayAttr>:$branch_k);
+                       OptionalAttr<StrArrayAttr>:$branch_q, OptionalAttr<StrArrayAttr>:$branch_k,
+                       OptionalAttr<I64Attr>:$epilogue_branch);
   let regions = (region SizedRegion<1>:$body);
   let assemblyFormat = "$sym_name `branches` $branches attr-dict-with-keyword $body";
   let hasVerifier = 1;

@@ -29,6 +29,9 @@ def AttnLowerToKernelPass : Pass<"attn-lower-to-kernel", "::mlir::ModuleOp"> {
     for the target architecture, element type and head dims, and creates an `attn.kernel`
     holding the pattern's hooks and declarations. Patterns that fix their head dims (`head_dim`)
     use those instead of the target's. Patterns must have been classified first.
+    Each `attn.composite` then gets its plan: `epilogue_branch`, the last softmax-family
+    branch with a kernel, whose epilogue applies the combine (none: the combine kernel runs
+    after every branch).
   }];
   let options = [
     Option<"elementType", "element-type", "std::string", /*default=*/"\"bf16\"",
