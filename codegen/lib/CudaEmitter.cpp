@@ -107,16 +107,24 @@ static LogicalResult printHook(Operation *hook, StringRef ret, StringRef name, S
   return success();
 }
 
-/// `composite`'s combine as the hook `combine(p, b, h, q, x)`, x the branches' outputs.
+/// `composite`'s combine as the hook `combine<kCols>(p, b, h, q, x, y)` over kCols columns of
+/// query row q: y[c] = combine(b, h, q, x[0][c], ..., x[n-1][c]), x the branches' outputs. What
+/// does not read x (a per-head mixing gate) is computed once per call, not once per column.
 static LogicalResult printCombineHook(CompositeOp composite, llvm::raw_ostream &os) {
   const size_t branches = composite.getBranches().size();
   SmallVector<std::string> argNames = {"b", "h", "q"};
   for (size_t i = 0; i < branches; ++i)
-    argNames.push_back("x[" + std::to_string(i) + "]");
-  return printHook(
-      composite.getUnique<CombineOp>(), "float", "combine",
-      (Twine(kParams) + ", int b, int h, int q, const float (&x)[" + Twine(branches) + "]").str(),
-      argNames, {"return"}, "", os);
+    argNames.push_back("x[" + std::to_string(i) + "][c]");
+  os << "  template <int kCols>\n  static __device__ __forceinline__ void combine(" << kParams
+     << ", int b, int h, int q, const float (&x)[" << branches
+     << "][kCols], float (&y)[kCols]) {\n";
+  if (failed(printRegionBodyHoisted(composite.getUnique<CombineOp>().getBody(), argNames,
+                                    /*firstVarying=*/3,
+                                    "#pragma unroll\n    for (int c = 0; c < kCols; ++c)", "y[c]",
+                                    os, "    ")))
+    return failure();
+  os << "  }\n";
+  return success();
 }
 
 /// The composite whose plan runs its combine in `kernel`'s epilogue (epilogue_branch names

@@ -13,6 +13,7 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/IR/Diagnostics.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -90,6 +91,7 @@ namespace {
 class BlockPrinter {
 public:
   BlockPrinter(llvm::raw_ostream &os, StringRef indent) : os(os), indent(indent) {}
+  void setIndent(StringRef newIndent) { indent = newIndent; }
 
   void bind(Value value, std::string name) { names[value] = std::move(name); }
 
@@ -293,5 +295,39 @@ LogicalResult mlir::attn::printRegionBody(Region &region, ArrayRef<std::string> 
     else
       os << indent << target << " = " << printer.nameOf(value) << ";\n";
   }
+  return success();
+}
+
+LogicalResult mlir::attn::printRegionBodyHoisted(Region &region, ArrayRef<std::string> argNames,
+                                                 unsigned firstVarying, StringRef loopHeader,
+                                                 StringRef resultTarget, llvm::raw_ostream &os,
+                                                 StringRef indent) {
+  Block &block = region.front();
+  Operation *terminator = block.getTerminator();
+  if (terminator->getNumOperands() != 1)
+    return terminator->emitOpError("a hoisted hook yields one value");
+  // The ops that read a varying argument, directly or through another such op.
+  llvm::DenseSet<Operation *> varying;
+  for (Operation &op : block.without_terminator())
+    if (llvm::any_of(op.getOperands(), [&](Value v) {
+          auto arg = dyn_cast<BlockArgument>(v);
+          return arg ? arg.getOwner() == &block && arg.getArgNumber() >= firstVarying
+                     : varying.contains(v.getDefiningOp());
+        }))
+      varying.insert(&op);
+  BlockPrinter printer(os, indent);
+  for (auto [arg, name] : llvm::zip_equal(block.getArguments(), argNames))
+    printer.bind(arg, name);
+  for (Operation &op : block.without_terminator())
+    if (!varying.contains(&op) && failed(printer.printOp(op)))
+      return failure();
+  os << indent << loopHeader << " {\n";
+  const std::string inner = (indent + "  ").str();
+  printer.setIndent(inner);
+  for (Operation &op : block.without_terminator())
+    if (varying.contains(&op) && failed(printer.printOp(op)))
+      return failure();
+  os << inner << resultTarget << " = " << printer.nameOf(terminator->getOperand(0)) << ";\n";
+  os << indent << "}\n";
   return success();
 }

@@ -21,6 +21,15 @@ LogicalResult printRegionBody(Region &region, llvm::ArrayRef<std::string> argNam
                               llvm::ArrayRef<std::string> resultTargets, llvm::raw_ostream &os,
                               llvm::StringRef indent);
 
+/// Prints `region`, of one result, as C++ statements for a loop over the arguments from
+/// `firstVarying` on: the ops that read none of those (directly or not) once, then
+/// `loopHeader` and a block of the other ops that assigns the result to `resultTarget`
+/// (argNames spell the varying arguments with the loop's index).
+LogicalResult printRegionBodyHoisted(Region &region, llvm::ArrayRef<std::string> argNames,
+                                     unsigned firstVarying, llvm::StringRef loopHeader,
+                                     llvm::StringRef resultTarget, llvm::raw_ostream &os,
+                                     llvm::StringRef indent);
+
 /// Prints `region`, of one f32 result y, as C++ statements returning log2(y): a yielded exp(x)
 /// or exp2(x) becomes x log2(e) or x, without evaluating the exponential (a linear pattern's
 /// decay, whose kernels work with log2 gamma), anything else log2f(y).

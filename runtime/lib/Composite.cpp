@@ -2,6 +2,7 @@
 #include "attnc/Composite.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <string>
 
 using namespace attnc;
@@ -153,10 +154,11 @@ Status CompositeKernel::forward(const ForwardArgs &args, void *stream) const {
   const size_t bytes = size_t(args.o.numel()) * dtypeBytes(args.o.dtype);
   std::vector<int64_t> shape(args.o.shape, args.o.shape + args.o.rank);
   // The epilogue branch combines in its forward kernel; a call it runs with its decode kernels
-  // takes the combine kernel instead.
+  // takes the combine kernel instead. ATTNC_COMPOSITE_EPILOGUE=0 (measurements) always does.
   int fused = -1;
   ForwardArgs fusedCall;
-  if (epilogue_ >= 0) {
+  const char *env = std::getenv("ATTNC_COMPOSITE_EPILOGUE");
+  if (epilogue_ >= 0 && !(env && std::string(env) == "0")) {
     FwdParams q;
     ATTNC_TRY(branchArgs(size_t(epilogue_), args, fusedCall));
     ATTNC_TRY(branches_[size_t(epilogue_)]->bind(fusedCall, q));

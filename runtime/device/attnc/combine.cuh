@@ -7,8 +7,9 @@
 // (8 columns) of each branch output and of O at a time. The parts are contiguous
 // [rows, Hq, Dv] (CombineParams); O takes its own strides, as the forward kernels' O does.
 // When the compiler runs the combine in a softmax branch's epilogue instead (the composite's
-// epilogue_branch), the forward templates call combineWithParts on the values they store; the
-// composite then runs this kernel only for calls that branch runs with its decode kernel.
+// epilogue_branch), the forward templates load the other branches' outputs and call
+// applyCombine on the values they store; the composite then runs this kernel only for calls that
+// branch runs with its decode kernel.
 //
 //===----------------------------------------------------------------------===//
 #ifndef ATTNC_DEVICE_COMBINE_CUH
@@ -21,24 +22,17 @@
 
 namespace attnc {
 
-/// 16 bytes of global memory through the read-only path.
-ATTNC_DEVICE void ldGlobal16(u32 (&r)[4], const void *ptr) {
-  asm volatile("ld.global.nc.v4.b32 {%0, %1, %2, %3}, [%4];"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "l"(ptr));
+/// 4 or 16 bytes of global memory through the read-only path. Not volatile: the branch outputs
+/// are read-only while a kernel reads them, so the compiler may hoist these loads.
+ATTNC_DEVICE u32 ldGlobalNc4(const void *ptr) {
+  u32 r;
+  asm("ld.global.nc.b32 %0, [%1];" : "=r"(r) : "l"(ptr));
+  return r;
 }
-
-/// kN (2 or 8) adjacent 16-bit elements at `ptr` as floats, in one 4- or 16-byte load.
-template <class Elem, int kN> ATTNC_DEVICE void loadElemFloats(float (&x)[kN], const Elem *ptr) {
-  static_assert(kN == 2 || kN == 8, "one 4- or 16-byte load");
-  u32 v[4];
-  if constexpr (kN == 8)
-    ldGlobal16(v, ptr);
-  else
-    asm volatile("ld.global.nc.b32 %0, [%1];" : "=r"(v[0]) : "l"(ptr));
-#pragma unroll
-  for (int e = 0; e < kN / 2; ++e)
-    unpackFloat2<Elem>(v[e], x[2 * e], x[2 * e + 1]);
+ATTNC_DEVICE void ldGlobal16(u32 (&r)[4], const void *ptr) {
+  asm("ld.global.nc.v4.b32 {%0, %1, %2, %3}, [%4];"
+      : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+      : "l"(ptr));
 }
 
 /// Element offset of (row, h, col) in a branch output, contiguous [rows, Hq, Dv], where row is
@@ -59,33 +53,44 @@ template <class Hooks> ATTNC_DEVICE bool combineInEpilogue(const FwdParams &p) {
     return false;
 }
 
-/// The composite's combine of kN adjacent output columns in a branch kernel's epilogue: `y`
-/// holds this branch's values (branch Hooks::kCombineSelf) and receives the combined ones; the
-/// other branches' come from FwdParams::combine_parts at element `offset` (combinePartOffset).
+// A branch kernel's epilogue combines in two steps, so that every load of the other branches'
+// outputs is in flight before the first combine waits on one: all the loads of the columns a
+// thread stores (loadOtherParts for 16-byte groups, the sm90 template's own 4-byte ones), then
+// applyCombine on each row's (or group's) columns.
+
+/// The packed words of 8 adjacent columns of every other branch's output at element `offset`
+/// (combinePartOffset); this branch's slot (Hooks::kCombineSelf) is left unset.
+template <class Hooks, class Elem>
+ATTNC_DEVICE void loadOtherParts(const FwdParams &p, i64 offset,
+                                 u32 (&w)[Hooks::kCombineBranches][4]) {
+#pragma unroll
+  for (int i = 0; i < Hooks::kCombineBranches; ++i)
+    if (i != Hooks::kCombineSelf)
+      ldGlobal16(w[i], static_cast<const Elem *>(p.combine_parts[i]) + offset);
+}
+
+/// The composite's combine of kN columns of query row q (one call of Hooks::combine, which
+/// evaluates what does not read the outputs once): `y` holds this branch's values and receives
+/// the combined ones; `w` the other branches' as packed pairs, word e holding the columns of
+/// y[2e] and y[2e + 1] (loadOtherParts).
 template <class Hooks, class Elem, int kN>
-ATTNC_DEVICE void combineWithParts(const FwdParams &p, int b, int h, int q, i64 offset,
-                                   float (&y)[kN]) {
+ATTNC_DEVICE void applyCombine(const FwdParams &p, int b, int h, int q,
+                               const u32 (&w)[Hooks::kCombineBranches][kN / 2], float (&y)[kN]) {
   constexpr int kBranches = Hooks::kCombineBranches;
   static_assert(kBranches >= 2 && kBranches <= kMaxBranches, "branch count");
   float x[kBranches][kN];
 #pragma unroll
-  for (int i = 0; i < kBranches; ++i) {
-    if (i == Hooks::kCombineSelf) {
+  for (int i = 0; i < kBranches; ++i)
 #pragma unroll
-      for (int e = 0; e < kN; ++e)
+    for (int e = 0; e < kN; e += 2) {
+      if (i == Hooks::kCombineSelf) {
         x[i][e] = y[e];
-    } else {
-      loadElemFloats<Elem, kN>(x[i], static_cast<const Elem *>(p.combine_parts[i]) + offset);
+        x[i][e + 1] = y[e + 1];
+      } else {
+        unpackFloat2<Elem>(w[i][e / 2], x[i][e], x[i][e + 1]);
+      }
     }
-  }
-#pragma unroll
-  for (int e = 0; e < kN; ++e) {
-    float args[kBranches];
-#pragma unroll
-    for (int i = 0; i < kBranches; ++i)
-      args[i] = x[i][e];
-    y[e] = Hooks::combine(p, b, h, q, args);
-  }
+  Hooks::template combine<kN>(p, b, h, q, x, y);
 }
 
 template <class Hooks, class Elem, int kHeadDimV, int kBranches>
@@ -101,24 +106,20 @@ ATTNC_DEVICE void combineOutputs(const FwdParams &p, const CombineParams &c) {
     if (q >= seq.seqlenQ)
       continue;
     const i64 offset = combinePartOffset(p, seq, b, h, q, chunk * 8, kHeadDimV);
-    float x[kBranches][8];
+    float x[kBranches][8], y[8];
 #pragma unroll
-    for (int i = 0; i < kBranches; ++i)
-      loadElemFloats<Elem, 8>(x[i], static_cast<const Elem *>(c.parts[i]) + offset);
+    for (int i = 0; i < kBranches; ++i) {
+      u32 w[4];
+      ldGlobal16(w, static_cast<const Elem *>(c.parts[i]) + offset);
+#pragma unroll
+      for (int e = 0; e < 4; ++e)
+        unpackFloat2<Elem>(w[e], x[i][2 * e], x[i][2 * e + 1]);
+    }
+    Hooks::template combine<8>(p, b, h, q, x, y);
     u32 out[4];
 #pragma unroll
-    for (int e = 0; e < 4; ++e) {
-      float y[2];
-#pragma unroll
-      for (int j = 0; j < 2; ++j) {
-        float args[kBranches];
-#pragma unroll
-        for (int i = 0; i < kBranches; ++i)
-          args[i] = x[i][2 * e + j];
-        y[j] = Hooks::combine(p, b, h, q, args);
-      }
-      out[e] = packFloat2<Elem>(y[0], y[1]);
-    }
+    for (int e = 0; e < 4; ++e)
+      out[e] = packFloat2<Elem>(y[2 * e], y[2 * e + 1]);
     stGlobal16(o + q * p.o_row_stride + chunk * 8, out);
   }
 }

@@ -214,23 +214,36 @@ __device__ void fwdSm80(const FwdParams &p) {
                  packFloat2<Elem>(acc[j][2 * r] * invSum[r], acc[j][2 * r + 1] * invSum[r]));
   __syncwarp();
   static_assert((16 * kChunksV) % 32 == 0, "O rows split evenly over a warp");
+  constexpr int kStores = 16 * kChunksV / 32; // 16-byte stores per lane
+  // A composite's epilogue branch combines O with the other branches' outputs: all of their
+  // loads first (rows past the sequence read its last row), then the combine at each store.
   const bool combine = combineInEpilogue<Pattern>(p);
+  u32 parts[kStores][Pattern::kCombineBranches > 0 ? Pattern::kCombineBranches : 1][4];
+  if constexpr (Pattern::kCombineBranches > 0) {
+    if (combine) {
 #pragma unroll
-  for (int i = 0; i < 16 * kChunksV / 32; ++i) {
+      for (int i = 0; i < kStores; ++i) {
+        const int idx = lane + 32 * i;
+        const int q = min(q0 + warp * 16 + idx / kChunksV, seqlenQ - 1);
+        loadOtherParts<Pattern, Elem>(
+            p, combinePartOffset(p, seq, b, h, q, (idx % kChunksV) * 8, kHeadDimV), parts[i]);
+      }
+    }
+  }
+#pragma unroll
+  for (int i = 0; i < kStores; ++i) {
     const int idx = lane + 32 * i;
     const int row = idx / kChunksV, chunk = idx % kChunksV;
     const int q = q0 + warp * 16 + row;
     u32 v[4];
     ldShared16(v, sO + swizzledOffset<kChunksV>(warp * 16 + row, chunk));
     if constexpr (Pattern::kCombineBranches > 0) {
-      // A composite's epilogue branch: its combine with the other branches' outputs.
-      if (combine && q < seqlenQ) {
+      if (combine) {
         float y[8];
 #pragma unroll
         for (int e = 0; e < 4; ++e)
           unpackFloat2<Elem>(v[e], y[2 * e], y[2 * e + 1]);
-        combineWithParts<Pattern, Elem, 8>(
-            p, b, h, q, combinePartOffset(p, seq, b, h, q, chunk * 8, kHeadDimV), y);
+        applyCombine<Pattern, Elem, 8>(p, b, h, min(q, seqlenQ - 1), parts[i], y);
 #pragma unroll
         for (int e = 0; e < 4; ++e)
           v[e] = packFloat2<Elem>(y[2 * e], y[2 * e + 1]);

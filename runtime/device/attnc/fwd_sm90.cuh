@@ -264,21 +264,50 @@ __device__ void fwdSm90(const FwdParams &p, const FwdTmaMaps &maps) {
   if constexpr (kSoftmax)
     softmax.finalize(softmaxLog2Factor<Pattern>(p), invSum, lse);
   Elem *oPtr = static_cast<Elem *>(p.o) + seq.oOff + h * p.o_head_stride;
-  const bool combine = combineInEpilogue<Pattern>(p);
+  if constexpr (Pattern::kCombineBranches > 0) {
+    // A composite's epilogue branch: acc becomes the combine of O with the other branches'
+    // outputs, all of whose loads are issued first.
+    if (combineInEpilogue<Pattern>(p)) {
+      // Word j of row r: the pair of columns 8j + 2t, 8j + 2t + 1 (rows past the sequence
+      // read its last row).
+      constexpr int kN = Pattern::kCombineBranches;
+      u32 w[2][kN][kTilesV];
+#pragma unroll
+      for (int r = 0; r < 2; ++r)
+#pragma unroll
+        for (int i = 0; i < kN; ++i)
+#pragma unroll
+          for (int j = 0; j < kTilesV; ++j)
+            if (i != Pattern::kCombineSelf)
+              w[r][i][j] =
+                  ldGlobalNc4(static_cast<const Elem *>(p.combine_parts[i]) +
+                              combinePartOffset(p, seq, b, h, qHook[r], 8 * j + 2 * t, kHeadDimV));
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        float y[2 * kTilesV];
+#pragma unroll
+        for (int j = 0; j < kTilesV; ++j) {
+          y[2 * j] = acc[j][2 * r] * invSum[r];
+          y[2 * j + 1] = acc[j][2 * r + 1] * invSum[r];
+        }
+        applyCombine<Pattern, Elem, 2 * kTilesV>(p, b, h, qHook[r], w[r], y);
+#pragma unroll
+        for (int j = 0; j < kTilesV; ++j) {
+          acc[j][2 * r] = y[2 * j];
+          acc[j][2 * r + 1] = y[2 * j + 1];
+        }
+        invSum[r] = 1.f;
+      }
+    }
+  }
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
     const int q = q0 + 64 * wg + 16 * warp + g + 8 * r;
     if (q < seqlenQ) {
 #pragma unroll
-      for (int j = 0; j < kTilesV; ++j) {
-        float y[2] = {acc[j][2 * r] * invSum[r], acc[j][2 * r + 1] * invSum[r]};
-        if constexpr (Pattern::kCombineBranches > 0)
-          if (combine)
-            combineWithParts<Pattern, Elem, 2>(
-                p, b, h, q, combinePartOffset(p, seq, b, h, q, 8 * j + 2 * t, kHeadDimV), y);
+      for (int j = 0; j < kTilesV; ++j)
         *reinterpret_cast<u32 *>(oPtr + q * p.o_row_stride + 8 * j + 2 * t) =
-            packFloat2<Elem>(y[0], y[1]);
-      }
+            packFloat2<Elem>(acc[j][2 * r] * invSum[r], acc[j][2 * r + 1] * invSum[r]);
       if (kSoftmax && p.lse && t == 0)
         p.lse[seq.lseOff + q] = lse[r];
     }
