@@ -259,9 +259,10 @@ LogicalResult mlir::attn::emitKernelSource(KernelOp kernel, llvm::raw_ostream &o
           isa<math::TanhOp, math::ExpOp, math::Exp2Op, math::LogOp, math::Log2Op, math::PowFOp>(op);
     });
   os << "  static constexpr int kMufuScoreOps = " << mufuOps << ";\n";
-  // The key width of the run-time block map's tiles (0: none), for the decode kernel, whose
-  // 64-key tiles may straddle two of them.
+  // The tiles of the run-time block map (0: none): the forward kernels read a query tile's row
+  // of it (tiles.cuh), the decode kernel's 64-key tiles may straddle two of its tiles.
   os << "  static constexpr int kBlockMapN = " << (blockMap ? spec.blockN : 0) << ";\n";
+  os << "  static constexpr int kBlockMapM = " << (blockMap ? spec.blockM : 0) << ";\n";
   auto weight = kernel.getUnique<WeightOp>();
   os << "  static constexpr bool kHasWeight = " << (weight ? "true" : "false") << ";\n";
   os << "  static constexpr int kNormalizer = attnc::kNormalize"

@@ -197,6 +197,8 @@ int attnc::linearSplitCount(const ForwardConfig &c, long long blocks, int seqlen
 
 Status attnc::launchForward(const Kernel &kernel, const ForwardConfig &c, const FwdParams &p,
                             void *stream, const Kernel *rowPasses) {
+  if (reinterpret_cast<uintptr_t>(p.block_map) % 16 != 0)
+    return Status::error("forward launch: the block map must be 16-byte aligned");
   if (c.kernelTemplate == KernelTemplate::Linear) {
     Dim3 grid;
     ATTNC_TRY(linearGrid(c, p, grid));
@@ -378,6 +380,8 @@ Status attnc::launchBlockMap(const Kernel &builder, const ForwardConfig &c, cons
                              void *map, void *stream) {
   if (!map)
     return Status::error("block map launch: no map buffer");
+  if (reinterpret_cast<uintptr_t>(map) % 16 != 0)
+    return Status::error("block map launch: the map must be 16-byte aligned");
   if (p.block_map_heads != 1 && p.block_map_heads != p.heads)
     return Status::error("block map launch: block_map_heads must be 1 or heads (" +
                          std::to_string(p.heads) + "), got " + std::to_string(p.block_map_heads));

@@ -163,6 +163,30 @@ TEST(Forward, SplitsLinearSequencesOnlyWhenBlocksLeaveTheGpuIdle) {
   EXPECT_EQ(linearSplitCount(c, 64, 32768, 132), 1);
 }
 
+/// A block map's rows start 16-byte aligned (the forward kernels read a row 16 entries at a
+/// load, tiles.cuh) and blockMapBytes covers every row of every (batch, head).
+TEST(Forward, BlockMapRowsStartOn16Bytes) {
+  for (int sk : {1, 96, 97, 2000, 4096, 16385})
+    for (int blockN : {64, 96, 128}) {
+      FwdParams p{};
+      p.batch = 3;
+      p.heads = p.block_map_heads = 2;
+      p.seqlen_q = 300;
+      p.seqlen_k = sk;
+      const long long cols = (sk + blockN - 1) / blockN;
+      EXPECT_EQ(blockMapRowBytes(sk, blockN) % 16, 0);
+      EXPECT_GE(blockMapRowBytes(sk, blockN), cols);
+      EXPECT_LT(blockMapRowBytes(sk, blockN), cols + 16);
+      for (int m = 0; m < 3; ++m)
+        EXPECT_EQ(blockMapIndex(p, 2, 1, m, 0, 128, blockN) % 16, 0) << sk << " " << blockN;
+      // The last tile of the last (batch, head) is the map's last row's entry `cols - 1`.
+      const long long last = blockMapIndex(p, 2, 1, 2, int(cols - 1), 128, blockN);
+      EXPECT_LT(last, blockMapBytes(3, 2, 300, sk, 128, blockN));
+      EXPECT_EQ(blockMapBytes(3, 2, 300, sk, 128, blockN),
+                blockMapIndex(p, 2, 1, 2, 0, 128, blockN) + blockMapRowBytes(sk, blockN));
+    }
+}
+
 TEST(AttentionSpec, CarriesTheKernelTemplate) {
   AttentionSpec s = documentSpec();
   s.config = ForwardConfig{128, 128, 128, 128, 12, 2, KernelTemplate::Sm90};

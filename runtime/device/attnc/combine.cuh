@@ -22,19 +22,6 @@
 
 namespace attnc {
 
-/// 4 or 16 bytes of global memory through the read-only path. Not volatile: the branch outputs
-/// are read-only while a kernel reads them, so the compiler may hoist these loads.
-ATTNC_DEVICE u32 ldGlobalNc4(const void *ptr) {
-  u32 r;
-  asm("ld.global.nc.b32 %0, [%1];" : "=r"(r) : "l"(ptr));
-  return r;
-}
-ATTNC_DEVICE void ldGlobal16(u32 (&r)[4], const void *ptr) {
-  asm("ld.global.nc.v4.b32 {%0, %1, %2, %3}, [%4];"
-      : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-      : "l"(ptr));
-}
-
 /// Element offset of (row, h, col) in a branch output, contiguous [rows, Hq, Dv], where row is
 /// query q's row among all of O's (b x seqlen_q dense; the packed row varlen).
 ATTNC_DEVICE i64 combinePartOffset(const FwdParams &p, const SequenceView &seq, int b, int h, int q,

@@ -137,21 +137,27 @@ constexpr unsigned char kTileEmpty = 0, kTileFull = 1, kTilePartial = 2;
 /// Threads per block of the block-map builder (blockmap.cuh).
 constexpr int kBlockMapThreads = 128;
 
+/// Entries of one row of a block map: one per key tile, padded to 16 so that every row starts
+/// 16-byte aligned (the kernels read a row 16 entries at a time, tiles.cuh).
+ATTNC_HD inline long long blockMapRowBytes(int seqlenK, int blockN) {
+  return ((seqlenK + blockN - 1) / blockN + 15) / 16 * 16;
+}
+
 /// Index of tile (mTile, nTile) of (b, h) in a block map over tiles of blockM x blockN, sized
 /// by the longest sequences (seqlen_q, seqlen_k).
 ATTNC_HD inline long long blockMapIndex(const FwdParams &p, int b, int h, int mTile, int nTile,
                                         int blockM, int blockN) {
   const long long rows = (p.seqlen_q + blockM - 1) / blockM;
-  const long long cols = (p.seqlen_k + blockN - 1) / blockN;
+  const long long cols = blockMapRowBytes(p.seqlen_k, blockN);
   const int mapHead = p.block_map_heads > 1 ? h : 0;
   return ((static_cast<long long>(b) * p.block_map_heads + mapHead) * rows + mTile) * cols + nTile;
 }
 
-/// Bytes of the block map of a problem.
+/// Bytes of the block map of a problem (its base must be 16-byte aligned).
 ATTNC_HD inline long long blockMapBytes(int batch, int mapHeads, int seqlenQ, int seqlenK,
                                         int blockM, int blockN) {
   return static_cast<long long>(batch) * mapHeads * ((seqlenQ + blockM - 1) / blockM) *
-         ((seqlenK + blockN - 1) / blockN);
+         blockMapRowBytes(seqlenK, blockN);
 }
 
 /// Shared memory bytes of the mma.sync forward kernel (fwd_sm80.cuh): one Q tile plus `stages`

@@ -4,7 +4,10 @@
 // when variable-length) and its lengths. `KeyTiles`: the key tiles a query tile visits, from
 // the pattern's kv_range (a closed form) narrowed by tile_empty (or the block map), walked from
 // the highest tile to the lowest. Producer and consumers of the Hopper template walk the same
-// sequence with the same code, which keeps their mbarrier phases in step.
+// sequence with the same code, which keeps their mbarrier phases in step. A block map over the
+// kernel's own tiles is read a row segment at a time (16 entries per load), so neither the
+// count of a query tile's key tiles nor the step past a run of EMPTY ones is a chain of one
+// dependent load per tile.
 //
 //===----------------------------------------------------------------------===//
 #ifndef ATTNC_DEVICE_TILES_CUH
@@ -12,6 +15,12 @@
 
 #include "attnc/params.cuh"
 #include "attnc/types.cuh"
+
+// Switch for measurements (ATTNC_NVRTC_OPTIONS=-DATTNC_MAP_ROW_LOADS=0): walk a block map one
+// tile (one dependent load) at a time.
+#ifndef ATTNC_MAP_ROW_LOADS
+#define ATTNC_MAP_ROW_LOADS 1
+#endif
 
 namespace attnc {
 
@@ -53,6 +62,9 @@ template <class Pattern, int kBlockN> struct KeyTiles {
   const FwdParams &p;
   int b, h, q0, q1, seqlenQ, seqlenK;
   int nMin, nMax; // tiles [nMin, nMax) cover the keys the pattern may show the rows
+  // The query tile's row of the run-time block map, when the pattern's tile functions read one
+  // over tiles of kBlockN keys (blockmap.cuh; rows 16-byte aligned, blockMapIndex).
+  const unsigned char *mapRow = nullptr;
 
   ATTNC_DEVICE KeyTiles(const FwdParams &params, int b_, int h_, int q0_, int q1_, int sq, int sk)
       : p(params), b(b_), h(h_), q0(q0_), q1(q1_), seqlenQ(sq), seqlenK(sk) {
@@ -62,6 +74,15 @@ template <class Pattern, int kBlockN> struct KeyTiles {
     hi = min(hi, seqlenK);
     nMin = lo / kBlockN;
     nMax = hi > lo ? (hi + kBlockN - 1) / kBlockN : nMin;
+    if constexpr (readsMapRow())
+      mapRow = p.block_map +
+               blockMapIndex(p, b, h, q0 / Pattern::kBlockMapM, 0, Pattern::kBlockMapM, kBlockN);
+  }
+
+  ATTNC_HD static constexpr bool readsMapRow() {
+    if constexpr (Pattern::kHasTileEmpty)
+      return ATTNC_MAP_ROW_LOADS && Pattern::kBlockMapN == kBlockN;
+    return false;
   }
 
   /// Whether the keys of tiles [from, to] are all EMPTY for the rows.
@@ -70,14 +91,36 @@ template <class Pattern, int kBlockN> struct KeyTiles {
                               seqlenK);
   }
 
+  /// Bit i set: the map does not mark tile 16 * chunk + i EMPTY, for the tiles in [nMin, last].
+  ATTNC_DEVICE u32 mapVisible(int chunk, int last) const {
+    u32 w[4];
+    ldGlobal16(w, mapRow + 16 * chunk);
+    u32 bits = 0;
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const u32 set = __vcmpne4(w[i], 0u); // 0xff in each byte that is not kTileEmpty
+      bits |= ((set >> 7 & 1u) | (set >> 14 & 2u) | (set >> 21 & 4u) | (set >> 28 & 8u)) << 4 * i;
+    }
+    const int first = max(nMin - 16 * chunk, 0), top = min(last - 16 * chunk, 15);
+    return bits & (0xffffu >> (15 - top)) & (0xffffu << first);
+  }
+
   /// The next tile to visit below n (start with n = nMax); below nMin when there is none.
   /// Tiles Pattern::tileEmpty declares EMPTY are skipped (uniform over the CTA). Closed-form
   /// tile functions judge any box of keys, so a run of EMPTY tiles is skipped by doubling its
   /// length: a window's gap down to its sink keys costs O(log) calls, not one per tile. A
-  /// block map answers per tile, one at a time.
+  /// block map of the kernel's tiles is read 16 entries at a time.
   ATTNC_DEVICE int prev(int n) const {
     --n;
-    if constexpr (Pattern::kHasTileEmpty)
+    if constexpr (readsMapRow()) {
+      while (n >= nMin) {
+        const int chunk = n >> 4;
+        const u32 bits = mapVisible(chunk, n);
+        if (bits)
+          return 16 * chunk + 31 - __clz(bits);
+        n = 16 * chunk - 1;
+      }
+    } else if constexpr (Pattern::kHasTileEmpty) {
       while (n >= nMin && empty(n, n)) {
         int run = 1;
         if constexpr (Pattern::kBlockMapN == 0)
@@ -85,6 +128,7 @@ template <class Pattern, int kBlockN> struct KeyTiles {
             run *= 2;
         n -= run;
       }
+    }
     return n;
   }
 
@@ -93,8 +137,14 @@ template <class Pattern, int kBlockN> struct KeyTiles {
     if constexpr (!Pattern::kHasTileEmpty)
       return nMax - nMin;
     int c = 0;
-    for (int n = prev(nMax); n >= nMin; n = prev(n))
-      ++c;
+    if constexpr (readsMapRow()) {
+      if (nMax > nMin)
+        for (int chunk = nMin >> 4; chunk <= (nMax - 1) >> 4; ++chunk)
+          c += __popc(mapVisible(chunk, nMax - 1)); // independent loads
+    } else {
+      for (int n = prev(nMax); n >= nMin; n = prev(n))
+        ++c;
+    }
     return c;
   }
 

@@ -93,6 +93,20 @@ template <class Elem> ATTNC_DEVICE void unpackFloat2(u32 x, float &lo, float &hi
   hi = toFloat(b);
 }
 
+/// 4 or 16 bytes of global memory through the read-only path, for data no thread writes while
+/// the kernel runs (a composite's other outputs, a block map). Not volatile, so the compiler
+/// may hoist these loads.
+ATTNC_DEVICE u32 ldGlobalNc4(const void *ptr) {
+  u32 r;
+  asm("ld.global.nc.b32 %0, [%1];" : "=r"(r) : "l"(ptr));
+  return r;
+}
+ATTNC_DEVICE void ldGlobal16(u32 (&r)[4], const void *ptr) {
+  asm("ld.global.nc.v4.b32 {%0, %1, %2, %3}, [%4];"
+      : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+      : "l"(ptr));
+}
+
 } // namespace attnc
 
 #endif // ATTNC_DEVICE_TYPES_CUH
