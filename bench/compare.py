@@ -18,7 +18,8 @@ decode step against fla's recurrent kernel and the copy bandwidth. Hybrid rows (
 composites against the same layer from fla + Flex + torch: Lizard (GLA + a window with sinks,
 mixed per head) and Based (Taylor-2 on its own 16-dim q and k + a window of 64, summed).
 
-    python3 bench/compare.py [--rows NAME,...] [--json OUT.json] [--quick] [--linear-only]
+    python3 bench/compare.py [--rows NAME,...] [--patterns NAME,...] [--json OUT.json] [--quick]
+                             [--linear-only]
                              [--decode-only] [--hybrid-only] [--jit-only]
                              [--linear-shapes B,H,T:B,H,T...]
 
@@ -690,6 +691,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", default="",
                     help="comma-separated row labels' prefixes: only those softmax rows")
+    ap.add_argument("--patterns", default="",
+                    help="comma-separated pattern names: only those in the softmax rows")
     ap.add_argument("--json", default="")
     ap.add_argument("--quick", action="store_true", help="the first row only, no decode")
     ap.add_argument("--jit-only", action="store_true", help="only the JIT times")
@@ -716,6 +719,10 @@ def main():
     if only and not args.rows:
         rows = []
     only = only or bool(args.rows)  # --rows: those softmax rows (and any --*-only section)
+    if args.patterns:
+        keep = set(args.patterns.split(","))
+        rows = [r[:-1] + ([n for n in r[-1] if n in keep],) for r in rows]
+        rows = [r for r in rows if r[-1]]
     for row in rows:
         run_row(*row, results)
     if not args.quick and (not only or args.decode_only):
