@@ -20,7 +20,9 @@ static constexpr const char *kFormat = "attnc-bundle";
 // 2: FwdParams gained the gate pass's and the row maps' fields (CUBINs of version 1 read the
 // argument block of their own layout). 3: a scalar gate per token's gate-log pass (the
 // prefill reads the prefixes that pass writes; CUBINs of version 2 compute them themselves).
-static constexpr int kFormatVersion = 3;
+// 4: FwdParams::work_counter; the Hopper template's grid is persistent (a CUBIN of version 3
+// runs one work tile per CTA and would leave tiles undone under the persistent launch).
+static constexpr int kFormatVersion = 4;
 
 static Status writeFile(const std::string &path, const std::string &bytes) {
   if (!detail::writeFileAtomically(path, bytes))

@@ -206,6 +206,12 @@ Status Device::memset(DevicePtr dst, unsigned char value, size_t bytes) {
   return Status::success();
 }
 
+Status Device::memsetAsync(DevicePtr dst, unsigned char value, size_t bytes, void *stream) {
+  ATTNC_BIND(api);
+  ATTNC_CU(*api, cuMemsetD8Async, dst, value, bytes, static_cast<CUstream>(stream));
+  return Status::success();
+}
+
 StatusOr<Module> Device::loadModule(std::string_view cubin) {
   ATTNC_BIND(api);
   if (cubin.empty())

@@ -195,6 +195,11 @@ int attnc::linearSplitCount(const ForwardConfig &c, long long blocks, int seqlen
   return int(std::max<long long>(1, std::min<long long>(slots / blocks, chunks / 4)));
 }
 
+bool attnc::sm90Persistent() {
+  const char *v = std::getenv("ATTNC_SM90_PERSISTENT");
+  return !v || std::string(v) != "0";
+}
+
 Status attnc::launchForward(const Kernel &kernel, const ForwardConfig &c, const FwdParams &p,
                             void *stream, const Kernel *rowPasses) {
   if (reinterpret_cast<uintptr_t>(p.block_map) % 16 != 0)
@@ -316,7 +321,21 @@ Status attnc::launchForward(const Kernel &kernel, const ForwardConfig &c, const 
     unsigned smem = static_cast<unsigned>(
         fwdSm90SmemBytes(c.headDim, c.headDimV, c.blockM, c.blockN, c.stages));
     void *args[] = {&copy, &maps};
-    return kernel.launch(grid, block, smem, stream, args);
+    // One CTA per work tile (q-tile, head, batch), or a persistent grid of one CTA per SM that
+    // takes the tiles past its first from a counter zeroed in stream order.
+    const long long work = static_cast<long long>(grid.x) * grid.y * grid.z;
+    const int sms = kernel.device().smCount();
+    copy.work_counter = nullptr;
+    if (!sm90Persistent() || work <= sms)
+      return kernel.launch(Dim3{static_cast<unsigned>(work), 1, 1}, block, smem, stream, args);
+    StreamScratch scratch(kernel.device(), stream);
+    auto run = [&]() -> Status {
+      ATTNC_ASSIGN_OR_RETURN(DevicePtr counter, scratch.allocate(sizeof(int)));
+      ATTNC_TRY(kernel.device().memsetAsync(counter, 0, sizeof(int), stream));
+      copy.work_counter = reinterpret_cast<int *>(counter);
+      return kernel.launch(Dim3{static_cast<unsigned>(sms), 1, 1}, block, smem, stream, args);
+    };
+    return scratch.release(run());
   }
   Dim3 block{static_cast<unsigned>(c.warps * 32), 1, 1};
   unsigned smem =

@@ -1,12 +1,12 @@
 //===- fwd_sm90.cuh - Hopper attention forward kernel template (wgmma + TMA) ===//
 //
 // `fwdSm90<Pattern, Elem, D, Dv, kBlockN, kStages>` computes what fwdSm80 computes (same hooks,
-// same conventions: fwd_sm80.cuh's header) for one q-tile of 128 rows of one (batch, query
-// head), with the Hopper machinery of KERNELS.md:
+// same conventions: fwd_sm80.cuh's header) for q-tiles of 128 rows of one (batch, query head),
+// with the Hopper machinery of KERNELS.md:
 // - 384 threads in three warpgroups. Warpgroup 0 is the producer: one thread issues every TMA
-//   load (Q once, then K and V of each visited key tile into a kStages-deep ring) and the
-//   warpgroup gives its registers away (setmaxnreg 24). Warpgroups 1 and 2 are consumers
-//   (setmaxnreg 240), 64 query rows each.
+//   load (a tile's Q, then K and V of each visited key tile into a kStages-deep ring) and the
+//   warpgroup gives its registers away (setmaxnreg 40: the work tile loop fits without
+//   spilling). Warpgroups 1 and 2 are consumers (setmaxnreg 232), 64 query rows each.
 // - Each ring stage has a FULL barrier per tensor (the producer's arrive with the byte count,
 //   completed by the TMA transactions) and an EMPTY barrier per tensor (all 256 consumer
 //   threads arrive after their products that read the stage have completed).
@@ -15,8 +15,14 @@
 //   P, packed to Elem in registers, is the A operand of O += P V (wgmma RS, V MN-major).
 // - The softmax of tile i runs while P V of tile i-1 is in flight (ATTNC_SM90_OVERLAP), and the
 //   two consumer warpgroups take turns issuing their products (ATTNC_SM90_PINGPONG).
-// Launch: grid (ceil(Sq / 128), Hq, B), kFwdSm90Threads threads, fwdSm90SmemBytes(...) bytes of
-// dynamic shared memory, and the tensor maps of params.cuh (FwdTmaMaps) made by the host.
+// - A CTA runs work tiles (q-tile, query head, batch) in turn: with a persistent grid (the
+//   host's default, one CTA per SM, tiles taken from a counter) the producer loads the next
+//   tile's Q (behind a Q EMPTY barrier the consumers arrive at once their last S is done) and
+//   K/V tiles while the consumers finish the last tile's P V and epilogue; the ring's stages
+//   and phases run on across tiles.
+// Launch: grid (G, 1, 1) for any G >= 1 (ceil(Sq / 128) * Hq * B: one work tile per CTA),
+// kFwdSm90Threads threads, fwdSm90SmemBytes(...) bytes of dynamic shared memory, and the tensor
+// maps of params.cuh (FwdTmaMaps) made by the host.
 //
 //===----------------------------------------------------------------------===//
 #ifndef ATTNC_DEVICE_FWD_SM90_CUH
@@ -35,6 +41,14 @@
 #ifndef ATTNC_SM90_PINGPONG
 #define ATTNC_SM90_PINGPONG 1 // the consumer warpgroups alternate their GEMM issue
 #endif
+// The register split (setmaxnreg) of the producer warpgroup and the two consumer warpgroups:
+// together at most the 168 per thread of the launch (65536 / 384, rounded down to 8).
+#ifndef ATTNC_SM90_PRODUCER_REGS
+#define ATTNC_SM90_PRODUCER_REGS 40
+#endif
+#ifndef ATTNC_SM90_CONSUMER_REGS
+#define ATTNC_SM90_CONSUMER_REGS 232
+#endif
 
 namespace attnc {
 
@@ -51,25 +65,40 @@ __device__ void fwdSm90(const FwdParams &p, const FwdTmaMaps &maps) {
   constexpr int kConsumerThreads = kFwdSm90Threads - 128;
   constexpr bool kOverlap = ATTNC_SM90_OVERLAP != 0;
   constexpr bool kPingpong = kOverlap && ATTNC_SM90_PINGPONG != 0;
+  constexpr int kProducerRegs = ATTNC_SM90_PRODUCER_REGS, kConsumerRegs = ATTNC_SM90_CONSUMER_REGS;
+  static_assert(128 * kProducerRegs + kConsumerThreads * kConsumerRegs <= 168 * kFwdSm90Threads,
+                "the register split exceeds the launch's registers");
   static_assert(sizeof(Elem) == 2, "Elem is a 16-bit storage type");
   static_assert(kHeadDim % 64 == 0 && kHeadDimV % 64 == 0, "head dims must be multiples of 64");
   static_assert(kBlockN % 16 == 0 && kBlockN <= 256, "kBlockN: a multiple of 16, at most 256");
   static_assert(kStages >= 1, "the K/V ring needs a stage");
 
-  // q-tiles in reverse launch order: with causal-like patterns the last tiles see the most
-  // keys, so they start first.
-  const int mBlock = gridDim.x - 1 - blockIdx.x, h = blockIdx.y, b = blockIdx.z;
   const int tid = threadIdx.x, warpgroup = tid / 128;
-
-  const SequenceView seq = sequenceView(p, b, h);
-  const int seqlenQ = seq.seqlenQ, seqlenK = seq.seqlenK;
-  const int q0 = mBlock * kBlockM;
-  if (q0 >= seqlenQ)
-    return; // uniform over the CTA, before any barrier is used
-  const int q1 = min(q0 + kBlockM, seqlenQ);
-  const int hk = h / (p.heads / p.kv_heads); // GQA: Hq / Hkv query heads share a KV head
-  const KeyTiles<Pattern, kBlockN> tiles(p, b, h, q0, q1, seqlenQ, seqlenK);
-  const int numTiles = tiles.count();
+  // Work tiles: (q-tile, query head, batch), the q-tiles of each (head, batch) in reverse: with
+  // causal-like patterns the last tiles see the most keys, so they start first. CTA i takes
+  // work tile i first; with a persistent grid (one CTA per SM, p.work_counter set) it then
+  // takes gridDim.x + the counter's next value, in order, so that tiles start in about the
+  // order of a grid of one CTA per tile. The producer takes the next tile once it has issued
+  // the loads of the current one (near the current one's end, so that the CTAs free first take
+  // the next tiles, as the hardware's CTA scheduler would), and hands each tile to the
+  // consumers in shared memory beside its Q (sWork: q-tile, head, batch, read after barQ; a
+  // negative batch ends).
+  struct Work {
+    int b, h, q0, q1, seqlenQ, seqlenK;
+    SequenceView seq;
+  };
+  // The work tile of q-tile mBlock of (head h, batch b); false when that q-tile lies past its
+  // sequence (varlen), uniformly over the CTA.
+  auto workTile = [&](int mBlock, int h, int b, Work &x) {
+    x.h = h;
+    x.b = b;
+    x.seq = sequenceView(p, x.b, x.h);
+    x.seqlenQ = x.seq.seqlenQ;
+    x.seqlenK = x.seq.seqlenK;
+    x.q0 = mBlock * kBlockM;
+    x.q1 = min(x.q0 + kBlockM, x.seqlenQ);
+    return x.q0 < x.seqlenQ;
+  };
 
   // Shared memory, 1024-byte aligned: Q (D/64 column blocks of 128 rows), the K ring, the V
   // ring, then the barriers.
@@ -82,9 +111,12 @@ __device__ void fwdSm90(const FwdParams &p, const FwdTmaMaps &maps) {
   auto barVFull = [&](int s) { return barQ + 8 * (1 + kStages + s); };
   auto barKEmpty = [&](int s) { return barQ + 8 * (1 + 2 * kStages + s); };
   auto barVEmpty = [&](int s) { return barQ + 8 * (1 + 3 * kStages + s); };
+  const u32 barQEmpty = barQ + 8 * (1 + 4 * kStages); // the consumers are done with Q
+  const u32 sWork = barQEmpty + 8; // the work tile whose Q is in sQ: q-tile, head, batch
 
   if (tid == 0) {
     mbarInit(barQ, 1);
+    mbarInit(barQEmpty, kConsumerThreads);
     for (int s = 0; s < kStages; ++s) {
       mbarInit(barKFull(s), 1);
       mbarInit(barVFull(s), 1);
@@ -98,84 +130,76 @@ __device__ void fwdSm90(const FwdParams &p, const FwdTmaMaps &maps) {
   // TMA coordinates: (column, row in the packed rows dimension, head, batch).
   // A collapsed dimension (broadcast, or a packed batch) has extent 1: coordinate 0.
   auto coord = [&](int bit, int index) { return (maps.collapsed >> bit) & 1 ? 0 : index; };
-  const int hq = coord(0, h), bq = coord(1, b), hkK = coord(2, hk), bk = coord(3, b);
-  const int hkV = coord(4, hk), bv = coord(5, b);
+  const int group = p.heads / p.kv_heads; // GQA: Hq / Hkv query heads share a KV head
 
+  // Producer and consumers count the key tiles they pass through the ring (`ring`: its stage
+  // and phase) and the Q tiles (`uses`: the phase of barQ / barQEmpty) over all work tiles.
   if (warpgroup == 0) {
     // Producer.
-    setMaxRegistersDec<24>();
+    setMaxRegistersDec<kProducerRegs>();
     if (tid == 0) {
       tmaPrefetch(maps.q);
       tmaPrefetch(maps.k);
       tmaPrefetch(maps.v);
-      tmaLoadTile<kBlockM, kHeadDim>(sQ, maps.q, barQ, seq.qRow0 + q0, hq, bq);
-      int n = tiles.nMax;
-      for (int i = 0; i < numTiles; ++i) {
-        n = tiles.prev(n);
-        const int s = i % kStages;
-        const u32 phase = (i / kStages) & 1;
-        const int row = seq.kRow0 + n * kBlockN;
-        mbarWait(barKEmpty(s), phase ^ 1);
-        tmaLoadTile<kBlockN, kHeadDim>(sK + s * kBytesK, maps.k, barKFull(s), row, hkK, bk);
-        mbarWait(barVEmpty(s), phase ^ 1);
-        tmaLoadTile<kBlockN, kHeadDimV>(sV + s * kBytesV, maps.v, barVFull(s), row, hkV, bv);
+      const int numM = (p.seqlen_q + kBlockM - 1) / kBlockM;
+      const int numWork = numM * p.heads * p.batch;
+      // The work tile after w: the counter's next value past the first gridDim.x tiles.
+      auto take = [&](int w) {
+        return p.work_counter ? int(gridDim.x) + atomicAdd(p.work_counter, 1) : w + int(gridDim.x);
+      };
+      // Work tiles are taken once the loads of the last one are issued (its Q load waits for
+      // the consumers' last S of the last tile anyway); q-tiles past their sequence (varlen)
+      // are passed over.
+      int ring = 0, uses = 0;
+      for (int w = blockIdx.x;; w = take(w)) {
+        const int hb = w / numM, b = hb / p.heads, h = hb - b * p.heads;
+        const int mBlock = numM - 1 - (w - hb * numM);
+        Work x;
+        if (w < numWork && !workTile(mBlock, h, b, x))
+          continue;
+        mbarWait(barQEmpty, (uses++ & 1) ^ 1);
+        if (w >= numWork) {
+          stShared32(sWork + 8, u32(-1));
+          mbarArrive(barQ); // no more work: the consumers read the batch -1 and leave
+          break;
+        }
+        stShared32(sWork, u32(mBlock));
+        stShared32(sWork + 4, u32(h));
+        stShared32(sWork + 8, u32(b));
+        tmaLoadTile<kBlockM, kHeadDim>(sQ, maps.q, barQ, x.seq.qRow0 + x.q0, coord(0, x.h),
+                                       coord(1, x.b));
+        const KeyTiles<Pattern, kBlockN> tiles(p, x.b, x.h, x.q0, x.q1, x.seqlenQ, x.seqlenK);
+        const int numTiles = tiles.count();
+        const int hk = x.h / group;
+        int n = tiles.nMax;
+#pragma unroll 1
+        for (int i = 0; i < numTiles; ++i, ++ring) {
+          n = tiles.prev(n);
+          const int s = ring % kStages;
+          const u32 phase = (ring / kStages) & 1;
+          const int row = x.seq.kRow0 + n * kBlockN;
+          mbarWait(barKEmpty(s), phase ^ 1);
+          tmaLoadTile<kBlockN, kHeadDim>(sK + s * kBytesK, maps.k, barKFull(s), row, coord(2, hk),
+                                         coord(3, x.b));
+          mbarWait(barVEmpty(s), phase ^ 1);
+          tmaLoadTile<kBlockN, kHeadDimV>(sV + s * kBytesV, maps.v, barVFull(s), row, coord(4, hk),
+                                          coord(5, x.b));
+        }
       }
     }
     return;
   }
 
   // Consumers: warpgroup 1 takes rows [0, 64) of the tile, warpgroup 2 rows [64, 128).
-  setMaxRegistersInc<240>();
+  setMaxRegistersInc<kConsumerRegs>();
   const int wg = warpgroup - 1, ctid = tid - 128 * warpgroup;
   const int warp = ctid / 32, lane = ctid % 32;
   const int g = lane / 4, t = lane % 4; // accumulator rows g, g+8 of the warp; columns 2t, 2t+1
-  int qHook[2]; // rows this thread holds, clamped so hooks never see a row past the sequence
-#pragma unroll
-  for (int r = 0; r < 2; ++r)
-    qHook[r] = min(q0 + 64 * wg + 16 * warp + g + 8 * r, seqlenQ - 1);
+  const u32 sQw = sQ + 64 * wg * 128;   // this warpgroup's 64 rows inside each column block
 
-  float acc[kTilesV][4]; // O rows of this thread, unnormalised
-#pragma unroll
-  for (int j = 0; j < kTilesV; ++j)
-    acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
-  OnlineSoftmax<kTilesN> softmax;
-  softmax.init();
-
-  const u32 sQw = sQ + 64 * wg * 128; // this warpgroup's 64 rows inside each column block
-  float sc[kTilesN][4];               // S of the current key tile, then its weights P
-  u32 pf[kStepsPV][4];                // P of the tile whose P V is issued next, packed
-
-  // S = Q K^T into sc: k16 step kk reads column block kk/4 at byte 32*(kk%4) of the swizzle
-  // span, in Q (this warpgroup's rows) and in stage s of the K ring.
-  auto issueQK = [&](int s) {
-    fenceOperands(sc);
-    wgmmaFence();
-#pragma unroll
-    for (int kk = 0; kk < kStepsQK; ++kk) {
-      wgmmaSS<kBlockN, Elem, 0>(
-          sc, smemDescriptor(sQw + (kk / 4) * kBlockM * 128 + (kk % 4) * 32, 0),
-          smemDescriptor(sK + s * kBytesK + (kk / 4) * kBlockN * 128 + (kk % 4) * 32, 0), kk > 0);
-    }
-    wgmmaCommit();
-  };
-  // O += P V from pf and stage s of the V ring (keys x Dv, Dv contiguous, read MN-major): k16
-  // step ks is 16 key rows = 2048 bytes further; Dv's 64-column blocks are kBlockN*128 apart.
-  auto issuePV = [&](int s) {
-    fenceOperands(acc);
-    wgmmaFence();
-#pragma unroll
-    for (int ks = 0; ks < kStepsPV; ++ks)
-      wgmmaRS<kHeadDimV, Elem, 1>(acc, pf[ks],
-                                  smemDescriptor(sV + s * kBytesV + ks * 2048, kBlockN * 128), 1);
-    wgmmaCommit();
-  };
-  auto packP = [&] {
-#pragma unroll
-    for (int ks = 0; ks < kStepsPV; ++ks)
-      packWeights<Elem>(sc, ks, pf[ks]);
-  };
   // Pingpong: the two consumer warpgroups take turns issuing their products (named barriers
-  // 1 and 2), so one's softmax runs while the other's GEMMs hold the tensor cores.
+  // 1 and 2), so one's softmax runs while the other's GEMMs hold the tensor cores. Both issue
+  // the same number of products per work tile, so the turns stay paired across tiles.
   auto schedulerSync = [&] {
     if constexpr (kPingpong)
       namedBarrierSync(1 + wg, kConsumerThreads);
@@ -187,129 +211,188 @@ __device__ void fwdSm90(const FwdParams &p, const FwdTmaMaps &maps) {
   if (kPingpong && wg == 1)
     namedBarrierArrive(1, kConsumerThreads); // warpgroup 1 (wg 0) goes first
 
-  mbarWait(barQ, 0);
-  int n = tiles.nMax;
-  if constexpr (kOverlap) {
-    // Intra-warpgroup overlap (KERNELS.md §2.10): S of tile i is computed while P V of tile
-    // i-1 runs; O stays in the frame of the running max before tile i until that product has
-    // landed, then moves by alpha.
-    for (int i = 0; i < numTiles; ++i) {
-      n = tiles.prev(n);
-      const int s = i % kStages, prev = (i + kStages - 1) % kStages;
-      const u32 phase = (i / kStages) & 1, prevPhase = ((i + kStages - 1) / kStages - 1) & 1;
-      mbarWait(barKFull(s), phase);
-      schedulerSync();
-      issueQK(s);
-      // P V of the previous tile; the first tile commits an empty group instead, so that the
-      // wait below retires S in every iteration alike.
-      if (i > 0) {
-        mbarWait(barVFull(prev), prevPhase);
-        issuePV(prev);
-      } else {
-        wgmmaCommit();
-      }
-      schedulerArrive();
-      wgmmaWait<1>(); // S done, P V may still run
-      fenceOperands(sc);
-      mbarArrive(barKEmpty(s));
-      float alpha[2];
-      scoresToWeights<Pattern>(p, sc, softmax, alpha, tiles.full(n), b, h, qHook, n * kBlockN, t,
-                               seqlenQ, seqlenK);
-      wgmmaWait<0>();
-      fenceOperands(acc);
-      fenceOperands(pf);
-      if (i > 0)
-        mbarArrive(barVEmpty(prev));
-      rescaleRows(acc, alpha);
-      packP();
-    }
-    if (numTiles > 0) {
-      const int last = (numTiles - 1) % kStages;
-      const u32 lastPhase = ((numTiles - 1) / kStages) & 1;
-      mbarWait(barVFull(last), lastPhase);
-      schedulerSync();
-      issuePV(last);
-      schedulerArrive();
-      wgmmaWait<0>();
-      fenceOperands(acc);
-      mbarArrive(barVEmpty(last));
-    }
-  } else {
-    for (int i = 0; i < numTiles; ++i) {
-      n = tiles.prev(n);
-      const int s = i % kStages;
-      const u32 phase = (i / kStages) & 1;
-      mbarWait(barKFull(s), phase);
-      issueQK(s);
-      wgmmaWait<0>();
-      fenceOperands(sc);
-      mbarArrive(barKEmpty(s));
-      float alpha[2];
-      scoresToWeights<Pattern>(p, sc, softmax, alpha, tiles.full(n), b, h, qHook, n * kBlockN, t,
-                               seqlenQ, seqlenK);
-      rescaleRows(acc, alpha);
-      packP();
-      mbarWait(barVFull(s), phase);
-      issuePV(s);
-      wgmmaWait<0>();
-      fenceOperands(acc);
-      mbarArrive(barVEmpty(s));
-    }
-  }
+  for (int ring = 0, uses = 0;; ++uses) {
+    mbarWait(barQ, uses & 1);
+    const int batch = int(ldShared32(sWork + 8));
+    if (batch < 0)
+      break;
+    Work x;
+    workTile(int(ldShared32(sWork)), int(ldShared32(sWork + 4)), batch, x);
+    const int b = x.b, h = x.h, q0 = x.q0, seqlenQ = x.seqlenQ, seqlenK = x.seqlenK;
+    const SequenceView &seq = x.seq;
+    const KeyTiles<Pattern, kBlockN> tiles(p, b, h, q0, x.q1, seqlenQ, seqlenK);
+    const int numTiles = tiles.count();
+    int qHook[2]; // rows this thread holds, clamped so hooks never see a row past the sequence
+#pragma unroll
+    for (int r = 0; r < 2; ++r)
+      qHook[r] = min(q0 + 64 * wg + 16 * warp + g + 8 * r, seqlenQ - 1);
 
-  // Epilogue: O = acc / l straight from the accumulator (two adjacent columns per store), or
-  // in a composite's epilogue branch its combine with the other branches' outputs.
-  constexpr bool kSoftmax = Pattern::kNormalizer == kNormalizeSoftmax;
-  float invSum[2] = {1.f, 1.f}, lse[2];
-  if constexpr (kSoftmax)
-    softmax.finalize(softmaxLog2Factor<Pattern>(p), invSum, lse);
-  Elem *oPtr = static_cast<Elem *>(p.o) + seq.oOff + h * p.o_head_stride;
-  if constexpr (Pattern::kCombineBranches > 0) {
-    // A composite's epilogue branch: acc becomes the combine of O with the other branches'
-    // outputs, all of whose loads are issued first.
-    if (combineInEpilogue<Pattern>(p)) {
-      // Word j of row r: the pair of columns 8j + 2t, 8j + 2t + 1 (rows past the sequence
-      // read its last row).
-      constexpr int kN = Pattern::kCombineBranches;
-      u32 w[2][kN][kTilesV];
+    float acc[kTilesV][4]; // O rows of this thread, unnormalised
 #pragma unroll
-      for (int r = 0; r < 2; ++r)
+    for (int j = 0; j < kTilesV; ++j)
+      acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
+    OnlineSoftmax<kTilesN> softmax;
+    softmax.init();
+    float sc[kTilesN][4]; // S of the current key tile, then its weights P
+    u32 pf[kStepsPV][4];  // P of the tile whose P V is issued next, packed
+
+    // S = Q K^T into sc: k16 step kk reads column block kk/4 at byte 32*(kk%4) of the swizzle
+    // span, in Q (this warpgroup's rows) and in stage s of the K ring.
+    auto issueQK = [&](int s) {
+      fenceOperands(sc);
+      wgmmaFence();
 #pragma unroll
-        for (int i = 0; i < kN; ++i)
+      for (int kk = 0; kk < kStepsQK; ++kk) {
+        wgmmaSS<kBlockN, Elem, 0>(
+            sc, smemDescriptor(sQw + (kk / 4) * kBlockM * 128 + (kk % 4) * 32, 0),
+            smemDescriptor(sK + s * kBytesK + (kk / 4) * kBlockN * 128 + (kk % 4) * 32, 0), kk > 0);
+      }
+      wgmmaCommit();
+    };
+    // O += P V from pf and stage s of the V ring (keys x Dv, Dv contiguous, read MN-major):
+    // k16 step ks is 16 key rows = 2048 bytes further; Dv's 64-column blocks are kBlockN*128
+    // apart.
+    auto issuePV = [&](int s) {
+      fenceOperands(acc);
+      wgmmaFence();
 #pragma unroll
-          for (int j = 0; j < kTilesV; ++j)
-            if (i != Pattern::kCombineSelf)
-              w[r][i][j] =
-                  ldGlobalNc4(static_cast<const Elem *>(p.combine_parts[i]) +
-                              combinePartOffset(p, seq, b, h, qHook[r], 8 * j + 2 * t, kHeadDimV));
+      for (int ks = 0; ks < kStepsPV; ++ks)
+        wgmmaRS<kHeadDimV, Elem, 1>(acc, pf[ks],
+                                    smemDescriptor(sV + s * kBytesV + ks * 2048, kBlockN * 128), 1);
+      wgmmaCommit();
+    };
+    auto packP = [&] {
 #pragma unroll
-      for (int r = 0; r < 2; ++r) {
-        float y[2 * kTilesV];
-#pragma unroll
-        for (int j = 0; j < kTilesV; ++j) {
-          y[2 * j] = acc[j][2 * r] * invSum[r];
-          y[2 * j + 1] = acc[j][2 * r + 1] * invSum[r];
+      for (int ks = 0; ks < kStepsPV; ++ks)
+        packWeights<Elem>(sc, ks, pf[ks]);
+    };
+
+    int n = tiles.nMax;
+    if constexpr (kOverlap) {
+      // Intra-warpgroup overlap (KERNELS.md §2.10): S of tile i is computed while P V of tile
+      // i-1 runs; O stays in the frame of the running max before tile i until that product
+      // has landed, then moves by alpha.
+      for (int i = 0; i < numTiles; ++i) {
+        n = tiles.prev(n);
+        const int cur = ring + i, s = cur % kStages, prev = (cur + kStages - 1) % kStages;
+        const u32 phase = (cur / kStages) & 1, prevPhase = ((cur - 1) / kStages) & 1;
+        mbarWait(barKFull(s), phase);
+        schedulerSync();
+        issueQK(s);
+        // P V of the previous tile; the first tile commits an empty group instead, so that the
+        // wait below retires S in every iteration alike.
+        if (i > 0) {
+          mbarWait(barVFull(prev), prevPhase);
+          issuePV(prev);
+        } else {
+          wgmmaCommit();
         }
-        applyCombine<Pattern, Elem, 2 * kTilesV>(p, b, h, qHook[r], w[r], y);
+        schedulerArrive();
+        wgmmaWait<1>(); // S done, P V may still run
+        fenceOperands(sc);
+        mbarArrive(barKEmpty(s));
+        float alpha[2];
+        scoresToWeights<Pattern>(p, sc, softmax, alpha, tiles.full(n), b, h, qHook, n * kBlockN, t,
+                                 seqlenQ, seqlenK);
+        wgmmaWait<0>();
+        fenceOperands(acc);
+        fenceOperands(pf);
+        if (i > 0)
+          mbarArrive(barVEmpty(prev));
+        rescaleRows(acc, alpha);
+        packP();
+      }
+      mbarArrive(barQEmpty); // every S of this tile is done: the producer may load the next Q
+      if (numTiles > 0) {
+        const int last = ring + numTiles - 1;
+        const int s = last % kStages;
+        mbarWait(barVFull(s), (last / kStages) & 1);
+        schedulerSync();
+        issuePV(s);
+        schedulerArrive();
+        wgmmaWait<0>();
+        fenceOperands(acc);
+        mbarArrive(barVEmpty(s));
+      }
+    } else {
+      for (int i = 0; i < numTiles; ++i) {
+        n = tiles.prev(n);
+        const int s = (ring + i) % kStages;
+        const u32 phase = ((ring + i) / kStages) & 1;
+        mbarWait(barKFull(s), phase);
+        issueQK(s);
+        wgmmaWait<0>();
+        fenceOperands(sc);
+        mbarArrive(barKEmpty(s));
+        float alpha[2];
+        scoresToWeights<Pattern>(p, sc, softmax, alpha, tiles.full(n), b, h, qHook, n * kBlockN, t,
+                                 seqlenQ, seqlenK);
+        rescaleRows(acc, alpha);
+        packP();
+        mbarWait(barVFull(s), phase);
+        issuePV(s);
+        wgmmaWait<0>();
+        fenceOperands(acc);
+        mbarArrive(barVEmpty(s));
+      }
+      mbarArrive(barQEmpty);
+    }
+    ring += numTiles;
+
+    // Epilogue: O = acc / l straight from the accumulator (two adjacent columns per store),
+    // or in a composite's epilogue branch its combine with the other branches' outputs.
+    constexpr bool kSoftmax = Pattern::kNormalizer == kNormalizeSoftmax;
+    float invSum[2] = {1.f, 1.f}, lse[2];
+    if constexpr (kSoftmax)
+      softmax.finalize(softmaxLog2Factor<Pattern>(p), invSum, lse);
+    Elem *oPtr = static_cast<Elem *>(p.o) + seq.oOff + h * p.o_head_stride;
+    if constexpr (Pattern::kCombineBranches > 0) {
+      // A composite's epilogue branch: acc becomes the combine of O with the other branches'
+      // outputs, all of whose loads are issued first.
+      if (combineInEpilogue<Pattern>(p)) {
+        // Word j of row r: the pair of columns 8j + 2t, 8j + 2t + 1 (rows past the sequence
+        // read its last row).
+        constexpr int kN = Pattern::kCombineBranches;
+        u32 wd[2][kN][kTilesV];
 #pragma unroll
-        for (int j = 0; j < kTilesV; ++j) {
-          acc[j][2 * r] = y[2 * j];
-          acc[j][2 * r + 1] = y[2 * j + 1];
+        for (int r = 0; r < 2; ++r)
+#pragma unroll
+          for (int i = 0; i < kN; ++i)
+#pragma unroll
+            for (int j = 0; j < kTilesV; ++j)
+              if (i != Pattern::kCombineSelf)
+                wd[r][i][j] = ldGlobalNc4(
+                    static_cast<const Elem *>(p.combine_parts[i]) +
+                    combinePartOffset(p, seq, b, h, qHook[r], 8 * j + 2 * t, kHeadDimV));
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+          float y[2 * kTilesV];
+#pragma unroll
+          for (int j = 0; j < kTilesV; ++j) {
+            y[2 * j] = acc[j][2 * r] * invSum[r];
+            y[2 * j + 1] = acc[j][2 * r + 1] * invSum[r];
+          }
+          applyCombine<Pattern, Elem, 2 * kTilesV>(p, b, h, qHook[r], wd[r], y);
+#pragma unroll
+          for (int j = 0; j < kTilesV; ++j) {
+            acc[j][2 * r] = y[2 * j];
+            acc[j][2 * r + 1] = y[2 * j + 1];
+          }
+          invSum[r] = 1.f;
         }
-        invSum[r] = 1.f;
       }
     }
-  }
 #pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    const int q = q0 + 64 * wg + 16 * warp + g + 8 * r;
-    if (q < seqlenQ) {
+    for (int r = 0; r < 2; ++r) {
+      const int q = q0 + 64 * wg + 16 * warp + g + 8 * r;
+      if (q < seqlenQ) {
 #pragma unroll
-      for (int j = 0; j < kTilesV; ++j)
-        *reinterpret_cast<u32 *>(oPtr + q * p.o_row_stride + 8 * j + 2 * t) =
-            packFloat2<Elem>(acc[j][2 * r] * invSum[r], acc[j][2 * r + 1] * invSum[r]);
-      if (kSoftmax && p.lse && t == 0)
-        p.lse[seq.lseOff + q] = lse[r];
+        for (int j = 0; j < kTilesV; ++j)
+          *reinterpret_cast<u32 *>(oPtr + q * p.o_row_stride + 8 * j + 2 * t) =
+              packFloat2<Elem>(acc[j][2 * r] * invSum[r], acc[j][2 * r + 1] * invSum[r]);
+        if (kSoftmax && p.lse && t == 0)
+          p.lse[seq.lseOff + q] = lse[r];
+      }
     }
   }
 }

@@ -130,6 +130,11 @@ struct FwdParams {
   // callers; the kernel's Hooks::kCombineBranches > 0): the other branches' outputs, as
   // CombineParams::parts, this branch's own slot null. All null: O is this branch's output.
   const void *combine_parts[kMaxBranches];
+
+  // The Hopper template's persistent grid (set by launchForward): a counter the host zeroes
+  // before each launch, from which the CTAs take work tiles past their first (null: CTA i
+  // takes tiles i, i + gridDim.x, ...).
+  int *work_counter;
 };
 
 /// Entries of a block map.
@@ -186,8 +191,9 @@ struct FwdTmaMaps {
   unsigned collapsed;
 };
 
-/// Bytes the Hopper template's barriers take: Q full, and per stage K/V full and empty.
-ATTNC_HD constexpr int fwdSm90BarrierBytes(int stages) { return 8 * (1 + 4 * stages); }
+/// Bytes the Hopper template's barriers take: Q full, per stage K/V full and empty, Q empty,
+/// and 16 bytes for the work tile whose Q is loaded (q-tile, head, batch).
+ATTNC_HD constexpr int fwdSm90BarrierBytes(int stages) { return 8 * (4 + 4 * stages); }
 
 /// Shared memory bytes of the Hopper forward kernel (fwd_sm90.cuh): 1024 bytes of alignment
 /// slack (swizzled tiles start on 1024-byte boundaries), the Q tile, `stages` K and V tiles and

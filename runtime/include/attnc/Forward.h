@@ -64,6 +64,11 @@ struct ForwardConfig {
 Status launchForward(const Kernel &kernel, const ForwardConfig &config, const FwdParams &params,
                      void *stream = nullptr, const Kernel *rowPasses = nullptr);
 
+/// Whether the Sm90 template runs as a persistent grid (one CTA per SM, each taking work tiles
+/// from a counter in stream-ordered memory) rather than one CTA per (q-tile, head, batch): on
+/// unless the environment sets ATTNC_SM90_PERSISTENT=0 (measurements).
+bool sm90Persistent();
+
 /// The number of segments launchForward cuts each sequence of a linear prefill into (1: no
 /// split), for `blocks` (Dv slice, head, sequence) blocks over sequences of `seqlen` rows on a
 /// GPU of `smCount` SMs: only causal forms without the sum normaliser, only when the blocks

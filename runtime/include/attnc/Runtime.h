@@ -376,6 +376,7 @@ public:
   Status copyToDevice(DevicePtr dst, const void *src, size_t bytes);
   Status copyToHost(void *dst, DevicePtr src, size_t bytes);
   Status memset(DevicePtr dst, unsigned char value, size_t bytes);
+  Status memsetAsync(DevicePtr dst, unsigned char value, size_t bytes, void *stream);
 
   StatusOr<Module> loadModule(std::string_view cubin);
   /// Launches on `stream` (a CUstream; null = the legacy default stream).
