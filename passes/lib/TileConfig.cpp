@@ -9,6 +9,10 @@
 #include "TileConfig.h"
 
 #include <algorithm>
+#include <atomic>
+#include <cstdlib>
+
+#include "llvm/Support/raw_ostream.h"
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -22,6 +26,24 @@ static int parseSmVersion(StringRef arch) {
   if (arch.getAsInteger(10, version))
     return 0;
   return version;
+}
+
+int64_t mlir::attn::sm90BlockNOverride(int64_t headDim, int64_t headDimV) {
+  const char *env = std::getenv("ATTNC_SM90_BLOCK_N");
+  if (!env)
+    return 0;
+  const int64_t n = std::atoll(env);
+  // wgmma wrappers exist for these N (scripts/gen_wgmma.py); Q, two K/V stages, the alignment
+  // slack and the barriers must fit the 227 KiB a CTA may take.
+  const bool wrapped = n == 64 || n == 96 || n == 128 || n == 192 || n == 256;
+  const int64_t smem = 1024 + 2 * (128 * headDim + 2 * n * (headDim + headDimV)) + 96;
+  if (wrapped && smem <= 227 * 1024)
+    return n;
+  static std::atomic<bool> warned{false};
+  if (!warned.exchange(true))
+    llvm::errs() << "attnc: ATTNC_SM90_BLOCK_N=" << env << " ignored for head dims " << headDim
+                 << "/" << headDimV << " (64, 96, 128, 192 or 256 keys whose tiles fit 227 KiB)\n";
+  return 0;
 }
 
 FailureOr<TileConfig> mlir::attn::selectTileConfig(StringRef arch, Type elementType,
@@ -40,6 +62,8 @@ FailureOr<TileConfig> mlir::attn::selectTileConfig(StringRef arch, Type elementT
     if (!ok(headDim) || !ok(headDimV))
       return failure();
     int64_t blockN = std::max(headDim, headDimV) == 256 ? 64 : hookCost > kHeavyHookCost ? 96 : 128;
+    if (int64_t forced = sm90BlockNOverride(headDim, headDimV))
+      blockN = forced;
     return TileConfig{TileTemplate::Sm90, /*blockM=*/128, blockN, /*warps=*/12, /*stages=*/2};
   }
   if (headDimV != 64 && headDimV != 128)
