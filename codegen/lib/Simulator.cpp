@@ -38,14 +38,11 @@ using namespace mlir::attn;
 ///   i, j in one sub-chunk: q^ k^;  else (q^ 2^(G_m(i) - G_e(j))) (k^ 2^(G_e(j) - G_m(j)));
 ///   carry: q^ 2^G_m(i);  update: (k^ 2^(G_e(j) - G_m(j))) 2^(G_(C-1) - G_e(j)).
 /// With linearSegmentRows > 0 it runs the sequence split of launchForward (segments of that
-/// many rows, two passes, below; with linearPieceRows > 0 pass 0 runs over pieces of that many
-/// rows and the piece-combine pass sums them into the segments' states). Its agreement with the
-/// quadratic float64 reference checks the chunk decomposition (decay factors, partial last chunk,
-/// carried state, the split's combination) without a GPU. Every chunk of the output pass is counted
-/// as one PARTIAL tile.
+/// many rows, two passes, below). Its agreement with the quadratic float64 reference checks the
+/// chunk decomposition (decay factors, partial last chunk, carried state, the split's
+/// combination) without a GPU. Every chunk of the output pass is counted as one PARTIAL tile.
 static FailureOr<ReferenceResult> simulateLinear(KernelOp kernel, const ReferenceProblem &p,
-                                                 TileCounts *counts, int64_t linearSegmentRows,
-                                                 int64_t linearPieceRows) {
+                                                 TileCounts *counts, int64_t linearSegmentRows) {
   auto feature = RegionEvaluator::createFor(kernel.getUnique<FeatureOp>(), p);
   DecayOp decayOp = kernel.getUnique<DecayOp>();
   auto decay = RegionEvaluator::createFor(decayOp, p);
@@ -69,10 +66,6 @@ static FailureOr<ReferenceResult> simulateLinear(KernelOp kernel, const Referenc
   if (split && (!causal || sum || rowMap || linearSegmentRows % C != 0))
     return kernel.emitError("a sequence split needs a causal form without the sum normaliser or "
                             "a map of whole rows, in segments of whole chunks");
-  const int64_t pieceRows = linearPieceRows > 0 ? linearPieceRows : linearSegmentRows;
-  if (linearPieceRows > 0 && (!split || pieceRows % C != 0 || linearSegmentRows % pieceRows != 0))
-    return kernel.emitError("the pieces of a sequence split are whole chunks that divide its "
-                            "segments");
   const float scale = static_cast<float>(p.scale ? *p.scale : kernel.getScale().convertToDouble());
   if (p.seqQ != p.seqK || p.cuSeqlensQ != p.cuSeqlensK)
     return kernel.emitError("a linear kernel needs queries and keys of the same lengths");
@@ -203,55 +196,28 @@ static FailureOr<ReferenceResult> simulateLinear(KernelOp kernel, const Referenc
             o[e] = float(o[e]) * factor;
         }
       };
-      // A split: pass 0 runs each piece of each segment but the last from a zero state and
-      // keeps its state and its log2 decay (per key dimension with such a gate: the chunks' G
-      // at the last row); the piece-combine pass sums a segment's pieces j into its state,
-      // S(q) = sum_j 2^(T(q, j)) S(q, j) with T(q, j) the decay over the pieces after j, and
-      // their decays; pass 1 starts segment q from 2^T(q) S0 + sum_{q' < q} 2^(T(q) -
-      // T(q' + 1)) S(q'), T(q) the decay before segment q, adding in the kernel's order.
+      // A split: pass 0 runs each segment but the last from a zero state and keeps its state
+      // and its log2 decay (per key dimension with such a gate: the chunks' G at the last row);
+      // pass 1 starts segment q from 2^T(q) S0 + sum_{q' < q} 2^(T(q) - T(q' + 1)) S(q'), T(q)
+      // the decay before segment q, adding in the kernel's order.
       const int64_t segRows = split ? linearSegmentRows : std::max<int64_t>(L, 1);
       const int64_t segments = split ? (L + segRows - 1) / segRows : 1;
-      const int64_t pieces = split ? segRows / pieceRows : 1;
       std::vector<std::vector<float>> own(segments);
       std::vector<std::vector<float>> segmentLog(segments, std::vector<float>(logs, 0.f));
       const std::vector<float> initial = state;
-      auto chunks = [&](int64_t r0, int64_t r1, auto &&fn) {
-        for (int64_t c0 = r0; c0 < std::min(L, r1); c0 += C)
+      auto chunks = [&](int64_t q, auto &&fn) {
+        for (int64_t c0 = q * segRows; c0 < std::min(L, (q + 1) * segRows); c0 += C)
           fn(c0, std::min(C, L - c0));
       };
       for (int64_t q = 0; q + 1 < segments; ++q) {
-        std::vector<std::vector<float>> pieceState(pieces);
-        std::vector<std::vector<float>> pieceLog(pieces, std::vector<float>(logs, 0.f));
-        for (int64_t j = 0; j < pieces; ++j) {
-          std::fill(state.begin(), state.end(), 0.f);
-          const int64_t r0 = q * segRows + j * pieceRows;
-          chunks(r0, r0 + pieceRows, [&](int64_t c0, int64_t n) {
-            loadDecay(c0, n);
-            update(c0, n);
-            for (int64_t c = 0; c < logs; ++c)
-              pieceLog[j][c] += G[(perDim ? C - 1 : n - 1) * logs + c];
-          });
-          pieceState[j] = state;
-        }
-        if (pieces == 1) {
-          own[q] = pieceState[0];
-          segmentLog[q] = pieceLog[0];
-          continue;
-        }
-        own[q].assign(D * Dv, 0.f);
-        for (int64_t d = 0; d < D; ++d) {
-          const int64_t col = perDim ? d : 0;
-          float after = 0.f;
-          for (int64_t j = pieces - 1; j >= 0; --j) {
-            const float f = std::exp2(after);
-            for (int64_t e = 0; e < Dv; ++e)
-              own[q][d * Dv + e] += f * pieceState[j][d * Dv + e];
-            after += pieceLog[j][col];
-          }
-        }
-        for (int64_t j = 0; j < pieces; ++j)
+        std::fill(state.begin(), state.end(), 0.f);
+        chunks(q, [&](int64_t c0, int64_t n) {
+          loadDecay(c0, n);
+          update(c0, n);
           for (int64_t c = 0; c < logs; ++c)
-            segmentLog[q][c] += pieceLog[j][c];
+            segmentLog[q][c] += G[(perDim ? C - 1 : n - 1) * logs + c];
+        });
+        own[q] = state;
       }
       for (int64_t q = 0; q < segments; ++q) {
         for (int64_t d = 0; split && d < D; ++d) {
@@ -268,7 +234,7 @@ static FailureOr<ReferenceResult> simulateLinear(KernelOp kernel, const Referenc
               state[d * Dv + e] += f * own[r][d * Dv + e];
           }
         }
-        chunks(q * segRows, (q + 1) * segRows, [&](int64_t c0, int64_t n) {
+        chunks(q, [&](int64_t c0, int64_t n) {
           ++local.partial;
           loadDecay(c0, n); // a decay needs `causal`: G stays 0 for the other forms
           if (causal)
@@ -290,15 +256,15 @@ static FailureOr<ReferenceResult> simulateLinear(KernelOp kernel, const Referenc
 }
 
 FailureOr<ReferenceResult> mlir::attn::simulateKernel(KernelOp kernel, const ReferenceProblem &p,
-                                                      TileCounts *counts, int64_t linearSegmentRows,
-                                                      int64_t linearPieceRows) {
+                                                      TileCounts *counts,
+                                                      int64_t linearSegmentRows) {
   if (failed(verifyProblem(kernel, p)))
     return failure();
   if (p.headDim != int64_t(kernel.getHeadDim()) || p.headDimV != int64_t(kernel.getHeadDimV()))
     return kernel.emitError("problem head dims do not match the kernel");
   if (kernel.getKernelTemplate() == TileTemplate::Linear)
-    return simulateLinear(kernel, p, counts, linearSegmentRows, linearPieceRows);
-  if (linearSegmentRows > 0 || linearPieceRows > 0)
+    return simulateLinear(kernel, p, counts, linearSegmentRows);
+  if (linearSegmentRows > 0)
     return kernel.emitError("only a linear kernel splits its sequences");
   auto mask = RegionEvaluator::createFor(kernel.getUnique<MaskOp>(), p);
   auto scoreMod = RegionEvaluator::createFor(kernel.getUnique<ScoreModOp>(), p);

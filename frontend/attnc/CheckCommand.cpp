@@ -483,28 +483,25 @@ private:
     const attn::KernelLaunchSpec &s = k.spec;
     const int d = int(s.headDim), dv = int(s.headDimV);
     // The prefill's sequence split (causal forms without the sum normaliser or a map of whole
-    // rows) is simulated too: 300 rows in segments of 2 chunks, then of 4 chunks whose state
-    // pass runs over pieces of 2.
+    // rows) is simulated too: 300 rows in segments of 2 chunks.
     const bool splits = s.causal && s.normalizer != "sum" && s.featureMap.empty();
     struct CpuRun {
       Shape shape;
       bool withState;
-      int64_t segmentRows, pieceRows;
+      int64_t segmentRows;
     };
-    std::vector<CpuRun> runs = {{Shape{2, 4, 2, 77, 77}, false, 0, 0},
-                                {Shape{1, 2, 1, 300, 300}, true, 0, 0}};
-    if (splits) {
-      runs.push_back({Shape{1, 2, 1, 300, 300}, true, 2 * s.blockM, 0});
-      runs.push_back({Shape{1, 2, 1, 300, 300}, true, 4 * s.blockM, 2 * s.blockM});
-    }
-    for (auto [cpuShape, withState, segmentRows, pieceRows] : runs) {
+    std::vector<CpuRun> runs = {{Shape{2, 4, 2, 77, 77}, false, 0},
+                                {Shape{1, 2, 1, 300, 300}, true, 0}};
+    if (splits)
+      runs.push_back({Shape{1, 2, 1, 300, 300}, true, 2 * s.blockM});
+    for (auto [cpuShape, withState, segmentRows] : runs) {
       std::unique_ptr<Problem> problem = makeProblem(pattern, cpuShape, d, dv, type, 1234);
       if (withState)
         randomState(pattern, problem->ref, 99);
       FailureOr<attn::ReferenceResult> ref = attn::evaluateReference(pattern, problem->ref);
       attn::TileCounts counts;
       FailureOr<attn::ReferenceResult> sim =
-          attn::simulateKernel(kernel, problem->ref, &counts, segmentRows, pieceRows);
+          attn::simulateKernel(kernel, problem->ref, &counts, segmentRows);
       if (failed(ref) || failed(sim)) {
         report(false, "cpu simulate", "evaluation failed");
         return;
@@ -517,8 +514,7 @@ private:
       report(err < 1e-5 && stateErr < 1e-5,
              "cpu simulate " + shapeName(problem->ref) + (withState ? " +state" : "") +
                  (segments > 1 ? llvm::formatv(" split {0}x{1}", segments, segmentRows).str()
-                               : std::string()) +
-                 (pieceRows > 0 ? llvm::formatv(" pieces of {0}", pieceRows).str() : std::string()),
+                               : std::string()),
              llvm::formatv("rel err {0:e2}, state rel err {1:e2}; chunks {2}", err, stateErr,
                            counts.partial)
                  .str());

@@ -174,19 +174,13 @@ int explainLinear(PatternOp pattern, const attnc::ExplainCommandOptions &o) {
           : llvm::formatv("since {0} blocks fill at most half of the {1} block slots of {2} SMs",
                           blocks, 2 * o.smCount, o.smCount)
                 .str();
-  const int pieces =
-      splits > 1 ? attnc::linearStatePieces(blocks, splits, int(o.seqQ), o.smCount) : 1;
   std::string launches =
       !linear.getCausal() ? "one launch in two passes (the state, then the outputs)"
       : splits > 1
-          ? llvm::formatv("each sequence cut into {0} segments, {1}: {3} (the own states of the "
-                          "segments but the last{4}, {5} blocks; {6}then the outputs from the "
-                          "decayed states before each segment, {2} blocks)",
-                          splits, why, blocks * splits,
-                          pieces > 1 ? "three launches" : "two launches",
-                          pieces > 1 ? llvm::formatv(" in {0} pieces each", pieces).str() : "",
-                          blocks * (splits - 1) * pieces,
-                          pieces > 1 ? "the sums of each segment's pieces; " : "")
+          ? llvm::formatv("each sequence cut into {0} segments, {1}: two launches (each "
+                          "segment's own state, then the outputs from the decayed states before "
+                          "it), {2} blocks each",
+                          splits, why, blocks * splits)
                 .str()
           : "one launch";
   // A pass over every chunk that runs before the launches above.

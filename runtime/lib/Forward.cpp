@@ -174,14 +174,10 @@ Status attnc::launchLinearStep(const Kernel &step, const ForwardConfig &c, const
   return step.launch(grid, Dim3{static_cast<unsigned>(kLinearStepThreads), 1, 1}, 0, stream, args);
 }
 
-static int positiveEnv(const char *name) {
-  const char *env = std::getenv(name);
+int attnc::fixedLinearSplits() {
+  const char *env = std::getenv("ATTNC_LINEAR_SPLITS");
   return env ? std::max(0, std::atoi(env)) : 0;
 }
-
-int attnc::fixedLinearSplits() { return positiveEnv("ATTNC_LINEAR_SPLITS"); }
-
-int attnc::fixedLinearStatePieces() { return positiveEnv("ATTNC_LINEAR_PIECES"); }
 
 int attnc::linearSplitCount(const ForwardConfig &c, long long blocks, int seqlen, int smCount) {
   // The kernel compiles the split out of bidirectional forms and of the sum normaliser.
@@ -197,18 +193,6 @@ int attnc::linearSplitCount(const ForwardConfig &c, long long blocks, int seqlen
   if (2 * blocks > slots)
     return 1;
   return int(std::max<long long>(1, std::min<long long>(slots / blocks, chunks / 4)));
-}
-
-int attnc::linearStatePieces(long long blocks, int splits, int seqlen, int smCount) {
-  if (splits <= 1 || blocks <= 0)
-    return 1;
-  const int segmentChunks = ((seqlen + kLinearChunk - 1) / kLinearChunk + splits - 1) / splits;
-  if (const int fixed = fixedLinearStatePieces())
-    return std::max(1, std::min(fixed, segmentChunks));
-  // Pass 0 covers every segment but the last: cut them into as many pieces as fill the GPU's
-  // block slots (two per SM), of at least four chunks each.
-  const long long slots = 2LL * smCount, busy = blocks * (splits - 1);
-  return int(std::max<long long>(1, std::min<long long>(slots / busy, segmentChunks / 4)));
 }
 
 bool attnc::sm90Persistent() {
@@ -227,8 +211,6 @@ Status attnc::launchForward(const Kernel &kernel, const ForwardConfig &c, const 
       return Status::success(); // nothing to compute or pass through
     FwdParams copy = p;
     copy.linear_splits = 1;
-    copy.linear_state_pieces = 1;
-    copy.linear_piece_workspace = nullptr;
     copy.linear_pass = 1;
     copy.linear_gated = nullptr;
     copy.linear_gate_table = nullptr;
@@ -308,49 +290,20 @@ Status attnc::launchForward(const Kernel &kernel, const ForwardConfig &c, const 
       }
       if (splits <= 1)
         return kernel.launch(grid, block, smem, stream, args);
-      // Segments of whole pieces, pieces of whole chunks.
-      const int pieces = linearStatePieces(blocks, splits, p.seqlen_q, kernel.device().smCount());
-      const int pieceRows = ((chunks + splits - 1) / splits + pieces - 1) / pieces * kLinearChunk;
-      const int segmentRows = pieces * pieceRows;
-      const int segments = (p.seqlen_q + segmentRows - 1) / segmentRows;
-      if (segments <= 1) // (segments rounded up to whole pieces may cover it all)
-        return kernel.launch(grid, block, smem, stream, args);
-      auto workspace = [&](int count) -> StatusOr<float *> {
-        ATTNC_ASSIGN_OR_RETURN(
-            DevicePtr w, scratch.allocate(size_t(linearWorkspaceFloats(p.batch, p.heads, count,
-                                                                       c.headDim, c.headDimV)) *
-                                          sizeof(float)));
-        return reinterpret_cast<float *>(w);
-      };
-      ATTNC_ASSIGN_OR_RETURN(float *segmentStates, workspace(segments));
-      // Pass 0 over the pieces of every segment but the last (with one piece a segment, into
-      // the segments' workspace); a block per (slice, piece).
-      copy.linear_pass = 0;
-      copy.linear_splits = segments * pieces;
-      copy.linear_segment_rows = pieceRows;
-      copy.linear_workspace = segmentStates;
-      if (pieces > 1) {
-        ATTNC_ASSIGN_OR_RETURN(copy.linear_workspace, workspace(segments * pieces));
-      }
+      copy.linear_segment_rows = ((chunks + splits - 1) / splits) * kLinearChunk;
+      copy.linear_splits = (p.seqlen_q + copy.linear_segment_rows - 1) / copy.linear_segment_rows;
+      ATTNC_ASSIGN_OR_RETURN(
+          DevicePtr workspace,
+          scratch.allocate(size_t(linearWorkspaceFloats(p.batch, p.heads, copy.linear_splits,
+                                                        c.headDim, c.headDimV)) *
+                           sizeof(float)));
+      copy.linear_workspace = reinterpret_cast<float *>(workspace);
       Dim3 splitGrid = grid;
-      splitGrid.x *= unsigned((segments - 1) * pieces);
-      ATTNC_TRY(kernel.launch(splitGrid, block, smem, stream, args));
-      copy.linear_splits = segments;
-      copy.linear_segment_rows = segmentRows;
-      if (pieces > 1) { // the segments' states from their pieces'
-        copy.linear_pass = kLinearPieceCombinePass;
-        copy.linear_state_pieces = pieces;
-        copy.linear_piece_workspace = copy.linear_workspace;
-        copy.linear_workspace = segmentStates;
-        splitGrid = grid;
-        splitGrid.x *= unsigned(segments - 1);
-        ATTNC_TRY(kernel.launch(splitGrid, block, 0, stream, args));
+      splitGrid.x *= unsigned(copy.linear_splits);
+      for (int pass = 0; pass < 2; ++pass) {
+        copy.linear_pass = pass;
+        ATTNC_TRY(kernel.launch(splitGrid, block, smem, stream, args));
       }
-      // Pass 1: a block per (slice, segment).
-      copy.linear_pass = 1;
-      splitGrid = grid;
-      splitGrid.x *= unsigned(segments);
-      ATTNC_TRY(kernel.launch(splitGrid, block, smem, stream, args));
       return Status::success();
     };
     return scratch.release(run());

@@ -163,17 +163,6 @@ TEST(Forward, SplitsLinearSequencesOnlyWhenBlocksLeaveTheGpuIdle) {
   EXPECT_EQ(linearSplitCount(c, 64, 32768, 132), 1);
 }
 
-/// The split's state pass cuts the segments it covers (all but the last) into pieces that fill
-/// the GPU's block slots, of at least four chunks each.
-TEST(Forward, CutsTheStatePassIntoPiecesThatFillTheGpu) {
-  EXPECT_EQ(linearStatePieces(128, 2, 16384, 132), 2); // B4 H16: 264 slots / 128 blocks
-  EXPECT_EQ(linearStatePieces(64, 4, 32768, 132), 1);  // B2: 3 segments of 64 blocks already
-  EXPECT_EQ(linearStatePieces(16, 2, 16384, 132), 16); // 264 / 16
-  EXPECT_EQ(linearStatePieces(16, 2, 2048, 132), 4);   // 16 chunks a segment: 4 each
-  EXPECT_EQ(linearStatePieces(32, 4, 1000, 132), 1);   // 4 chunks a segment
-  EXPECT_EQ(linearStatePieces(256, 1, 8192, 132), 1);  // no split
-}
-
 /// A block map's rows start 16-byte aligned (the forward kernels read a row 16 entries at a
 /// load, tiles.cuh) and blockMapBytes covers every row of every (batch, head).
 TEST(Forward, BlockMapRowsStartOn16Bytes) {

@@ -115,30 +115,18 @@ ATTNC_DEVICE void applyFeatureMap(u32 tile, int rowsValid, int tid) {
   }
 }
 
-/// A sequence split's workspace `w` over `splits` segments (or pieces): segment q's own state
-/// of (sequence, head) pair `bh` (b Hq + h), D x Dv; q = -1 is pass 0's copy of the initial
-/// state.
-ATTNC_DEVICE float *linearSplitState(float *w, int splits, i64 bh, int q, int d, int dv) {
-  return w + (bh * (splits + 1) + q + 1) * d * dv;
-}
-
-/// The log2 decay over segment q of pair `bh` of `pairs` (B Hq) in key dimension `col` in a
-/// split's workspace `w` (gates; written by pass 0; a scalar gate per token uses column 0).
-ATTNC_DEVICE float *linearSplitLog(float *w, int splits, i64 pairs, i64 bh, int q, int col, int d,
-                                   int dv) {
-  return w + pairs * (splits + 1) * d * dv + (bh * splits + q) * d + col;
-}
-
-/// linearSplitState of the split's workspace (FwdParams::linear_workspace).
+/// The sequence split's workspace (FwdParams::linear_workspace): segment q's own state of
+/// (b, h), D x Dv; q = -1 is pass 0's copy of the initial state.
 ATTNC_DEVICE float *linearSegmentState(const FwdParams &p, int b, int h, int q, int d, int dv) {
-  return linearSplitState(p.linear_workspace, p.linear_splits, i64(b) * p.heads + h, q, d, dv);
+  return p.linear_workspace + ((i64(b) * p.heads + h) * (p.linear_splits + 1) + q + 1) * d * dv;
 }
 
-/// linearSplitLog of the split's workspace (FwdParams::linear_workspace).
+/// The split's log2 decay over segment q of (b, h) in key dimension `col` (gates; written by pass
+/// 0; a scalar gate per token uses column 0).
 ATTNC_DEVICE float *linearSegmentLog(const FwdParams &p, int b, int h, int q, int col, int d,
                                      int dv) {
-  return linearSplitLog(p.linear_workspace, p.linear_splits, i64(p.batch) * p.heads,
-                        i64(b) * p.heads + h, q, col, d, dv);
+  return p.linear_workspace + i64(p.batch) * p.heads * (p.linear_splits + 1) * d * dv +
+         ((i64(b) * p.heads + h) * p.linear_splits + q) * d + col;
 }
 
 /// The chunked kernel's constants (linearSm80), shared by its state update and its split's
@@ -349,56 +337,6 @@ ATTNC_DEVICE void linearStatePass(const FwdParams &p, int b, int h, int split, i
   });
 }
 
-/// The split's piece-combine pass (launchForward runs it between the passes when pass 0 ran
-/// over linear_state_pieces pieces per segment, over a grid of (Dv / kLinearSlice) x (splits -
-/// 1) x Hq x B): block (slice, segment q) sums the own states of q's pieces j, each decayed over
-/// the pieces after it, S(q) = sum_j 2^(T(q, j)) S(q, j), into the segment's state, and their
-/// log2 decays into the segment's (gates); segment 0's blocks also copy pass 0's copy of S0.
-/// Memory-bound and small: pieces x D x 64 floats read per block. Not inlined, and given
-/// scalars rather than the parameters: inside the prefill's body it cost the prefill spills.
-template <class Pattern, int kHeadDim, int kHeadDimV>
-__device__ __noinline__ void linearPieceCombine(float *segments, float *pieceStates, i64 pairs,
-                                                i64 bh, int splits, int pieces, int segmentRows,
-                                                int L, float lgHead, int slice, int q) {
-  using S = LinearShape<Pattern, kHeadDim>;
-  constexpr int kSlice = S::kSlice, kThreads = S::kThreads, kLogs = S::kGateDim ? kHeadDim : 1;
-  const int pieceSplits = splits * pieces, e0 = slice * kSlice;
-  if (q == 0)
-    for (int i = threadIdx.x; i < kHeadDim * kSlice; i += kThreads) {
-      const int at = (i / kSlice) * kHeadDimV + e0 + i % kSlice;
-      linearSplitState(segments, splits, bh, -1, kHeadDim, kHeadDimV)[at] =
-          linearSplitState(pieceStates, pieceSplits, bh, -1, kHeadDim, kHeadDimV)[at];
-    }
-  // A segment holding a sequence's last row or past it: no block reads its state.
-  if ((q + 1) * segmentRows >= L)
-    return;
-  // The log2 decay over piece j in key dimension d (a whole piece: q is not the last segment).
-  auto logOf = [&](int j, int d) {
-    if constexpr (S::kGate || S::kGateDim)
-      return *linearSplitLog(pieceStates, pieceSplits, pairs, bh, q * pieces + j,
-                             S::kGateDim ? d : 0, kHeadDim, kHeadDimV);
-    return float(segmentRows / pieces) * lgHead;
-  };
-  for (int i = threadIdx.x; i < kHeadDim * kSlice; i += kThreads) {
-    const int d = i / kSlice, at = d * kHeadDimV + e0 + i % kSlice;
-    float sum = 0.f, after = 0.f; // after: the decay over the pieces after j
-    for (int j = pieces - 1; j >= 0; --j) {
-      sum += exp2f(after) * linearSplitState(pieceStates, pieceSplits, bh, q * pieces + j, kHeadDim,
-                                             kHeadDimV)[at];
-      after += logOf(j, d);
-    }
-    linearSplitState(segments, splits, bh, q, kHeadDim, kHeadDimV)[at] = sum;
-  }
-  if constexpr (S::kGate || S::kGateDim)
-    if (slice == 0)
-      for (int d = threadIdx.x; d < kLogs; d += kThreads) {
-        float total = 0.f;
-        for (int j = 0; j < pieces; ++j)
-          total += logOf(j, d);
-        *linearSplitLog(segments, splits, pairs, bh, q, d, kHeadDim, kHeadDimV) = total;
-      }
-}
-
 template <class Pattern, class Elem, int kHeadDim, int kHeadDimV>
 __device__ void linearSm80(const FwdParams &p) {
   using S = LinearShape<Pattern, kHeadDim>;
@@ -426,17 +364,6 @@ __device__ void linearSm80(const FwdParams &p) {
   // The element type of the tiles the Q K^T products read: bf16 when gated per key dimension.
   using QKElem = typename Select<kGateDim, bf16, Elem>::Type;
 
-  if constexpr (kCausal && !kSum && RowMap<Pattern>::kMap == kFeatureMapElementwise)
-    if (p.linear_pass == kLinearPieceCombinePass) {
-      const int slices = kHeadDimV / kLinearSlice, h = blockIdx.y, b = blockIdx.z;
-      linearPieceCombine<Pattern, kHeadDim, kHeadDimV>(
-          p.linear_workspace, p.linear_piece_workspace, i64(p.batch) * p.heads,
-          i64(b) * p.heads + h, p.linear_splits, p.linear_state_pieces, p.linear_segment_rows,
-          sequenceView(p, b, h).seqlenQ,
-          LinearShape<Pattern, kHeadDim>::kConstDecay ? decayLog2<Pattern>(p, b, h, 0) : 0.f,
-          blockIdx.x % slices, blockIdx.x / slices);
-      return;
-    }
   if constexpr (kGate)
     if (p.linear_pass == kLinearGateLogPass) {
       linearGateLogPass<Pattern>(p);

@@ -87,18 +87,13 @@ struct FwdParams {
   // linear_splits > 1 each (slice, head, sequence) is cut into segments of linear_segment_rows
   // rows (a multiple of kLinearChunk) and the kernel runs twice: pass 0 writes each segment's
   // own state (from zero) to linear_workspace, [B, Hq, splits + 1, D, Dv] floats after a copy
-  // of the initial state, followed by [B, Hq, splits, D] log2 decays of the segments (gates);
-  // pass 1 starts each segment from the decayed sum of the states before it and computes its
-  // outputs. Causal forms without the sum normaliser only. With linear_state_pieces > 1, pass
-  // 0 runs over pieces of the segments instead (linear_splits and linear_segment_rows set to the
-  // pieces', into linear_piece_workspace, laid out alike), and the piece-combine pass
-  // (kLinearPieceCombinePass) sums each segment's pieces into linear_workspace before pass 1.
+  // of the initial state, followed by [B, Hq, splits] log2 decays of the segments (per-token
+  // gates); pass 1 starts each segment from the decayed sum of the states before it and
+  // computes its outputs. Causal forms without the sum normaliser only.
   int linear_splits;
   int linear_segment_rows;
-  int linear_state_pieces;
   int linear_pass;
   float *linear_workspace;
-  float *linear_piece_workspace;
   // A gate per key dimension (set by launchForward): the gate pass (linear_pass ==
   // kLinearGatePass) writes the gated Q^ and K^ of every chunk, bf16 [B, Hq, rows, D] each
   // (rows: seqlen_q rounded up to kLinearChunk, Q^ first), to linear_gated, and each chunk's
@@ -253,8 +248,8 @@ constexpr int kLinearChunk = 64;
 constexpr int kLinearSlice = 64;
 constexpr int kLinearThreads = 128;
 constexpr int kLinearStepThreads = 256;
-/// Floats of the sequence split's workspace over `splits` segments (or pieces): a D x Dv state
-/// each and a copy of the initial state, then each one's log2 decay per key dimension (gates).
+/// Floats of the sequence split's workspace: a D x Dv state per segment and a copy of the
+/// initial state, then each segment's log2 decay per key dimension (gates; linearSegmentLog).
 ATTNC_HD inline long long linearWorkspaceFloats(int batch, int heads, int splits, int headDim,
                                                 int headDimV) {
   return static_cast<long long>(batch) * heads * (splits + 1) * headDim * (headDimV + 1);
@@ -277,8 +272,6 @@ constexpr int kLinearGatePass = 2;
 constexpr int kLinearFeaturePass = 3, kLinearReducePass = 4;
 /// linear_pass of a scalar gate per token's gate-log pass.
 constexpr int kLinearGateLogPass = 5;
-/// linear_pass of the sequence split's piece-combine pass (FwdParams::linear_state_pieces).
-constexpr int kLinearPieceCombinePass = 6;
 /// Bytes of the gate-log pass's prefixes (FwdParams::linear_gate_log).
 ATTNC_HD inline long long linearGateLogBytes(int batch, int heads, int seqlen) {
   const long long chunks = (seqlen + kLinearChunk - 1) / kLinearChunk;

@@ -79,15 +79,6 @@ int linearSplitCount(const ForwardConfig &config, long long blocks, int seqlen, 
 /// The split count ATTNC_LINEAR_SPLITS fixes (bench/linear_splits.py); 0 when it is unset.
 int fixedLinearSplits();
 
-/// The pieces each segment of a split (`splits` > 1) is cut into for its state pass, which
-/// covers every segment but the last: as many as fill the GPU's block slots (two per SM) with
-/// `blocks` (Dv slice, head, sequence) blocks per piece, each at least four chunks; 1 without a
-/// split. ATTNC_LINEAR_PIECES=N in the environment fixes the count (at most a segment's chunks).
-int linearStatePieces(long long blocks, int splits, int seqlen, int smCount);
-
-/// The piece count ATTNC_LINEAR_PIECES fixes; 0 when it is unset.
-int fixedLinearStatePieces();
-
 /// Whether a softmax-family call on `params` runs the decode kernel rather than the forward
 /// one: every sequence has at most 16 query rows, and a KV head's query heads times them make
 /// at most 64 packed rows (more would re-read each KV head more often than the forward tiles).

@@ -21,13 +21,10 @@ struct TileCounts {
 /// Simulates `kernel` on `problem` (its tile sizes, hooks and softmax). Counts tiles into
 /// `counts` when given. A linear kernel with `linearSegmentRows` > 0 runs the prefill's
 /// sequence split into segments of that many rows (causal forms without the sum normaliser or
-/// a map of whole rows; a multiple of the chunk), its state pass over pieces of
-/// `linearPieceRows` rows when that is > 0 (whole chunks dividing a segment). Fails on a hook
-/// the evaluator does not know.
+/// a map of whole rows; a multiple of the chunk). Fails on a hook the evaluator does not know.
 FailureOr<ReferenceResult> simulateKernel(KernelOp kernel, const ReferenceProblem &problem,
                                           TileCounts *counts = nullptr,
-                                          int64_t linearSegmentRows = 0,
-                                          int64_t linearPieceRows = 0);
+                                          int64_t linearSegmentRows = 0);
 
 } // namespace mlir::attn
 
