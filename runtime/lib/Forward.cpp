@@ -292,15 +292,22 @@ Status attnc::launchForward(const Kernel &kernel, const ForwardConfig &c, const 
         return kernel.launch(grid, block, smem, stream, args);
       copy.linear_segment_rows = ((chunks + splits - 1) / splits) * kLinearChunk;
       copy.linear_splits = (p.seqlen_q + copy.linear_segment_rows - 1) / copy.linear_segment_rows;
+      if (copy.linear_splits <= 1) { // (cannot happen with segments of fewer chunks than all)
+        copy.linear_splits = 1;
+        return kernel.launch(grid, block, smem, stream, args);
+      }
       ATTNC_ASSIGN_OR_RETURN(
           DevicePtr workspace,
           scratch.allocate(size_t(linearWorkspaceFloats(p.batch, p.heads, copy.linear_splits,
                                                         c.headDim, c.headDimV)) *
                            sizeof(float)));
       copy.linear_workspace = reinterpret_cast<float *>(workspace);
-      Dim3 splitGrid = grid;
-      splitGrid.x *= unsigned(copy.linear_splits);
+      // Pass 0 over the segments but the last (whose state no segment reads), pass 1 over every
+      // segment. Launched over the last segment too, pass 0's idle blocks took one of the two
+      // slots of half the SMs, whose other slot then held the second working block.
       for (int pass = 0; pass < 2; ++pass) {
+        Dim3 splitGrid = grid;
+        splitGrid.x *= unsigned(copy.linear_splits - (pass == 0 ? 1 : 0));
         copy.linear_pass = pass;
         ATTNC_TRY(kernel.launch(splitGrid, block, smem, stream, args));
       }

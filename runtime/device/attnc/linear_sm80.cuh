@@ -410,8 +410,9 @@ __device__ void linearSm80(const FwdParams &p) {
   const bool writesState = !splitRun || (r1 == L && (r0 < L || split == 0));
   // Blocks with nothing to do leave at once: pass 0 of the segment holding the last row (no
   // segment with rows comes after it to read its state; the output pass computes the final
-  // state), and pass 1 of a segment past the end. Segment 0 stays: pass 0 copies S0 there,
-  // pass 1 writes an empty sequence's state.
+  // state; the host launches pass 0 over every segment but the longest sequence's last), and
+  // pass 1 of a segment past the end. Segment 0 stays: pass 0 copies S0 there, pass 1 writes
+  // an empty sequence's state.
   if (splitRun && split != 0 && (statePass ? r1 >= L : r0 >= L))
     return;
   const int hk = h / (p.heads / p.kv_heads);
