@@ -34,7 +34,8 @@ int64_t mlir::attn::sm90BlockNOverride(int64_t headDim, int64_t headDimV) {
     return 0;
   const int64_t n = std::atoll(env);
   // wgmma wrappers exist for these N (scripts/gen_wgmma.py); Q, two K/V stages, the alignment
-  // slack and the barriers must fit the 227 KiB a CTA may take.
+  // slack and the barriers must fit the 227 KiB a CTA may take (the layout of
+  // fwdSm90SmemBytes in runtime/device/attnc/params.cuh, which the passes do not include).
   const bool wrapped = n == 64 || n == 96 || n == 128 || n == 192 || n == 256;
   const int64_t smem = 1024 + 2 * (128 * headDim + 2 * n * (headDim + headDimV)) + 96;
   if (wrapped && smem <= 227 * 1024)

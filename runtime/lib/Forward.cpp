@@ -303,8 +303,9 @@ Status attnc::launchForward(const Kernel &kernel, const ForwardConfig &c, const 
                            sizeof(float)));
       copy.linear_workspace = reinterpret_cast<float *>(workspace);
       // Pass 0 over the segments but the last (whose state no segment reads), pass 1 over every
-      // segment. Launched over the last segment too, pass 0's idle blocks took one of the two
-      // slots of half the SMs, whose other slot then held the second working block.
+      // segment. Launched over the last segment too (its blocks return at once), pass 0 was
+      // 5-7% slower at B4 H16 T16384 on the H100, likely because the working blocks then
+      // shared SMs two by two (bench/RESULTS.md).
       for (int pass = 0; pass < 2; ++pass) {
         Dim3 splitGrid = grid;
         splitGrid.x *= unsigned(copy.linear_splits - (pass == 0 ? 1 : 0));
