@@ -23,7 +23,10 @@ mixed per head) and Based (Taylor-2 on its own 16-dim q and k + a window of 64, 
                              [--decode-only] [--hybrid-only] [--jit-only]
                              [--linear-shapes B,H,T:B,H,T...]
 
-Needs torch (with FlexAttention), triton and libattnc.so (ATTNC_LIBRARY or build/lib).
+Needs torch (with FlexAttention), triton and libattnc.so (ATTNC_LIBRARY or build/lib). The fla
+columns need flash-linear-attention's kernels on PYTHONPATH: since 0.6.0 they are in the
+fla-core wheel (which needs einops), not in the flash-linear-attention wheel itself; the GPU
+machine has no index, so unpack both wheels here into a carried folder.
 """
 import argparse
 import json
