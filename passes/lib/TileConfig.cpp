@@ -28,16 +28,18 @@ static int parseSmVersion(StringRef arch) {
   return version;
 }
 
-int64_t mlir::attn::sm90BlockNOverride(int64_t headDim, int64_t headDimV) {
+int64_t mlir::attn::sm90BlockNOverride(int64_t headDim, int64_t headDimV, int64_t blockM,
+                                       int64_t stages) {
   const char *env = std::getenv("ATTNC_SM90_BLOCK_N");
   if (!env)
     return 0;
   const int64_t n = std::atoll(env);
-  // wgmma wrappers exist for these N (scripts/gen_wgmma.py); Q, two K/V stages, the alignment
-  // slack and the barriers must fit the 227 KiB a CTA may take (the layout of
+  // wgmma wrappers exist for these N (scripts/gen_wgmma.py); the Q tile, the K/V stages, the
+  // alignment slack and the barriers must fit the 227 KiB a CTA may take (the layout of
   // fwdSm90SmemBytes in runtime/device/attnc/params.cuh, which the passes do not include).
   const bool wrapped = n == 64 || n == 96 || n == 128 || n == 192 || n == 256;
-  const int64_t smem = 1024 + 2 * (128 * headDim + 2 * n * (headDim + headDimV)) + 96;
+  const int64_t barriers = 8 * (4 + 4 * stages);
+  const int64_t smem = 1024 + 2 * (blockM * headDim + stages * n * (headDim + headDimV)) + barriers;
   if (wrapped && smem <= 227 * 1024)
     return n;
   static std::atomic<bool> warned{false};
@@ -62,10 +64,11 @@ FailureOr<TileConfig> mlir::attn::selectTileConfig(StringRef arch, Type elementT
     auto ok = [](int64_t d) { return d == 64 || d == 128 || d == 256; };
     if (!ok(headDim) || !ok(headDimV))
       return failure();
+    constexpr int64_t blockM = 128, stages = 2;
     int64_t blockN = std::max(headDim, headDimV) == 256 ? 64 : hookCost > kHeavyHookCost ? 96 : 128;
-    if (int64_t forced = sm90BlockNOverride(headDim, headDimV))
+    if (int64_t forced = sm90BlockNOverride(headDim, headDimV, blockM, stages))
       blockN = forced;
-    return TileConfig{TileTemplate::Sm90, /*blockM=*/128, blockN, /*warps=*/12, /*stages=*/2};
+    return TileConfig{TileTemplate::Sm90, blockM, blockN, /*warps=*/12, stages};
   }
   if (headDimV != 64 && headDimV != 128)
     return failure();

@@ -21,10 +21,10 @@ struct TileConfig {
 /// bucketed bias (cost 75) and the document mask (40) spilled at 128 keys; at 96 they do not.
 constexpr int64_t kHeavyHookCost = 32;
 
-/// The key tile ATTNC_SM90_BLOCK_N asks of the Hopper template for these head dims (a
-/// measurement knob: one of the N scripts/gen_wgmma.py wraps whose tiles fit shared memory),
-/// or 0: unset, or a value that does not fit.
-int64_t sm90BlockNOverride(int64_t headDim, int64_t headDimV);
+/// The key tile ATTNC_SM90_BLOCK_N asks of the Hopper template for these head dims, query
+/// tile and K/V stages (a measurement knob: one of the N scripts/gen_wgmma.py wraps whose tiles
+/// fit shared memory), or 0: unset, or a value that does not fit.
+int64_t sm90BlockNOverride(int64_t headDim, int64_t headDimV, int64_t blockM, int64_t stages);
 
 /// The configuration for `arch` (sm_80 ... sm_90a), or failure when none is supported.
 /// `hookCost` is the per-element cost of the pattern's mask and score modifier.

@@ -291,11 +291,9 @@ Status attnc::launchForward(const Kernel &kernel, const ForwardConfig &c, const 
       if (splits <= 1)
         return kernel.launch(grid, block, smem, stream, args);
       copy.linear_segment_rows = ((chunks + splits - 1) / splits) * kLinearChunk;
+      // At least 2 segments: splits > 1 only with 2 chunks or more, and each segment then holds
+      // fewer chunks than the sequence.
       copy.linear_splits = (p.seqlen_q + copy.linear_segment_rows - 1) / copy.linear_segment_rows;
-      if (copy.linear_splits <= 1) { // (cannot happen with segments of fewer chunks than all)
-        copy.linear_splits = 1;
-        return kernel.launch(grid, block, smem, stream, args);
-      }
       ATTNC_ASSIGN_OR_RETURN(
           DevicePtr workspace,
           scratch.allocate(size_t(linearWorkspaceFloats(p.batch, p.heads, copy.linear_splits,
