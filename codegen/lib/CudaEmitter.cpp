@@ -252,12 +252,7 @@ LogicalResult mlir::attn::emitKernelSource(KernelOp kernel, llvm::raw_ostream &o
      << (blockMap || hasTileEmpty(kernel) ? "true" : "false") << ";\n";
   // MUFU operations per score in the score modifier (the template then moves some of the
   // softmax's exponentials to the FMA pipe).
-  int mufuOps = 0;
-  if (scoreMod)
-    scoreMod.getBody().walk([&](Operation *op) {
-      mufuOps +=
-          isa<math::TanhOp, math::ExpOp, math::Exp2Op, math::LogOp, math::Log2Op, math::PowFOp>(op);
-    });
+  const int64_t mufuOps = scoreMod ? countMufuOps(scoreMod) : 0;
   os << "  static constexpr int kMufuScoreOps = " << mufuOps << ";\n";
   // The tiles of the run-time block map (0: none): the forward kernels read a query tile's row
   // of it (tiles.cuh), the decode kernel's 64-key tiles may straddle two of its tiles.
@@ -334,11 +329,12 @@ LogicalResult mlir::attn::emitKernelSource(KernelOp kernel, llvm::raw_ostream &o
   // used only for prefill does not pay for the decode kernel's compile; AOT compiles all.
   os << "#ifndef ATTNC_DECODE_ONLY\n";
   if (hopper) {
-    os << "extern \"C\" __global__ void __launch_bounds__(attnc::kFwdSm90Threads, 1) "
-       << spec.entryName
+    os << "extern \"C\" __global__ void __launch_bounds__(attnc::fwdSm90Threads(" << spec.blockM
+       << "), 1) " << spec.entryName
        << "(const attnc::FwdParams p, const __grid_constant__ attnc::FwdTmaMaps maps) {\n";
     os << "  attnc::fwdSm90<" << hooks << ", " << elem << ", " << spec.headDim << ", "
-       << spec.headDimV << ", " << spec.blockN << ", " << spec.stages << ">(p, maps);\n";
+       << spec.headDimV << ", " << spec.blockM << ", " << spec.blockN << ", " << spec.stages
+       << ">(p, maps);\n";
   } else {
     os << "extern \"C\" __global__ void __launch_bounds__(" << spec.warps * 32 << ", 1) "
        << spec.entryName << "(const attnc::FwdParams p) {\n";

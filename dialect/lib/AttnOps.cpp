@@ -198,6 +198,15 @@ static LogicalResult verifyLinearParts(Operation *container, Block &body, Normal
   return success();
 }
 
+int64_t mlir::attn::countMufuOps(ScoreModOp scoreMod) {
+  int64_t count = 0;
+  scoreMod.getBody().walk([&](Operation *op) {
+    count +=
+        isa<math::TanhOp, math::ExpOp, math::Exp2Op, math::LogOp, math::Log2Op, math::PowFOp>(op);
+  });
+  return count;
+}
+
 FeatureMap mlir::attn::getFeatureMap(LinearOp linear) {
   std::optional<StringRef> map = linear.getFeatureMap();
   if (!map)
@@ -338,9 +347,9 @@ LogicalResult KernelOp::verify() {
     if (!rowMap && getHeadDim() > 128)
       return emitOpError("the linear template supports head dims 64 and 128, got ") << getHeadDim();
   } else if (getKernelTemplate() == TileTemplate::Sm90) {
-    // fwd_sm90.cuh: a producer warpgroup and two consumer warpgroups of 64 rows.
-    if (getWarps() != 12 || getBlockM() != 128)
-      return emitOpError("the sm90 template runs 12 warps on 128 rows, got block_m = ")
+    // fwd_sm90.cuh: a producer warpgroup and two or three consumer warpgroups of 64 rows.
+    if ((getBlockM() != 128 && getBlockM() != 192) || getWarps() != 4 * (1 + getBlockM() / 64))
+      return emitOpError("the sm90 template runs 12 warps on 128 rows or 16 on 192, got block_m = ")
              << getBlockM() << " with " << getWarps() << " warps";
     if (getBlockN() % 16 != 0 || getBlockN() < 16 || getBlockN() > 256)
       return emitOpError("block_n must be a multiple of 16 in [16, 256], got ") << getBlockN();

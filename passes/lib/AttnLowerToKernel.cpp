@@ -6,6 +6,7 @@
 // are always built from the same IR.
 //
 //===----------------------------------------------------------------------===//
+#include "MaskAnalysis.h"
 #include "TileConfig.h"
 #include "attn/Transforms/Passes.h"
 
@@ -48,17 +49,20 @@ static std::pair<int64_t, int64_t> headDimsFor(PatternOp pattern, const KernelTa
   return {target.headDim, target.headDimV ? target.headDimV : target.headDim};
 }
 
-/// The per-element cost of the pattern's mask and score modifier, a register-pressure hint for
-/// the tile configuration: one per op, kLoadCost per tensor read (a gather in flight holds its
-/// address and its value).
-static int64_t hookCost(PatternOp pattern) {
+/// What the tile configuration needs to know of the pattern's mask and score modifier.
+static HookProfile hookProfile(PatternOp pattern) {
   constexpr int64_t kLoadCost = 16;
-  int64_t cost = 0;
-  for (Operation *hook :
-       {pattern.getUnique<MaskOp>().getOperation(), pattern.getUnique<ScoreModOp>().getOperation()})
+  HookProfile profile;
+  auto mask = pattern.getUnique<MaskOp>();
+  auto scoreMod = pattern.getUnique<ScoreModOp>();
+  for (Operation *hook : {mask.getOperation(), scoreMod.getOperation()})
     if (hook)
-      hook->getRegion(0).walk([&](Operation *op) { cost += isa<LoadOp>(op) ? kLoadCost : 1; });
-  return cost;
+      hook->getRegion(0).walk(
+          [&](Operation *op) { profile.cost += isa<LoadOp>(op) ? kLoadCost : 1; });
+  if (scoreMod)
+    profile.mufuScoreOps = countMufuOps(scoreMod);
+  profile.keyPrefixes = !mask || keepsKeyPrefixes(mask);
+  return profile;
 }
 
 /// The template and tiling of `pattern`: the chunked linear template for a linear form, else
@@ -74,7 +78,7 @@ static FailureOr<TileConfig> selectConfig(PatternOp pattern, StringRef arch, Typ
       return failure();
     return selectLinearConfig(arch, elementType, 64, dv);
   }
-  return selectTileConfig(arch, elementType, d, dv, hookCost(pattern));
+  return selectTileConfig(arch, elementType, d, dv, hookProfile(pattern));
 }
 
 std::optional<std::string> mlir::attn::unsupportedReason(PatternOp pattern,

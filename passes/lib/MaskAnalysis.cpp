@@ -732,6 +732,8 @@ public:
 
   std::string describe() { return name(piece(block.getTerminator()->getOperand(0), true)); }
 
+  bool keepsPrefixes() { return prefixes(piece(block.getTerminator()->getOperand(0), true)); }
+
 private:
   static constexpr const char *kArgNames[] = {"b", "h", "q", "k", "Sq", "Skv"};
 
@@ -881,6 +883,15 @@ private:
     return {};
   }
 
+  /// Upper bounds on k joined by && and ||: every row keeps a prefix of the keys.
+  static bool prefixes(const Piece &p) {
+    if (p.kind == Piece::Kind::Upper)
+      return true;
+    if (p.kind != Piece::Kind::And && p.kind != Piece::Kind::Or)
+      return false;
+    return llvm::all_of(p.parts, prefixes);
+  }
+
   static bool isCausal(const Piece &p) {
     return p.kind == Piece::Kind::Upper &&
            (p.bound.qPlus() == 0 || p.bound.isBottomRightDiagonal());
@@ -975,3 +986,5 @@ private:
 } // namespace
 
 std::string mlir::attn::describeMask(MaskOp mask) { return Recognizer(mask).describe(); }
+
+bool mlir::attn::keepsKeyPrefixes(MaskOp mask) { return Recognizer(mask).keepsPrefixes(); }

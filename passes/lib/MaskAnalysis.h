@@ -50,6 +50,11 @@ std::pair<Value, Value> buildKeyRange(OpBuilder &builder, Location loc, MaskOp m
 /// anything else (documents, dilations, per-head tables, ...).
 std::string describeMask(MaskOp mask);
 
+/// Whether every row provably keeps a prefix of the keys, [0, hi(q)): the mask is upper bounds
+/// on k joined by && and || (causal, prefix-LM, prefix keys, ...). Taller query tiles then
+/// waste keys only where their rows' prefixes differ; under windows or blocks they waste more.
+bool keepsKeyPrefixes(MaskOp mask);
+
 } // namespace mlir::attn
 
 #endif // ATTN_TRANSFORMS_MASKANALYSIS_H

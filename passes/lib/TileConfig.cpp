@@ -49,26 +49,50 @@ int64_t mlir::attn::sm90BlockNOverride(int64_t headDim, int64_t headDimV, int64_
   return 0;
 }
 
+int64_t mlir::attn::sm90BlockMOverride() {
+  const char *env = std::getenv("ATTNC_SM90_BLOCK_M");
+  if (!env)
+    return 0;
+  const int64_t m = std::atoll(env);
+  if (m == 128 || m == 192)
+    return m;
+  static std::atomic<bool> warned{false};
+  if (!warned.exchange(true))
+    llvm::errs() << "attnc: ATTNC_SM90_BLOCK_M=" << env << " ignored (128 or 192 query rows)\n";
+  return 0;
+}
+
 FailureOr<TileConfig> mlir::attn::selectTileConfig(StringRef arch, Type elementType,
                                                    int64_t headDim, int64_t headDimV,
-                                                   int64_t hookCost) {
+                                                   const HookProfile &hooks) {
   if (parseSmVersion(arch) < 80)
     return failure();
   if (!elementType.isBF16() && !elementType.isF16())
     return failure();
   if (arch == "sm_90a") {
-    // The Hopper template: 128 query rows in two consumer warpgroups plus a producer
-    // warpgroup; key tiles of 128 (64 when a head dim is 256, so that S, P and the 64 x 256
-    // O accumulator fit the consumers' 240 registers and two stages fit shared memory; 96
-    // under heavy hooks).
+    // The Hopper template: a producer warpgroup and a consumer warpgroup per 64 query rows.
+    // Head dims 64 take 192 rows (three consumers of 160 registers: the exponentials of one
+    // run beside the other two's products, the MUFU being as busy as the tensor cores at D64)
+    // where that measured faster (bench/RESULTS.md): every row keeps a prefix of the keys
+    // (full, causal, prefix-LM; a window wastes more keys on taller tiles), no MUFU operation
+    // in the score modifier, and hooks that leave the registers (kWideQueryTileHookCost).
+    // Everything else takes 128 rows in two consumers of 232.
+    // Key tiles of 128 (64 when a head dim is 256, so that S, P and the 64 x 256 O accumulator
+    // fit the consumers' registers and two stages fit shared memory; 96 under heavy hooks).
     auto ok = [](int64_t d) { return d == 64 || d == 128 || d == 256; };
     if (!ok(headDim) || !ok(headDimV))
       return failure();
-    constexpr int64_t blockM = 128, stages = 2;
-    int64_t blockN = std::max(headDim, headDimV) == 256 ? 64 : hookCost > kHeavyHookCost ? 96 : 128;
+    constexpr int64_t stages = 2;
+    const bool heavy = hooks.cost > kHeavyHookCost;
+    const bool wideQueries = std::max(headDim, headDimV) == 64 && hooks.keyPrefixes &&
+                             hooks.mufuScoreOps == 0 && hooks.cost <= kWideQueryTileHookCost;
+    int64_t blockM = wideQueries ? 192 : 128;
+    if (int64_t forced = sm90BlockMOverride())
+      blockM = forced;
+    int64_t blockN = std::max(headDim, headDimV) == 256 ? 64 : heavy ? 96 : 128;
     if (int64_t forced = sm90BlockNOverride(headDim, headDimV, blockM, stages))
       blockN = forced;
-    return TileConfig{TileTemplate::Sm90, blockM, blockN, /*warps=*/12, stages};
+    return TileConfig{TileTemplate::Sm90, blockM, blockN, /*warps=*/4 * (1 + blockM / 64), stages};
   }
   if (headDimV != 64 && headDimV != 128)
     return failure();

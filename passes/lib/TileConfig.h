@@ -21,15 +21,34 @@ struct TileConfig {
 /// bucketed bias (cost 75) and the document mask (40) spilled at 128 keys; at 96 they do not.
 constexpr int64_t kHeavyHookCost = 32;
 
+/// Head dims 64 take q-tiles of 192 rows on sm_90a (three consumer warpgroups of 160
+/// registers) only under hooks of at most this cost: ALiBi's score modifier (17) spilled 12 B
+/// there; the costlier patterns keep 128 rows and 232 registers.
+constexpr int64_t kWideQueryTileHookCost = 12;
+
+/// What the tiling needs to know of a pattern's mask and score modifier.
+struct HookProfile {
+  /// Per-element cost: one per op, 16 per tensor read (a gather in flight holds its address
+  /// and its value); a register-pressure hint.
+  int64_t cost = 0;
+  /// MUFU operations (tanh, exp, log, ...) in the score modifier.
+  int64_t mufuScoreOps = 0;
+  /// Every row keeps a prefix of the keys (MaskAnalysis' keepsKeyPrefixes; no mask: true).
+  bool keyPrefixes = true;
+};
+
 /// The key tile ATTNC_SM90_BLOCK_N asks of the Hopper template for these head dims, query
 /// tile and K/V stages (a measurement knob: one of the N scripts/gen_wgmma.py wraps whose tiles
 /// fit shared memory), or 0: unset, or a value that does not fit.
 int64_t sm90BlockNOverride(int64_t headDim, int64_t headDimV, int64_t blockM, int64_t stages);
 
+/// The query tile ATTNC_SM90_BLOCK_M asks of the Hopper template (a measurement knob: 128 or
+/// 192 rows, two or three consumer warpgroups), or 0: unset or another value.
+int64_t sm90BlockMOverride();
+
 /// The configuration for `arch` (sm_80 ... sm_90a), or failure when none is supported.
-/// `hookCost` is the per-element cost of the pattern's mask and score modifier.
 FailureOr<TileConfig> selectTileConfig(StringRef arch, Type elementType, int64_t headDim,
-                                       int64_t headDimV, int64_t hookCost = 0);
+                                       int64_t headDimV, const HookProfile &hooks = {});
 
 /// The configuration of the chunked linear template (linear_sm80.cuh) for `arch`, or failure.
 /// The chunk (block_m) is 64 rows: the intra-chunk product costs 64 x 64 per row pair and the

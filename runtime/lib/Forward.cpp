@@ -323,7 +323,7 @@ Status attnc::launchForward(const Kernel &kernel, const ForwardConfig &c, const 
   if (c.kernelTemplate == KernelTemplate::Sm90) {
     FwdTmaMaps maps;
     ATTNC_TRY(encodeTmaMaps(c, p, maps));
-    Dim3 block{static_cast<unsigned>(kFwdSm90Threads), 1, 1};
+    Dim3 block{static_cast<unsigned>(fwdSm90Threads(c.blockM)), 1, 1};
     unsigned smem = static_cast<unsigned>(
         fwdSm90SmemBytes(c.headDim, c.headDimV, c.blockM, c.blockN, c.stages));
     void *args[] = {&copy, &maps};

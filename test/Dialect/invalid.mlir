@@ -109,6 +109,27 @@ attn.kernel @bad_tile attributes {block_m = 100 : i64, block_n = 64 : i64, eleme
 
 // -----
 
+// expected-error @+1 {{the sm90 template runs 12 warps on 128 rows or 16 on 192, got block_m = 192 with 12 warps}}
+attn.kernel @bad_sm90_tile attributes {block_m = 192 : i64, block_n = 64 : i64, element_type = bf16, head_dim = 128 : i64, head_dim_v = 128 : i64, kernel_template = #attn<template sm90>, normalizer = 0 : i32, pattern = @p, scale = 1.0 : f64, stages = 2 : i64, warps = 12 : i64} {
+  attn.kv_range {
+  ^bb0(%b: index, %h: index, %q0: index, %q1: index, %sq: index, %skv: index):
+    %c0 = arith.constant 0 : index
+    attn.yield %c0, %skv : index, index
+  }
+  attn.tile_full {
+  ^bb0(%b: index, %h: index, %q0: index, %q1: index, %k0: index, %k1: index, %sq: index, %skv: index):
+    %t = arith.constant true
+    attn.yield %t : i1
+  }
+  attn.tile_empty {
+  ^bb0(%b: index, %h: index, %q0: index, %q1: index, %k0: index, %k1: index, %sq: index, %skv: index):
+    %f = arith.constant false
+    attn.yield %f : i1
+  }
+}
+
+// -----
+
 // expected-error @+1 {{head dims must be 64, 128 or 256}}
 attn.kernel @bad_dim attributes {block_m = 128 : i64, block_n = 64 : i64, element_type = bf16, head_dim = 96 : i64, head_dim_v = 96 : i64, kernel_template = #attn<template sm80>, normalizer = 0 : i32, pattern = @p, scale = 1.0 : f64, stages = 2 : i64, warps = 8 : i64} {
   attn.kv_range {

@@ -3,15 +3,16 @@
 // RUN: not attn-opt %s --split-input-file --attn-classify-blocks --attn-lower-to-kernel="element-type=f32" 2>&1 | FileCheck %s --check-prefix=BADTYPE
 // RUN: not attn-opt %s --split-input-file --attn-classify-blocks --attn-lower-to-kernel="head-dim=96" 2>&1 | FileCheck %s --check-prefix=BADDIM
 
+// Head dim 64 with no mask: q-tiles of 192 rows in three consumer warpgroups (16 warps).
 // CHECK-LABEL: attn.pattern @full
 // CHECK: attn.kernel @full_f16_d64 attributes {
-// CHECK-SAME: block_m = 128 : i64
+// CHECK-SAME: block_m = 192 : i64
 // CHECK-SAME: element_type = f16
 // CHECK-SAME: head_dim = 64 : i64
 // CHECK-SAME: kernel_template = #attn<template sm90>
 // CHECK-SAME: pattern = @full
 // CHECK-SAME: scale = 1.250000e-01 : f64
-// CHECK-SAME: warps = 12 : i64
+// CHECK-SAME: warps = 16 : i64
 // SM80: attn.kernel @full_f16_d64 attributes {
 // SM80-SAME: block_n = 64 : i64
 // SM80-SAME: kernel_template = #attn<template sm80>

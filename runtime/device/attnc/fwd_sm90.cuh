@@ -1,28 +1,29 @@
 //===- fwd_sm90.cuh - Hopper attention forward kernel template (wgmma + TMA) ===//
 //
-// `fwdSm90<Pattern, Elem, D, Dv, kBlockN, kStages>` computes what fwdSm80 computes (same hooks,
-// same conventions: fwd_sm80.cuh's header) for q-tiles of 128 rows of one (batch, query head),
-// with the Hopper machinery of KERNELS.md:
-// - 384 threads in three warpgroups. Warpgroup 0 is the producer: one thread issues every TMA
-//   load (a tile's Q, then K and V of each visited key tile into a kStages-deep ring) and the
-//   warpgroup gives its registers away (setmaxnreg 40: the work tile loop fits without
-//   spilling). Warpgroups 1 and 2 are consumers (setmaxnreg 232), 64 query rows each.
+// `fwdSm90<Pattern, Elem, D, Dv, kBlockM, kBlockN, kStages>` computes what fwdSm80 computes (same
+// hooks, same conventions: fwd_sm80.cuh's header) for q-tiles of kBlockM (128 or 192) rows of
+// one (batch, query head), with the Hopper machinery of KERNELS.md:
+// - fwdSm90Threads(kBlockM) threads: a producer warpgroup and one consumer warpgroup per 64
+//   query rows. Warpgroup 0 is the producer: one thread issues every TMA load (a tile's Q, then
+//   K and V of each visited key tile into a kStages-deep ring) and the warpgroup gives its
+//   registers away (setmaxnreg 40 beside two consumers, 32 beside three: the work tile loop
+//   fits without spilling). The consumers take the rest (setmaxnreg 232 or 160).
 // - Each ring stage has a FULL barrier per tensor (the producer's arrive with the byte count,
-//   completed by the TMA transactions) and an EMPTY barrier per tensor (all 256 consumer
-//   threads arrive after their products that read the stage have completed).
+//   completed by the TMA transactions) and an EMPTY barrier per tensor (all consumer threads
+//   arrive after their products that read the stage have completed).
 // - S = Q K^T is wgmma m64 x kBlockN x 16 with both operands in shared memory (K-major,
 //   128B swizzle); the hooks and the online softmax run on the S accumulator (tile_scores.cuh);
 //   P, packed to Elem in registers, is the A operand of O += P V (wgmma RS, V MN-major).
 // - The softmax of tile i runs while P V of tile i-1 is in flight (ATTNC_SM90_OVERLAP), and the
-//   two consumer warpgroups take turns issuing their products (ATTNC_SM90_PINGPONG).
+//   consumer warpgroups take turns issuing their products (ATTNC_SM90_PINGPONG).
 // - A CTA runs work tiles (q-tile, query head, batch) in turn: with a persistent grid (the
 //   host's default, one CTA per SM, tiles taken from a counter) the producer loads the next
 //   tile's Q (behind a Q EMPTY barrier the consumers arrive at once their last S is done) and
 //   K/V tiles while the consumers finish the last tile's P V and epilogue; the ring's stages
 //   and phases run on across tiles.
-// Launch: grid (G, 1, 1) for any G >= 1 (ceil(Sq / 128) * Hq * B: one work tile per CTA),
-// kFwdSm90Threads threads, fwdSm90SmemBytes(...) bytes of dynamic shared memory, and the tensor
-// maps of params.cuh (FwdTmaMaps) made by the host.
+// Launch: grid (G, 1, 1) for any G >= 1 (ceil(Sq / kBlockM) * Hq * B: one work tile per CTA),
+// fwdSm90Threads(kBlockM) threads, fwdSm90SmemBytes(...) bytes of dynamic shared memory, and the
+// tensor maps of params.cuh (FwdTmaMaps) made by the host.
 //
 //===----------------------------------------------------------------------===//
 #ifndef ATTNC_DEVICE_FWD_SM90_CUH
@@ -41,20 +42,29 @@
 #ifndef ATTNC_SM90_PINGPONG
 #define ATTNC_SM90_PINGPONG 1 // the consumer warpgroups alternate their GEMM issue
 #endif
-// The register split (setmaxnreg) of the producer warpgroup and the two consumer warpgroups:
-// together at most the 168 per thread of the launch (65536 / 384, rounded down to 8).
+// The register split (setmaxnreg) of the producer warpgroup and the consumer warpgroups:
+// together at most the registers per thread of the launch (65536 / threads, rounded down to 8:
+// 168 with two consumers, 128 with three).
 #ifndef ATTNC_SM90_PRODUCER_REGS
 #define ATTNC_SM90_PRODUCER_REGS 40
 #endif
 #ifndef ATTNC_SM90_CONSUMER_REGS
 #define ATTNC_SM90_CONSUMER_REGS 232
 #endif
+#ifndef ATTNC_SM90_PRODUCER_REGS_3
+#define ATTNC_SM90_PRODUCER_REGS_3 32
+#endif
+#ifndef ATTNC_SM90_CONSUMER_REGS_3
+#define ATTNC_SM90_CONSUMER_REGS_3 160
+#endif
 
 namespace attnc {
 
-template <class Pattern, class Elem, int kHeadDim, int kHeadDimV, int kBlockN, int kStages>
+template <class Pattern, class Elem, int kHeadDim, int kHeadDimV, int kBlockM, int kBlockN,
+          int kStages>
 __device__ void fwdSm90(const FwdParams &p, const FwdTmaMaps &maps) {
-  constexpr int kBlockM = 128;            // two consumer warpgroups of 64 rows
+  constexpr int kConsumers = kBlockM / 64; // consumer warpgroups of 64 rows
+  constexpr int kThreads = fwdSm90Threads(kBlockM);
   constexpr int kTilesN = kBlockN / 8;    // n8 column tiles of S
   constexpr int kTilesV = kHeadDimV / 8;  // n8 column tiles of O
   constexpr int kStepsQK = kHeadDim / 16; // k16 steps of S = Q K^T
@@ -62,11 +72,16 @@ __device__ void fwdSm90(const FwdParams &p, const FwdTmaMaps &maps) {
   constexpr u32 kBytesQ = kBlockM * kHeadDim * 2;
   constexpr u32 kBytesK = kBlockN * kHeadDim * 2;
   constexpr u32 kBytesV = kBlockN * kHeadDimV * 2;
-  constexpr int kConsumerThreads = kFwdSm90Threads - 128;
+  constexpr int kConsumerThreads = kThreads - 128;
   constexpr bool kOverlap = ATTNC_SM90_OVERLAP != 0;
   constexpr bool kPingpong = kOverlap && ATTNC_SM90_PINGPONG != 0;
-  constexpr int kProducerRegs = ATTNC_SM90_PRODUCER_REGS, kConsumerRegs = ATTNC_SM90_CONSUMER_REGS;
-  static_assert(128 * kProducerRegs + kConsumerThreads * kConsumerRegs <= 168 * kFwdSm90Threads,
+  constexpr int kProducerRegs =
+      kConsumers == 2 ? ATTNC_SM90_PRODUCER_REGS : ATTNC_SM90_PRODUCER_REGS_3;
+  constexpr int kConsumerRegs =
+      kConsumers == 2 ? ATTNC_SM90_CONSUMER_REGS : ATTNC_SM90_CONSUMER_REGS_3;
+  static_assert(kConsumers == 2 || kConsumers == 3, "q-tiles of 128 or 192 rows");
+  static_assert(128 * kProducerRegs + kConsumerThreads * kConsumerRegs <=
+                    (65536 / kThreads / 8 * 8) * kThreads,
                 "the register split exceeds the launch's registers");
   static_assert(sizeof(Elem) == 2, "Elem is a 16-bit storage type");
   static_assert(kHeadDim % 64 == 0 && kHeadDimV % 64 == 0, "head dims must be multiples of 64");
@@ -190,26 +205,27 @@ __device__ void fwdSm90(const FwdParams &p, const FwdTmaMaps &maps) {
     return;
   }
 
-  // Consumers: warpgroup 1 takes rows [0, 64) of the tile, warpgroup 2 rows [64, 128).
+  // Consumers: warpgroup 1 + w takes rows [64 w, 64 w + 64) of the tile.
   setMaxRegistersInc<kConsumerRegs>();
   const int wg = warpgroup - 1, ctid = tid - 128 * warpgroup;
   const int warp = ctid / 32, lane = ctid % 32;
   const int g = lane / 4, t = lane % 4; // accumulator rows g, g+8 of the warp; columns 2t, 2t+1
   const u32 sQw = sQ + 64 * wg * 128;   // this warpgroup's 64 rows inside each column block
 
-  // Pingpong: the two consumer warpgroups take turns issuing their products (named barriers
-  // 1 and 2), so one's softmax runs while the other's GEMMs hold the tensor cores. Both issue
-  // the same number of products per work tile, so the turns stay paired across tiles.
+  // Pingpong: the consumer warpgroups take turns issuing their products in a ring (warpgroup
+  // 1 + w waits at named barrier 1 + w, which the one before it arrives at once it has issued),
+  // so one's softmax runs while another's GEMMs hold the tensor cores. All issue the same
+  // number of products per work tile, so the turns stay in order across tiles.
   auto schedulerSync = [&] {
     if constexpr (kPingpong)
-      namedBarrierSync(1 + wg, kConsumerThreads);
+      namedBarrierSync(1 + wg, 256);
   };
   auto schedulerArrive = [&] {
     if constexpr (kPingpong)
-      namedBarrierArrive(2 - wg, kConsumerThreads);
+      namedBarrierArrive(1 + (wg + 1) % kConsumers, 256);
   };
-  if (kPingpong && wg == 1)
-    namedBarrierArrive(1, kConsumerThreads); // warpgroup 1 (wg 0) goes first
+  if (kPingpong && wg == kConsumers - 1)
+    namedBarrierArrive(1, 256); // warpgroup 1 (wg 0) goes first
 
   for (int ring = 0, uses = 0;; ++uses) {
     mbarWait(barQ, uses & 1);

@@ -204,8 +204,9 @@ ATTNC_HD constexpr int fwdSm90SmemBytes(int headDim, int headDimV, int blockM, i
          fwdSm90BarrierBytes(stages);
 }
 
-/// Threads of the Hopper forward kernel: a producer warpgroup and two consumer warpgroups.
-constexpr int kFwdSm90Threads = 384;
+/// Threads of the Hopper forward kernel: a producer warpgroup and one consumer warpgroup per 64
+/// rows of its q-tiles (blockM 128: 384 threads, 192: 512).
+ATTNC_HD constexpr int fwdSm90Threads(int blockM) { return 128 * (1 + blockM / 64); }
 
 /// The decode template (decode_sm80.cuh): blocks of kDecodeThreads threads (4 warps), each
 /// holding kDecodeRows packed query rows (the query heads of one KV head times the few query

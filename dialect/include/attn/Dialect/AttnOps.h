@@ -52,6 +52,9 @@ Block *createRegionBlock(OpBuilder &builder, Region &region, const RegionSignatu
 /// Registers the attn dialect and the upstream dialects its regions use.
 void registerAttnDialects(DialectRegistry &registry);
 
+/// MUFU operations (tanh, exp, exp2, log, log2, powf) in a score modifier's body, per score.
+int64_t countMufuOps(ScoreModOp scoreMod);
+
 /// A linear pattern's (or kernel's) map of whole rows (LinearOp's `feature_map`).
 enum class FeatureMap { Elementwise, Taylor2, Hedgehog };
 FeatureMap getFeatureMap(LinearOp linear);
