@@ -7,7 +7,7 @@ after changing the list of N below and commit the header it writes:
     python3 scripts/gen_wgmma.py > runtime/device/attnc/wgmma_sm90.cuh
 """
 
-SIZES = [64, 96, 128, 192, 256]  # N of m64nNk16: key tiles (S = Q K^T) and value head dims (O)
+SIZES = [64, 80, 96, 128, 192, 256]  # N of m64nNk16: key tiles (S = Q K^T) and value head dims (O)
 TYPES = [("bf16", "kIsBf16"), ("f16", None)]
 
 

@@ -62,7 +62,7 @@ grep -E "^FAIL|checks," "$OUT/python_api.log"
 if [ "${SANITIZE:-0}" = 1 ] && command -v compute-sanitizer > /dev/null; then
   for tool in memcheck racecheck; do
     for spec in examples/streaming_llm.attn examples/document.attn examples/sigmoid.attn \
-        examples/lightning.attn examples/gated_linear.attn examples/hybrid.attn; do
+        examples/varlen.attn examples/lightning.attn examples/gated_linear.attn examples/hybrid.attn; do
       compute-sanitizer --tool $tool --error-exitcode 1 "$BUILD/bin/attnc" check "$spec" \
         --gpu=require --dtypes=bf16 --head-dims=64 > "$OUT/sanitize-$tool-$(basename "$spec" .attn).log" 2>&1 || status=1
       echo "$tool $spec: $(grep -E "ERROR SUMMARY|RACECHECK SUMMARY" "$OUT/sanitize-$tool-$(basename "$spec" .attn).log" | tail -1)"

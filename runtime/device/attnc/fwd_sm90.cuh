@@ -42,6 +42,9 @@
 #ifndef ATTNC_SM90_PINGPONG
 #define ATTNC_SM90_PINGPONG 1 // the consumer warpgroups alternate their GEMM issue
 #endif
+#ifndef ATTNC_SM90_TILES_FROM_END
+#define ATTNC_SM90_TILES_FROM_END 1 // q-tiles laid from the sequence's end (workTile)
+#endif
 // The register split (setmaxnreg) of the producer warpgroup and the consumer warpgroups:
 // together at most the registers per thread of the launch (65536 / threads, rounded down to 8:
 // 168 with two consumers, 128 with three).
@@ -102,16 +105,22 @@ __device__ void fwdSm90(const FwdParams &p, const FwdTmaMaps &maps) {
     int b, h, q0, q1, seqlenQ, seqlenK;
     SequenceView seq;
   };
-  // The work tile of q-tile mBlock of (head h, batch b); false when that q-tile lies past its
-  // sequence (varlen), uniformly over the CTA.
+  // The work tile of q-tile mBlock of (head h, batch b): rows [q0, q1); false when that q-tile
+  // lies past its sequence (varlen), uniformly over the CTA. Without a block map (whose rows
+  // are kBlockM-aligned) the q-tiles are laid from the sequence's end, so that the remainder
+  // rows (seqlenQ mod kBlockM) form the first tile: under causal-like masks the short tile then
+  // sees the fewest keys instead of the most. The first tile still loads and computes kBlockM
+  // rows from row 0; only [q0, q1) are stored.
+  constexpr bool kTilesFromEnd = ATTNC_SM90_TILES_FROM_END != 0 && Pattern::kBlockMapM == 0;
   auto workTile = [&](int mBlock, int h, int b, Work &x) {
     x.h = h;
     x.b = b;
     x.seq = sequenceView(p, x.b, x.h);
     x.seqlenQ = x.seq.seqlenQ;
     x.seqlenK = x.seq.seqlenK;
-    x.q0 = mBlock * kBlockM;
-    x.q1 = min(x.q0 + kBlockM, x.seqlenQ);
+    const int shift = kTilesFromEnd ? (kBlockM - x.seqlenQ % kBlockM) % kBlockM : 0;
+    x.q0 = max(mBlock * kBlockM - shift, 0);
+    x.q1 = min(mBlock * kBlockM - shift + kBlockM, x.seqlenQ);
     return x.q0 < x.seqlenQ;
   };
 
@@ -234,9 +243,9 @@ __device__ void fwdSm90(const FwdParams &p, const FwdTmaMaps &maps) {
       break;
     Work x;
     workTile(int(ldShared32(sWork)), int(ldShared32(sWork + 4)), batch, x);
-    const int b = x.b, h = x.h, q0 = x.q0, seqlenQ = x.seqlenQ, seqlenK = x.seqlenK;
+    const int b = x.b, h = x.h, q0 = x.q0, q1 = x.q1, seqlenQ = x.seqlenQ, seqlenK = x.seqlenK;
     const SequenceView &seq = x.seq;
-    const KeyTiles<Pattern, kBlockN> tiles(p, b, h, q0, x.q1, seqlenQ, seqlenK);
+    const KeyTiles<Pattern, kBlockN> tiles(p, b, h, q0, q1, seqlenQ, seqlenK);
     const int numTiles = tiles.count();
     int qHook[2]; // rows this thread holds, clamped so hooks never see a row past the sequence
 #pragma unroll
@@ -401,7 +410,7 @@ __device__ void fwdSm90(const FwdParams &p, const FwdTmaMaps &maps) {
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
       const int q = q0 + 64 * wg + 16 * warp + g + 8 * r;
-      if (q < seqlenQ) {
+      if (q < q1) {
 #pragma unroll
         for (int j = 0; j < kTilesV; ++j)
           *reinterpret_cast<u32 *>(oPtr + q * p.o_row_stride + 8 * j + 2 * t) =
