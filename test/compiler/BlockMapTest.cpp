@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 #include "TestUtil.h"
 
+#include "MaskAnalysis.h"
 #include "attn/Codegen/BlockMap.h"
 
 #include "llvm/Support/FileSystem.h"
@@ -169,3 +170,41 @@ TEST(BlockMap, OtherMasksAreSound) {
 }
 
 } // namespace
+
+/// keepsKeyPrefixes (the Hopper tiling's test for taller query tiles) against brute force: a
+/// mask it accepts keeps, on every row, keys [0, n) for some n; the listed verdicts hold.
+TEST(BlockMap, KeyPrefixesAreSound) {
+  const std::pair<const char *, bool> masks[] = {
+      {"k <= q", true},
+      {"k <= q + Skv - Sq", true},
+      {"k < 64 || k <= q", true},
+      {"k <= q && k < 100", true},
+      {"2 * k <= q", false}, // a prefix, but k with a coefficient is not recognised: false is safe
+      {"q - k < 37 && k <= q", false},
+      {"abs(q - k) <= 20", false},
+      {"q / 48 == k / 48", false},
+      {"k >= q", false},
+      {"k == q", false},
+  };
+  std::mt19937 rng(11);
+  for (auto [mask, expected] : masks) {
+    std::unique_ptr<Compiled> c = compile(std::string("attention m { mask ") + mask + " }");
+    ASSERT_TRUE(c) << mask;
+    PatternOp pattern = *c->module->getOps<PatternOp>().begin();
+    const bool prefixes = keepsKeyPrefixes(pattern.getUnique<MaskOp>());
+    EXPECT_EQ(prefixes, expected) << mask;
+    if (!prefixes)
+      continue;
+    for (int trial = 0; trial < 8; ++trial) {
+      ReferenceProblem p;
+      p.seqQ = 1 + rng() % 200;
+      p.seqK = 1 + rng() % 200;
+      auto pairs = bruteForceTiles(pattern, p, 0, 0, 1, 1); // one tile per (q, k) pair
+      ASSERT_TRUE(mlir::succeeded(pairs)) << mask;
+      for (int64_t q = 0; q < p.seqQ; ++q)
+        for (int64_t k = 1; k < p.seqK; ++k)
+          ASSERT_FALSE(pairs->at(q, k) == TileKind::Full && pairs->at(q, k - 1) != TileKind::Full)
+              << mask << ": row " << q << " keeps key " << k << " but not " << k - 1;
+    }
+  }
+}
