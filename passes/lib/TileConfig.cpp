@@ -28,19 +28,25 @@ static int parseSmVersion(StringRef arch) {
   return version;
 }
 
+/// Shared memory of the Hopper template: the alignment slack, the Q tile, the K/V stages and the
+/// barriers must fit the 227 KiB a CTA may take (the layout of fwdSm90SmemBytes in
+/// runtime/device/attnc/params.cuh, which the passes do not include).
+static bool sm90TilesFit(int64_t headDim, int64_t headDimV, int64_t blockM, int64_t blockN,
+                         int64_t stages) {
+  const int64_t barriers = 8 * (4 + 4 * stages);
+  return 1024 + 2 * (blockM * headDim + stages * blockN * (headDim + headDimV)) + barriers <=
+         227 * 1024;
+}
+
 int64_t mlir::attn::sm90BlockNOverride(int64_t headDim, int64_t headDimV, int64_t blockM,
                                        int64_t stages) {
   const char *env = std::getenv("ATTNC_SM90_BLOCK_N");
   if (!env)
     return 0;
   const int64_t n = std::atoll(env);
-  // wgmma wrappers exist for these N (scripts/gen_wgmma.py); the Q tile, the K/V stages, the
-  // alignment slack and the barriers must fit the 227 KiB a CTA may take (the layout of
-  // fwdSm90SmemBytes in runtime/device/attnc/params.cuh, which the passes do not include).
+  // wgmma wrappers exist for these N (scripts/gen_wgmma.py).
   const bool wrapped = n == 64 || n == 80 || n == 96 || n == 128 || n == 192 || n == 256;
-  const int64_t barriers = 8 * (4 + 4 * stages);
-  const int64_t smem = 1024 + 2 * (blockM * headDim + stages * n * (headDim + headDimV)) + barriers;
-  if (wrapped && smem <= 227 * 1024)
+  if (wrapped && sm90TilesFit(headDim, headDimV, blockM, n, stages))
     return n;
   static std::atomic<bool> warned{false};
   if (!warned.exchange(true))
@@ -94,6 +100,14 @@ FailureOr<TileConfig> mlir::attn::selectTileConfig(StringRef arch, Type elementT
     int64_t blockN = std::max(headDim, headDimV) == 256 ? (heavy ? 64 : 80) : heavy ? 96 : 128;
     if (int64_t forced = sm90BlockNOverride(headDim, headDimV, blockM, stages))
       blockN = forced;
+    if (!sm90TilesFit(headDim, headDimV, blockM, blockN, stages)) {
+      // Only a forced 192-row tile can miss (head dim 256).
+      static std::atomic<bool> warned{false};
+      if (!warned.exchange(true))
+        llvm::errs() << "attnc: ATTNC_SM90_BLOCK_M=" << blockM << " ignored for head dims "
+                     << headDim << "/" << headDimV << " (its tiles do not fit 227 KiB)\n";
+      blockM = 128;
+    }
     return TileConfig{TileTemplate::Sm90, blockM, blockN, /*warps=*/4 * (1 + blockM / 64), stages};
   }
   if (headDimV != 64 && headDimV != 128)
