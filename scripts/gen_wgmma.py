@@ -3,8 +3,10 @@
 
 Each `wgmma.mma_async` names every accumulator register as an asm operand, so the operand lists
 (N/2 registers for m64nNk16) cannot be written with a loop; this script spells them out. Run it
-after changing the list of N below and commit the header it writes:
-    python3 scripts/gen_wgmma.py > runtime/device/attnc/wgmma_sm90.cuh
+after changing the list of N below and commit the header it writes, formatted in the project's
+style:
+    python3 scripts/gen_wgmma.py | clang-format-14 --assume-filename=runtime/device/attnc/wgmma_sm90.cuh \
+        > runtime/device/attnc/wgmma_sm90.cuh
 """
 
 SIZES = [64, 80, 96, 128, 192, 256]  # N of m64nNk16: key tiles (S = Q K^T) and value head dims (O)

@@ -225,16 +225,17 @@ __device__ void fwdSm90(const FwdParams &p, const FwdTmaMaps &maps) {
   // 1 + w waits at named barrier 1 + w, which the one before it arrives at once it has issued),
   // so one's softmax runs while another's GEMMs hold the tensor cores. All issue the same
   // number of products per work tile, so the turns stay in order across tiles.
+  constexpr int kTurnThreads = 2 * 128; // at each barrier: the waiting warpgroup and the one before
   auto schedulerSync = [&] {
     if constexpr (kPingpong)
-      namedBarrierSync(1 + wg, 256);
+      namedBarrierSync(1 + wg, kTurnThreads);
   };
   auto schedulerArrive = [&] {
     if constexpr (kPingpong)
-      namedBarrierArrive(1 + (wg + 1) % kConsumers, 256);
+      namedBarrierArrive(1 + (wg + 1) % kConsumers, kTurnThreads);
   };
   if (kPingpong && wg == kConsumers - 1)
-    namedBarrierArrive(1, 256); // warpgroup 1 (wg 0) goes first
+    namedBarrierArrive(1, kTurnThreads); // warpgroup 1 (wg 0) goes first
 
   for (int ring = 0, uses = 0;; ++uses) {
     mbarWait(barQ, uses & 1);
