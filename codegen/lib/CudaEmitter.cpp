@@ -359,9 +359,11 @@ LogicalResult mlir::attn::emitKernelSource(KernelOp kernel, llvm::raw_ostream &o
   }
   if (blockMap) {
     os << "\nextern \"C\" __global__ void __launch_bounds__(attnc::kBlockMapThreads) "
-       << spec.blockMapEntry << "(const attnc::FwdParams p, unsigned char *map) {\n";
-    os << "  attnc::buildBlockMap<" << hooks << ", " << spec.blockM << ", " << spec.blockN
-       << ">(p, map);\n";
+       << spec.blockMapEntry << "(const attnc::FwdParams p, unsigned char *map, int pass) {\n";
+    const std::string args =
+        llvm::formatv("<{0}, {1}, {2}>(p, map)", hooks, spec.blockM, spec.blockN).str();
+    os << "  if (pass == 0)\n    attnc::buildBlockMap" << args << ";\n";
+    os << "  else\n    attnc::buildRowBounds" << args << ";\n";
     os << "}\n";
   }
   return success();

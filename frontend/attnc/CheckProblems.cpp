@@ -1,6 +1,7 @@
 //===- CheckProblems.cpp - The random problems of attnc check and their errors -===//
 #include "CheckProblems.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -86,6 +87,20 @@ std::unique_ptr<Problem> attnc::check::makeProblem(attn::PatternOp pattern, Shap
           values.push_back(x);
           bits.push_back(uint32_t(x));
         }
+      }
+      // Integer inputs over a sequence (their last dimension Sq or Skv) are sorted along it on
+      // problems of even seed: runs of equal ids, as documents give, whose masks keep one
+      // interval of keys per row (the row bounds of a run-time map, blockmap.cuh); odd seeds
+      // keep independent ids.
+      auto dims = input.getShape();
+      auto last = dims.empty() ? StringAttr() : dyn_cast<StringAttr>(dims.getValue().back());
+      if (isa<IntegerType>(input.getElementType()) && seed % 2 == 0 && last &&
+          (last.getValue() == "Sq" || last.getValue() == "Skv")) {
+        const int64_t run = attn::resolveInputShape(input, p).back();
+        for (int64_t i = 0; run > 0 && i + run <= count; i += run)
+          std::sort(values.begin() + i, values.begin() + i + run);
+        for (int64_t i = 0; i < count; ++i)
+          bits[i] = uint32_t(int32_t(values[i]));
       }
     } else if (auto scalar = dyn_cast<attn::ScalarOp>(op)) {
       if (!scalar.getDefaultValueAttr())

@@ -15,6 +15,7 @@
 #include "llvm/Support/MemoryBuffer.h"
 
 #include <algorithm>
+#include <cstdlib>
 
 using namespace mlir;
 
@@ -97,6 +98,13 @@ attnc::StatusOr<attnc::KernelImages> attnc::compile(std::string_view text,
   hasher.u64(uint64_t(options.headDimV)).str(arch).u64(params.size());
   for (const auto &[name, value] : params)
     hasher.str(name).str(value);
+  // The tile knobs the passes read from the environment (TileConfig.cpp) and the NVRTC
+  // options change the kernels.
+  for (const char *knob : {"ATTNC_SM90_BLOCK_M", "ATTNC_SM90_BLOCK_N", "ATTNC_SM90_STAGES",
+                           "ATTNC_NVRTC_OPTIONS"}) {
+    const char *value = std::getenv(knob);
+    hasher.str(value ? value : "");
+  }
   const Hash128 key = hasher.digest();
   if (std::optional<KernelImages> cached = ProgramCache::global().lookup(key))
     return *cached;

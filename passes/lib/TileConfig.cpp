@@ -56,6 +56,22 @@ int64_t mlir::attn::sm90BlockNOverride(int64_t headDim, int64_t headDimV, int64_
   return 0;
 }
 
+int64_t mlir::attn::sm90StagesOverride(int64_t headDim, int64_t headDimV, int64_t blockM,
+                                       int64_t blockN) {
+  const char *env = std::getenv("ATTNC_SM90_STAGES");
+  if (!env)
+    return 0;
+  const int64_t stages = std::atoll(env);
+  if (stages >= 1 && stages <= 8 && sm90TilesFit(headDim, headDimV, blockM, blockN, stages))
+    return stages;
+  static std::atomic<bool> warned{false};
+  if (!warned.exchange(true))
+    llvm::errs() << "attnc: ATTNC_SM90_STAGES=" << env << " ignored for head dims " << headDim
+                 << "/" << headDimV << " and " << blockM << "x" << blockN
+                 << " tiles (1 to 8 stages that fit 227 KiB)\n";
+  return 0;
+}
+
 int64_t mlir::attn::sm90BlockMOverride() {
   const char *env = std::getenv("ATTNC_SM90_BLOCK_M");
   if (!env)
@@ -90,7 +106,7 @@ FailureOr<TileConfig> mlir::attn::selectTileConfig(StringRef arch, Type elementT
     auto ok = [](int64_t d) { return d == 64 || d == 128 || d == 256; };
     if (!ok(headDim) || !ok(headDimV))
       return failure();
-    constexpr int64_t stages = 2;
+    int64_t stages = 2;
     const bool heavy = hooks.cost > kHeavyHookCost;
     const bool wideQueries = std::max(headDim, headDimV) == 64 && hooks.keyPrefixes &&
                              hooks.mufuScoreOps == 0 && hooks.cost <= kWideQueryTileHookCost;
@@ -108,6 +124,8 @@ FailureOr<TileConfig> mlir::attn::selectTileConfig(StringRef arch, Type elementT
                      << headDim << "/" << headDimV << " (its tiles do not fit 227 KiB)\n";
       blockM = 128;
     }
+    if (int64_t forced = sm90StagesOverride(headDim, headDimV, blockM, blockN))
+      stages = forced;
     return TileConfig{TileTemplate::Sm90, blockM, blockN, /*warps=*/4 * (1 + blockM / 64), stages};
   }
   if (headDimV != 64 && headDimV != 128)

@@ -42,6 +42,10 @@ struct HookProfile {
 /// fit shared memory), or 0: unset, or a value that does not fit.
 int64_t sm90BlockNOverride(int64_t headDim, int64_t headDimV, int64_t blockM, int64_t stages);
 
+/// The K/V ring stages ATTNC_SM90_STAGES asks of the Hopper template for these tiles (a
+/// measurement knob: 1 to 8 stages that fit shared memory), or 0: unset or another value.
+int64_t sm90StagesOverride(int64_t headDim, int64_t headDimV, int64_t blockM, int64_t blockN);
+
 /// The query tile ATTNC_SM90_BLOCK_M asks of the Hopper template (a measurement knob: 128 or
 /// 192 rows, two or three consumer warpgroups), or 0: unset or another value.
 int64_t sm90BlockMOverride();

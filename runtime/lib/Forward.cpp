@@ -418,8 +418,13 @@ Status attnc::launchBlockMap(const Kernel &builder, const ForwardConfig &c, cons
   Dim3 block{static_cast<unsigned>(kBlockMapThreads), 1, 1};
   FwdParams copy = p;
   void *mapArg = map;
-  void *args[] = {&copy, &mapArg};
-  return builder.launch(grid, block, 0, stream, args);
+  int pass = 0;
+  void *args[] = {&copy, &mapArg, &pass};
+  ATTNC_TRY(builder.launch(grid, block, 0, stream, args)); // the tile entries
+  pass = 1;
+  const Dim3 rowsGrid{grid.y * static_cast<unsigned>(c.blockM) / (kBlockMapThreads / 32), 1,
+                      grid.z}; // a warp per query row
+  return builder.launch(rowsGrid, block, 0, stream, args); // the row bounds, from the entries
 }
 
 uint16_t attnc::floatToBits(float value, ElementType type) {

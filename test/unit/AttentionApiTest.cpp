@@ -164,7 +164,8 @@ TEST(Forward, SplitsLinearSequencesOnlyWhenBlocksLeaveTheGpuIdle) {
 }
 
 /// A block map's rows start 16-byte aligned (the forward kernels read a row 16 entries at a
-/// load, tiles.cuh) and blockMapBytes covers every row of every (batch, head).
+/// load, tiles.cuh), blockMapTileBytes covers every row of every (batch, head), and the row
+/// bounds follow them, two ints per query row of ceil(seqlen_q / blockM) * blockM.
 TEST(Forward, BlockMapRowsStartOn16Bytes) {
   for (int sk : {1, 96, 97, 2000, 4096, 16385})
     for (int blockN : {64, 96, 128}) {
@@ -181,9 +182,15 @@ TEST(Forward, BlockMapRowsStartOn16Bytes) {
         EXPECT_EQ(blockMapIndex(p, 2, 1, m, 0, 128, blockN) % 16, 0) << sk << " " << blockN;
       // The last tile of the last (batch, head) is the map's last row's entry `cols - 1`.
       const long long last = blockMapIndex(p, 2, 1, 2, int(cols - 1), 128, blockN);
-      EXPECT_LT(last, blockMapBytes(3, 2, 300, sk, 128, blockN));
-      EXPECT_EQ(blockMapBytes(3, 2, 300, sk, 128, blockN),
+      const long long tileBytes = blockMapTileBytes(3, 2, 300, sk, 128, blockN);
+      EXPECT_LT(last, tileBytes);
+      EXPECT_EQ(tileBytes,
                 blockMapIndex(p, 2, 1, 2, 0, 128, blockN) + blockMapRowBytes(sk, blockN));
+      EXPECT_EQ(tileBytes % 16, 0);
+      // Row 383 (the last of 3 tiles of 128) of the last (batch, head) ends the map.
+      EXPECT_EQ(blockMapBoundsIndex(p, 0, 0, 0, 128), 0);
+      EXPECT_EQ(tileBytes + 8 * (blockMapBoundsIndex(p, 2, 1, 383, 128) + 1),
+                blockMapBytes(3, 2, 300, sk, 128, blockN));
     }
 }
 

@@ -42,6 +42,9 @@
 #ifndef ATTNC_SM90_PINGPONG
 #define ATTNC_SM90_PINGPONG 1 // the consumer warpgroups alternate their GEMM issue
 #endif
+#ifndef ATTNC_SM90_VECTOR_STORES
+#define ATTNC_SM90_VECTOR_STORES 1 // O rows stored 16 bytes a thread (quadTranspose)
+#endif
 #ifndef ATTNC_SM90_TILES_FROM_END
 #define ATTNC_SM90_TILES_FROM_END 1 // q-tiles laid from the sequence's end (workTile)
 #endif
@@ -90,6 +93,7 @@ __device__ void fwdSm90(const FwdParams &p, const FwdTmaMaps &maps) {
   static_assert(kHeadDim % 64 == 0 && kHeadDimV % 64 == 0, "head dims must be multiples of 64");
   static_assert(kBlockN % 16 == 0 && kBlockN <= 256, "kBlockN: a multiple of 16, at most 256");
   static_assert(kStages >= 1, "the K/V ring needs a stage");
+  static_assert(kTilesV % 4 == 0, "O is stored in groups of four n8 tiles");
 
   const int tid = threadIdx.x, warpgroup = tid / 128;
   // Work tiles: (q-tile, query head, batch), the q-tiles of each (head, batch) in reverse: with
@@ -252,6 +256,9 @@ __device__ void fwdSm90(const FwdParams &p, const FwdTmaMaps &maps) {
 #pragma unroll
     for (int r = 0; r < 2; ++r)
       qHook[r] = min(q0 + 64 * wg + 16 * warp + g + 8 * r, seqlenQ - 1);
+    // The rows' key bounds stand for a run-time map's mask on PARTIAL tiles where valid; not at
+    // head dim 256, whose O accumulator leaves no registers to hold them (ptxas spilled).
+    const RowBounds rowKeys = kHeadDimV <= 128 ? rowBounds<Pattern>(p, b, h, qHook) : RowBounds{};
 
     float acc[kTilesV][4]; // O rows of this thread, unnormalised
 #pragma unroll
@@ -319,7 +326,7 @@ __device__ void fwdSm90(const FwdParams &p, const FwdTmaMaps &maps) {
         mbarArrive(barKEmpty(s));
         float alpha[2];
         scoresToWeights<Pattern>(p, sc, softmax, alpha, tiles.full(n), b, h, qHook, n * kBlockN, t,
-                                 seqlenQ, seqlenK);
+                                 seqlenQ, seqlenK, rowKeys);
         wgmmaWait<0>();
         fenceOperands(acc);
         fenceOperands(pf);
@@ -352,7 +359,7 @@ __device__ void fwdSm90(const FwdParams &p, const FwdTmaMaps &maps) {
         mbarArrive(barKEmpty(s));
         float alpha[2];
         scoresToWeights<Pattern>(p, sc, softmax, alpha, tiles.full(n), b, h, qHook, n * kBlockN, t,
-                                 seqlenQ, seqlenK);
+                                 seqlenQ, seqlenK, rowKeys);
         rescaleRows(acc, alpha);
         packP();
         mbarWait(barVFull(s), phase);
@@ -408,14 +415,39 @@ __device__ void fwdSm90(const FwdParams &p, const FwdTmaMaps &maps) {
         }
       }
     }
+    // Rows whose O is 16-byte aligned are stored 16 bytes a thread: the four threads of a quad
+    // trade words so that each holds the 8 columns of one n8 tile (quadTranspose).
+    const bool vectorStores = ATTNC_SM90_VECTOR_STORES && kHeadDimV <= 128 &&
+                              p.o_row_stride % 8 == 0 &&
+                              reinterpret_cast<unsigned long long>(oPtr) % 16 == 0;
+    const int qRow = q0 + 64 * wg + 16 * warp + g; // rows qRow and qRow + 8
+    if (vectorStores) {
+      // Column groups outermost, so that the accumulators of a group die together.
+#pragma unroll
+      for (int a = 0; a < kTilesV / 4; ++a) {
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+          u32 w[4];
+#pragma unroll
+          for (int c = 0; c < 4; ++c)
+            w[c] = packFloat2<Elem>(acc[4 * a + c][2 * r] * invSum[r],
+                                    acc[4 * a + c][2 * r + 1] * invSum[r]);
+          quadTranspose(w, t);
+          if (qRow + 8 * r < q1)
+            stGlobal16(oPtr + (qRow + 8 * r) * p.o_row_stride + 8 * (4 * a + t), w);
+        }
+      }
+    }
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
-      const int q = q0 + 64 * wg + 16 * warp + g + 8 * r;
+      const int q = qRow + 8 * r;
       if (q < q1) {
+        if (!vectorStores) {
 #pragma unroll
-        for (int j = 0; j < kTilesV; ++j)
-          *reinterpret_cast<u32 *>(oPtr + q * p.o_row_stride + 8 * j + 2 * t) =
-              packFloat2<Elem>(acc[j][2 * r] * invSum[r], acc[j][2 * r + 1] * invSum[r]);
+          for (int j = 0; j < kTilesV; ++j)
+            *reinterpret_cast<u32 *>(oPtr + q * p.o_row_stride + 8 * j + 2 * t) =
+                packFloat2<Elem>(acc[j][2 * r] * invSum[r], acc[j][2 * r + 1] * invSum[r]);
+        }
         if (kSoftmax && p.lse && t == 0)
           p.lse[seq.lseOff + q] = lse[r];
       }

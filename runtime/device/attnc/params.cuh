@@ -68,8 +68,9 @@ struct FwdParams {
 
   // Run-time block map (patterns whose mask reads tensors): one byte per (batch, map head,
   // query tile, key tile), kTileEmpty / kTileFull / kTilePartial, written by the pattern's
-  // block-map builder kernel before the forward kernel runs. block_map_heads is Hq when the
-  // mask depends on the head, else 1. Null for patterns without one.
+  // block-map builder kernel before the forward kernel runs, followed by each query row's
+  // bounds (blockMapBytes, blockmap.cuh). block_map_heads is Hq when the mask depends on the
+  // head, else 1. Null for patterns without one.
   const unsigned char *block_map;
   int block_map_heads;
 
@@ -158,11 +159,28 @@ ATTNC_HD inline long long blockMapIndex(const FwdParams &p, int b, int h, int mT
   return ((static_cast<long long>(b) * p.block_map_heads + mapHead) * rows + mTile) * cols + nTile;
 }
 
-/// Bytes of the block map of a problem (its base must be 16-byte aligned).
-ATTNC_HD inline long long blockMapBytes(int batch, int mapHeads, int seqlenQ, int seqlenK,
-                                        int blockM, int blockN) {
+/// Bytes of the tile entries of a block map: every row of every (batch, map head).
+ATTNC_HD inline long long blockMapTileBytes(int batch, int mapHeads, int seqlenQ, int seqlenK,
+                                            int blockM, int blockN) {
   return static_cast<long long>(batch) * mapHeads * ((seqlenQ + blockM - 1) / blockM) *
          blockMapRowBytes(seqlenK, blockN);
+}
+
+/// Bytes of the block map of a problem (its base must be 16-byte aligned): the tile entries,
+/// then the row bounds (blockmap.cuh): two ints per query row of every (batch, map head),
+/// ceil(seqlen_q / blockM) * blockM rows each.
+ATTNC_HD inline long long blockMapBytes(int batch, int mapHeads, int seqlenQ, int seqlenK,
+                                        int blockM, int blockN) {
+  const long long rows =
+      static_cast<long long>(batch) * mapHeads * ((seqlenQ + blockM - 1) / blockM) * blockM;
+  return blockMapTileBytes(batch, mapHeads, seqlenQ, seqlenK, blockM, blockN) + 8 * rows;
+}
+
+/// Index (in int pairs past the tile entries) of the row bounds of query row q of (b, h).
+ATTNC_HD inline long long blockMapBoundsIndex(const FwdParams &p, int b, int h, int q, int blockM) {
+  const long long rows = (p.seqlen_q + blockM - 1) / blockM * static_cast<long long>(blockM);
+  const int mapHead = p.block_map_heads > 1 ? h : 0;
+  return (static_cast<long long>(b) * p.block_map_heads + mapHead) * rows + q;
 }
 
 /// Shared memory bytes of the mma.sync forward kernel (fwd_sm80.cuh): one Q tile plus `stages`

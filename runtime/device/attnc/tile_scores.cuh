@@ -8,6 +8,8 @@
 //   FULL tiles:    t = score_mod(c*s); softmax without mask code (the -inf check only when a
 //                  score mod may produce -inf);
 //   PARTIAL tiles: score mod -> mask -> bounds (k < seqlen_k) -> softmax with the -inf check;
+//                  where both rows have row bounds (blockmap.cuh), lo <= k <= hi stands for
+//                  the mask and the bounds;
 //   sigmoid / none normalisers: p = sigmoid(t + bias) or t, 0 where masked, alpha = 1;
 //   Pattern::weight then multiplies p (the softmax row sums stay unweighted).
 //
@@ -15,6 +17,7 @@
 #ifndef ATTNC_DEVICE_TILE_SCORES_CUH
 #define ATTNC_DEVICE_TILE_SCORES_CUH
 
+#include "attnc/blockmap.cuh"
 #include "attnc/params.cuh"
 #include "attnc/softmax.cuh"
 
@@ -45,12 +48,13 @@ template <class Pattern> ATTNC_DEVICE float unnormalizedWeight(const FwdParams &
 /// `alpha` to the factor the caller rescales its O rows by. `full`: the tile is entirely below
 /// seqlen_k and Pattern::tileFull holds for both rows (no mask code runs). Row r of this
 /// thread is query qHook[r] of head hHook[r] (the decode template packs several heads of one
-/// KV head into a tile; the forward templates pass one head twice).
+/// KV head into a tile; the forward templates pass one head twice). `rb`: the rows' bounds,
+/// where valid.
 template <class Pattern, int kTilesN>
 ATTNC_DEVICE void scoresToWeights(const FwdParams &p, float (&s)[kTilesN][4],
                                   OnlineSoftmax<kTilesN> &softmax, float (&alpha)[2], bool full,
                                   int b, const int (&hHook)[2], const int (&qHook)[2], int k0,
-                                  int t, int seqlenQ, int seqlenK) {
+                                  int t, int seqlenQ, int seqlenK, RowBounds rb = RowBounds{}) {
   constexpr bool kSoftmax = Pattern::kNormalizer == kNormalizeSoftmax;
   // A score modifier that uses the MUFU unit (tanh, exp, log) competes with the softmax's
   // exponentials for it: then every ATTNC_EXP2_EMULATION-th column tile's exponentials run
@@ -77,6 +81,26 @@ ATTNC_DEVICE void scoresToWeights(const FwdParams &p, float (&s)[kTilesN][4],
         for (int e = 0; e < 4; ++e)
           s[j][e] = unnormalizedWeight<Pattern>(p, s[j][e]);
     }
+  } else if (Pattern::kBlockMapN > 0 && rb.valid()) {
+    // Both rows are one interval of keys each (inside [0, seqlen_k)).
+#pragma unroll
+    for (int j = 0; j < kTilesN; ++j) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int k = k0 + 8 * j + 2 * t + (e & 1);
+        float x = s[j][e];
+        if constexpr (Pattern::kHasScoreMod)
+          x = Pattern::scoreMod(p, x * p.scale, b, hHook[e / 2], qHook[e / 2],
+                                min(k, seqlenK - 1), seqlenQ, seqlenK);
+        const bool keep = (k >= rb.lo[e / 2]) & (k <= rb.hi[e / 2]);
+        if constexpr (kSoftmax)
+          s[j][e] = keep ? x : negInfinity();
+        else
+          s[j][e] = keep ? unnormalizedWeight<Pattern>(p, x) : 0.f;
+      }
+    }
+    if constexpr (kSoftmax)
+      softmax.template update<true, kEmulateEvery>(s, f, alpha);
   } else {
     // Column 8j+e of this thread is key k0 + 2t + 8j + e.
     const int colLimit = seqlenK - k0 - 2 * t;
@@ -116,9 +140,10 @@ template <class Pattern, int kTilesN>
 ATTNC_DEVICE void scoresToWeights(const FwdParams &p, float (&s)[kTilesN][4],
                                   OnlineSoftmax<kTilesN> &softmax, float (&alpha)[2], bool full,
                                   int b, int h, const int (&qHook)[2], int k0, int t, int seqlenQ,
-                                  int seqlenK) {
+                                  int seqlenK, RowBounds rb = RowBounds{}) {
   const int hHook[2] = {h, h};
-  scoresToWeights<Pattern>(p, s, softmax, alpha, full, b, hHook, qHook, k0, t, seqlenQ, seqlenK);
+  scoresToWeights<Pattern>(p, s, softmax, alpha, full, b, hHook, qHook, k0, t, seqlenQ, seqlenK,
+                           rb);
 }
 
 /// Rescales O rows by alpha (the online softmax moved the running max).

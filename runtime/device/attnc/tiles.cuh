@@ -65,6 +65,10 @@ template <class Pattern, int kBlockN> struct KeyTiles {
   // The query tile's row of the run-time block map, when the pattern's tile functions read one
   // over tiles of kBlockN keys (blockmap.cuh; rows 16-byte aligned, blockMapIndex).
   const unsigned char *mapRow = nullptr;
+  // The FULL entries (bit i: tile 16 * fullChunk + i) of the 16 that prev() read last, so that
+  // full() of the tile prev() returned needs no load of its own.
+  mutable u32 fullBits = 0;
+  mutable int fullChunk = -1;
 
   ATTNC_DEVICE KeyTiles(const FwdParams &params, int b_, int h_, int q0_, int q1_, int sq, int sk)
       : p(params), b(b_), h(h_), q0(q0_), q1(q1_), seqlenQ(sq), seqlenK(sk) {
@@ -92,14 +96,24 @@ template <class Pattern, int kBlockN> struct KeyTiles {
   }
 
   /// Bit i set: the map does not mark tile 16 * chunk + i EMPTY, for the tiles in [nMin, last].
-  ATTNC_DEVICE u32 mapVisible(int chunk, int last) const {
+  /// With `keepFull`, the chunk's FULL entries go to fullBits.
+  ATTNC_DEVICE u32 mapVisible(int chunk, int last, bool keepFull = false) const {
     u32 w[4];
     ldGlobal16(w, mapRow + 16 * chunk);
-    u32 bits = 0;
+    // Bit 4i + j: byte j of w[i] of `mask` (a byte of 0xff or 0).
+    auto byteBits = [&](auto mask) {
+      u32 bits = 0;
 #pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      const u32 set = __vcmpne4(w[i], 0u); // 0xff in each byte that is not kTileEmpty
-      bits |= ((set >> 7 & 1u) | (set >> 14 & 2u) | (set >> 21 & 4u) | (set >> 28 & 8u)) << 4 * i;
+      for (int i = 0; i < 4; ++i) {
+        const u32 set = mask(w[i]);
+        bits |= ((set >> 7 & 1u) | (set >> 14 & 2u) | (set >> 21 & 4u) | (set >> 28 & 8u)) << 4 * i;
+      }
+      return bits;
+    };
+    const u32 bits = byteBits([](u32 x) { return __vcmpne4(x, kTileEmpty * 0x01010101u); });
+    if (keepFull) {
+      fullBits = byteBits([](u32 x) { return __vcmpeq4(x, kTileFull * 0x01010101u); });
+      fullChunk = chunk;
     }
     const int first = max(nMin - 16 * chunk, 0), top = min(last - 16 * chunk, 15);
     return bits & (0xffffu >> (15 - top)) & (0xffffu << first);
@@ -115,7 +129,7 @@ template <class Pattern, int kBlockN> struct KeyTiles {
     if constexpr (readsMapRow()) {
       while (n >= nMin) {
         const int chunk = n >> 4;
-        const u32 bits = mapVisible(chunk, n);
+        const u32 bits = mapVisible(chunk, n, true);
         if (bits)
           return 16 * chunk + 31 - __clz(bits);
         n = 16 * chunk - 1;
@@ -148,10 +162,15 @@ template <class Pattern, int kBlockN> struct KeyTiles {
     return c;
   }
 
-  /// Whether tile n needs no mask code: below seqlen_k and Pattern::tileFull.
+  /// Whether tile n needs no mask code: below seqlen_k and Pattern::tileFull (for a map row,
+  /// the entries prev() read when it returned n).
   ATTNC_DEVICE bool full(int n) const {
     const int k0 = n * kBlockN;
     bool f = k0 + kBlockN <= seqlenK;
+    if constexpr (readsMapRow()) {
+      if (fullChunk == n >> 4)
+        return f && (fullBits >> (n & 15) & 1u);
+    }
     if constexpr (Pattern::kHasMask)
       f = f && Pattern::tileFull(p, b, h, q0, q1, k0, k0 + kBlockN, seqlenQ, seqlenK);
     return f;

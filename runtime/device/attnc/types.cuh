@@ -107,6 +107,29 @@ ATTNC_DEVICE void ldGlobal16(u32 (&r)[4], const void *ptr) {
       : "l"(ptr));
 }
 
+/// Transposes a 4 x 4 block of words over the four threads of a quad (lanes 4g .. 4g + 3;
+/// t = lane % 4): on entry w[c] is word c of thread t; on return w[i] is word t of thread i.
+/// Two exchanges: the 2 x 2 blocks off the diagonal across lanes t ^ 2, then single words
+/// across t ^ 1.
+ATTNC_DEVICE void quadTranspose(u32 (&w)[4], int t) {
+  const bool hi = t & 2, odd = t & 1;
+  // Words c0, c0 + 1 (c0 = 2 * bit 1 of t) stay; the other two go to lane t ^ 2, whose words
+  // c0, c0 + 1 arrive.
+  const u32 own0 = hi ? w[2] : w[0], own1 = hi ? w[3] : w[1];
+  const u32 got0 = __shfl_xor_sync(~0u, hi ? w[0] : w[2], 2);
+  const u32 got1 = __shfl_xor_sync(~0u, hi ? w[1] : w[3], 2);
+  // Now: own = thread t's, got = thread (t ^ 2)'s words c0, c0 + 1. Lane t ^ 1 (same c0) wants
+  // word t ^ 1 of both; word t of threads t ^ 1 and t ^ 3 arrive.
+  const u32 mine = odd ? own1 : own0, mine2 = odd ? got1 : got0; // word t of t, of t ^ 2
+  const u32 from1 = __shfl_xor_sync(~0u, odd ? own0 : own1, 1);   // word t of t ^ 1
+  const u32 from3 = __shfl_xor_sync(~0u, odd ? got0 : got1, 1);   // word t of t ^ 3
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const int d = i ^ t; // thread i is t ^ d
+    w[i] = d & 2 ? (d & 1 ? from3 : mine2) : (d & 1 ? from1 : mine);
+  }
+}
+
 } // namespace attnc
 
 #endif // ATTNC_DEVICE_TYPES_CUH

@@ -101,10 +101,11 @@ Status launchLinearStep(const Kernel &step, const ForwardConfig &config, const F
 Status encodeTmaMaps(const ForwardConfig &config, const FwdParams &params, FwdTmaMaps &maps);
 
 /// Launches a pattern's block-map builder (the `_blockmap` entry point the emitter adds for
-/// masks that read tensors) to fill `map` (blockMapBytes(batch, params.block_map_heads,
-/// seqlen_q, seqlen_k, blockM, blockN) bytes of device memory, 16-byte aligned, as every
-/// allocation of the driver is) for `params`; the forward kernel
-/// then runs with params.block_map = map. params.block_map_heads must be 1 or params.heads.
+/// masks that read tensors; two launches: the tile entries, then each query row's bounds) to
+/// fill `map` (blockMapBytes(batch, params.block_map_heads, seqlen_q, seqlen_k, blockM,
+/// blockN) bytes of device memory, 16-byte aligned, as every allocation of the driver is) for
+/// `params`; the forward kernel then runs with params.block_map = map.
+/// params.block_map_heads must be 1 or params.heads.
 Status launchBlockMap(const Kernel &builder, const ForwardConfig &config, const FwdParams &params,
                       void *map, void *stream = nullptr);
 
