@@ -254,6 +254,12 @@ LogicalResult mlir::attn::emitKernelSource(KernelOp kernel, llvm::raw_ostream &o
   // softmax's exponentials to the FMA pipe).
   const int64_t mufuOps = scoreMod ? countMufuOps(scoreMod) : 0;
   os << "  static constexpr int kMufuScoreOps = " << mufuOps << ";\n";
+  // Operations of the score modifier (the Hopper template's epilogue takes extra registers
+  // only where the modifier leaves them).
+  int64_t scoreModOps = 0;
+  if (scoreMod)
+    scoreMod.getBody().walk([&](Operation *) { ++scoreModOps; });
+  os << "  static constexpr int kScoreModOps = " << scoreModOps << ";\n";
   // The tiles of the run-time block map (0: none): the forward kernels read a query tile's row
   // of it (tiles.cuh), the decode kernel's 64-key tiles may straddle two of its tiles.
   os << "  static constexpr int kBlockMapN = " << (blockMap ? spec.blockN : 0) << ";\n";

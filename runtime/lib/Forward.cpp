@@ -204,6 +204,9 @@ Status attnc::launchForward(const Kernel &kernel, const ForwardConfig &c, const 
                             void *stream, const Kernel *rowPasses) {
   if (reinterpret_cast<uintptr_t>(p.block_map) % 16 != 0)
     return Status::error("forward launch: the block map must be 16-byte aligned");
+  if (reinterpret_cast<uintptr_t>(p.o) % 16 != 0 || p.o_row_stride % 8 != 0 ||
+      p.o_head_stride % 8 != 0 || p.o_batch_stride % 8 != 0)
+    return Status::error("forward launch: o and its strides must keep rows 16-byte aligned");
   if (c.kernelTemplate == KernelTemplate::Linear) {
     Dim3 grid;
     ATTNC_TRY(linearGrid(c, p, grid));

@@ -415,13 +415,14 @@ __device__ void fwdSm90(const FwdParams &p, const FwdTmaMaps &maps) {
         }
       }
     }
-    // Rows whose O is 16-byte aligned are stored 16 bytes a thread: the four threads of a quad
-    // trade words so that each holds the 8 columns of one n8 tile (quadTranspose).
-    const bool vectorStores = ATTNC_SM90_VECTOR_STORES && kHeadDimV <= 128 &&
-                              p.o_row_stride % 8 == 0 &&
-                              reinterpret_cast<unsigned long long>(oPtr) % 16 == 0;
+    // O rows (16-byte aligned, params.cuh) are stored 16 bytes a thread: the four threads of a
+    // quad trade words so that each holds the 8 columns of one n8 tile (quadTranspose). Not
+    // at head dim 256 nor beside a score modifier of more than 32 operations (T5's buckets),
+    // where the shuffles' registers made ptxas spill.
+    constexpr bool vectorStores =
+        ATTNC_SM90_VECTOR_STORES && kHeadDimV <= 128 && Pattern::kScoreModOps <= 32;
     const int qRow = q0 + 64 * wg + 16 * warp + g; // rows qRow and qRow + 8
-    if (vectorStores) {
+    if constexpr (vectorStores) {
       // Column groups outermost, so that the accumulators of a group die together.
 #pragma unroll
       for (int a = 0; a < kTilesV / 4; ++a) {
@@ -442,7 +443,7 @@ __device__ void fwdSm90(const FwdParams &p, const FwdTmaMaps &maps) {
     for (int r = 0; r < 2; ++r) {
       const int q = qRow + 8 * r;
       if (q < q1) {
-        if (!vectorStores) {
+        if constexpr (!vectorStores) {
 #pragma unroll
           for (int j = 0; j < kTilesV; ++j)
             *reinterpret_cast<u32 *>(oPtr + q * p.o_row_stride + 8 * j + 2 * t) =

@@ -47,6 +47,8 @@ struct FwdParams {
   long long k_batch_stride, k_row_stride, k_head_stride;
   long long v_batch_stride, v_row_stride, v_head_stride;
   long long o_batch_stride, o_row_stride, o_head_stride;
+  // Every row of q, k, v and o starts 16-byte aligned (strides multiples of 8 elements): TMA
+  // loads them, and the kernels store O 16 bytes at a time (launchForward checks o's).
 
   int batch;    // B (number of sequences when varlen)
   int heads;    // Hq

@@ -47,6 +47,7 @@ using attnc::FwdParams;
 struct SoftmaxPattern {
   static constexpr bool kHasWeight = false;
   static constexpr int kMufuScoreOps = 0;
+  static constexpr int kScoreModOps = 0;
   static constexpr int kCombineBranches = 0; // no composite
   static constexpr int kNormalizer = attnc::kNormalizeSoftmax;
   static constexpr float kBias = 0.f;
