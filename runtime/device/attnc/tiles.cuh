@@ -65,10 +65,10 @@ template <class Pattern, int kBlockN> struct KeyTiles {
   // The query tile's row of the run-time block map, when the pattern's tile functions read one
   // over tiles of kBlockN keys (blockmap.cuh; rows 16-byte aligned, blockMapIndex).
   const unsigned char *mapRow = nullptr;
-  // The FULL entries (bit i: tile 16 * fullChunk + i) of the 16 that prev() read last, so that
-  // full() of the tile prev() returned needs no load of its own.
-  mutable u32 fullBits = 0;
-  mutable int fullChunk = -1;
+  // The FULL entries of the 16 that prev() read last, so that full() of the tile prev()
+  // returned needs no load of its own: bit i for tile 16 * chunk + i, the chunk in bits 16-31
+  // (one register; ~0: none).
+  mutable u32 fullBits = ~0u;
 
   ATTNC_DEVICE KeyTiles(const FwdParams &params, int b_, int h_, int q0_, int q1_, int sq, int sk)
       : p(params), b(b_), h(h_), q0(q0_), q1(q1_), seqlenQ(sq), seqlenK(sk) {
@@ -111,10 +111,9 @@ template <class Pattern, int kBlockN> struct KeyTiles {
       return bits;
     };
     const u32 bits = byteBits([](u32 x) { return __vcmpne4(x, kTileEmpty * 0x01010101u); });
-    if (keepFull) {
-      fullBits = byteBits([](u32 x) { return __vcmpeq4(x, kTileFull * 0x01010101u); });
-      fullChunk = chunk;
-    }
+    if (keepFull)
+      fullBits = byteBits([](u32 x) { return __vcmpeq4(x, kTileFull * 0x01010101u); }) |
+                 u32(chunk) << 16;
     const int first = max(nMin - 16 * chunk, 0), top = min(last - 16 * chunk, 15);
     return bits & (0xffffu >> (15 - top)) & (0xffffu << first);
   }
@@ -168,7 +167,7 @@ template <class Pattern, int kBlockN> struct KeyTiles {
     const int k0 = n * kBlockN;
     bool f = k0 + kBlockN <= seqlenK;
     if constexpr (readsMapRow()) {
-      if (fullChunk == n >> 4)
+      if (fullBits >> 16 == u32(n >> 4))
         return f && (fullBits >> (n & 15) & 1u);
     }
     if constexpr (Pattern::kHasMask)
