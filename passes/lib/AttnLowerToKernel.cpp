@@ -55,10 +55,14 @@ static HookProfile hookProfile(PatternOp pattern) {
   HookProfile profile;
   auto mask = pattern.getUnique<MaskOp>();
   auto scoreMod = pattern.getUnique<ScoreModOp>();
-  for (Operation *hook : {mask.getOperation(), scoreMod.getOperation()})
+  auto costOf = [&](Operation *hook) {
+    int64_t cost = 0;
     if (hook)
-      hook->getRegion(0).walk(
-          [&](Operation *op) { profile.cost += isa<LoadOp>(op) ? kLoadCost : 1; });
+      hook->getRegion(0).walk([&](Operation *op) { cost += isa<LoadOp>(op) ? kLoadCost : 1; });
+    return cost;
+  };
+  profile.scoreModCost = costOf(scoreMod);
+  profile.cost = costOf(mask) + profile.scoreModCost;
   if (scoreMod)
     profile.mufuScoreOps = countMufuOps(scoreMod);
   profile.keyPrefixes = !mask || keepsKeyPrefixes(mask);

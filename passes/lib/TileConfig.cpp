@@ -100,20 +100,23 @@ FailureOr<TileConfig> mlir::attn::selectTileConfig(StringRef arch, Type elementT
     // (full, causal, prefix-LM; a window wastes more keys on taller tiles), no MUFU operation
     // in the score modifier, and hooks that leave the registers (kWideQueryTileHookCost).
     // Everything else takes 128 rows in two consumers of 232.
-    // Key tiles of 128 (96 under heavy hooks), and 80 when a head dim is 256: S, P and the
+    // Key tiles of 128 (96 under a heavy score modifier or a mask and modifier above
+    // kHeavyMaskCost), and 80 when a head dim is 256: S, P and the
     // 64 x 256 O accumulator fit the consumers' registers and two stages of 80-key tiles fit
     // shared memory (64 under heavy hooks; 80 measured 3-9% faster than 64 on the H100).
     auto ok = [](int64_t d) { return d == 64 || d == 128 || d == 256; };
     if (!ok(headDim) || !ok(headDimV))
       return failure();
     int64_t stages = 2;
-    const bool heavy = hooks.cost > kHeavyHookCost;
+    const bool wideHead = std::max(headDim, headDimV) == 256;
+    const bool heavy = wideHead ? hooks.cost > kHeavyHookCost
+                                : hooks.scoreModCost > kHeavyHookCost || hooks.cost > kHeavyMaskCost;
     const bool wideQueries = std::max(headDim, headDimV) == 64 && hooks.keyPrefixes &&
                              hooks.mufuScoreOps == 0 && hooks.cost <= kWideQueryTileHookCost;
     int64_t blockM = wideQueries ? 192 : 128;
     if (int64_t forced = sm90BlockMOverride())
       blockM = forced;
-    int64_t blockN = std::max(headDim, headDimV) == 256 ? (heavy ? 64 : 80) : heavy ? 96 : 128;
+    int64_t blockN = wideHead ? (heavy ? 64 : 80) : heavy ? 96 : 128;
     if (int64_t forced = sm90BlockNOverride(headDim, headDimV, blockM, stages))
       blockN = forced;
     if (!sm90TilesFit(headDim, headDimV, blockM, blockN, stages)) {

@@ -15,11 +15,20 @@ struct TileConfig {
   int64_t stages; // K/V pipeline depth
 };
 
-/// Patterns whose mask and score modifier cost more than this per element (one per op, 16 per
-/// tensor read) take narrower key tiles on sm_90a: evaluated on a 64 x 128 tile while the
-/// previous tile's P V is in flight they need more registers than the consumers have. T5's
-/// bucketed bias (cost 75) and the document mask (40) spilled at 128 keys; at 96 they do not.
+/// Key tiles on sm_90a narrow (96 keys at head dims up to 128, 64 at 256) when a score
+/// modifier costs more than this per element (one per op, 16 per tensor read): it runs on
+/// every 64 x 128 tile while the previous tile's P V is in flight and needs more registers
+/// than the consumers have. T5's bucketed bias (cost 75) spilled 32 B at 128 keys; at 96 it
+/// does not.
 constexpr int64_t kHeavyHookCost = 32;
+
+/// A mask runs only on the partial tiles and its per-query reads are hoisted out of the key
+/// loop, so at head dims up to 128 it keeps 128 keys up to this cost of mask and score
+/// modifier together: the document mask (40) and the per-batch bounds of
+/// test/gpu/map_straddle.attn compile without spills there and the document mask measured
+/// 6-9% faster at 128 keys than at 96 (bench/RESULTS.md). Head dims 256 narrow at
+/// kHeavyHookCost.
+constexpr int64_t kHeavyMaskCost = 64;
 
 /// Head dims 64 take q-tiles of 192 rows on sm_90a (three consumer warpgroups of 160
 /// registers) only under hooks of at most this cost: ALiBi's score modifier (17) spilled 12 B
@@ -31,6 +40,8 @@ struct HookProfile {
   /// Per-element cost: one per op, 16 per tensor read (a gather in flight holds its address
   /// and its value); a register-pressure hint.
   int64_t cost = 0;
+  /// The score modifier's share of `cost`.
+  int64_t scoreModCost = 0;
   /// MUFU operations (tanh, exp, log, ...) in the score modifier.
   int64_t mufuScoreOps = 0;
   /// Every row keeps a prefix of the keys (MaskAnalysis' keepsKeyPrefixes; no mask: true).

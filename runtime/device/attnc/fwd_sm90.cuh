@@ -220,9 +220,8 @@ __device__ void fwdSm90(const FwdParams &p, const FwdTmaMaps &maps) {
 
   // Consumers: warpgroup 1 + w takes rows [64 w, 64 w + 64) of the tile.
   setMaxRegistersInc<kConsumerRegs>();
-  const int wg = warpgroup - 1, ctid = tid - 128 * warpgroup;
-  const int warp = ctid / 32, lane = ctid % 32;
-  const int g = lane / 4, t = lane % 4; // accumulator rows g, g+8 of the warp; columns 2t, 2t+1
+  const int wg = warpgroup - 1, lane = (tid - 128 * warpgroup) % 32;
+  const int t = lane % 4; // columns 2t, 2t+1 of the accumulator (its rows: rowInTile below)
   const u32 sQw = sQ + 64 * wg * 128;   // this warpgroup's 64 rows inside each column block
 
   // Pingpong: the consumer warpgroups take turns issuing their products in a ring (warpgroup
@@ -237,6 +236,13 @@ __device__ void fwdSm90(const FwdParams &p, const FwdTmaMaps &maps) {
   auto schedulerArrive = [&] {
     if constexpr (kPingpong)
       namedBarrierArrive(1 + (wg + 1) % kConsumers, kTurnThreads);
+  };
+  // This thread's accumulator rows in a q-tile are r and r + 8, r = 64 wg + 16 warp + lane / 4,
+  // recomputed where used: held across the loops, r was spilled at 128-key tiles beside a
+  // run-time map.
+  auto rowInTile = [wg] {
+    const int c = threadIndexHere() % 128;
+    return 64 * wg + 16 * (c / 32) + (c % 32) / 4;
   };
   if (kPingpong && wg == kConsumers - 1)
     namedBarrierArrive(1, kTurnThreads); // warpgroup 1 (wg 0) goes first
@@ -255,7 +261,7 @@ __device__ void fwdSm90(const FwdParams &p, const FwdTmaMaps &maps) {
     int qHook[2]; // rows this thread holds, clamped so hooks never see a row past the sequence
 #pragma unroll
     for (int r = 0; r < 2; ++r)
-      qHook[r] = min(q0 + 64 * wg + 16 * warp + g + 8 * r, seqlenQ - 1);
+      qHook[r] = min(q0 + rowInTile() + 8 * r, seqlenQ - 1);
     // The rows' key bounds stand for a run-time map's mask on PARTIAL tiles where valid; not at
     // head dim 256, whose O accumulator leaves no registers to hold them (ptxas spilled).
     const RowBounds rowKeys = kHeadDimV <= 128 ? rowBounds<Pattern>(p, b, h, qHook) : RowBounds{};
@@ -421,7 +427,7 @@ __device__ void fwdSm90(const FwdParams &p, const FwdTmaMaps &maps) {
     // where the shuffles' registers made ptxas spill.
     constexpr bool vectorStores =
         ATTNC_SM90_VECTOR_STORES && kHeadDimV <= 128 && Pattern::kScoreModOps <= 32;
-    const int qRow = q0 + 64 * wg + 16 * warp + g; // rows qRow and qRow + 8
+    const int qRow = q0 + rowInTile(); // rows qRow and qRow + 8
     if constexpr (vectorStores) {
       // Column groups outermost, so that the accumulators of a group die together.
 #pragma unroll

@@ -144,6 +144,9 @@ struct FwdParams {
 constexpr unsigned char kTileEmpty = 0, kTileFull = 1, kTilePartial = 2;
 /// Threads per block of the block-map builder (blockmap.cuh).
 constexpr int kBlockMapThreads = 128;
+/// The builder's minimum resident blocks per SM: named in its launch bounds so that ptxas
+/// gives it the registers it needs (with a thread count alone it stopped at 40 and spilled).
+constexpr int kBlockMapMinBlocks = 8;
 
 /// Entries of one row of a block map: one per key tile, padded to 16 so that every row starts
 /// 16-byte aligned (the kernels read a row 16 entries at a time, tiles.cuh).
