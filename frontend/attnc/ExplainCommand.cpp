@@ -4,7 +4,8 @@
 //   1. runs the front of the pipeline (canonicalize, attn-classify-blocks, canonicalize);
 //   2. evaluates the tile functions for batch 0 and the chosen head (classifyTiles: the map
 //      the kernel runs) and the mask on every pair (the exact map, and the pairs it keeps);
-//   3. prints mask_class, the tile counts, the tile density (pairs inside visited tiles), the
+//   3. prints mask_class, the sm_90a kernel's template and tiles with the reasons for them
+//      (describeTiling), the tile counts, the tile density (pairs inside visited tiles), the
 //      pair density (pairs the mask keeps), whether the map is exact and sound, and the map as
 //      characters (grouped to at most 64 x 64), followed by the exact map when they differ;
 //      --png draws the map with one pixel a tile.
@@ -373,6 +374,12 @@ int explainPattern(PatternOp pattern, const attnc::ExplainCommandOptions &o,
 
   outs() << "@" << pattern.getSymName() << "\n";
   outs() << "  mask_class: " << pattern.getMaskClass().value_or("(none)") << "\n";
+  const int64_t d = pattern.getHeadDim().value_or(128), dv = pattern.getHeadDimV().value_or(d);
+  KernelTarget target{"bf16", d, dv, "sm_90a", /*skipUnsupported=*/true};
+  if (std::optional<std::string> tiling = describeTiling(pattern, target))
+    outs() << llvm::formatv("  kernel (sm_90a, D {0}, Dv {1}): {2}\n", d, dv, *tiling);
+  else if (std::optional<std::string> reason = unsupportedReason(pattern, target))
+    outs() << "  kernel: none for head dims " << d << "/" << dv << ": " << *reason << "\n";
   outs() << llvm::formatv("  problem: Sq {0}, Skv {1}{2}; batch 0 of {3}, head {4} of {5}; "
                           "tiles {6} x {7}: a map of {8} x {9}\n",
                           o.seqQ, o.seqK, pattern.getVarlen() ? " (varlen)" : "", p.batch, h,

@@ -14,6 +14,7 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/SymbolTable.h"
+#include "llvm/Support/FormatVariadic.h"
 
 namespace mlir::attn {
 #define GEN_PASS_DEF_ATTNLOWERTOKERNELPASS
@@ -72,7 +73,7 @@ static HookProfile hookProfile(PatternOp pattern) {
 /// The template and tiling of `pattern`: the chunked linear template for a linear form, else
 /// the softmax family's per-arch table.
 static FailureOr<TileConfig> selectConfig(PatternOp pattern, StringRef arch, Type elementType,
-                                          int64_t d, int64_t dv) {
+                                          int64_t d, int64_t dv, std::string *why = nullptr) {
   if (auto linear = pattern.getUnique<LinearOp>()) {
     if (getFeatureMap(linear) == FeatureMap::Elementwise)
       return selectLinearConfig(arch, elementType, d, dv);
@@ -82,7 +83,23 @@ static FailureOr<TileConfig> selectConfig(PatternOp pattern, StringRef arch, Typ
       return failure();
     return selectLinearConfig(arch, elementType, 64, dv);
   }
-  return selectTileConfig(arch, elementType, d, dv, hookProfile(pattern));
+  return selectTileConfig(arch, elementType, d, dv, hookProfile(pattern), why);
+}
+
+std::optional<std::string> mlir::attn::describeTiling(PatternOp pattern,
+                                                      const KernelTarget &target) {
+  Type elementType = parseElementType(pattern.getContext(), target.elementType);
+  if (!elementType || pattern.getUnique<LinearOp>())
+    return std::nullopt;
+  auto [d, dv] = headDimsFor(pattern, target);
+  std::string why;
+  FailureOr<TileConfig> config = selectConfig(pattern, target.arch, elementType, d, dv, &why);
+  if (failed(config))
+    return std::nullopt;
+  return llvm::formatv("template {0}: tile {1} x {2}, {3} warps, {4} stages; {5}",
+                       stringifyTileTemplate(config->kernelTemplate), config->blockM,
+                       config->blockN, config->warps, config->stages, why)
+      .str();
 }
 
 std::optional<std::string> mlir::attn::unsupportedReason(PatternOp pattern,

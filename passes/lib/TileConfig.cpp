@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstdlib>
 
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/raw_ostream.h"
 
 using namespace mlir;
@@ -85,9 +86,44 @@ int64_t mlir::attn::sm90BlockMOverride() {
   return 0;
 }
 
+/// The reasons for the Hopper template's query and key tiles, as selectTileConfig chose them.
+static std::string sm90TileReasons(int64_t headDim, int64_t headDimV, const HookProfile &hooks,
+                                   int64_t blockM, int64_t blockN, bool wideQueries, bool heavy) {
+  const int64_t d = std::max(headDim, headDimV);
+  std::string rows;
+  if (blockM != (wideQueries ? 192 : 128))
+    rows = llvm::formatv("{0} query rows: ATTNC_SM90_BLOCK_M", blockM);
+  else if (wideQueries)
+    rows = llvm::formatv("192 query rows (three consumer warpgroups): head dim 64, every row "
+                         "keeps a prefix of the keys, no MUFU operation in the score modifier, "
+                         "hooks of cost {0} <= {1}",
+                         hooks.cost, kWideQueryTileHookCost);
+  else
+    rows = "128 query rows (two consumer warpgroups)";
+  const int64_t chosen = d == 256 ? (heavy ? 64 : 80) : heavy ? 96 : 128;
+  std::string keys;
+  if (blockN != chosen)
+    keys = llvm::formatv("{0} keys: ATTNC_SM90_BLOCK_N", blockN);
+  else if (d == 256)
+    keys = llvm::formatv("{0} keys: head dim 256{1} (hooks of cost {2}, {3} {4})", blockN,
+                         heavy ? ", heavy hooks" : "", hooks.cost, heavy ? ">" : "<=",
+                         kHeavyHookCost);
+  else if (heavy && hooks.scoreModCost > kHeavyHookCost)
+    keys = llvm::formatv("96 keys: a score modifier of cost {0} > {1}", hooks.scoreModCost,
+                         kHeavyHookCost);
+  else if (heavy)
+    keys = llvm::formatv("96 keys: mask and score modifier of cost {0} > {1}", hooks.cost,
+                         kHeavyMaskCost);
+  else
+    keys = llvm::formatv("128 keys (mask and score modifier of cost {0}: narrower above {1}, or "
+                         "a score modifier above {2})",
+                         hooks.cost, kHeavyMaskCost, kHeavyHookCost);
+  return rows + "; " + keys;
+}
+
 FailureOr<TileConfig> mlir::attn::selectTileConfig(StringRef arch, Type elementType,
                                                    int64_t headDim, int64_t headDimV,
-                                                   const HookProfile &hooks) {
+                                                   const HookProfile &hooks, std::string *why) {
   if (parseSmVersion(arch) < 80)
     return failure();
   if (!elementType.isBF16() && !elementType.isF16())
@@ -129,10 +165,14 @@ FailureOr<TileConfig> mlir::attn::selectTileConfig(StringRef arch, Type elementT
     }
     if (int64_t forced = sm90StagesOverride(headDim, headDimV, blockM, blockN))
       stages = forced;
+    if (why)
+      *why = sm90TileReasons(headDim, headDimV, hooks, blockM, blockN, wideQueries, heavy);
     return TileConfig{TileTemplate::Sm90, blockM, blockN, /*warps=*/4 * (1 + blockM / 64), stages};
   }
   if (headDimV != 64 && headDimV != 128)
     return failure();
+  if (why)
+    *why = "the mma.sync template's one tiling (8 warps of 16 query rows)";
   switch (headDim) {
   case 64:
     return TileConfig{TileTemplate::Sm80, /*blockM=*/128, /*blockN=*/64, /*warps=*/8,

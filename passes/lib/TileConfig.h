@@ -18,13 +18,13 @@ struct TileConfig {
 /// Key tiles on sm_90a narrow (96 keys at head dims up to 128, 64 at 256) when a score
 /// modifier costs more than this per element (one per op, 16 per tensor read): it runs on
 /// every 64 x 128 tile while the previous tile's P V is in flight and needs more registers
-/// than the consumers have. T5's bucketed bias (cost 75) spilled 32 B at 128 keys; at 96 it
+/// than the consumers have. T5's bucketed bias (cost 58) spilled 32 B at 128 keys; at 96 it
 /// does not.
 constexpr int64_t kHeavyHookCost = 32;
 
 /// A mask runs only on the partial tiles and its per-query reads are hoisted out of the key
 /// loop, so at head dims up to 128 it keeps 128 keys up to this cost of mask and score
-/// modifier together: the document mask (40) and the per-batch bounds of
+/// modifier together: the document mask (38) and the per-batch bounds of
 /// test/gpu/map_straddle.attn compile without spills there and the document mask measured
 /// 6-9% faster at 128 keys than at 96 (bench/RESULTS.md). Head dims 256 narrow at
 /// kHeavyHookCost.
@@ -61,9 +61,11 @@ int64_t sm90StagesOverride(int64_t headDim, int64_t headDimV, int64_t blockM, in
 /// 192 rows, two or three consumer warpgroups), or 0: unset or another value.
 int64_t sm90BlockMOverride();
 
-/// The configuration for `arch` (sm_80 ... sm_90a), or failure when none is supported.
+/// The configuration for `arch` (sm_80 ... sm_90a), or failure when none is supported. With
+/// `why`, also the reasons for its query and key tiles, in words (`attnc explain`).
 FailureOr<TileConfig> selectTileConfig(StringRef arch, Type elementType, int64_t headDim,
-                                       int64_t headDimV, const HookProfile &hooks = {});
+                                       int64_t headDimV, const HookProfile &hooks = {},
+                                       std::string *why = nullptr);
 
 /// The configuration of the chunked linear template (linear_sm80.cuh) for `arch`, or failure.
 /// The chunk (block_m) is 64 rows: the intra-chunk product costs 64 x 64 per row pair and the

@@ -30,6 +30,10 @@ struct KernelTarget {
 /// its head dims, ...), or nullopt when it can.
 std::optional<std::string> unsupportedReason(PatternOp pattern, const KernelTarget &target);
 
+/// The template and tiling `pattern` gets for `target` and the reasons for its tiles, in words
+/// (`attnc explain`); nullopt for a linear form or where it cannot be lowered.
+std::optional<std::string> describeTiling(PatternOp pattern, const KernelTarget &target);
+
 /// The default pipeline: pattern level -> kernel level for `target`.
 void buildAttnPipeline(OpPassManager &pm, const KernelTarget &target);
 
