@@ -364,7 +364,8 @@ LogicalResult mlir::attn::emitKernelSource(KernelOp kernel, llvm::raw_ostream &o
        << elem << ", " << spec.headDimV << ">(p);\n}\n#endif\n";
   }
   if (blockMap) {
-    os << "\nextern \"C\" __global__ void __launch_bounds__(attnc::kBlockMapThreads, attnc::kBlockMapMinBlocks) "
+    os << "\nextern \"C\" __global__ void "
+          "__launch_bounds__(attnc::kBlockMapThreads, attnc::kBlockMapMinBlocks) "
        << spec.blockMapEntry << "(const attnc::FwdParams p, unsigned char *map, int pass) {\n";
     const std::string args =
         llvm::formatv("<{0}, {1}, {2}>(p, map)", hooks, spec.blockM, spec.blockN).str();

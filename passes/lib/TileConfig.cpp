@@ -87,22 +87,23 @@ int64_t mlir::attn::sm90BlockMOverride() {
 }
 
 /// The reasons for the Hopper template's query and key tiles, as selectTileConfig chose them.
+/// `chosenM` and `chosenN` are its tiles before the knobs.
 static std::string sm90TileReasons(int64_t headDim, int64_t headDimV, const HookProfile &hooks,
-                                   int64_t blockM, int64_t blockN, bool wideQueries, bool heavy) {
+                                   int64_t blockM, int64_t blockN, int64_t chosenM,
+                                   int64_t chosenN, bool heavy) {
   const int64_t d = std::max(headDim, headDimV);
   std::string rows;
-  if (blockM != (wideQueries ? 192 : 128))
+  if (blockM != chosenM)
     rows = llvm::formatv("{0} query rows: ATTNC_SM90_BLOCK_M", blockM);
-  else if (wideQueries)
+  else if (chosenM == 192)
     rows = llvm::formatv("192 query rows (three consumer warpgroups): head dim 64, every row "
                          "keeps a prefix of the keys, no MUFU operation in the score modifier, "
                          "hooks of cost {0} <= {1}",
                          hooks.cost, kWideQueryTileHookCost);
   else
     rows = "128 query rows (two consumer warpgroups)";
-  const int64_t chosen = d == 256 ? (heavy ? 64 : 80) : heavy ? 96 : 128;
   std::string keys;
-  if (blockN != chosen)
+  if (blockN != chosenN)
     keys = llvm::formatv("{0} keys: ATTNC_SM90_BLOCK_N", blockN);
   else if (d == 256)
     keys = llvm::formatv("{0} keys: head dim 256{1} (hooks of cost {2}, {3} {4})", blockN,
@@ -149,10 +150,11 @@ FailureOr<TileConfig> mlir::attn::selectTileConfig(StringRef arch, Type elementT
                                 : hooks.scoreModCost > kHeavyHookCost || hooks.cost > kHeavyMaskCost;
     const bool wideQueries = std::max(headDim, headDimV) == 64 && hooks.keyPrefixes &&
                              hooks.mufuScoreOps == 0 && hooks.cost <= kWideQueryTileHookCost;
-    int64_t blockM = wideQueries ? 192 : 128;
+    const int64_t chosenM = wideQueries ? 192 : 128;
+    const int64_t chosenN = wideHead ? (heavy ? 64 : 80) : heavy ? 96 : 128;
+    int64_t blockM = chosenM, blockN = chosenN;
     if (int64_t forced = sm90BlockMOverride())
       blockM = forced;
-    int64_t blockN = wideHead ? (heavy ? 64 : 80) : heavy ? 96 : 128;
     if (int64_t forced = sm90BlockNOverride(headDim, headDimV, blockM, stages))
       blockN = forced;
     if (!sm90TilesFit(headDim, headDimV, blockM, blockN, stages)) {
@@ -166,7 +168,7 @@ FailureOr<TileConfig> mlir::attn::selectTileConfig(StringRef arch, Type elementT
     if (int64_t forced = sm90StagesOverride(headDim, headDimV, blockM, blockN))
       stages = forced;
     if (why)
-      *why = sm90TileReasons(headDim, headDimV, hooks, blockM, blockN, wideQueries, heavy);
+      *why = sm90TileReasons(headDim, headDimV, hooks, blockM, blockN, chosenM, chosenN, heavy);
     return TileConfig{TileTemplate::Sm90, blockM, blockN, /*warps=*/4 * (1 + blockM / 64), stages};
   }
   if (headDimV != 64 && headDimV != 128)

@@ -22,8 +22,6 @@
 
 namespace attnc {
 
-//===--- mbarriers -------------------------------------------------------===//
-
 // threadIdx.x read where it is used: ptxas cannot hoist a volatile read out of a loop, so a
 // value derived from it is recomputed there instead of held live across the loop (where a
 // full register file spills it).
@@ -32,6 +30,8 @@ ATTNC_DEVICE int threadIndexHere() {
   asm volatile("mov.u32 %0, %%tid.x;" : "=r"(v));
   return v;
 }
+
+//===--- mbarriers -------------------------------------------------------===//
 
 ATTNC_DEVICE void mbarInit(u32 bar, u32 count) {
   asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" ::"r"(bar), "r"(count) : "memory");
