@@ -113,12 +113,28 @@ int64_t explainedHeads(PatternOp pattern, const attnc::ExplainCommandOptions &o)
   return pattern.getHeads() ? int64_t(*pattern.getHeads()) : std::max<int64_t>(o.heads, 1);
 }
 
+/// The kernel target `pattern` is explained for: sm_90a, bf16, its own head dims or 128.
+KernelTarget explainedTarget(PatternOp pattern) {
+  const int64_t d = pattern.getHeadDim().value_or(128), dv = pattern.getHeadDimV().value_or(d);
+  return KernelTarget{"bf16", d, dv, "sm_90a", /*skipUnsupported=*/true};
+}
+
+/// Prints why `pattern` has no kernel for `target`, if it has none; returns whether it printed.
+bool printedNoKernel(PatternOp pattern, const KernelTarget &target) {
+  std::optional<std::string> reason = unsupportedReason(pattern, target);
+  if (reason)
+    outs() << "  kernel: none for head dims " << target.headDim << "/" << target.headDimV << ": "
+           << *reason << "\n";
+  return reason.has_value();
+}
+
 /// A linear pattern has no mask and no block map: says which form it is, and what the linear
 /// template will run (chunks, state slices, blocks, the decode step) for --seq and --heads.
 int explainLinear(PatternOp pattern, const attnc::ExplainCommandOptions &o) {
   auto linear = pattern.getUnique<LinearOp>();
   auto normalize = pattern.getUnique<NormalizeOp>();
-  const int64_t d = pattern.getHeadDim().value_or(128), dv = pattern.getHeadDimV().value_or(d);
+  const KernelTarget target = explainedTarget(pattern);
+  const int64_t d = target.headDim, dv = target.headDimV;
   const int64_t heads = explainedHeads(pattern, o);
   auto decay = pattern.getUnique<DecayOp>();
   const char *decayWhat =
@@ -145,11 +161,8 @@ int explainLinear(PatternOp pattern, const attnc::ExplainCommandOptions &o) {
                                              : "bidirectional (every key reaches every query)",
                           mapWhat, decayWhat, stringifyNormalizerKind(normalize.getKind()));
   outs() << "  mask_class: (none: a linear form is not classified into tiles)\n";
-  KernelTarget target{"bf16", d, dv, "sm_90a", /*skipUnsupported=*/true};
-  if (std::optional<std::string> reason = unsupportedReason(pattern, target)) {
-    outs() << "  kernel: none for head dims " << d << "/" << dv << ": " << *reason << "\n";
+  if (printedNoKernel(pattern, target))
     return 0;
-  }
   // The linear template's fixed geometry (linear_sm80.cuh, TileConfig.cpp selectLinearConfig).
   constexpr int64_t kChunk = 64, kSlice = 64;
   const int64_t featureSlices = map == FeatureMap::Elementwise ? 1 : rows / kSlice;
@@ -374,12 +387,12 @@ int explainPattern(PatternOp pattern, const attnc::ExplainCommandOptions &o,
 
   outs() << "@" << pattern.getSymName() << "\n";
   outs() << "  mask_class: " << pattern.getMaskClass().value_or("(none)") << "\n";
-  const int64_t d = pattern.getHeadDim().value_or(128), dv = pattern.getHeadDimV().value_or(d);
-  KernelTarget target{"bf16", d, dv, "sm_90a", /*skipUnsupported=*/true};
+  const KernelTarget target = explainedTarget(pattern);
   if (std::optional<std::string> tiling = describeTiling(pattern, target))
-    outs() << llvm::formatv("  kernel (sm_90a, D {0}, Dv {1}): {2}\n", d, dv, *tiling);
-  else if (std::optional<std::string> reason = unsupportedReason(pattern, target))
-    outs() << "  kernel: none for head dims " << d << "/" << dv << ": " << *reason << "\n";
+    outs() << llvm::formatv("  kernel (sm_90a, D {0}, Dv {1}): {2}\n", target.headDim,
+                            target.headDimV, *tiling);
+  else
+    printedNoKernel(pattern, target);
   outs() << llvm::formatv("  problem: Sq {0}, Skv {1}{2}; batch 0 of {3}, head {4} of {5}; "
                           "tiles {6} x {7}: a map of {8} x {9}\n",
                           o.seqQ, o.seqK, pattern.getVarlen() ? " (varlen)" : "", p.batch, h,

@@ -88,10 +88,8 @@ int64_t mlir::attn::sm90BlockMOverride() {
 
 /// The reasons for the Hopper template's query and key tiles, as selectTileConfig chose them.
 /// `chosenM` and `chosenN` are its tiles before the knobs.
-static std::string sm90TileReasons(int64_t headDim, int64_t headDimV, const HookProfile &hooks,
-                                   int64_t blockM, int64_t blockN, int64_t chosenM,
-                                   int64_t chosenN, bool heavy) {
-  const int64_t d = std::max(headDim, headDimV);
+static std::string sm90TileReasons(const HookProfile &hooks, int64_t blockM, int64_t blockN,
+                                   int64_t chosenM, int64_t chosenN, bool wideHead, bool heavy) {
   std::string rows;
   if (blockM != chosenM)
     rows = llvm::formatv("{0} query rows: ATTNC_SM90_BLOCK_M", blockM);
@@ -105,10 +103,10 @@ static std::string sm90TileReasons(int64_t headDim, int64_t headDimV, const Hook
   std::string keys;
   if (blockN != chosenN)
     keys = llvm::formatv("{0} keys: ATTNC_SM90_BLOCK_N", blockN);
-  else if (d == 256)
-    keys = llvm::formatv("{0} keys: head dim 256{1} (hooks of cost {2}, {3} {4})", blockN,
-                         heavy ? ", heavy hooks" : "", hooks.cost, heavy ? ">" : "<=",
-                         kHeavyHookCost);
+  else if (wideHead)
+    keys =
+        llvm::formatv("{0} keys: head dim 256{1} (hooks of cost {2}, {3} {4})", blockN,
+                      heavy ? ", heavy hooks" : "", hooks.cost, heavy ? ">" : "<=", kHeavyHookCost);
   else if (heavy && hooks.scoreModCost > kHeavyHookCost)
     keys = llvm::formatv("96 keys: a score modifier of cost {0} > {1}", hooks.scoreModCost,
                          kHeavyHookCost);
@@ -146,8 +144,9 @@ FailureOr<TileConfig> mlir::attn::selectTileConfig(StringRef arch, Type elementT
       return failure();
     int64_t stages = 2;
     const bool wideHead = std::max(headDim, headDimV) == 256;
-    const bool heavy = wideHead ? hooks.cost > kHeavyHookCost
-                                : hooks.scoreModCost > kHeavyHookCost || hooks.cost > kHeavyMaskCost;
+    const bool heavy = wideHead
+                           ? hooks.cost > kHeavyHookCost
+                           : hooks.scoreModCost > kHeavyHookCost || hooks.cost > kHeavyMaskCost;
     const bool wideQueries = std::max(headDim, headDimV) == 64 && hooks.keyPrefixes &&
                              hooks.mufuScoreOps == 0 && hooks.cost <= kWideQueryTileHookCost;
     const int64_t chosenM = wideQueries ? 192 : 128;
@@ -168,7 +167,7 @@ FailureOr<TileConfig> mlir::attn::selectTileConfig(StringRef arch, Type elementT
     if (int64_t forced = sm90StagesOverride(headDim, headDimV, blockM, blockN))
       stages = forced;
     if (why)
-      *why = sm90TileReasons(headDim, headDimV, hooks, blockM, blockN, chosenM, chosenN, heavy);
+      *why = sm90TileReasons(hooks, blockM, blockN, chosenM, chosenN, wideHead, heavy);
     return TileConfig{TileTemplate::Sm90, blockM, blockN, /*warps=*/4 * (1 + blockM / 64), stages};
   }
   if (headDimV != 64 && headDimV != 128)

@@ -222,7 +222,7 @@ __device__ void fwdSm90(const FwdParams &p, const FwdTmaMaps &maps) {
   setMaxRegistersInc<kConsumerRegs>();
   const int wg = warpgroup - 1, lane = (tid - 128 * warpgroup) % 32;
   const int t = lane % 4; // columns 2t, 2t+1 of the accumulator (its rows: rowInTile below)
-  const u32 sQw = sQ + 64 * wg * 128;   // this warpgroup's 64 rows inside each column block
+  const u32 sQw = sQ + 64 * wg * 128; // this warpgroup's 64 rows inside each column block
 
   // Pingpong: the consumer warpgroups take turns issuing their products in a ring (warpgroup
   // 1 + w waits at named barrier 1 + w, which the one before it arrives at once it has issued),
