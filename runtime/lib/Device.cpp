@@ -223,7 +223,7 @@ StatusOr<Module> Device::loadModule(std::string_view cubin) {
 }
 
 Status Device::launch(const Function &fn, Dim3 grid, Dim3 block, unsigned sharedBytes, void *stream,
-                      void **args) {
+                      void **args, LaunchOrder order) {
   if (!fn)
     return Status::error("cuLaunchKernel: null function");
   if (fn.state_->device != this)
@@ -236,6 +236,24 @@ Status Device::launch(const Function &fn, Dim3 grid, Dim3 block, unsigned shared
     ATTNC_CU(*api, cuFuncSetAttribute, state.fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
              static_cast<int>(sharedBytes));
     state.smemLimit.store(sharedBytes, std::memory_order_relaxed);
+  }
+  if (order == LaunchOrder::EarlyStart && ccMajor_ >= 9) {
+    CUlaunchAttribute attr{};
+    attr.id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
+    attr.value.programmaticStreamSerializationAllowed = 1;
+    CUlaunchConfig config{};
+    config.gridDimX = grid.x;
+    config.gridDimY = grid.y;
+    config.gridDimZ = grid.z;
+    config.blockDimX = block.x;
+    config.blockDimY = block.y;
+    config.blockDimZ = block.z;
+    config.sharedMemBytes = sharedBytes;
+    config.hStream = static_cast<CUstream>(stream);
+    config.attrs = &attr;
+    config.numAttrs = 1;
+    ATTNC_CU(*api, cuLaunchKernelEx, &config, state.fn, args, nullptr);
+    return Status::success();
   }
   ATTNC_CU(*api, cuLaunchKernel, state.fn, grid.x, grid.y, grid.z, block.x, block.y, block.z,
            sharedBytes, static_cast<CUstream>(stream), args, nullptr);

@@ -44,6 +44,7 @@ namespace attnc::detail {
   X(cuModuleUnload, 2000)                                                                          \
   X(cuFuncSetAttribute, 9000)                                                                      \
   X(cuLaunchKernel, 4000)                                                                          \
+  X(cuLaunchKernelEx, 11060)                                                                       \
   X(cuMemAlloc, 3020)                                                                              \
   X(cuMemFree, 3020)                                                                               \
   X(cuMemAllocAsync, 11020)                                                                        \

@@ -385,21 +385,26 @@ Status attnc::launchDecode(const Kernel &decode, const Kernel &merge, const Forw
   const unsigned smem = static_cast<unsigned>(
       decodeSm80SmemBytes(c.headDim, c.headDimV, decodeStages(c.headDim, c.headDimV)));
   void *args[] = {&copy};
+  // Both grids start behind the kernel before them (they wait for it first thing): the merge's
+  // launch hides behind the decode grid's tail. ATTNC_DECODE_EARLY_START=0 launches them plainly.
+  const char *early = std::getenv("ATTNC_DECODE_EARLY_START");
+  const LaunchOrder order =
+      early && std::atoi(early) == 0 ? LaunchOrder::Serial : LaunchOrder::EarlyStart;
   if (splits == 1)
-    return decode.launch(grid, block, smem, stream, args);
+    return decode.launch(grid, block, smem, stream, args, order);
   const size_t bytes =
       size_t(decodeWorkspaceFloats(splits, p.batch, p.heads, p.seqlen_q, c.headDimV)) *
       sizeof(float);
   StreamScratch scratch(decode.device(), stream);
   ATTNC_ASSIGN_OR_RETURN(DevicePtr workspace, scratch.allocate(bytes));
   copy.decode_workspace = reinterpret_cast<float *>(workspace);
-  Status st = decode.launch(grid, block, smem, stream, args);
+  Status st = decode.launch(grid, block, smem, stream, args, order);
   if (st.ok()) {
     const long long rows = static_cast<long long>(p.batch) * p.heads * p.seqlen_q;
     const long long rowsPerBlock = kDecodeMergeThreads / 32;
     const Dim3 mergeGrid{static_cast<unsigned>((rows + rowsPerBlock - 1) / rowsPerBlock), 1, 1};
     st = merge.launch(mergeGrid, Dim3{static_cast<unsigned>(kDecodeMergeThreads), 1, 1}, 0, stream,
-                      args);
+                      args, order);
   }
   return scratch.release(st);
 }
@@ -426,7 +431,7 @@ Status attnc::launchBlockMap(const Kernel &builder, const ForwardConfig &c, cons
   ATTNC_TRY(builder.launch(grid, block, 0, stream, args)); // the tile entries
   pass = 1;
   const Dim3 rowsGrid{grid.y * static_cast<unsigned>(c.blockM) / (kBlockMapThreads / 32), 1,
-                      grid.z}; // a warp per query row
+                      grid.z};                             // a warp per query row
   return builder.launch(rowsGrid, block, 0, stream, args); // the row bounds, from the entries
 }
 

@@ -43,6 +43,28 @@ extern "C" __global__ void attnc_big_smem(int *out, int words) {
 }
 )";
 
+// A slow producer that lets its dependents start at once, and a consumer that waits for it
+// before reading: launched with LaunchOrder::EarlyStart, the consumer must still see every
+// value the producer wrote.
+const char *kOrderedKernels = R"(
+#include "attnc/types.cuh"
+extern "C" __global__ void attnc_produce(int *data, int n, long long spin) {
+  attnc::gridDependencyRelease();
+  const long long start = clock64();
+  while (clock64() - start < spin) {
+  }
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n)
+    data[i] = 3 * i + 1;
+}
+extern "C" __global__ void attnc_consume(const int *data, int *out, int n) {
+  attnc::gridDependencyWait();
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n)
+    out[i] = data[i] * 2;
+}
+)";
+
 bool isClearNoGpuMessage(const std::string &m) {
   return m.find("CUDA driver not found (libcuda.so.1)") != std::string::npos ||
          m.find("no CUDA device") != std::string::npos;
@@ -55,8 +77,7 @@ protected:
     if (!device.ok())
       GTEST_SKIP() << "no GPU: " << device.status().message();
     dev = *device;
-    std::string pattern =
-        (fs::temp_directory_path() / "attnc-jit-test-XXXXXX").string();
+    std::string pattern = (fs::temp_directory_path() / "attnc-jit-test-XXXXXX").string();
     ASSERT_NE(mkdtemp(pattern.data()), nullptr);
     dir = pattern;
     cache = std::make_unique<KernelCache>(CacheConfig{dir});
@@ -76,8 +97,7 @@ TEST(RuntimeDriverNoGpu, EveryEntryFailsCleanlyWithoutAGpu) {
   auto device = Device::open();
   if (device.ok())
     GTEST_SKIP() << "a GPU is present: " << (*device)->name();
-  EXPECT_TRUE(isClearNoGpuMessage(device.status().message()))
-      << device.status().message();
+  EXPECT_TRUE(isClearNoGpuMessage(device.status().message())) << device.status().message();
   EXPECT_FALSE(Device::count().ok());
   EXPECT_FALSE(Device::current().ok());
   EXPECT_FALSE(Device::open(3).ok());
@@ -85,11 +105,9 @@ TEST(RuntimeDriverNoGpu, EveryEntryFailsCleanlyWithoutAGpu) {
   // into a crash).
   EXPECT_EQ(Device::open().status().message(), device.status().message());
   KernelCache memoryOnly(CacheConfig{});
-  auto kernel = jitKernel(kIotaKernel, "attnc_iota", {},
-                          JitTarget{nullptr, "", &memoryOnly});
+  auto kernel = jitKernel(kIotaKernel, "attnc_iota", {}, JitTarget{nullptr, "", &memoryOnly});
   ASSERT_FALSE(kernel.ok());
-  EXPECT_TRUE(isClearNoGpuMessage(kernel.status().message()))
-      << kernel.status().message();
+  EXPECT_TRUE(isClearNoGpuMessage(kernel.status().message())) << kernel.status().message();
 }
 
 TEST_F(RuntimeDriver, DescribesTheDevice) {
@@ -105,8 +123,7 @@ TEST_F(RuntimeDriver, DescribesTheDevice) {
   EXPECT_EQ(*current, dev);
   auto missing = Device::open(1000);
   ASSERT_FALSE(missing.ok());
-  EXPECT_NE(missing.status().message().find("does not exist"),
-            std::string::npos);
+  EXPECT_NE(missing.status().message().find("does not exist"), std::string::npos);
 }
 
 TEST_F(RuntimeDriver, LaunchesAJitKernelAndReadsItsOutput) {
@@ -118,8 +135,8 @@ TEST_F(RuntimeDriver, LaunchesAJitKernelAndReadsItsOutput) {
   ASSERT_TRUE(dev->memset(out->ptr(), 0xff, n * sizeof(int)).ok());
   DevicePtr ptr = out->ptr();
   void *args[] = {&ptr, &n, &base};
-  Status launched = (*kernel)->launch({static_cast<unsigned>((n + 127) / 128)},
-                                      {128}, 0, nullptr, args);
+  Status launched =
+      (*kernel)->launch({static_cast<unsigned>((n + 127) / 128)}, {128}, 0, nullptr, args);
   ASSERT_TRUE(launched.ok()) << launched.message();
   ASSERT_TRUE(dev->synchronize().ok());
   std::vector<int> host(n);
@@ -132,6 +149,37 @@ TEST_F(RuntimeDriver, LaunchesAJitKernelAndReadsItsOutput) {
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->get(), kernel->get());
   EXPECT_EQ(cache->stats().misses, 1u);
+}
+
+TEST_F(RuntimeDriver, EarlyStartedKernelsWaitForTheirPredecessor) {
+  auto produce = jitKernel(kOrderedKernels, "attnc_produce", {}, target());
+  ASSERT_TRUE(produce.ok()) << produce.status().message();
+  auto consume = jitKernel(kOrderedKernels, "attnc_consume", {}, target());
+  ASSERT_TRUE(consume.ok()) << consume.status().message();
+  int n = 4096;
+  auto data = dev->allocBuffer(n * sizeof(int));
+  auto out = dev->allocBuffer(n * sizeof(int));
+  ASSERT_TRUE(data.ok() && out.ok());
+  auto stream = dev->createStream();
+  ASSERT_TRUE(stream.ok()) << stream.status().message();
+  DevicePtr dataPtr = data->ptr(), outPtr = out->ptr();
+  for (int round = 0; round < 3; ++round) {
+    ASSERT_TRUE(dev->memset(dataPtr, 0, n * sizeof(int)).ok());
+    ASSERT_TRUE(dev->memset(outPtr, 0xff, n * sizeof(int)).ok());
+    long long spin = 200000; // about 0.1 ms: long enough for the consumer to start early
+    void *produceArgs[] = {&dataPtr, &n, &spin};
+    void *consumeArgs[] = {&dataPtr, &outPtr, &n};
+    const Dim3 grid{static_cast<unsigned>((n + 127) / 128)}, block{128};
+    ASSERT_TRUE((*produce)->launch(grid, block, 0, stream->handle(), produceArgs).ok());
+    Status launched =
+        (*consume)->launch(grid, block, 0, stream->handle(), consumeArgs, LaunchOrder::EarlyStart);
+    ASSERT_TRUE(launched.ok()) << launched.message();
+    ASSERT_TRUE(dev->synchronize(stream->handle()).ok());
+    std::vector<int> host(n);
+    ASSERT_TRUE(dev->copyToHost(host.data(), outPtr, n * sizeof(int)).ok());
+    for (int i = 0; i < n; ++i)
+      ASSERT_EQ(host[i], 2 * (3 * i + 1)) << "round " << round << ", at " << i;
+  }
 }
 
 TEST_F(RuntimeDriver, RaisesTheSharedMemoryLimitAbove48KiB) {
@@ -149,8 +197,7 @@ TEST_F(RuntimeDriver, RaisesTheSharedMemoryLimitAbove48KiB) {
   DevicePtr ptr = out->ptr();
   void *args[] = {&ptr, &words};
   ASSERT_TRUE(timer->start(stream->handle()).ok());
-  Status launched =
-      (*kernel)->launch({1}, {256}, bytes, stream->handle(), args);
+  Status launched = (*kernel)->launch({1}, {256}, bytes, stream->handle(), args);
   ASSERT_TRUE(launched.ok()) << launched.message();
   ASSERT_TRUE(timer->stop(stream->handle()).ok());
   auto ms = timer->elapsedMs();
@@ -166,16 +213,13 @@ TEST_F(RuntimeDriver, RaisesTheSharedMemoryLimitAbove48KiB) {
 TEST_F(RuntimeDriver, ErrorsNameTheCallAndTheKernel) {
   auto missing = jitKernel(kIotaKernel, "no_such_kernel", {}, target());
   ASSERT_FALSE(missing.ok());
-  EXPECT_NE(missing.status().message().find("no_such_kernel"),
-            std::string::npos);
-  EXPECT_NE(missing.status().message().find("cuModuleGetFunction"),
-            std::string::npos)
+  EXPECT_NE(missing.status().message().find("no_such_kernel"), std::string::npos);
+  EXPECT_NE(missing.status().message().find("cuModuleGetFunction"), std::string::npos)
       << missing.status().message();
 
   auto garbage = dev->loadModule("definitely not a cubin");
   ASSERT_FALSE(garbage.ok());
-  EXPECT_NE(garbage.status().message().find("cuModuleLoadData"),
-            std::string::npos);
+  EXPECT_NE(garbage.status().message().find("cuModuleLoadData"), std::string::npos);
 
   // Far more shared memory than any GPU has.
   auto kernel = jitKernel(kSharedKernel, "attnc_big_smem", {}, target());
@@ -185,8 +229,7 @@ TEST_F(RuntimeDriver, ErrorsNameTheCallAndTheKernel) {
   void *args[] = {&ptr, &words};
   Status tooBig = (*kernel)->launch({1}, {32}, 64u << 20, nullptr, args);
   EXPECT_FALSE(tooBig.ok());
-  EXPECT_NE(tooBig.message().find("cuFuncSetAttribute"), std::string::npos)
-      << tooBig.message();
+  EXPECT_NE(tooBig.message().find("cuFuncSetAttribute"), std::string::npos) << tooBig.message();
 }
 
 } // namespace

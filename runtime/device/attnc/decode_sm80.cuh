@@ -20,6 +20,8 @@
 //   LSE = log sum_s e^{LSE_s},  O = sum_s e^{LSE_s - LSE} O_s
 // (sigmoid / none normalisers: O = sum_s O_s, no LSE). Launch: kDecodeThreads threads,
 // decodeSm80SmemBytes(...) bytes of dynamic shared memory; the merge one warp per (b, h, q) row.
+// Both start early behind the kernel before them in the stream (LaunchOrder::EarlyStart) and wait
+// for it in their first instruction, which hides the merge's launch behind the decode grid's end.
 // Assumes what fwd_sm80.cuh assumes (16-byte aligned rows); D and Dv in {64, 128} (with 256 a
 // warp's O row and its fragments need more than 255 registers: such patterns decode with the
 // forward kernel).
@@ -58,6 +60,8 @@ __device__ void decodeSm80(const FwdParams &p) {
   static_assert(kWarps * kDecodeRows * kAccStride * 4 <= int(kStages * (kTileBytesK + kTileBytesV)),
                 "the warps' partial outputs must fit in the K/V ring");
 
+  gridDependencyWait();    // q, k, v and the sequence tables may come from the kernel before
+  gridDependencyRelease(); // the merge's blocks wait for this grid's end anyway
   const int split = blockIdx.x, b = blockIdx.z;
   const int group = p.heads / p.kv_heads;
   const int rowGroups = decodeRowGroups(p.heads, p.kv_heads, p.seqlen_q);
@@ -343,6 +347,8 @@ __device__ void decodeMerge(const FwdParams &p) {
   constexpr int kPer = kHeadDimV / 32;
   static_assert(kHeadDimV % 64 == 0, "Dv must be a multiple of 64");
   constexpr bool kSoftmax = Pattern::kNormalizer == kNormalizeSoftmax;
+  gridDependencyWait(); // the decode grid's partials
+  gridDependencyRelease();
   const int lane = threadIdx.x % 32;
   const long long rowsTotal = static_cast<long long>(p.batch) * p.heads * p.seqlen_q;
   const long long r =

@@ -3,8 +3,9 @@
 // The scalar vocabulary of the device library. NVRTC finds no system or toolkit header
 // (no <cstdint>, no <cuda_bf16.h>), so everything is spelled here: fixed-width integer aliases,
 // the two 16-bit storage types `attnc::bf16` and `attnc::half` (bit containers; arithmetic
-// happens in fp32) with conversions through `cvt` PTX, and float limits. Only compiler
-// builtins are used (`__int_as_float`, `__uint_as_float`), which both NVRTC and nvcc provide.
+// happens in fp32) with conversions through `cvt` PTX, float limits, and the two grid-ordering
+// instructions of an early-started launch. Only compiler builtins are used (`__int_as_float`,
+// `__uint_as_float`), which both NVRTC and nvcc provide.
 //
 //===----------------------------------------------------------------------===//
 #ifndef ATTNC_DEVICE_TYPES_CUH
@@ -121,13 +122,30 @@ ATTNC_DEVICE void quadTranspose(u32 (&w)[4], int t) {
   // Now: own = thread t's, got = thread (t ^ 2)'s words c0, c0 + 1. Lane t ^ 1 (same c0) wants
   // word t ^ 1 of both; word t of threads t ^ 1 and t ^ 3 arrive.
   const u32 mine = odd ? own1 : own0, mine2 = odd ? got1 : got0; // word t of t, of t ^ 2
-  const u32 from1 = __shfl_xor_sync(~0u, odd ? own0 : own1, 1);   // word t of t ^ 1
-  const u32 from3 = __shfl_xor_sync(~0u, odd ? got0 : got1, 1);   // word t of t ^ 3
+  const u32 from1 = __shfl_xor_sync(~0u, odd ? own0 : own1, 1);  // word t of t ^ 1
+  const u32 from3 = __shfl_xor_sync(~0u, odd ? got0 : got1, 1);  // word t of t ^ 3
 #pragma unroll
   for (int i = 0; i < 4; ++i) {
     const int d = i ^ t; // thread i is t ^ d
     w[i] = d & 2 ? (d & 1 ? from3 : mine2) : (d & 1 ? from1 : mine);
   }
+}
+
+/// Programmatic dependent launch (sm_90 and later; no-ops before, and in a grid not launched
+/// with LaunchOrder::EarlyStart, which lets it be resident before the kernel ahead of it in the
+/// stream has finished). gridDependencyWait() holds the calling thread until that kernel has
+/// completed and its writes are visible: an early-started kernel calls it before any global
+/// access. gridDependencyRelease() lets the next grid in the stream start launching its blocks
+/// now rather than at this grid's end.
+ATTNC_DEVICE void gridDependencyWait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+ATTNC_DEVICE void gridDependencyRelease() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
 }
 
 } // namespace attnc

@@ -250,6 +250,10 @@ struct Dim3 {
   unsigned x = 1, y = 1, z = 1;
 };
 
+/// How a launch orders against the stream's previous kernel: Serial waits for it to finish;
+/// EarlyStart may begin once it has finished launching its blocks (see Device::launch).
+enum class LaunchOrder { Serial, EarlyStart };
+
 class Device;
 class Module;
 
@@ -381,9 +385,12 @@ public:
   StatusOr<Module> loadModule(std::string_view cubin);
   /// Launches on `stream` (a CUstream; null = the legacy default stream).
   /// Raises the function's dynamic shared memory limit first when sharedBytes
-  /// exceeds 48 KiB.
+  /// exceeds 48 KiB. LaunchOrder::EarlyStart lets the grid start before the
+  /// stream's previous kernel has finished (programmatic dependent launch, on
+  /// sm_90 and later; elsewhere it is a plain launch): only for kernels that
+  /// wait for their predecessor (griddepcontrol.wait) before touching memory.
   Status launch(const Function &fn, Dim3 grid, Dim3 block, unsigned sharedBytes, void *stream,
-                void **args);
+                void **args, LaunchOrder order = LaunchOrder::Serial);
   Status synchronize();
   Status synchronize(void *stream);
   StatusOr<Stream> createStream();
@@ -428,8 +435,9 @@ public:
   const Function &function() const { return fn_; }
   Device &device() const { return *fn_.device(); }
   const CompileResult &compiled() const { return *compiled_; }
-  Status launch(Dim3 grid, Dim3 block, unsigned sharedBytes, void *stream, void **args) const {
-    return device().launch(fn_, grid, block, sharedBytes, stream, args);
+  Status launch(Dim3 grid, Dim3 block, unsigned sharedBytes, void *stream, void **args,
+                LaunchOrder order = LaunchOrder::Serial) const {
+    return device().launch(fn_, grid, block, sharedBytes, stream, args, order);
   }
 
 private:
