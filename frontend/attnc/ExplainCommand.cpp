@@ -113,9 +113,10 @@ int64_t explainedHeads(PatternOp pattern, const attnc::ExplainCommandOptions &o)
   return pattern.getHeads() ? int64_t(*pattern.getHeads()) : std::max<int64_t>(o.heads, 1);
 }
 
-/// The kernel target `pattern` is explained for: sm_90a, bf16, its own head dims or 128.
-KernelTarget explainedTarget(PatternOp pattern) {
-  const int64_t d = pattern.getHeadDim().value_or(128), dv = pattern.getHeadDimV().value_or(d);
+/// The kernel target `pattern` is explained for: sm_90a, bf16, its own head dims or --head-dim.
+KernelTarget explainedTarget(PatternOp pattern, const attnc::ExplainCommandOptions &o) {
+  const int64_t d = pattern.getHeadDim().value_or(o.headDim),
+                dv = pattern.getHeadDimV().value_or(d);
   return KernelTarget{"bf16", d, dv, "sm_90a", /*skipUnsupported=*/true};
 }
 
@@ -133,7 +134,7 @@ bool printedNoKernel(PatternOp pattern, const KernelTarget &target) {
 int explainLinear(PatternOp pattern, const attnc::ExplainCommandOptions &o) {
   auto linear = pattern.getUnique<LinearOp>();
   auto normalize = pattern.getUnique<NormalizeOp>();
-  const KernelTarget target = explainedTarget(pattern);
+  const KernelTarget target = explainedTarget(pattern, o);
   const int64_t d = target.headDim, dv = target.headDimV;
   const int64_t heads = explainedHeads(pattern, o);
   auto decay = pattern.getUnique<DecayOp>();
@@ -387,7 +388,7 @@ int explainPattern(PatternOp pattern, const attnc::ExplainCommandOptions &o,
 
   outs() << "@" << pattern.getSymName() << "\n";
   outs() << "  mask_class: " << pattern.getMaskClass().value_or("(none)") << "\n";
-  const KernelTarget target = explainedTarget(pattern);
+  const KernelTarget target = explainedTarget(pattern, o);
   if (std::optional<std::string> tiling = describeTiling(pattern, target))
     outs() << llvm::formatv("  kernel (sm_90a, D {0}, Dv {1}): {2}\n", target.headDim,
                             target.headDimV, *tiling);

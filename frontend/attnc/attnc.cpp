@@ -10,7 +10,7 @@
 //   attnc run SPEC     the arguments of ref, plus [--dtype=bf16|f16] [--check]: the generated
 //                      kernel on the GPU
 //   attnc explain SPEC [--pattern NAME] [--seq N] [--seq-k N] [--tile M] [--tile-n N]
-//                      [--batch B] [--heads H] [--head H] [--input NAME=FILE.npy]...
+//                      [--batch B] [--heads H] [--head H] [--head-dim N] [--input NAME=FILE.npy]...
 //                      [--scalar NAME=VALUE]... [--png OUT.png] [--sms N]
 //   attnc version | devices
 // compile, check, ref and explain take --param NAME=VALUE (repeatable) for the spec's params.
@@ -59,8 +59,8 @@ cl::opt<std::string> bundleName("bundle-name",
                                 cl::value_desc("NAME"), cl::sub(compileCmd));
 cl::opt<std::string> dtype("dtype", cl::desc("element type: bf16 or f16"), cl::init("bf16"),
                            cl::sub(compileCmd), cl::sub(benchCmd), cl::sub(runCmd));
-cl::opt<int> headDim("head-dim", cl::desc("head dim"), cl::init(128), cl::sub(compileCmd),
-                     cl::sub(benchCmd));
+cl::opt<int> headDim("head-dim", cl::desc("head dim (where the pattern declares none)"),
+                     cl::init(128), cl::sub(compileCmd), cl::sub(benchCmd), cl::sub(explainCmd));
 cl::opt<std::string> arch("arch",
                           cl::desc("target architecture (--emit=bundle: a comma-separated list)"),
                           cl::init("sm_90a"), cl::sub(compileCmd), cl::sub(checkCmd),
@@ -158,10 +158,46 @@ cl::opt<int64_t> benchKvHeads("kv-heads", cl::desc("key/value heads (default: --
                               cl::value_desc("H"), cl::sub(benchCmd));
 cl::opt<int> iters("iters", cl::desc("timed launches"), cl::init(20), cl::sub(benchCmd));
 cl::opt<int> warmup("warmup", cl::desc("launches before timing"), cl::init(5), cl::sub(benchCmd));
+
+/// LLVM's parser reads an unknown option that begins with 'h' (--heads-x, or --heads where a
+/// subcommand has no such option) as its -h alias of --help, prints the help and exits 0, so a
+/// typo would look like success. Such arguments are reported as unknown here, before parsing
+/// (-h itself still prints the help).
+bool rejectsHelpLookalikes(int argc, char **argv) {
+  cl::SubCommand *sub = &cl::SubCommand::getTopLevel();
+  int first = 1;
+  if (argc > 1)
+    for (cl::SubCommand *s : cl::getRegisteredSubcommands())
+      if (s->getName() == StringRef(argv[1])) {
+        sub = s;
+        first = 2;
+      }
+  auto known = [&](StringRef name) {
+    return cl::getRegisteredOptions(*sub).count(name) ||
+           cl::getRegisteredOptions(cl::SubCommand::getTopLevel()).count(name) ||
+           cl::getRegisteredOptions(cl::SubCommand::getAll()).count(name);
+  };
+  for (int i = first; i < argc; ++i) {
+    StringRef arg = argv[i];
+    if (arg == "--")
+      break;
+    if (!arg.starts_with("-"))
+      continue;
+    StringRef name = arg.drop_front(arg.starts_with("--") ? 2 : 1).split('=').first;
+    if (name.starts_with("h") && name != "h" && !known(name)) {
+      errs() << "attnc: Unknown command line argument '" << arg << "'.  Try: 'attnc"
+             << (first == 2 ? " " + sub->getName().str() : "") << " --help'\n";
+      return true;
+    }
+  }
+  return false;
+}
 } // namespace
 
 int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
+  if (rejectsHelpLookalikes(argc, argv))
+    return 1;
   cl::ParseCommandLineOptions(argc, argv, "attnc: a compiler for GPU attention kernels\n");
 
   if (versionCmd) {
@@ -250,6 +286,7 @@ int main(int argc, char **argv) {
     options.heads = heads;
     options.head = head;
     options.smCount = sms;
+    options.headDim = headDim;
     options.inputs.assign(inputs.begin(), inputs.end());
     options.scalars.assign(scalars.begin(), scalars.end());
     options.params.assign(params.begin(), params.end());

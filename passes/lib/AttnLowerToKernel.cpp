@@ -113,11 +113,17 @@ std::optional<std::string> mlir::attn::unsupportedReason(PatternOp pattern,
     std::string reason = ("no kernel configuration for arch " + target.arch + ", " +
                           target.elementType + ", head dims " + Twine(d) + "/" + Twine(dv))
                              .str();
-    if (auto linear = pattern.getUnique<LinearOp>();
-        linear && getFeatureMap(linear) != FeatureMap::Elementwise)
+    auto linear = pattern.getUnique<LinearOp>();
+    if (linear && getFeatureMap(linear) != FeatureMap::Elementwise)
       reason += " (its feature map gives " + std::to_string(getFeatureDim(linear, d)) +
                 " features; the kernels take head dims 16, 32, 64, 128 and at most " +
                 std::to_string(kMaxFeatureDim) + " features)";
+    else if (linear)
+      reason += " (the linear template takes head dims 64 and 128)";
+    else if (target.arch == "sm_90a")
+      reason += " (the sm90 template takes head dims 64, 128 and 256)";
+    else
+      reason += " (the mma.sync template takes head dims 64 and 128)";
     return reason;
   }
   return std::nullopt;
