@@ -271,6 +271,14 @@ LogicalResult mlir::attn::emitKernelSource(KernelOp kernel, llvm::raw_ostream &o
          : kernel.getNormalizer() == NormalizerKind::Sigmoid ? "Sigmoid"
                                                              : "None")
      << ";\n";
+  // Constant factors attn-lower-to-kernel took out of the score modifier (1 where none).
+  auto factor = [](FloatAttr attr) {
+    return llvm::formatv("{0:e9}f", attr ? attr.getValueAsDouble() : 1.0).str();
+  };
+  os << "  static constexpr float kScoreInScale = " << factor(kernel.getScoreInScaleAttr())
+     << ";\n";
+  os << "  static constexpr float kScoreOutScale = " << factor(kernel.getScoreOutScaleAttr())
+     << ";\n";
   os << "  static constexpr float kBias = "
      << llvm::formatv("{0:e9}f",
                       kernel.getBiasAttr() ? kernel.getBiasAttr().getValueAsDouble() : 0.0)

@@ -282,6 +282,12 @@ FailureOr<ReferenceResult> mlir::attn::simulateKernel(KernelOp kernel, const Ref
   const bool blockMap = kernel.getBlockMap() && *mask;
   const float scale = static_cast<float>(p.scale ? *p.scale : kernel.getScale().convertToDouble());
   const float bias = kernel.getBiasAttr() ? float(kernel.getBiasAttr().getValueAsDouble()) : 0.f;
+  // The factors attn-lower-to-kernel took out of the score modifier, applied as the templates do.
+  const float scoreIn = kernel.getScoreInScaleAttr()
+                            ? scale * float(kernel.getScoreInScaleAttr().getValueAsDouble())
+                            : scale;
+  const float scoreOut =
+      kernel.getScoreOutScaleAttr() ? float(kernel.getScoreOutScaleAttr().getValueAsDouble()) : 1.f;
   const float inf = std::numeric_limits<float>::infinity();
   ReferenceResult result;
   result.out.assign(p.totalQ() * H * Dv, 0.0);
@@ -359,7 +365,10 @@ FailureOr<ReferenceResult> mlir::attn::simulateKernel(KernelOp kernel, const Ref
                 dot += float(qRow[d]) * float(kRow[d]);
               float s = scale * dot;
               if (*scoreMod)
-                s = float((*scoreMod)->run({S{0, s}, S{b}, S{h}, S{q}, S{k}, S{Sq}, S{Skv}})[0].f);
+                s = scoreOut *
+                    float((*scoreMod)
+                              ->run({S{0, scoreIn * dot}, S{b}, S{h}, S{q}, S{k}, S{Sq}, S{Skv}})[0]
+                              .f);
               t[j] = s;
               tileMax = std::max(tileMax, s);
             }

@@ -98,10 +98,10 @@ attnc::StatusOr<attnc::KernelImages> attnc::compile(std::string_view text,
   hasher.u64(uint64_t(options.headDimV)).str(arch).u64(params.size());
   for (const auto &[name, value] : params)
     hasher.str(name).str(value);
-  // The tile knobs the passes read from the environment (TileConfig.cpp) and the NVRTC
-  // options change the kernels.
+  // The knobs the passes read from the environment (TileConfig.cpp, AttnLowerToKernel.cpp) and
+  // the NVRTC options change the kernels.
   for (const char *knob : {"ATTNC_SM90_BLOCK_M", "ATTNC_SM90_BLOCK_N", "ATTNC_SM90_STAGES",
-                           "ATTNC_NVRTC_OPTIONS"}) {
+                           "ATTNC_SCORE_SCALE_FOLD", "ATTNC_NVRTC_OPTIONS"}) {
     const char *value = std::getenv(knob);
     hasher.str(value ? value : "");
   }

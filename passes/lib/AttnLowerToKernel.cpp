@@ -150,6 +150,73 @@ static void multiplyByReciprocals(KernelOp kernel) {
   });
 }
 
+/// The positive finite constant `value` multiplies by, when it is `x * C` or `C * x` with C
+/// such a constant; sets `other` to x.
+static std::optional<double> constantFactor(Value value, Value &other) {
+  auto mul = value.getDefiningOp<arith::MulFOp>();
+  if (!mul)
+    return std::nullopt;
+  for (auto [c, x] :
+       {std::pair(mul.getRhs(), mul.getLhs()), std::pair(mul.getLhs(), mul.getRhs())}) {
+    FloatAttr factor;
+    if (matchPattern(c, m_Constant(&factor)) && factor.getValueAsDouble() > 0.0 &&
+        std::isfinite(factor.getValueAsDouble())) {
+      other = x;
+      return factor.getValueAsDouble();
+    }
+  }
+  return std::nullopt;
+}
+
+/// Takes constant factors out of a softmax kernel's score modifier, onto the kernel
+/// (score_in_scale, score_out_scale): where every use of the score s is s * C, the template
+/// multiplies by c * C once instead of by c and C per score; where the yielded value is x * C'
+/// (C' > 0, so the row maximum is the same key's), the softmax's log2 factor takes C'.
+/// Softcap's cap * tanh(s / cap) loses both multiplications. ATTNC_SCORE_SCALE_FOLD=0 leaves the
+/// modifier whole (measurements).
+static void foldScoreScales(KernelOp kernel) {
+  auto scoreMod = kernel.getUnique<ScoreModOp>();
+  if (!scoreMod || kernel.getNormalizer() != NormalizerKind::Softmax)
+    return;
+  if (const char *env = std::getenv("ATTNC_SCORE_SCALE_FOLD"); env && std::string(env) == "0")
+    return;
+  Block &body = scoreMod.getBody().front();
+  Builder builder(kernel);
+  // The input: every use of s is a multiplication by the same constant.
+  Value s = body.getArgument(0);
+  std::optional<double> in;
+  for (OpOperand &use : s.getUses()) {
+    auto mul = dyn_cast<arith::MulFOp>(use.getOwner());
+    Value x;
+    std::optional<double> c = mul ? constantFactor(mul.getResult(), x) : std::nullopt;
+    if (!c || x != s || (in && *in != *c)) {
+      in.reset();
+      break;
+    }
+    in = c;
+  }
+  if (in) {
+    for (Operation *mul : llvm::make_early_inc_range(s.getUsers())) {
+      mul->getResult(0).replaceAllUsesWith(s);
+      mul->erase();
+    }
+    kernel.setScoreInScaleAttr(builder.getF64FloatAttr(*in));
+  }
+  // The output: the yielded value is a multiplication by a positive constant.
+  Operation *yield = body.getTerminator();
+  Value x;
+  if (std::optional<double> out = constantFactor(yield->getOperand(0), x)) {
+    Operation *mul = yield->getOperand(0).getDefiningOp();
+    yield->setOperand(0, x);
+    if (mul->use_empty())
+      mul->erase();
+    kernel.setScoreOutScaleAttr(builder.getF64FloatAttr(*out));
+  }
+  for (Operation &op : llvm::make_early_inc_range(llvm::reverse(body)))
+    if (isa<arith::ConstantOp>(op) && op.use_empty())
+      op.erase();
+}
+
 static LogicalResult lowerPattern(PatternOp pattern, const KernelTarget &target, Type elementType) {
   const bool linear = bool(pattern.getUnique<LinearOp>());
   if (!linear && (!pattern.getUnique<KvRangeOp>() || !pattern.getUnique<TileFullOp>() ||
@@ -180,7 +247,8 @@ static LogicalResult lowerPattern(PatternOp pattern, const KernelTarget &target,
       TileTemplateAttr::get(ctx, config.kernelTemplate),
       NormalizerKindAttr::get(ctx, normalize.getKind()),
       builder.getF64FloatAttr(normalize.getEffectiveScale(d)), normalize.getBiasAttr(),
-      pattern.getVarlenAttr(), pattern.getBlockMapAttr());
+      pattern.getVarlenAttr(), pattern.getBlockMapAttr(), /*score_in_scale=*/FloatAttr(),
+      /*score_out_scale=*/FloatAttr());
   Block *body = builder.createBlock(&kernel.getBody());
   builder.setInsertionPointToEnd(body);
   for (Operation &op : pattern.getBody().front())
@@ -188,6 +256,7 @@ static LogicalResult lowerPattern(PatternOp pattern, const KernelTarget &target,
             LinearOp, FeatureOp, DecayOp>(op))
       builder.clone(op);
   multiplyByReciprocals(kernel);
+  foldScoreScales(kernel);
   return success();
 }
 

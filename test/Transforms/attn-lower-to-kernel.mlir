@@ -85,6 +85,69 @@ attn.pattern @capped {
 
 // -----
 
+// Constant factors come out of a softmax kernel's score modifier: every use of s is s * C (the
+// division by the cap, once a multiplication), so the kernel takes score_in_scale = C; the
+// yielded cap * t becomes t with score_out_scale = cap. The pattern keeps its expression.
+// CHECK-LABEL: attn.pattern @softcapped
+// CHECK: attn.kernel @softcapped_f16_d64 attributes {
+// CHECK-SAME: score_in_scale = 0.019999999552965164 : f64, score_out_scale = 5.000000e+01 : f64
+// CHECK: attn.score_mod {
+// CHECK-NEXT: ^bb0(%[[S:.*]]: f32,
+// CHECK-NEXT: %[[T:.*]] = math.tanh %[[S]] : f32
+// CHECK-NEXT: attn.yield %[[T]] : f32
+attn.pattern @softcapped {
+  attn.score_mod {
+  ^bb0(%s: f32, %b: index, %h: index, %q: index, %k: index, %sq: index, %skv: index):
+    %cap = arith.constant 50.0 : f32
+    %x = arith.divf %s, %cap : f32
+    %t = math.tanh %x : f32
+    %y = arith.mulf %cap, %t : f32
+    attn.yield %y : f32
+  }
+  attn.normalize softmax
+}
+
+// -----
+
+// No factor comes out where s has another use, where the factor is negative (the row maximum
+// would become the minimum), or under a sigmoid.
+// CHECK-LABEL: attn.pattern @kept
+// CHECK: attn.kernel @kept_f16_d64 attributes {
+// CHECK-SAME: scale = 1.250000e-01 : f64, stages = 2
+// CHECK: attn.score_mod
+// CHECK: arith.mulf
+// CHECK: arith.addf
+// CHECK: arith.mulf
+// CHECK: attn.yield
+attn.pattern @kept {
+  attn.score_mod {
+  ^bb0(%s: f32, %b: index, %h: index, %q: index, %k: index, %sq: index, %skv: index):
+    %c = arith.constant 0.5 : f32
+    %n = arith.constant -2.0 : f32
+    %x = arith.mulf %s, %c : f32
+    %z = arith.addf %x, %s : f32
+    %y = arith.mulf %z, %n : f32
+    attn.yield %y : f32
+  }
+  attn.normalize softmax
+}
+// CHECK-LABEL: attn.pattern @gated
+// CHECK: attn.kernel @gated_f16_d64 attributes {
+// CHECK-SAME: scale = 1.250000e-01 : f64, stages = 2
+// CHECK: attn.yield
+attn.pattern @gated {
+  attn.score_mod {
+  ^bb0(%s: f32, %b: index, %h: index, %q: index, %k: index, %sq: index, %skv: index):
+    %c = arith.constant 0.5 : f32
+    %x = arith.mulf %s, %c : f32
+    %y = arith.mulf %c, %x : f32
+    attn.yield %y : f32
+  }
+  attn.normalize sigmoid
+}
+
+// -----
+
 // A composite's plan: its softmax branch applies the combine in its kernel's epilogue.
 // CHECK-LABEL: attn.composite @mix branches [@mix_linear, @mix_exact] attributes {epilogue_branch = 1 : i64}
 // SM80-LABEL: attn.composite @mix branches [@mix_linear, @mix_exact] attributes {epilogue_branch = 1 : i64}

@@ -30,14 +30,20 @@ namespace attnc {
 /// Pattern::kNormalizer values (the order of the dialect's NormalizerKind).
 constexpr int kNormalizeSoftmax = 0, kNormalizeSigmoid = 1, kNormalizeNone = 2, kNormalizeSum = 3;
 
-/// Softmax units: raw scores s with f = c*log2(e), or modified scores t with f = log2(e).
+/// Softmax units: raw scores s with f = c*log2(e), or what the score mod yields, t, with f =
+/// log2(e) times the factor taken out of it (Pattern::kScoreOutScale: the score is that times t).
 template <class Pattern> ATTNC_DEVICE float softmaxLog2Factor(const FwdParams &p) {
-  return Pattern::kHasScoreMod ? kLog2e : p.scale_log2;
+  return Pattern::kHasScoreMod ? kLog2e * Pattern::kScoreOutScale : p.scale_log2;
+}
+
+/// What the score mod takes: the dot product times c and the factor taken out of its input.
+template <class Pattern> ATTNC_DEVICE float scoreModInputScale(const FwdParams &p) {
+  return Pattern::kScoreInScale == 1.f ? p.scale : p.scale * Pattern::kScoreInScale;
 }
 
 /// Sigmoid / none weight of a score x (the raw dot product unless a score mod ran).
 template <class Pattern> ATTNC_DEVICE float unnormalizedWeight(const FwdParams &p, float x) {
-  const float tScore = Pattern::kHasScoreMod ? x : x * p.scale;
+  const float tScore = Pattern::kHasScoreMod ? x * Pattern::kScoreOutScale : x * p.scale;
   if constexpr (Pattern::kNormalizer == kNormalizeSigmoid)
     return rcpApprox(1.f + exp2Approx(-(tScore + Pattern::kBias) * kLog2e));
   else
@@ -60,7 +66,7 @@ ATTNC_DEVICE void scoresToWeights(const FwdParams &p, float (&s)[kTilesN][4],
   // exponentials for it: then every ATTNC_EXP2_EMULATION-th column tile's exponentials run
   // on the FMA pipe instead (0: never).
   constexpr int kEmulateEvery = Pattern::kMufuScoreOps > 0 ? ATTNC_EXP2_EMULATION : 0;
-  const float f = softmaxLog2Factor<Pattern>(p);
+  const float f = softmaxLog2Factor<Pattern>(p), sIn = scoreModInputScale<Pattern>(p);
   alpha[0] = alpha[1] = 1.f;
   if (full) {
     if constexpr (Pattern::kHasScoreMod) {
@@ -68,7 +74,7 @@ ATTNC_DEVICE void scoresToWeights(const FwdParams &p, float (&s)[kTilesN][4],
       for (int j = 0; j < kTilesN; ++j)
 #pragma unroll
         for (int e = 0; e < 4; ++e)
-          s[j][e] = Pattern::scoreMod(p, s[j][e] * p.scale, b, hHook[e / 2], qHook[e / 2],
+          s[j][e] = Pattern::scoreMod(p, s[j][e] * sIn, b, hHook[e / 2], qHook[e / 2],
                                       k0 + 8 * j + 2 * t + (e & 1), seqlenQ, seqlenK);
     }
     if constexpr (kSoftmax) {
@@ -90,8 +96,8 @@ ATTNC_DEVICE void scoresToWeights(const FwdParams &p, float (&s)[kTilesN][4],
         const int k = k0 + 8 * j + 2 * t + (e & 1);
         float x = s[j][e];
         if constexpr (Pattern::kHasScoreMod)
-          x = Pattern::scoreMod(p, x * p.scale, b, hHook[e / 2], qHook[e / 2],
-                                min(k, seqlenK - 1), seqlenQ, seqlenK);
+          x = Pattern::scoreMod(p, x * sIn, b, hHook[e / 2], qHook[e / 2], min(k, seqlenK - 1),
+                                seqlenQ, seqlenK);
         const bool keep = (k >= rb.lo[e / 2]) & (k <= rb.hi[e / 2]);
         if constexpr (kSoftmax)
           s[j][e] = keep ? x : negInfinity();
@@ -111,7 +117,7 @@ ATTNC_DEVICE void scoresToWeights(const FwdParams &p, float (&s)[kTilesN][4],
         const int k = min(k0 + 8 * j + 2 * t + (e & 1), seqlenK - 1); // hooks see valid keys
         float x = s[j][e];
         if constexpr (Pattern::kHasScoreMod)
-          x = Pattern::scoreMod(p, x * p.scale, b, hHook[e / 2], qHook[e / 2], k, seqlenQ, seqlenK);
+          x = Pattern::scoreMod(p, x * sIn, b, hHook[e / 2], qHook[e / 2], k, seqlenQ, seqlenK);
         bool keep = 8 * j + (e & 1) < colLimit;
         if constexpr (Pattern::kHasMask)
           keep = keep & Pattern::mask(p, b, hHook[e / 2], qHook[e / 2], k, seqlenQ, seqlenK);

@@ -144,6 +144,10 @@ def Attn_KernelOp : Attn_Op<"kernel", [
     `attn.score_mod` / `attn.weight` if it has them) and the pattern's input and scalar
     declarations, whose order is their slot in the kernel's argument block. `scale` is the
     effective scale c of s = c * q.k (temperature folded in); `bias` is the sigmoid bias.
+    `score_in_scale` and `score_out_scale` are constant factors taken out of the score
+    modifier by `attn-lower-to-kernel`: the template passes c * score_in_scale * q.k to it,
+    and the softmax runs over score_out_scale times what it yields (its log2 factor carries the
+    product), so neither costs a multiplication per score.
     With `block_map`, the emitter adds a block-map builder entry point (the mask evaluated on
     every pair of every tile) and the kernel's tile_full / tile_empty read its map.
     A kernel of a linear pattern (template `linear`) holds `attn.linear` and the pattern's
@@ -165,7 +169,9 @@ def Attn_KernelOp : Attn_Op<"kernel", [
     F64Attr:$scale,
     OptionalAttr<F64Attr>:$bias,
     UnitAttr:$varlen,
-    UnitAttr:$block_map);
+    UnitAttr:$block_map,
+    OptionalAttr<F64Attr>:$score_in_scale,
+    OptionalAttr<F64Attr>:$score_out_scale);
   let regions = (region SizedRegion<1>:$body);
   let assemblyFormat = "$sym_name attr-dict-with-keyword $body";
   let hasVerifier = 1;
