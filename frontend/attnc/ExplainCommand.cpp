@@ -270,6 +270,13 @@ void explainComposite(CompositeOp composite, const attnc::ExplainCommandOptions 
     }
     outs() << "  branch " << branch.getSymName() << ": " << what << "\n";
   }
+  // A branch without a kernel for the explained head dims leaves the composite without one.
+  for (PatternOp branch : branches)
+    if (std::optional<std::string> reason = unsupportedReason(branch, explainedTarget(branch, o))) {
+      outs() << "  plan: none: branch " << branch.getSymName() << " has no kernel: " << *reason
+             << "\n";
+      return;
+    }
   const int64_t n = int64_t(branches.size());
   const char *why =
       linear == n ? "two D x Dv states per block would not fit the registers (one takes a "
