@@ -48,9 +48,6 @@
 #ifndef ATTNC_SM90_TILES_FROM_END
 #define ATTNC_SM90_TILES_FROM_END 1 // q-tiles laid from the sequence's end (workTile)
 #endif
-#ifndef ATTNC_SM90_PEEL_FIRST
-#define ATTNC_SM90_PEEL_FIRST 0 // the overlapped loop's first tile (no P V yet) before the loop
-#endif
 // The register split (setmaxnreg) of the producer warpgroup and the consumer warpgroups:
 // together at most the registers per thread of the launch (65536 / threads, rounded down to 8:
 // 168 with two consumers, 128 with three).
@@ -83,7 +80,6 @@ __device__ void fwdSm90(const FwdParams &p, const FwdTmaMaps &maps) {
   constexpr u32 kBytesV = kBlockN * kHeadDimV * 2;
   constexpr int kConsumerThreads = kThreads - 128;
   constexpr bool kOverlap = ATTNC_SM90_OVERLAP != 0;
-  constexpr bool kPeelFirst = ATTNC_SM90_PEEL_FIRST != 0;
   constexpr bool kPingpong = kOverlap && ATTNC_SM90_PINGPONG != 0;
   constexpr int kProducerRegs =
       kConsumers == 2 ? ATTNC_SM90_PRODUCER_REGS : ATTNC_SM90_PRODUCER_REGS_3;
@@ -315,27 +311,7 @@ __device__ void fwdSm90(const FwdParams &p, const FwdTmaMaps &maps) {
       // Intra-warpgroup overlap (KERNELS.md §2.10): S of tile i is computed while P V of tile
       // i-1 runs; O stays in the frame of the running max before tile i until that product
       // has landed, then moves by alpha.
-      int first = 0;
-      if (kPeelFirst && numTiles > 0) {
-        // The first tile has no P V before it: taken out of the loop, whose iterations then
-        // all issue one (no branch around a wgmma for ptxas to fence at the join).
-        n = tiles.prev(n);
-        const int s = ring % kStages;
-        mbarWait(barKFull(s), (ring / kStages) & 1);
-        schedulerSync();
-        issueQK(s);
-        schedulerArrive();
-        wgmmaWait<0>();
-        fenceOperands(sc);
-        mbarArrive(barKEmpty(s));
-        float alpha[2];
-        scoresToWeights<Pattern>(p, sc, softmax, alpha, tiles.full(n), b, h, qHook, n * kBlockN, t,
-                                 seqlenQ, seqlenK, rowKeys);
-        rescaleRows(acc, alpha);
-        packP();
-        first = 1;
-      }
-      for (int i = first; i < numTiles; ++i) {
+      for (int i = 0; i < numTiles; ++i) {
         n = tiles.prev(n);
         const int cur = ring + i, s = cur % kStages, prev = (cur + kStages - 1) % kStages;
         const u32 phase = (cur / kStages) & 1, prevPhase = ((cur - 1) / kStages) & 1;
@@ -344,7 +320,7 @@ __device__ void fwdSm90(const FwdParams &p, const FwdTmaMaps &maps) {
         issueQK(s);
         // P V of the previous tile; the first tile commits an empty group instead, so that the
         // wait below retires S in every iteration alike.
-        if (kPeelFirst || i > 0) {
+        if (i > 0) {
           mbarWait(barVFull(prev), prevPhase);
           issuePV(prev);
         } else {
@@ -360,7 +336,7 @@ __device__ void fwdSm90(const FwdParams &p, const FwdTmaMaps &maps) {
         wgmmaWait<0>();
         fenceOperands(acc);
         fenceOperands(pf);
-        if (kPeelFirst || i > 0)
+        if (i > 0)
           mbarArrive(barVEmpty(prev));
         rescaleRows(acc, alpha);
         packP();
