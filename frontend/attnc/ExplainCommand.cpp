@@ -189,13 +189,25 @@ int explainLinear(PatternOp pattern, const attnc::ExplainCommandOptions &o) {
           : llvm::formatv("since {0} blocks fill at most half of the {1} block slots of {2} SMs",
                           blocks, 2 * o.smCount, o.smCount)
                 .str();
+  // The segments launchForward cuts (whole chunks each; the last may be shorter or, at a
+  // length just past a multiple, leave fewer segments than asked), and what the state pass
+  // reads again: K and V of every segment but the last, beside q, k, v read and o written
+  // once (16-bit elements, every head its own k and v).
+  const int64_t segmentRows = ((chunks + splits - 1) / splits) * kChunk;
+  const int64_t segments = (o.seqQ + segmentRows - 1) / segmentRows;
+  const double again = double(o.batch) * heads * (segments - 1) * segmentRows * (d + dv) * 2;
+  const double once = double(o.batch) * heads * o.seqQ * (2 * d + 2 * dv) * 2;
   std::string launches =
       !linear.getCausal() ? "one launch in two passes (the state, then the outputs)"
       : splits > 1
-          ? llvm::formatv("each sequence cut into {0} segments, {1}: two launches (each "
-                          "segment's own state, then the outputs from the decayed states before "
-                          "it), {2} blocks each",
-                          splits, why, blocks * splits)
+          ? llvm::formatv("each sequence cut into {0} segments of {1} rows, {2}: two launches "
+                          "(the state at the end of each segment but the last, {3} blocks, then "
+                          "the outputs from the decayed states before each segment, {4} blocks); "
+                          "the first reads K and V of those segments again ({5:f1} MB, +{6:f0}% "
+                          "over reading q, k, v and writing o once), the time per token a split "
+                          "costs",
+                          segments, segmentRows, why, blocks * (segments - 1), blocks * segments,
+                          again / 1e6, 100.0 * again / once)
                 .str()
           : "one launch";
   // A pass over every chunk that runs before the launches above.
