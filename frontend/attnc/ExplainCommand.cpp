@@ -200,14 +200,17 @@ int explainLinear(PatternOp pattern, const attnc::ExplainCommandOptions &o) {
   std::string launches =
       !linear.getCausal() ? "one launch in two passes (the state, then the outputs)"
       : splits > 1
-          ? llvm::formatv("each sequence cut into {0} segments of {1} rows, {2}: two launches "
+          ? llvm::formatv("each sequence cut into {0} segments of {1} rows{7}, {2}: two launches "
                           "(the state at the end of each segment but the last, {3} blocks, then "
                           "the outputs from the decayed states before each segment, {4} blocks); "
                           "the first reads K and V of those segments again ({5:f1} MB, +{6:f0}% "
                           "over reading q, k, v and writing o once), the time per token a split "
                           "costs",
                           segments, segmentRows, why, blocks * (segments - 1), blocks * segments,
-                          again / 1e6, 100.0 * again / once)
+                          again / 1e6, 100.0 * again / once,
+                          segments == splits
+                              ? std::string()
+                              : llvm::formatv(" ({0} asked for, in whole chunks)", splits).str())
                 .str()
           : "one launch";
   // A pass over every chunk that runs before the launches above.
