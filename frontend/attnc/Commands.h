@@ -58,7 +58,7 @@ struct ExplainCommandOptions {
   int64_t seqQ = 4096, seqK = 4096, tileM = 128, tileN = 128;
   int64_t batch = 1, heads = 0, head = 0; // heads 0: the pattern's, else 1
   int smCount = 132;                      // linear patterns: the sequence split's GPU
-  int64_t headDim = 128; // the kernel's head dim where the pattern declares none
+  int64_t headDim = 128;                  // the kernel's head dim where the pattern declares none
   std::vector<std::string> inputs, scalars, params;
   std::string pngPath;
   bool pngCompress = true;

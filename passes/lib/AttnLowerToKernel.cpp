@@ -118,12 +118,18 @@ std::optional<std::string> mlir::attn::unsupportedReason(PatternOp pattern,
       reason += " (its feature map gives " + std::to_string(getFeatureDim(linear, d)) +
                 " features; the kernels take head dims 16, 32, 64, 128 and at most " +
                 std::to_string(kMaxFeatureDim) + " features)";
-    else if (linear)
-      reason += " (the linear template takes head dims 64 and 128)";
-    else if (target.arch == "sm_90a")
-      reason += " (the sm90 template takes head dims 64, 128 and 256)";
-    else
-      reason += " (the mma.sync template takes head dims 64 and 128)";
+    else {
+      const TileTemplate t = linear                    ? TileTemplate::Linear
+                             : target.arch == "sm_90a" ? TileTemplate::Sm90
+                                                       : TileTemplate::Sm80;
+      ArrayRef<int64_t> dims = templateHeadDims(t);
+      std::string list;
+      for (auto [i, dim] : llvm::enumerate(dims))
+        list += (i == 0 ? "" : i + 1 == dims.size() ? " and " : ", ") + std::to_string(dim);
+      reason += " (the " +
+                std::string(t == TileTemplate::Sm80 ? "mma.sync" : stringifyTileTemplate(t)) +
+                " template takes head dims " + list + ")";
+    }
     return reason;
   }
   return std::nullopt;

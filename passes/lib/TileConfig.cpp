@@ -120,6 +120,19 @@ static std::string sm90TileReasons(const HookProfile &hooks, int64_t blockM, int
   return rows + "; " + keys;
 }
 
+ArrayRef<int64_t> mlir::attn::templateHeadDims(TileTemplate kernelTemplate) {
+  static constexpr int64_t kSm90[] = {64, 128, 256}, kOthers[] = {64, 128};
+  if (kernelTemplate == TileTemplate::Sm90)
+    return kSm90;
+  return kOthers;
+}
+
+/// Whether `kernelTemplate` takes head dims d and dv.
+static bool takesHeadDims(TileTemplate kernelTemplate, int64_t d, int64_t dv) {
+  return llvm::is_contained(templateHeadDims(kernelTemplate), d) &&
+         llvm::is_contained(templateHeadDims(kernelTemplate), dv);
+}
+
 FailureOr<TileConfig> mlir::attn::selectTileConfig(StringRef arch, Type elementType,
                                                    int64_t headDim, int64_t headDimV,
                                                    const HookProfile &hooks, std::string *why) {
@@ -139,8 +152,7 @@ FailureOr<TileConfig> mlir::attn::selectTileConfig(StringRef arch, Type elementT
     // kHeavyMaskCost), and 80 when a head dim is 256: S, P and the
     // 64 x 256 O accumulator fit the consumers' registers and two stages of 80-key tiles fit
     // shared memory (64 under heavy hooks; 80 measured 3-9% faster than 64 on the H100).
-    auto ok = [](int64_t d) { return d == 64 || d == 128 || d == 256; };
-    if (!ok(headDim) || !ok(headDimV))
+    if (!takesHeadDims(TileTemplate::Sm90, headDim, headDimV))
       return failure();
     int64_t stages = 2;
     const bool wideHead = std::max(headDim, headDimV) == 256;
@@ -170,28 +182,19 @@ FailureOr<TileConfig> mlir::attn::selectTileConfig(StringRef arch, Type elementT
       *why = sm90TileReasons(hooks, blockM, blockN, chosenM, chosenN, wideHead, heavy);
     return TileConfig{TileTemplate::Sm90, blockM, blockN, /*warps=*/4 * (1 + blockM / 64), stages};
   }
-  if (headDimV != 64 && headDimV != 128)
+  if (!takesHeadDims(TileTemplate::Sm80, headDim, headDimV))
     return failure();
   if (why)
     *why = "the mma.sync template's one tiling (8 warps of 16 query rows)";
-  switch (headDim) {
-  case 64:
-    return TileConfig{TileTemplate::Sm80, /*blockM=*/128, /*blockN=*/64, /*warps=*/8,
-                      /*stages=*/2};
-  case 128:
-    return TileConfig{TileTemplate::Sm80, /*blockM=*/128, /*blockN=*/64, /*warps=*/8,
-                      /*stages=*/2};
-  default:
-    return failure();
-  }
+  return TileConfig{TileTemplate::Sm80, /*blockM=*/128, /*blockN=*/64, /*warps=*/8,
+                    /*stages=*/2};
 }
 
 FailureOr<TileConfig> mlir::attn::selectLinearConfig(StringRef arch, Type elementType,
                                                      int64_t headDim, int64_t headDimV) {
   if (parseSmVersion(arch) < 80 || (!elementType.isBF16() && !elementType.isF16()))
     return failure();
-  auto ok = [](int64_t d) { return d == 64 || d == 128; };
-  if (!ok(headDim) || !ok(headDimV))
+  if (!takesHeadDims(TileTemplate::Linear, headDim, headDimV))
     return failure();
   return TileConfig{TileTemplate::Linear, /*blockM=*/64, /*blockN=*/64, /*warps=*/4,
                     /*stages=*/2};

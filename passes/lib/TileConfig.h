@@ -61,6 +61,9 @@ int64_t sm90StagesOverride(int64_t headDim, int64_t headDimV, int64_t blockM, in
 /// 192 rows, two or three consumer warpgroups), or 0: unset or another value.
 int64_t sm90BlockMOverride();
 
+/// The head dims (D and Dv alike) a kernel template takes, ascending.
+ArrayRef<int64_t> templateHeadDims(TileTemplate kernelTemplate);
+
 /// The configuration for `arch` (sm_80 ... sm_90a), or failure when none is supported. With
 /// `why`, also the reasons for its query and key tiles, in words (`attnc explain`).
 FailureOr<TileConfig> selectTileConfig(StringRef arch, Type elementType, int64_t headDim,
