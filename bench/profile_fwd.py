@@ -9,7 +9,8 @@ mean time per launch over --runs launches (CUDA events), or with --bench compare
 
     python3 bench/profile_fwd.py --pattern document --shape 4,16,4096,128 [--runs 5] [--bench]
     python3 bench/profile_fwd.py --pattern document --env ATTNC_SM90_BLOCK_N=-,128
-        (a compile-time knob's values timed in turn in one process)
+        (a knob's values timed in turn in one process; each is set while its kernel compiles
+        and while it runs, so a compile-time knob and one read at launch both work)
     ncu --clock-control none -k regex:'^attnc_document_bf16_d128$' -c 1 --set full \\
         python3 bench/profile_fwd.py --pattern document
 
@@ -30,7 +31,7 @@ from compare import attnc  # noqa: E402
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--pattern", default="document", help="a name of compare.patterns()")
-    ap.add_argument("--shape", default="4,16,4096,128", help="B,H,S,D")
+    ap.add_argument("--shape", default="4,16,4096,128", help="B,H,S,D[,Hkv] (Hkv: GQA)")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--bench", action="store_true", help="time as compare.py does")
     ap.add_argument("--env", default="",
@@ -38,11 +39,12 @@ def main():
                          "in this process, in turn, --rounds times (with --bench; '-' unsets)")
     ap.add_argument("--rounds", type=int, default=3)
     a = ap.parse_args()
-    B, H, S, D = (int(x) for x in a.shape.split(","))
+    B, H, S, D, *rest = (int(x) for x in a.shape.split(","))
+    Hkv = rest[0] if rest else H
     spec_file, params = compare.patterns()[a.pattern][:2]
     torch.manual_seed(0)
-    q, k, v = (torch.randn(B, H, S, D, device="cuda", dtype=torch.bfloat16).transpose(1, 2)
-               for _ in range(3))
+    q, k, v = (torch.randn(B, heads, S, D, device="cuda", dtype=torch.bfloat16).transpose(1, 2)
+               for heads in (H, Hkv, Hkv))
     out = torch.empty(B, S, H, D, device="cuda", dtype=torch.bfloat16)
     inputs = None
     if a.pattern == "document":
@@ -57,20 +59,28 @@ def main():
         launch()
         return launch
 
-    name = "%s B%d H%d S%d D%d" % (a.pattern, B, H, S, D)
+    name = "%s B%d H%d%s S%d D%d" % (a.pattern, B, H, " Hkv%d" % Hkv if rest else "", S, D)
     if a.env:
         var, values = a.env.split("=", 1)
-        launches = {}
-        for value in values.split(","):
+
+        def setenv(value):
             if value == "-":
                 os.environ.pop(var, None)
             else:
                 os.environ[var] = value
+
+        # Set while compiling (a compile-time knob) and while timing (one read at launch).
+        launches = {}
+        for value in values.split(","):
+            setenv(value)
             launches[value] = bound()
-        os.environ.pop(var, None)
         for r in range(a.rounds):
-            print(name, " ".join("%s=%s: %.4f ms" % (var, value, compare.bench(launch))
-                                 for value, launch in launches.items()), flush=True)
+            times = []
+            for value, launch in launches.items():
+                setenv(value)
+                times.append("%s=%s: %.4f ms" % (var, value, compare.bench(launch)))
+            print(name, " ".join(times), flush=True)
+        os.environ.pop(var, None)
         return
     launch = bound()
     if a.bench:

@@ -200,6 +200,19 @@ bool attnc::sm90Persistent() {
   return !v || std::string(v) != "0";
 }
 
+int attnc::sm90WorkGroup(const ForwardConfig &c, const FwdParams &p) {
+  const long long pairs = std::max(1LL, static_cast<long long>(p.heads) * p.batch);
+  if (const char *v = std::getenv("ATTNC_SM90_WORK_GROUP"); v && *v) {
+    const long long fixed = std::atoll(v);
+    return int(fixed <= 0 ? 1 : std::min(fixed, pairs));
+  }
+  // The keys and values of one KV head; the query heads of a GQA group share them.
+  const long long kvBytes =
+      std::max(1LL, static_cast<long long>(p.seqlen_k) * (c.headDim + c.headDimV) * 2);
+  const long long shared = p.kv_heads > 0 ? std::max(1, p.heads / p.kv_heads) : 1;
+  return int(std::min(pairs, std::max(1LL, kSm90WorkGroupBytes / kvBytes) * shared));
+}
+
 Status attnc::launchForward(const Kernel &kernel, const ForwardConfig &c, const FwdParams &p,
                             void *stream, const Kernel *rowPasses) {
   if (reinterpret_cast<uintptr_t>(p.block_map) % 16 != 0)
@@ -335,6 +348,7 @@ Status attnc::launchForward(const Kernel &kernel, const ForwardConfig &c, const 
     const long long work = static_cast<long long>(grid.x) * grid.y * grid.z;
     const int sms = kernel.device().smCount();
     copy.work_counter = nullptr;
+    copy.work_group = sm90WorkGroup(c, p);
     if (!sm90Persistent() || work <= sms)
       return kernel.launch(Dim3{static_cast<unsigned>(work), 1, 1}, block, smem, stream, args);
     StreamScratch scratch(kernel.device(), stream);

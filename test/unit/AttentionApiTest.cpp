@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 
 using namespace attnc;
 
@@ -161,6 +162,38 @@ TEST(Forward, SplitsLinearSequencesOnlyWhenBlocksLeaveTheGpuIdle) {
   c.keySum = false;
   c.causal = false; // nor the bidirectional one
   EXPECT_EQ(linearSplitCount(c, 64, 32768, 132), 1);
+}
+
+/// The Hopper template's work order interleaves as many (head, batch) pairs as keep their keys
+/// and values within kSm90WorkGroupBytes, the query heads of a GQA group counting once.
+TEST(Forward, GroupsWorkTilesOfPairsWhoseKeysFitL2) {
+  ForwardConfig c;
+  c.kernelTemplate = KernelTemplate::Sm90;
+  FwdParams p{};
+  p.batch = 4;
+  p.heads = p.kv_heads = 16;
+  p.seqlen_q = p.seqlen_k = 4096;
+  EXPECT_EQ(sm90WorkGroup(c, p), 8); // 2 MiB of K and V a head
+  c.headDim = c.headDimV = 256;
+  EXPECT_EQ(sm90WorkGroup(c, p), 4);
+  c.headDim = c.headDimV = 64;
+  EXPECT_EQ(sm90WorkGroup(c, p), 16);
+  c.headDim = c.headDimV = 128;
+  p.heads = 32;
+  p.kv_heads = 8; // GQA: four query heads a KV head
+  EXPECT_EQ(sm90WorkGroup(c, p), 32);
+  p.seqlen_k = 1 << 20; // 512 MiB a KV head: pair by pair, but a GQA group together
+  EXPECT_EQ(sm90WorkGroup(c, p), 4);
+  p.heads = p.kv_heads = 1;
+  p.batch = 1;
+  p.seqlen_k = 16;
+  EXPECT_EQ(sm90WorkGroup(c, p), 1); // never more than every pair
+  ::setenv("ATTNC_SM90_WORK_GROUP", "3", 1);
+  p.batch = 2;
+  EXPECT_EQ(sm90WorkGroup(c, p), 2);
+  p.batch = 8;
+  EXPECT_EQ(sm90WorkGroup(c, p), 3);
+  ::unsetenv("ATTNC_SM90_WORK_GROUP");
 }
 
 /// A block map's rows start 16-byte aligned (the forward kernels read a row 16 entries at a

@@ -96,8 +96,9 @@ __device__ void fwdSm90(const FwdParams &p, const FwdTmaMaps &maps) {
   static_assert(kTilesV % 4 == 0, "O is stored in groups of four n8 tiles");
 
   const int tid = threadIdx.x, warpgroup = tid / 128;
-  // Work tiles: (q-tile, query head, batch), the q-tiles of each (head, batch) in reverse: with
-  // causal-like patterns the last tiles see the most keys, so they start first. CTA i takes
+  // Work tiles: (q-tile, query head, batch), the q-tiles in reverse (with causal-like patterns
+  // the last tiles see the most keys, so they start first) over groups of p.work_group (head,
+  // batch) pairs (the producer's loop below). CTA i takes
   // work tile i first; with a persistent grid (one CTA per SM, p.work_counter set) it then
   // takes gridDim.x + the counter's next value, in order, so that tiles start in about the
   // order of a grid of one CTA per tile. The producer takes the next tile once it has issued
@@ -179,9 +180,16 @@ __device__ void fwdSm90(const FwdParams &p, const FwdTmaMaps &maps) {
       // the consumers' last S of the last tile anyway); q-tiles past their sequence (varlen)
       // are passed over.
       int ring = 0, uses = 0;
+      // Work tile w: group w / (numM * G) of G (head, batch) pairs (the last group may hold
+      // fewer), inside it q-tile major from the last q-tile, pair minor. Causal-like tiles
+      // then end on the groups' short tiles, not on the last pair's long ones, while the keys
+      // and values of the pairs running at once stay few enough for L2 (launchForward picks G).
+      const int pairs = p.heads * p.batch, groupPairs = max(p.work_group, 1);
       for (int w = blockIdx.x;; w = take(w)) {
-        const int hb = w / numM, b = hb / p.heads, h = hb - b * p.heads;
-        const int mBlock = numM - 1 - (w - hb * numM);
+        const int first = w / (numM * groupPairs) * groupPairs; // (past the last tile: unused)
+        const int inGroup = w - first * numM, size = max(min(groupPairs, pairs - first), 1);
+        const int hb = first + inGroup % size, b = hb / p.heads, h = hb - b * p.heads;
+        const int mBlock = numM - 1 - inGroup / size;
         Work x;
         if (w < numWork && !workTile(mBlock, h, b, x))
           continue;

@@ -138,6 +138,10 @@ struct FwdParams {
   // before each launch, from which the CTAs take work tiles past their first (null: CTA i
   // takes tiles i, i + gridDim.x, ...).
   int *work_counter;
+  // The Hopper template's work order (set by launchForward): the (head, batch) pairs, in order
+  // of b * Hq + h, go in groups of work_group; a group's work tiles are taken q-tile by q-tile,
+  // the last q-tile of every pair of the group first (0 or 1: pair by pair).
+  int work_group;
 };
 
 /// Entries of a block map.

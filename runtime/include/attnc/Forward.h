@@ -69,6 +69,17 @@ Status launchForward(const Kernel &kernel, const ForwardConfig &config, const Fw
 /// unless the environment sets ATTNC_SM90_PERSISTENT=0 (measurements).
 bool sm90Persistent();
 
+/// The bytes of keys and values that the (head, batch) pairs whose work tiles the Sm90 template
+/// interleaves may read between them (sm90WorkGroup): a third of an H100's 50 MB L2.
+constexpr long long kSm90WorkGroupBytes = 16LL << 20;
+
+/// FwdParams::work_group of an Sm90 launch: how many (head, batch) pairs the work order
+/// interleaves q-tile by q-tile (fwd_sm90.cuh), as many as keep their keys and values within
+/// kSm90WorkGroupBytes (the query heads of a GQA group count once), at least 1 and at most
+/// every pair; ATTNC_SM90_WORK_GROUP=N fixes N (1: pair by pair, the order before; for
+/// measurements).
+int sm90WorkGroup(const ForwardConfig &config, const FwdParams &params);
+
 /// The number of segments launchForward cuts each sequence of a linear prefill into (1: no
 /// split), for `blocks` (Dv slice, head, sequence) blocks over sequences of `seqlen` rows on a
 /// GPU of `smCount` SMs: only causal forms without the sum normaliser, only when the blocks
