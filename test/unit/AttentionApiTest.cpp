@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <vector>
 
 using namespace attnc;
 
@@ -194,6 +195,41 @@ TEST(Forward, GroupsWorkTilesOfPairsWhoseKeysFitL2) {
   p.batch = 8;
   EXPECT_EQ(sm90WorkGroup(c, p), 3);
   ::unsetenv("ATTNC_SM90_WORK_GROUP");
+}
+
+/// The Hopper kernel's work order visits every (pair, q-tile) once, whatever the group, and
+/// inside a group takes the last q-tile of every pair before any pair's next.
+TEST(Forward, WorkOrderVisitsEveryTileOnce) {
+  for (int pairs : {1, 7, 8, 64})
+    for (int numM : {1, 3, 32})
+      for (int group : {0, 1, 3, 8, 64}) {
+        std::vector<int> seen(size_t(pairs) * numM, 0);
+        for (int w = 0; w < pairs * numM; ++w) {
+          int pair = -1, m = -1;
+          sm90WorkTile(w, numM, pairs, group, pair, m);
+          ASSERT_TRUE(pair >= 0 && pair < pairs && m >= 0 && m < numM)
+              << "w " << w << " pairs " << pairs << " numM " << numM << " group " << group;
+          ++seen[size_t(pair) * numM + m];
+        }
+        for (int count : seen)
+          EXPECT_EQ(count, 1) << "pairs " << pairs << " numM " << numM << " group " << group;
+      }
+  int pair, m;
+  sm90WorkTile(0, 32, 64, 8, pair, m);
+  EXPECT_EQ(pair, 0);
+  EXPECT_EQ(m, 31);
+  sm90WorkTile(7, 32, 64, 8, pair, m); // the last q-tile of the group's eighth pair
+  EXPECT_EQ(pair, 7);
+  EXPECT_EQ(m, 31);
+  sm90WorkTile(8, 32, 64, 8, pair, m); // then the one before of the first
+  EXPECT_EQ(pair, 0);
+  EXPECT_EQ(m, 30);
+  sm90WorkTile(8 * 32, 32, 64, 8, pair, m); // the second group
+  EXPECT_EQ(pair, 8);
+  EXPECT_EQ(m, 31);
+  sm90WorkTile(5, 32, 64, 1, pair, m); // pair by pair
+  EXPECT_EQ(pair, 0);
+  EXPECT_EQ(m, 26);
 }
 
 /// A block map's rows start 16-byte aligned (the forward kernels read a row 16 entries at a

@@ -180,16 +180,15 @@ __device__ void fwdSm90(const FwdParams &p, const FwdTmaMaps &maps) {
       // the consumers' last S of the last tile anyway); q-tiles past their sequence (varlen)
       // are passed over.
       int ring = 0, uses = 0;
-      // Work tile w: group w / (numM * G) of G (head, batch) pairs (the last group may hold
-      // fewer), inside it q-tile major from the last q-tile, pair minor. Causal-like tiles
-      // then end on the groups' short tiles, not on the last pair's long ones, while the keys
-      // and values of the pairs running at once stay few enough for L2 (launchForward picks G).
-      const int pairs = p.heads * p.batch, groupPairs = max(p.work_group, 1);
+      // Work tile w (sm90WorkTile): groups of p.work_group (head, batch) pairs, q-tile by
+      // q-tile inside a group from the last. Causal-like tiles then end on the groups' short
+      // tiles, not on the last pair's long ones, while the keys and values of the pairs
+      // running at once stay few enough for L2 (launchForward picks the group).
       for (int w = blockIdx.x;; w = take(w)) {
-        const int first = w / (numM * groupPairs) * groupPairs; // (past the last tile: unused)
-        const int inGroup = w - first * numM, size = max(min(groupPairs, pairs - first), 1);
-        const int hb = first + inGroup % size, b = hb / p.heads, h = hb - b * p.heads;
-        const int mBlock = numM - 1 - inGroup / size;
+        int hb = 0, mBlock = 0;
+        if (w < numWork)
+          sm90WorkTile(w, numM, p.heads * p.batch, p.work_group, hb, mBlock);
+        const int b = hb / p.heads, h = hb - b * p.heads;
         Work x;
         if (w < numWork && !workTile(mBlock, h, b, x))
           continue;

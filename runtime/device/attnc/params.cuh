@@ -235,6 +235,18 @@ ATTNC_HD constexpr int fwdSm90SmemBytes(int headDim, int headDimV, int blockM, i
 /// rows of its q-tiles (blockM 128: 384 threads, 192: 512).
 ATTNC_HD constexpr int fwdSm90Threads(int blockM) { return 128 * (1 + blockM / 64); }
 
+/// Work tile w < numM * pairs of the Hopper forward kernel's order: (head, batch) pairs (b * Hq +
+/// h) in groups of `group` (the last may hold fewer), inside a group q-tile major from the last
+/// q-tile, pair minor. Sets the pair and the q-tile; a bijection onto [0, pairs) x [0, numM).
+ATTNC_HD inline void sm90WorkTile(int w, int numM, int pairs, int group, int &pair, int &mBlock) {
+  group = group > 1 ? group : 1;
+  const int first = w / (numM * group) * group;
+  const int inGroup = w - first * numM;
+  const int size = pairs - first < group ? pairs - first : group;
+  pair = first + inGroup % size;
+  mBlock = numM - 1 - inGroup / size;
+}
+
 /// The decode template (decode_sm80.cuh): blocks of kDecodeThreads threads (4 warps), each
 /// holding kDecodeRows packed query rows (the query heads of one KV head times the few query
 /// positions) and streaming key tiles of kDecodeBlockN keys (16 per warp) through a cp.async
