@@ -5,7 +5,8 @@
 //   2. evaluates the tile functions for batch 0 and the chosen head (classifyTiles: the map
 //      the kernel runs) and the mask on every pair (the exact map, and the pairs it keeps);
 //   3. prints mask_class, the sm_90a kernel's template and tiles with the reasons for them
-//      (describeTiling), the tile counts, the tile density (pairs inside visited tiles), the
+//      (describeTiling), its work tiles and the order its grid takes them in (sm90WorkGroup,
+//      for --batch, --heads and --sms), the tile counts, the tile density (pairs inside visited tiles), the
 //      pair density (pairs the mask keeps), whether the map is exact and sound, and the map as
 //      characters (grouped to at most 64 x 64), followed by the exact map when they differ;
 //      --png draws the map with one pixel a tile.
@@ -29,6 +30,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
+#include <cstdlib>
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -329,6 +331,45 @@ void explainComposite(CompositeOp composite, const attnc::ExplainCommandOptions 
   outs() << "  branches not fused into one kernel: " << why << "\n";
 }
 
+/// The Hopper kernel's work tiles at the explained size and the order its grid takes them in
+/// (launchForward, fwd_sm90.cuh), for a GPU of --sms SMs.
+void printWorkOrder(const TilingDescription &tiling, const KernelTarget &target,
+                    const ReferenceProblem &p, const attnc::ExplainCommandOptions &o) {
+  const int64_t numM = (o.seqQ + tiling.blockM - 1) / tiling.blockM, pairs = p.batch * p.heads;
+  const int64_t work = numM * pairs;
+  attnc::ForwardConfig config;
+  config.headDim = int(target.headDim);
+  config.headDimV = int(target.headDimV);
+  attnc::FwdParams params{};
+  params.batch = int(p.batch);
+  params.heads = int(p.heads);
+  params.kv_heads = int(p.kvHeads);
+  params.seqlen_k = int(o.seqK);
+  const int64_t group = attnc::sm90WorkGroup(config, params);
+  const int64_t share = std::max<int64_t>(1, p.heads / std::max<int64_t>(p.kvHeads, 1));
+  const double bytes = double((group + share - 1) / share) * double(o.seqK) *
+                       double(target.headDim + target.headDimV) * 2;
+  const std::string grid =
+      attnc::sm90Persistent() && work > o.smCount
+          ? llvm::formatv("a persistent grid of {0} CTAs (one per SM) takes them from a counter",
+                          o.smCount)
+                .str()
+          : llvm::formatv("one CTA each ({0})",
+                          work > o.smCount ? "ATTNC_SM90_PERSISTENT=0" : "no more than the SMs")
+                .str();
+  auto count = [](int64_t n, llvm::StringRef one, llvm::StringRef many) {
+    return llvm::formatv("{0} {1}", n, n == 1 ? one : many).str();
+  };
+  outs() << llvm::formatv(
+      "  work ({0} SMs): {1} of {2} rows x {3} = {4}; {5}, q-tile by q-tile (the last first) "
+      "over groups of {6}, whose keys and values take {7:f1} MiB{8}\n",
+      o.smCount, count(numM, "q-tile", "q-tiles"), tiling.blockM,
+      count(pairs, "(head, batch) pair", "(head, batch) pairs"), count(work, "tile", "tiles"), grid,
+      count(group, "pair", "pairs"), bytes / double(1 << 20),
+      std::getenv("ATTNC_SM90_WORK_GROUP") ? " (as ATTNC_SM90_WORK_GROUP asks)"
+                                           : " (at most 16 MiB of L2: a GQA group counts once)");
+}
+
 /// Explains one classified pattern; returns the exit code (1 for an error or an unsound map).
 int explainPattern(PatternOp pattern, const attnc::ExplainCommandOptions &o,
                    const llvm::StringMap<std::string> &inputFiles,
@@ -411,15 +452,18 @@ int explainPattern(PatternOp pattern, const attnc::ExplainCommandOptions &o,
   outs() << "@" << pattern.getSymName() << "\n";
   outs() << "  mask_class: " << pattern.getMaskClass().value_or("(none)") << "\n";
   const KernelTarget target = explainedTarget(pattern, o);
-  if (std::optional<std::string> tiling = describeTiling(pattern, target))
+  std::optional<TilingDescription> tiling = describeTiling(pattern, target);
+  if (tiling)
     outs() << llvm::formatv("  kernel (sm_90a, D {0}, Dv {1}): {2}\n", target.headDim,
-                            target.headDimV, *tiling);
+                            target.headDimV, tiling->text);
   else
     printedNoKernel(pattern, target);
   outs() << llvm::formatv("  problem: Sq {0}, Skv {1}{2}; batch 0 of {3}, head {4} of {5}; "
                           "tiles {6} x {7}: a map of {8} x {9}\n",
                           o.seqQ, o.seqK, pattern.getVarlen() ? " (varlen)" : "", p.batch, h,
                           p.heads, o.tileM, o.tileN, map.rows, map.cols);
+  if (tiling && tiling->hopper)
+    printWorkOrder(*tiling, target, p, o);
   outs() << llvm::formatv("  tiles: EMPTY {0}, FULL {1}, PARTIAL {2}\n", map.count(TileKind::Empty),
                           map.count(TileKind::Full), map.count(TileKind::Partial));
   outs() << llvm::formatv("  density: {0:F4} (pairs inside visited tiles)\n",

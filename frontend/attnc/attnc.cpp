@@ -140,8 +140,8 @@ cl::opt<int64_t> heads("heads", cl::desc("query heads H (default: the pattern's,
 cl::opt<int64_t> head("head", cl::desc("the head whose map is shown"), cl::init(0),
                       cl::value_desc("H"), cl::sub(explainCmd));
 cl::opt<int> sms("sms",
-                 cl::desc("linear patterns: the GPU's SM count, for the sequence split (H100 SXM "
-                          "and H200: 132)"),
+                 cl::desc("the GPU's SM count, for the Hopper kernel's grid and a linear "
+                          "pattern's sequence split (H100 SXM and H200: 132)"),
                  cl::init(132), cl::value_desc("N"), cl::sub(explainCmd));
 cl::opt<std::string> pngPath("png", cl::desc("draw the block map, one pixel a tile"),
                              cl::value_desc("OUT.png"), cl::sub(explainCmd));

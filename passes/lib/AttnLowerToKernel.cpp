@@ -86,8 +86,8 @@ static FailureOr<TileConfig> selectConfig(PatternOp pattern, StringRef arch, Typ
   return selectTileConfig(arch, elementType, d, dv, hookProfile(pattern), why);
 }
 
-std::optional<std::string> mlir::attn::describeTiling(PatternOp pattern,
-                                                      const KernelTarget &target) {
+std::optional<TilingDescription> mlir::attn::describeTiling(PatternOp pattern,
+                                                            const KernelTarget &target) {
   Type elementType = parseElementType(pattern.getContext(), target.elementType);
   if (!elementType || pattern.getUnique<LinearOp>())
     return std::nullopt;
@@ -96,10 +96,15 @@ std::optional<std::string> mlir::attn::describeTiling(PatternOp pattern,
   FailureOr<TileConfig> config = selectConfig(pattern, target.arch, elementType, d, dv, &why);
   if (failed(config))
     return std::nullopt;
-  return llvm::formatv("template {0}: tile {1} x {2}, {3} warps, {4} stages; {5}",
-                       stringifyTileTemplate(config->kernelTemplate), config->blockM,
-                       config->blockN, config->warps, config->stages, why)
-      .str();
+  TilingDescription tiling;
+  tiling.text = llvm::formatv("template {0}: tile {1} x {2}, {3} warps, {4} stages; {5}",
+                              stringifyTileTemplate(config->kernelTemplate), config->blockM,
+                              config->blockN, config->warps, config->stages, why)
+                    .str();
+  tiling.hopper = config->kernelTemplate == TileTemplate::Sm90;
+  tiling.blockM = config->blockM;
+  tiling.blockN = config->blockN;
+  return tiling;
 }
 
 std::optional<std::string> mlir::attn::unsupportedReason(PatternOp pattern,

@@ -30,9 +30,17 @@ struct KernelTarget {
 /// its head dims, ...), or nullopt when it can.
 std::optional<std::string> unsupportedReason(PatternOp pattern, const KernelTarget &target);
 
-/// The template and tiling `pattern` gets for `target` and the reasons for its tiles, in words
-/// (`attnc explain`); nullopt for a linear form or where it cannot be lowered.
-std::optional<std::string> describeTiling(PatternOp pattern, const KernelTarget &target);
+/// The template and tiling a softmax-family pattern gets: in words with the reasons for its
+/// tiles, and the tile's query rows and keys.
+struct TilingDescription {
+  std::string text;
+  bool hopper = false; // the sm90 template (wgmma, TMA, a persistent grid)
+  int64_t blockM = 0, blockN = 0;
+};
+
+/// The template and tiling `pattern` gets for `target` (`attnc explain`); nullopt for a linear
+/// form or where it cannot be lowered.
+std::optional<TilingDescription> describeTiling(PatternOp pattern, const KernelTarget &target);
 
 /// The default pipeline: pattern level -> kernel level for `target`.
 void buildAttnPipeline(OpPassManager &pm, const KernelTarget &target);
