@@ -44,8 +44,8 @@ if [ "${PART:-all}" != 2 ]; then
   done
 fi
 if [ "${PART:-all}" != 1 ]; then
-  python3 bench/compare.py --rows "B4 H16 S4096 D128,B1 H16 S16384 D128,B4 H16 S4096 D64,B4 H16 S4096 D256,B4 Hq32" \
-    --patterns full,causal,softcap30 2>&1 | grep -E '^\|'
+  ROWS="B4 H16 S4096 D128,B1 H16 S16384 D128,B4 H16 S4096 D64,B4 H16 S4096 D256,B4 Hq32"
+  python3 bench/compare.py --rows "$ROWS" --patterns full,causal,softcap30 2>&1 | grep -E '^\|'
   PYTHONPATH="python:${FLA:-}" python3 bench/compare.py --linear-only --linear-shapes \
     8,16,8192:8,16,16384:8,16,32768:4,16,16384:2,16,32768 2>&1 | grep -E '^linear|rror'
 fi

@@ -33,7 +33,8 @@ def order(pairs, num_m, group):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sms", type=int, default=132)
-    ap.add_argument("--epilogue", type=float, default=0.3, help="units a tile costs beyond its keys")
+    ap.add_argument("--epilogue", type=float, default=0.3,
+                    help="units a tile costs beyond its keys")
     a = ap.parse_args()
     # (label, (head, batch) pairs, q-tiles per pair, the host's group for it)
     rows = [("B4 H16 S4096 D128 causal (128-row tiles)", 64, 32, 8),

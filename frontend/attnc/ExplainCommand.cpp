@@ -6,10 +6,10 @@
 //      the kernel runs) and the mask on every pair (the exact map, and the pairs it keeps);
 //   3. prints mask_class, the sm_90a kernel's template and tiles with the reasons for them
 //      (describeTiling), its work tiles and the order its grid takes them in (sm90WorkGroup,
-//      for --batch, --heads and --sms), the tile counts, the tile density (pairs inside visited tiles), the
-//      pair density (pairs the mask keeps), whether the map is exact and sound, and the map as
-//      characters (grouped to at most 64 x 64), followed by the exact map when they differ;
-//      --png draws the map with one pixel a tile.
+//      for --batch, --heads and --sms), the tile counts, the tile density (pairs inside
+//      visited tiles), the pair density (pairs the mask keeps), whether the map is exact and
+//      sound, and the map as characters (grouped to at most 64 x 64), followed by the exact map
+//      when they differ; --png draws the map with one pixel a tile.
 // The brute force takes a while for long sequences (about 7 s for 8192 x 8192 causal): it
 // reports its progress on stderr every 10% of the query rows beyond 2^25 pairs.
 // An unsound map (a tile called EMPTY that holds a kept pair, or FULL that holds a dropped one)
