@@ -22,7 +22,9 @@ static constexpr const char *kFormat = "attnc-bundle";
 // prefill reads the prefixes that pass writes; CUBINs of version 2 compute them themselves).
 // 4: FwdParams::work_counter; the Hopper template's grid is persistent (a CUBIN of version 3
 // runs one work tile per CTA and would leave tiles undone under the persistent launch).
-static constexpr int kFormatVersion = 4;
+// 5: FwdParams::work_group, the Hopper template's work order (a runtime of version 4 would pass
+// a block without it).
+static constexpr int kFormatVersion = 5;
 
 static Status writeFile(const std::string &path, const std::string &bytes) {
   if (!detail::writeFileAtomically(path, bytes))
