@@ -30,7 +30,6 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
-#include <cstdlib>
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -345,10 +344,8 @@ void printWorkOrder(const TilingDescription &tiling, const KernelTarget &target,
   params.heads = int(p.heads);
   params.kv_heads = int(p.kvHeads);
   params.seqlen_k = int(o.seqK);
-  const int64_t group = attnc::sm90WorkGroup(config, params);
-  const int64_t share = std::max<int64_t>(1, p.heads / std::max<int64_t>(p.kvHeads, 1));
-  const double bytes = double((group + share - 1) / share) * double(o.seqK) *
-                       double(target.headDim + target.headDimV) * 2;
+  const int group = attnc::sm90WorkGroup(config, params);
+  const double bytes = double(attnc::sm90WorkGroupBytes(config, params, group));
   const std::string grid =
       attnc::sm90Persistent() && work > o.smCount
           ? llvm::formatv("a persistent grid of {0} CTAs (one per SM) takes them from a counter",
@@ -366,8 +363,11 @@ void printWorkOrder(const TilingDescription &tiling, const KernelTarget &target,
       o.smCount, count(numM, "q-tile", "q-tiles"), tiling.blockM,
       count(pairs, "(head, batch) pair", "(head, batch) pairs"), count(work, "tile", "tiles"), grid,
       count(group, "pair", "pairs"), bytes / double(1 << 20),
-      std::getenv("ATTNC_SM90_WORK_GROUP") ? " (as ATTNC_SM90_WORK_GROUP asks)"
-                                           : " (at most 16 MiB of L2: a GQA group counts once)");
+      attnc::fixedSm90WorkGroup()
+          ? std::string(" (as ATTNC_SM90_WORK_GROUP asks)")
+          : llvm::formatv(" (at most {0} MiB of L2: a GQA group counts once)",
+                          attnc::kSm90WorkGroupBytes >> 20)
+                .str());
 }
 
 /// Explains one classified pattern; returns the exit code (1 for an error or an unsound map).

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <utility>
 
 using namespace attnc;
 
@@ -200,17 +201,29 @@ bool attnc::sm90Persistent() {
   return !v || std::string(v) != "0";
 }
 
+int attnc::fixedSm90WorkGroup() {
+  const char *v = std::getenv("ATTNC_SM90_WORK_GROUP");
+  return v && *v ? std::max(1, std::atoi(v)) : 0;
+}
+
+/// The bytes of keys and values of one KV head (16-bit elements, at least 1), and how many query
+/// heads share them (a GQA group).
+static std::pair<long long, long long> kvHeadBytes(const ForwardConfig &c, const FwdParams &p) {
+  return {std::max(1LL, static_cast<long long>(p.seqlen_k) * (c.headDim + c.headDimV) * 2),
+          p.kv_heads > 0 ? std::max(1, p.heads / p.kv_heads) : 1};
+}
+
+long long attnc::sm90WorkGroupBytes(const ForwardConfig &c, const FwdParams &p, int group) {
+  const auto [bytes, shared] = kvHeadBytes(c, p);
+  return (group + shared - 1) / shared * bytes;
+}
+
 int attnc::sm90WorkGroup(const ForwardConfig &c, const FwdParams &p) {
   const long long pairs = std::max(1LL, static_cast<long long>(p.heads) * p.batch);
-  if (const char *v = std::getenv("ATTNC_SM90_WORK_GROUP"); v && *v) {
-    const long long fixed = std::atoll(v);
-    return int(fixed <= 0 ? 1 : std::min(fixed, pairs));
-  }
-  // The keys and values of one KV head; the query heads of a GQA group share them.
-  const long long kvBytes =
-      std::max(1LL, static_cast<long long>(p.seqlen_k) * (c.headDim + c.headDimV) * 2);
-  const long long shared = p.kv_heads > 0 ? std::max(1, p.heads / p.kv_heads) : 1;
-  return int(std::min(pairs, std::max(1LL, kSm90WorkGroupBytes / kvBytes) * shared));
+  if (const int fixed = fixedSm90WorkGroup())
+    return int(std::min<long long>(fixed, pairs));
+  const auto [bytes, shared] = kvHeadBytes(c, p);
+  return int(std::min(pairs, std::max(1LL, kSm90WorkGroupBytes / bytes) * shared));
 }
 
 Status attnc::launchForward(const Kernel &kernel, const ForwardConfig &c, const FwdParams &p,

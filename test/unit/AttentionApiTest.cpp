@@ -183,6 +183,8 @@ TEST(Forward, GroupsWorkTilesOfPairsWhoseKeysFitL2) {
   p.heads = 32;
   p.kv_heads = 8; // GQA: four query heads a KV head
   EXPECT_EQ(sm90WorkGroup(c, p), 32);
+  EXPECT_EQ(sm90WorkGroupBytes(c, p, 32), 16LL << 20); // 8 KV heads of 2 MiB
+  EXPECT_EQ(sm90WorkGroupBytes(c, p, 5), 4LL << 20);   // 5 query heads span 2 KV heads
   p.seqlen_k = 1 << 20; // 512 MiB a KV head: pair by pair, but a GQA group together
   EXPECT_EQ(sm90WorkGroup(c, p), 4);
   p.heads = p.kv_heads = 1;

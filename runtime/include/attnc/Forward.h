@@ -80,6 +80,13 @@ constexpr long long kSm90WorkGroupBytes = 16LL << 20;
 /// measurements).
 int sm90WorkGroup(const ForwardConfig &config, const FwdParams &params);
 
+/// The group ATTNC_SM90_WORK_GROUP fixes (at least 1); 0 when it is unset.
+int fixedSm90WorkGroup();
+
+/// The bytes of keys and values that `group` consecutive (head, batch) pairs of `params` read,
+/// starting on a GQA group's first query head (the KV heads they span; attnc explain).
+long long sm90WorkGroupBytes(const ForwardConfig &config, const FwdParams &params, int group);
+
 /// The number of segments launchForward cuts each sequence of a linear prefill into (1: no
 /// split), for `blocks` (Dv slice, head, sequence) blocks over sequences of `seqlen` rows on a
 /// GPU of `smCount` SMs: only causal forms without the sum normaliser, only when the blocks
