@@ -695,6 +695,7 @@ def based_hybrid_rows(results, flex):
 
 
 def main():
+    global EAGER_MAX_TOKENS
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", default="",
                     help="comma-separated row labels' prefixes: only those softmax rows")
@@ -714,7 +715,6 @@ def main():
     ap.add_argument("--features-only", action="store_true",
                     help="only the feature-map rows (Based, Hedgehog)")
     args = ap.parse_args()
-    global EAGER_MAX_TOKENS
     EAGER_MAX_TOKENS = args.eager_max_tokens
     torch._dynamo.config.recompile_limit = 1000
     torch._dynamo.config.cache_size_limit = 1000

@@ -332,13 +332,15 @@ void explainComposite(CompositeOp composite, const attnc::ExplainCommandOptions 
 
 /// The Hopper kernel's work tiles at the explained size and the order its grid takes them in
 /// (launchForward, fwd_sm90.cuh), for a GPU of --sms SMs.
-void printWorkOrder(const TilingDescription &tiling, const KernelTarget &target,
+void printWorkOrder(PatternOp pattern, const TilingDescription &tiling, const KernelTarget &target,
                     const ReferenceProblem &p, const attnc::ExplainCommandOptions &o) {
   const int64_t numM = (o.seqQ + tiling.blockM - 1) / tiling.blockM, pairs = p.batch * p.heads;
   const int64_t work = numM * pairs;
   attnc::ForwardConfig config;
   config.headDim = int(target.headDim);
   config.headDimV = int(target.headDimV);
+  // As codegen's launch description (KernelLaunchSpec::evenWork) says of the kernel.
+  config.evenWork = !pattern.getUnique<MaskOp>() && !pattern.getVarlen();
   attnc::FwdParams params{};
   params.batch = int(p.batch);
   params.heads = int(p.heads);
@@ -363,8 +365,10 @@ void printWorkOrder(const TilingDescription &tiling, const KernelTarget &target,
       o.smCount, count(numM, "q-tile", "q-tiles"), tiling.blockM,
       count(pairs, "(head, batch) pair", "(head, batch) pairs"), count(work, "tile", "tiles"), grid,
       count(group, "pair", "pairs"), bytes / double(1 << 20),
-      attnc::fixedSm90WorkGroup()
-          ? std::string(" (as ATTNC_SM90_WORK_GROUP asks)")
+      attnc::fixedSm90WorkGroup() ? std::string(" (as ATTNC_SM90_WORK_GROUP asks)")
+      : config.evenWork
+          ? std::string(" (pair by pair: without a mask every tile takes the same time, and a "
+                        "group would only spread the reads over L2)")
           : llvm::formatv(" (at most {0} MiB of L2: a GQA group counts once)",
                           attnc::kSm90WorkGroupBytes >> 20)
                 .str());
@@ -463,7 +467,7 @@ int explainPattern(PatternOp pattern, const attnc::ExplainCommandOptions &o,
                           o.seqQ, o.seqK, pattern.getVarlen() ? " (varlen)" : "", p.batch, h,
                           p.heads, o.tileM, o.tileN, map.rows, map.cols);
   if (tiling && tiling->hopper)
-    printWorkOrder(*tiling, target, p, o);
+    printWorkOrder(pattern, *tiling, target, p, o);
   outs() << llvm::formatv("  tiles: EMPTY {0}, FULL {1}, PARTIAL {2}\n", map.count(TileKind::Empty),
                           map.count(TileKind::Full), map.count(TileKind::Partial));
   outs() << llvm::formatv("  density: {0:F4} (pairs inside visited tiles)\n",

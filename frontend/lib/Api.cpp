@@ -32,6 +32,7 @@ attnc::ForwardConfig attnc::forwardConfig(const attn::KernelLaunchSpec &k) {
   c.causal = c.kernelTemplate == KernelTemplate::Linear && k.causal;
   c.gatePerKeyDim = c.kernelTemplate == KernelTemplate::Linear && k.gatePerKeyDim;
   c.gatePerToken = c.kernelTemplate == KernelTemplate::Linear && k.gatePerToken;
+  c.evenWork = k.evenWork;
   c.featureRows = c.kernelTemplate == KernelTemplate::Linear ? int(k.stateDim) : 0;
   c.featureMap = k.featureMap == "taylor2"    ? kFeatureMapTaylor2
                  : k.featureMap == "hedgehog" ? kFeatureMapHedgehog

@@ -86,6 +86,7 @@ std::string AttentionSpec::toJson() const {
   j["feature_entry"] = featureEntry;
   j["decode_entry"] = decodeEntry;
   j["merge_entry"] = mergeEntry;
+  j["even_work"] = config.evenWork;
   j["linear_causal"] = config.causal;
   j["linear_gate_per_key_dim"] = config.gatePerKeyDim;
   j["linear_gate_per_token"] = config.gatePerToken;
@@ -147,6 +148,8 @@ StatusOr<AttentionSpec> AttentionSpec::fromJson(const std::string &text) {
     // Absent in manifests written before maps of whole rows' own passes entry.
     s.featureEntry = j.value("feature_entry", std::string());
     s.config.causal = j.value("linear_causal", false);
+    // Absent in manifests written before it: their grids group pairs whatever the pattern.
+    s.config.evenWork = j.value("even_work", false);
     // Absent in manifests written before the gate pass: their kernels rewrite the tiles
     // themselves and have none; newer kernels with such a gate always carry the field.
     s.config.gatePerKeyDim = j.value("linear_gate_per_key_dim", false);

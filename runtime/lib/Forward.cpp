@@ -222,6 +222,8 @@ int attnc::sm90WorkGroup(const ForwardConfig &c, const FwdParams &p) {
   const long long pairs = std::max(1LL, static_cast<long long>(p.heads) * p.batch);
   if (const int fixed = fixedSm90WorkGroup())
     return int(std::min<long long>(fixed, pairs));
+  if (c.evenWork)
+    return 1; // no tail of short tiles to gain; grouping only spreads the reads over L2
   const auto [bytes, shared] = kvHeadBytes(c, p);
   return int(std::min(pairs, std::max(1LL, kSm90WorkGroupBytes / bytes) * shared));
 }

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 
 namespace {
 
@@ -56,6 +57,30 @@ TEST(CompileApi, ReturnsAnImagePerCompositeOverItsBranches) {
   attnc::StatusOr<std::shared_ptr<attnc::AttentionKernel>> loaded = composite->load();
   ASSERT_FALSE(loaded.ok());
   EXPECT_NE(loaded.status().message().find("is a composite"), std::string::npos);
+}
+
+/// Only an unmasked pattern on unpacked sequences has even work tiles (its Sm90 grid then takes
+/// them pair by pair); a mask or packed sequences make them uneven, and the spec's JSON keeps it.
+TEST(CompileApi, MarksEvenWorkOnlyWithoutAMask) {
+  attnc::CompileOptions options;
+  options.arch = "sm_90a";
+  attnc::StatusOr<attnc::KernelImages> images = attnc::compile(R"(
+attention dense { normalize softmax }
+attention lower { mask k <= q }
+attention packed { varlen }
+)",
+                                                               options);
+  ASSERT_TRUE(images.ok()) << images.status().message();
+  std::map<std::string, bool> even;
+  for (const auto &image : *images) {
+    even[image->spec().pattern] = image->spec().config.evenWork;
+    attnc::StatusOr<attnc::AttentionSpec> back =
+        attnc::AttentionSpec::fromJson(image->spec().toJson());
+    ASSERT_TRUE(back.ok()) << back.status().message();
+    EXPECT_EQ(back->config.evenWork, image->spec().config.evenWork);
+  }
+  EXPECT_EQ(even,
+            (std::map<std::string, bool>{{"dense", true}, {"lower", false}, {"packed", false}}));
 }
 
 } // namespace

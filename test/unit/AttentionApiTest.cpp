@@ -191,6 +191,12 @@ TEST(Forward, GroupsWorkTilesOfPairsWhoseKeysFitL2) {
   p.batch = 1;
   p.seqlen_k = 16;
   EXPECT_EQ(sm90WorkGroup(c, p), 1); // never more than every pair
+  p.batch = 8;
+  p.heads = p.kv_heads = 16;
+  p.seqlen_k = 4096;
+  c.evenWork = true; // no mask: every tile takes the same time, pair by pair
+  EXPECT_EQ(sm90WorkGroup(c, p), 1);
+  p.heads = p.kv_heads = 1; // the environment's group wins, even or not, within every pair
   ::setenv("ATTNC_SM90_WORK_GROUP", "3", 1);
   p.batch = 2;
   EXPECT_EQ(sm90WorkGroup(c, p), 2);

@@ -44,6 +44,9 @@ struct ForwardConfig {
   /// state has headDim rows.
   int featureRows = 0;
   int featureMap = 0; ///< kFeatureMapTaylor2 / kFeatureMapHedgehog with featureRows
+  /// Softmax family: every work tile visits every key tile (no mask, sequences not packed), so
+  /// the Sm90 grid takes them pair by pair (sm90WorkGroup).
+  bool evenWork = false;
   /// The rows of the state (and key sum) of a linear kernel.
   int stateDim() const { return featureRows > 0 ? featureRows : headDim; }
 };
@@ -76,8 +79,9 @@ constexpr long long kSm90WorkGroupBytes = 16LL << 20;
 /// FwdParams::work_group of an Sm90 launch: how many (head, batch) pairs the work order
 /// interleaves q-tile by q-tile (fwd_sm90.cuh), as many as keep their keys and values within
 /// kSm90WorkGroupBytes (the query heads of a GQA group count once), at least 1 and at most
-/// every pair; ATTNC_SM90_WORK_GROUP=N fixes N (1: pair by pair, the order before; for
-/// measurements).
+/// every pair; 1 (pair by pair) when config.evenWork: then every tile takes the same time and
+/// a group only spreads the reads over L2 (3-5% slower, full B4 H16 S4096 D128 on an H100).
+/// ATTNC_SM90_WORK_GROUP=N fixes N (1: pair by pair; for measurements).
 int sm90WorkGroup(const ForwardConfig &config, const FwdParams &params);
 
 /// The group ATTNC_SM90_WORK_GROUP fixes (at least 1); 0 when it is unset.

@@ -29,6 +29,9 @@ struct KernelLaunchSpec {
   std::string kernelTemplate; // "sm80" | "sm90" | "linear": the device-library template
   double scale = 0;           // c of s = c * q.k (temperature folded in)
   bool varlen = false;        // the pattern declares packed variable-length sequences
+  /// Softmax-family patterns without a mask on sequences that are not packed: every work tile
+  /// visits every key tile, so all take the same time (the Sm90 grid's work order).
+  bool evenWork = false;
   /// The block-map builder entry point (`(const FwdParams, unsigned char *map)`), empty when
   /// the kernel classifies tiles at compile time; its map has one head when !blockMapPerHead.
   std::string blockMapEntry;
