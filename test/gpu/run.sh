@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # On the GPU machine (no LLVM there): runs the prebuilt, self-contained binaries carried in
 # $BUILD (default build/): the unit tests (GPU tests included) and `attnc check --gpu=require`
-# for every example; `attnc run --check`; the AOT example on its bundle; the Python package
+# for every example (head dims 64 and 128, and 256); `attnc run --check`; the AOT example on its bundle; the Python package
 # against PyTorch (test/gpu/python_api.py); optionally compute-sanitizer and the standalone
 # device-library test. Logs go to $OUT when set.
 set -uo pipefail
@@ -20,6 +20,9 @@ status=0
 export BUILD OUT CACHE
 ls examples/*.attn test/gpu/*.attn | xargs -P "${JOBS:-8}" -I{} bash -c \
   'n=$(basename {} .attn); ATTNC_CACHE_DIR="$CACHE/$n" "$BUILD/bin/attnc" check {} --gpu=require > "$OUT/check-$n.log" 2>&1 || echo "$n" >> "$OUT/failed-specs"'
+# Head dim 256 (the Hopper template's 80-key tiles; the linear template stops at 128 and skips).
+ls examples/*.attn | xargs -P "${JOBS:-8}" -I{} bash -c \
+  'n=$(basename {} .attn); ATTNC_CACHE_DIR="$CACHE/$n-d256" "$BUILD/bin/attnc" check {} --gpu=require --head-dims=256 > "$OUT/check-d256-$n.log" 2>&1 || echo "$n (D256)" >> "$OUT/failed-specs"'
 for log in "$OUT"/check-*.log; do
   echo "## $(basename "$log" .log): $(grep -E "passed" "$log")"
   grep -E "^FAIL" "$log" | head -5
