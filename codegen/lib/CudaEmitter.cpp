@@ -39,7 +39,7 @@ KernelLaunchSpec mlir::attn::getLaunchSpec(KernelOp kernel) {
   spec.kernelTemplate = stringifyTileTemplate(kernel.getKernelTemplate()).str();
   spec.scale = kernel.getScale().convertToDouble();
   spec.varlen = kernel.getVarlen();
-  spec.evenWork = !kernel.getUnique<LinearOp>() && !kernel.getUnique<MaskOp>() && !spec.varlen;
+  spec.evenWork = hasEvenWorkTiles(kernel);
   if (auto linear = kernel.getUnique<LinearOp>()) {
     spec.stepEntry = spec.entryName + "_step";
     spec.causal = linear.getCausal();

@@ -339,8 +339,7 @@ void printWorkOrder(PatternOp pattern, const TilingDescription &tiling, const Ke
   attnc::ForwardConfig config;
   config.headDim = int(target.headDim);
   config.headDimV = int(target.headDimV);
-  // As codegen's launch description (KernelLaunchSpec::evenWork) says of the kernel.
-  config.evenWork = !pattern.getUnique<MaskOp>() && !pattern.getVarlen();
+  config.evenWork = hasEvenWorkTiles(pattern); // as codegen's launch description says
   attnc::FwdParams params{};
   params.batch = int(p.batch);
   params.heads = int(p.heads);

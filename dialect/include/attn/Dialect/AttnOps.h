@@ -69,6 +69,13 @@ int64_t getLinearStateDim(LinearOp linear, int64_t headDim);
 /// The widest state a row map may give (four slices of 64 rows).
 constexpr int64_t kMaxFeatureDim = 256;
 
+/// Whether a softmax-family pattern's (or kernel's) work tiles all visit every key tile, and so
+/// all take the same time: no mask, sequences not packed; false for a linear form. Codegen's
+/// launch description (evenWork: the Hopper grid's work order) and `attnc explain` ask it.
+template <class PatternOrKernel> bool hasEvenWorkTiles(PatternOrKernel op) {
+  return !op.template getUnique<LinearOp>() && !op.template getUnique<MaskOp>() && !op.getVarlen();
+}
+
 /// The branch patterns of `composite`, in order (null where a name does not resolve).
 SmallVector<PatternOp> getBranchPatterns(CompositeOp composite);
 
